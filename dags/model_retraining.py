@@ -1,0 +1,123 @@
+"""
+### Model retraining
+
+Retrains one model of the catalog and registers the result — the seed's
+`model-retraining-trigger` Lambda as a DAG.
+
+1. **snapshot** the training window (`data/<dataset>/dt=…`) into the job's channels
+   (`training/<model>/<job>/{train,validation,test}`); a missing day fails the run by name;
+2. **train** as a training job named after this DAG run — a retry re-attaches to it;
+3. **evaluate** the challenger and the current champion on the same holdout;
+4. **gate**: minimum primary metric, and no regression beyond the catalog's margin;
+5. **register** the version as `Approved` or `Rejected`, with metrics, reason and lineage;
+6. **baseline**: store the drift reference profile computed at training time;
+7. **deploy**: a model without an endpoint gets one serving the approved version at 100 %.
+
+Trigger from the UI form (`model_name`, `reason`) or from `model_monitoring`.
+A failed run publishes an alert to the alerts topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+from findining_airflow.notifications import alert_on_failure
+from findining_airflow.training import TrainingJobOperator
+from findining_mlops.catalog import model_names
+
+MODELS = model_names()
+
+
+@dag(
+    dag_id="model_retraining",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["findining", "mlops", "training"],
+    max_active_runs=2,
+    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20)},
+    on_failure_callback=alert_on_failure,
+    params={
+        "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),
+        "reason": Param("manual retraining", type="string", minLength=1, maxLength=500,
+                        description="why; recorded with the version"),
+        "data_end_date": Param(None, type=["null", "string"], format="date",
+                               description="last day of the training window (default: the day before the run)"),
+        "training_window_days": Param(None, type=["null", "integer"], minimum=4, maximum=365,
+                                      description="days of data (default: the model's catalog setting)"),
+    },
+    render_template_as_native_obj=True,
+)
+def model_retraining():
+    @task
+    def snapshot(params: dict, dag_run=None) -> dict:
+        from datetime import date
+
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.retraining import snapshot_training_data, training_job_name
+
+        with fail_fast():
+            spec = get_model(params["model_name"])
+            end = params["data_end_date"]
+            end_day = date.fromisoformat(end) if end else (dag_run.run_after - timedelta(days=1)).date()
+            job_name = training_job_name(spec.name, dag_run.dag_id, dag_run.run_id)
+            return snapshot_training_data(platform(), spec, job_name, end_day, params["training_window_days"]).to_dict()
+
+    snap = snapshot()
+    train = TrainingJobOperator(task_id="train", model_name="{{ params.model_name }}", snapshot=snap)
+
+    @task
+    def evaluate(job: dict, snap: dict, params: dict) -> dict:
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.platform.ports import TrainingJob
+        from findining_mlops.retraining import Snapshot, evaluate_candidates, quality_gate
+
+        with fail_fast():
+            spec = get_model(params["model_name"])
+            evaluation = evaluate_candidates(platform(), spec, TrainingJob(**job), Snapshot(**snap))
+            evaluation["gate"] = quality_gate(spec, evaluation)
+            return evaluation
+
+    @task
+    def register(job: dict, snap: dict, evaluation: dict, params: dict, dag_run=None) -> dict:
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.platform.ports import TrainingJob
+        from findining_mlops import retraining
+
+        with fail_fast():
+            spec = get_model(params["model_name"])
+            version = retraining.register(
+                platform(), spec, TrainingJob(**job), retraining.Snapshot(**snap), evaluation, evaluation["gate"],
+                params["reason"], f"{dag_run.dag_id}/{dag_run.run_id}",
+            )
+            baseline = retraining.store_baseline(platform(), version)
+            print(f"registered {version.model_name} v{version.version} as {version.status}; baseline {baseline}")
+            return version.to_dict()
+
+    @task
+    def deploy_if_new(version: dict) -> dict | None:
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.retraining import bootstrap_deploy
+
+        registry = platform().registry
+        endpoint = bootstrap_deploy(platform(), get_model(version["model"]),
+                                    registry.get(version["model"], version["version"]))
+        print("deployed:", endpoint if endpoint else "no (the endpoint already exists or the version is not approved)")
+        return endpoint
+
+    evaluation = evaluate(train.output, snap)
+    version = register(train.output, snap, evaluation)
+    deploy_if_new(version)
+
+
+model_retraining()

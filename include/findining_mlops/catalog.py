@@ -1,0 +1,93 @@
+"""The model catalog: which models exist and how each is trained, judged and served.
+
+Read from ``models.toml`` (or ``FINDINING_MODELS_CONFIG``) with the standard library
+only, because DAG files call it at parse time to build the ``model_name`` enum.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from findining_mlops.errors import ConfigurationError, UnknownModelError
+
+RESOURCE_PREFIX = "ai-restaurant-recommendation"
+DEFAULT_CATALOG = Path(__file__).with_name("models.toml")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model's configuration; every field has a meaning for the pipeline."""
+
+    name: str
+    package: str
+    dataset: str
+    primary_metric: str
+    min_primary_metric: float
+    max_regression: float
+    training_window_days: int
+    holdout_days: int
+    validation_days: int
+    description: str = ""
+    hyperparameters: dict = field(default_factory=dict)
+
+    @property
+    def training_module(self) -> str:
+        """The script-mode entry point (``python -m`` locally, ``sagemaker_program`` on AWS)."""
+        return f"{self.package}.train"
+
+    @property
+    def inference_module(self) -> str:
+        """The module holding ``model_fn``/``input_fn``/``predict_fn``/``output_fn``."""
+        return f"{self.package}.inference"
+
+    @property
+    def endpoint_name(self) -> str:
+        return f"{RESOURCE_PREFIX}-{self.name}-endpoint"
+
+    @property
+    def model_package_group(self) -> str:
+        return f"{RESOURCE_PREFIX}-{self.name}"
+
+
+def catalog_path() -> Path:
+    return Path(os.environ.get("FINDINING_MODELS_CONFIG", DEFAULT_CATALOG))
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> dict[str, ModelSpec]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"model catalog {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"model catalog {path} is not valid TOML: {exc}") from exc
+    specs = {}
+    for name, section in raw.get("models", {}).items():
+        try:
+            specs[name] = ModelSpec(name=name, **section)
+        except TypeError as exc:
+            raise ConfigurationError(f"model catalog {path}, [models.{name}]: {exc}") from exc
+    if not specs:
+        raise ConfigurationError(f"model catalog {path} defines no [models.*] section")
+    return specs
+
+
+def all_models() -> dict[str, ModelSpec]:
+    return _load(catalog_path())
+
+
+def model_names() -> list[str]:
+    return sorted(all_models())
+
+
+def get_model(name: str) -> ModelSpec:
+    models = all_models()
+    if name not in models:
+        raise UnknownModelError(
+            f"unknown model {name!r}; the catalog {catalog_path()} defines: {', '.join(sorted(models))}"
+        )
+    return models[name]

@@ -1,0 +1,121 @@
+"""``findining-mlops``: the pipeline's operations outside Airflow.
+
+Reads ``FINDINING_HOME`` (default ``.findining``) and ``FINDINING_BACKEND``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from findining_mlops.errors import FindiningError
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def _platform(home: str | None):
+    import os
+
+    from findining_mlops.platform import get_platform
+    from findining_mlops.settings import Settings
+
+    env = dict(os.environ)
+    if home:
+        env["FINDINING_HOME"] = home
+    return get_platform(Settings.from_env(env))
+
+
+def cmd_generate_data(args) -> int:
+    from findining_mlops.data.synthetic import ScenarioPlan, generate
+
+    scenario = ScenarioPlan(args.scenario, args.scenario_start)
+    platform = _platform(args.home)
+    summary = generate(
+        platform.store, args.start, args.days, args.seed, scenario, requests_per_day=args.requests_per_day,
+        reviews_per_day=args.reviews_per_day, progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(json.dumps({"days": summary.days, "interaction_rows": summary.interactions, "reviews": summary.reviews,
+                      "store": platform.store.uri("data/")}, indent=2))
+    return 0
+
+
+def cmd_registry_list(args) -> int:
+    platform = _platform(args.home)
+    versions = [v.to_dict() for v in platform.registry.list_versions(args.model)]
+    if args.json:
+        print(json.dumps(versions, indent=2, ensure_ascii=False))
+    else:
+        for v in versions:
+            print(f"{v['model']:<16} v{v['version']:<4} {v['status']:<22} {v['created_at']}  {v['artifact_uri']}")
+    return 0
+
+
+def cmd_endpoints_describe(args) -> int:
+    platform = _platform(args.home)
+    endpoints = platform.endpoints.list_endpoints()
+    if args.name:
+        endpoints = [e for e in endpoints if e.name == args.name]
+        if not endpoints:
+            raise FindiningError(f"endpoint {args.name} does not exist")
+    described = [e.to_dict() for e in endpoints]
+    if args.json:
+        print(json.dumps(described, indent=2))
+    else:
+        for e in described:
+            print(f"{e['endpoint']} ({e['status']}, config {e['config']})")
+            for v in e["variants"]:
+                print(f"  {v['variant']:<24} {v['model']} v{v['version']:<4} {v['traffic_percent']:6.2f} %")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="findining-mlops", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help="local backend root (default: $FINDINING_HOME or .findining)")
+    # --home is accepted before or after the command
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate-data", parents=[common], help="write synthetic daily partitions into the store")
+    gen.add_argument("--start", type=_date, required=True, help="first day, YYYY-MM-DD")
+    gen.add_argument("--days", type=int, required=True)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--scenario", default="stable", help="stable | taste-shift | new-district | slang-shift")
+    gen.add_argument("--scenario-start", type=_date, help="first day of the scenario")
+    gen.add_argument("--requests-per-day", type=int, default=1500)
+    gen.add_argument("--reviews-per-day", type=int, default=400)
+    gen.set_defaults(func=cmd_generate_data)
+
+    registry = commands.add_parser("registry", help="the model registry").add_subparsers(dest="action", required=True)
+    listing = registry.add_parser("list", parents=[common], help="every model version with status, metrics and lineage")
+    listing.add_argument("--model")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_registry_list)
+
+    endpoints = commands.add_parser("endpoints", help="serving endpoints").add_subparsers(dest="action", required=True)
+    describe = endpoints.add_parser("describe", parents=[common], help="variants with model version and weight")
+    describe.add_argument("name", nargs="?")
+    describe.add_argument("--json", action="store_true")
+    describe.set_defaults(func=cmd_endpoints_describe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FindiningError, ValueError) as exc:
+        print(f"findining-mlops: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

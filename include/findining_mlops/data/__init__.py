@@ -1,0 +1,1 @@
+"""Data contracts and the synthetic Find Dining world."""

@@ -1,0 +1,54 @@
+"""Schemas of the datasets in the store, and the partition keys they live under."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+INTERACTIONS = pa.schema(
+    [
+        ("inference_id", pa.string()),  # one recommendation request = one endpoint invocation
+        ("request_time", pa.timestamp("us", tz="UTC")),
+        ("user_id", pa.string()),
+        ("home_district", pa.string()),
+        ("request_district", pa.string()),
+        ("time_of_day", pa.string()),
+        ("emotional_state", pa.string()),
+        ("pref_cuisines", pa.string()),  # "|"-separated, as the app sends user preferences
+        ("pref_price_level", pa.int8()),
+        ("restaurant_id", pa.string()),
+        ("cuisine", pa.string()),
+        ("restaurant_district", pa.string()),
+        ("price_level", pa.int8()),
+        ("rating", pa.float32()),
+        ("distance_km", pa.float32()),
+        ("position", pa.int16()),
+        ("engaged", pa.int8()),
+        ("user_rating", pa.float32()),  # null unless engaged
+    ]
+)
+
+REVIEWS = pa.schema(
+    [
+        ("inference_id", pa.string()),  # = review id; one review = one sentiment invocation
+        ("review_time", pa.timestamp("us", tz="UTC")),
+        ("user_id", pa.string()),
+        ("restaurant_id", pa.string()),
+        ("language", pa.string()),  # "en" | "yue"
+        ("text", pa.string()),
+        ("rating", pa.int8()),
+        ("sentiment", pa.string()),  # "positive" | "negative" | "neutral"
+    ]
+)
+
+SCHEMAS = {"interactions": INTERACTIONS, "reviews": REVIEWS}
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+
+def partition_prefix(dataset: str, day: date) -> str:
+    return f"data/{dataset}/dt={day.isoformat()}/"
+
+
+def partition_key(dataset: str, day: date) -> str:
+    return partition_prefix(dataset, day) + "part-0.parquet"

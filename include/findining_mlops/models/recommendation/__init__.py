@@ -1,0 +1,1 @@
+"""Restaurant recommendation: P(engage | user, restaurant, context), used to rank candidates."""

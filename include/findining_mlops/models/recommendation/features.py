@@ -1,0 +1,103 @@
+"""One feature builder for training, serving and monitoring, so they never disagree.
+
+A request is what the app sends (the seed's ``getRecommendations(userId,
+userPreferences, emotionalState)`` plus context and candidates); it explodes into one
+row per candidate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+NUMERICAL = ["price_level", "rating", "distance_km", "price_gap", "cuisine_match", "in_home_district"]
+CATEGORICAL = ["cuisine", "restaurant_district", "emotional_state", "time_of_day"]
+FEATURES = NUMERICAL + CATEGORICAL
+REQUEST_FIELDS = ("user_id", "user_preferences", "emotional_state", "time_of_day", "district", "candidates")
+CANDIDATE_FIELDS = ("restaurant_id", "cuisine", "district", "price_level", "rating", "distance_km")
+
+
+def model_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Model inputs from logged or requested rows (interactions-shaped columns)."""
+    cuisines = frame["pref_cuisines"].astype(str).str.split("|")
+    match = np.fromiter((c in p for c, p in zip(frame["cuisine"], cuisines)), dtype=float, count=len(frame))
+    out = pd.DataFrame(
+        {
+            "price_level": frame["price_level"].astype(float).to_numpy(),
+            "rating": frame["rating"].astype(float).to_numpy(),
+            "distance_km": frame["distance_km"].astype(float).to_numpy(),
+            "price_gap": (frame["price_level"].astype(float) - frame["pref_price_level"].astype(float)).to_numpy(),
+            "cuisine_match": match,
+            "in_home_district": (frame["restaurant_district"] == frame["home_district"]).astype(float).to_numpy(),
+        }
+    )
+    for column in CATEGORICAL:
+        out[column] = frame[column].astype(str).to_numpy()
+    return out
+
+
+def request_rows(request: dict) -> pd.DataFrame:
+    """Interactions-shaped rows for one request; raises ValueError naming a missing field."""
+    missing = [f for f in REQUEST_FIELDS if f not in request]
+    if missing:
+        raise ValueError(f"recommendation request lacks field(s): {', '.join(missing)}")
+    prefs = request["user_preferences"]
+    candidates = request["candidates"]
+    if not isinstance(candidates, list) or not candidates:
+        raise ValueError("recommendation request needs a non-empty 'candidates' list")
+    for i, candidate in enumerate(candidates):
+        lacking = [f for f in CANDIDATE_FIELDS if f not in candidate]
+        if lacking:
+            raise ValueError(f"candidate {i} lacks field(s): {', '.join(lacking)}")
+    return pd.DataFrame(
+        {
+            "user_id": request["user_id"],
+            "home_district": prefs.get("home_district", ""),
+            "request_district": request["district"],
+            "time_of_day": request["time_of_day"],
+            "emotional_state": request["emotional_state"],
+            "pref_cuisines": "|".join(prefs.get("cuisines", [])),
+            "pref_price_level": int(prefs.get("price_level", 2)),
+            "restaurant_id": [c["restaurant_id"] for c in candidates],
+            "cuisine": [c["cuisine"] for c in candidates],
+            "restaurant_district": [c["district"] for c in candidates],
+            "price_level": [c["price_level"] for c in candidates],
+            "rating": [c["rating"] for c in candidates],
+            "distance_km": [c["distance_km"] for c in candidates],
+        }
+    )
+
+
+def requests_from_interactions(frame: pd.DataFrame) -> list[tuple[str, dict]]:
+    """The app's requests behind logged interactions, as ``(inference_id, request)``."""
+    requests = []
+    for inference_id, rows in frame.sort_values(["inference_id", "position"]).groupby("inference_id", sort=True):
+        first = rows.iloc[0]
+        requests.append(
+            (
+                inference_id,
+                {
+                    "user_id": first["user_id"],
+                    "user_preferences": {
+                        "cuisines": first["pref_cuisines"].split("|"),
+                        "price_level": int(first["pref_price_level"]),
+                        "home_district": first["home_district"],
+                    },
+                    "emotional_state": first["emotional_state"],
+                    "time_of_day": first["time_of_day"],
+                    "district": first["request_district"],
+                    "candidates": [
+                        {
+                            "restaurant_id": r.restaurant_id,
+                            "cuisine": r.cuisine,
+                            "district": r.restaurant_district,
+                            "price_level": int(r.price_level),
+                            "rating": round(float(r.rating), 1),
+                            "distance_km": round(float(r.distance_km), 3),
+                        }
+                        for r in rows.itertuples()
+                    ],
+                },
+            )
+        )
+    return requests

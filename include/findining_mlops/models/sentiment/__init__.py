@@ -1,0 +1,1 @@
+"""Review sentiment: review text in English or Cantonese -> negative / neutral / positive."""

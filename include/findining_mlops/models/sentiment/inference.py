@@ -1,0 +1,42 @@
+"""SageMaker scikit-learn serving handlers of the sentiment model (the seed's ``analyzeReview``).
+
+Request: ``{"text": "..."}`` or ``{"instances": [{"text": "..."}, ...]}``. Response: per
+review ``{"label": "positive"|"neutral"|"negative", "scores": {label: probability}}``;
+a batch answers ``{"predictions": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from findining_mlops.models import contract
+
+
+def model_fn(model_dir: str):
+    return contract.load_model(model_dir)
+
+
+def input_fn(request_body, request_content_type: str) -> dict:
+    if "json" not in request_content_type:
+        raise ValueError(f"unsupported content type {request_content_type!r}; send application/json")
+    payload = json.loads(request_body)
+    if "instances" in payload:
+        texts = [str(item["text"]) for item in payload["instances"]]
+        return {"texts": texts, "batch": True}
+    if "text" not in payload:
+        raise ValueError("sentiment request needs 'text' (or 'instances': [{'text': ...}])")
+    return {"texts": [str(payload["text"])], "batch": False}
+
+
+def predict_fn(data: dict, model) -> dict:
+    probabilities = model.predict_proba(data["texts"])
+    classes = list(model.classes_)
+    predictions = [
+        {"label": classes[int(row.argmax())], "scores": {c: round(float(p), 6) for c, p in zip(classes, row)}}
+        for row in probabilities
+    ]
+    return {"predictions": predictions} if data["batch"] else predictions[0]
+
+
+def output_fn(prediction: dict, accept: str) -> str:
+    return json.dumps(prediction, ensure_ascii=False)

@@ -1,0 +1,22 @@
+"""Platform ports and the factory that picks an adapter by configuration.
+
+The ports are named after SageMaker's own concepts so the AWS adapter is a thin mapping
+and the local adapter behaves the same way (see ``ports``).
+"""
+
+from __future__ import annotations
+
+from findining_mlops.platform.ports import Platform
+from findining_mlops.settings import Settings
+
+
+def get_platform(settings: Settings | None = None) -> Platform:
+    """The platform for the configured backend (``FINDINING_BACKEND``)."""
+    settings = settings or Settings.from_env()
+    if settings.backend == "local":
+        from findining_mlops.platform.local import local_platform
+
+        return local_platform(settings.home)
+    from findining_mlops.errors import ConfigurationError
+
+    raise ConfigurationError("FINDINING_BACKEND=aws: the AWS adapter is not part of this build yet")

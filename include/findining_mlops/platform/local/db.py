@@ -1,0 +1,85 @@
+"""The local backend's state: one SQLite file, safe for several processes at once."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS model_packages (
+    model_name      TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    artifact_key    TEXT NOT NULL,
+    metrics         TEXT NOT NULL,
+    lineage         TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    status_note     TEXT NOT NULL DEFAULT '',
+    idempotency_key TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (model_name, version),
+    UNIQUE (model_name, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS endpoint_configs (
+    config_name TEXT PRIMARY KEY,
+    endpoint    TEXT NOT NULL,
+    variants    TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    endpoint    TEXT PRIMARY KEY,
+    config_name TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    weights     TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metric_data (
+    namespace  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    dimensions TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    value      REAL NOT NULL,
+    unit       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_lookup ON metric_data (namespace, name, dimensions, ts);
+"""
+
+
+class StateDB:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock up front, so read-then-write is atomic."""
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()

@@ -1,0 +1,218 @@
+"""Endpoints with weighted production variants, served in-process through the
+SageMaker scikit-learn serving handlers, with SageMaker-format data capture and
+per-variant CloudWatch-style metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tarfile
+import threading
+import time
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from findining_mlops import capture
+from findining_mlops.catalog import get_model
+from findining_mlops.errors import EndpointError
+from findining_mlops.handlers import load_handlers
+from findining_mlops.platform.local.db import StateDB
+from findining_mlops.platform.local.metrics import LocalMetrics
+from findining_mlops.platform.local.store import LocalArtifactStore
+from findining_mlops.platform.ports import Endpoint, Invocation, MetricDatum, ProductionVariant
+
+IN_SERVICE = "InService"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+METRIC_FLUSH_EVERY = 500
+
+
+class LocalEndpoints:
+    def __init__(self, db: StateDB, store: LocalArtifactStore, metrics: LocalMetrics, cache_dir: Path, seed: int | None = None):
+        self.db = db
+        self.store = store
+        self.metrics = metrics
+        self.cache_dir = Path(cache_dir)
+        self._rng = random.Random(seed)
+        self._models: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._pending: list[MetricDatum] = []
+        self._runtime_id = uuid.uuid4().hex[:12]
+
+    # -- control plane ---------------------------------------------------------------
+    def deploy(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
+        _check_variants(endpoint_name, variants)
+        for variant in variants:  # like SageMaker: a model that cannot load never takes traffic
+            self._load(variant)
+        payload = json.dumps([asdict(v) for v in variants], sort_keys=True)
+        config_name = f"{endpoint_name}-config-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+        now = _now()
+        weights = json.dumps({v.variant_name: v.weight for v in variants})
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO endpoint_configs VALUES (?,?,?,?)", (config_name, endpoint_name, payload, now)
+            )
+            conn.execute(
+                "INSERT INTO endpoints VALUES (?,?,?,?,?) ON CONFLICT(endpoint) DO UPDATE SET "
+                "config_name=excluded.config_name, status=excluded.status, weights=excluded.weights, updated_at=excluded.updated_at",
+                (endpoint_name, config_name, IN_SERVICE, weights, now),
+            )
+        return self.describe(endpoint_name)
+
+    def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> Endpoint:
+        current = self._require(endpoint_name)
+        names = {v.variant_name for v in current.variants}
+        unknown = set(weights) - names
+        if unknown:
+            raise EndpointError(f"endpoint {endpoint_name} has no variant(s) {sorted(unknown)}; it has {sorted(names)}")
+        merged = {v.variant_name: float(weights.get(v.variant_name, v.weight)) for v in current.variants}
+        _check_weights(endpoint_name, merged)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE endpoints SET weights=?, updated_at=? WHERE endpoint=?",
+                (json.dumps(merged), _now(), endpoint_name),
+            )
+        return self.describe(endpoint_name)
+
+    def describe(self, endpoint_name: str) -> Endpoint | None:
+        with self.db.reader() as conn:
+            row = conn.execute("SELECT * FROM endpoints WHERE endpoint=?", (endpoint_name,)).fetchone()
+            if row is None:
+                return None
+            config = conn.execute("SELECT variants FROM endpoint_configs WHERE config_name=?", (row["config_name"],)).fetchone()
+        weights = json.loads(row["weights"])
+        variants = tuple(
+            ProductionVariant(**{**v, "weight": weights.get(v["variant_name"], v["weight"])})
+            for v in json.loads(config["variants"])
+        )
+        return Endpoint(row["endpoint"], row["status"], row["config_name"], variants, row["updated_at"])
+
+    def list_endpoints(self) -> list[Endpoint]:
+        with self.db.reader() as conn:
+            names = [r["endpoint"] for r in conn.execute("SELECT endpoint FROM endpoints ORDER BY endpoint")]
+        return [self.describe(n) for n in names]
+
+    # -- data plane ------------------------------------------------------------------
+    def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
+               inference_id=None, event_time=None) -> Invocation:
+        endpoint = self._require(endpoint_name)
+        variant = self._route(endpoint, target_variant)
+        inference_id = inference_id or str(uuid.uuid4())
+        event_time = event_time or datetime.now(timezone.utc)
+        model, handlers = self._load(variant)
+        started = time.perf_counter()
+        try:
+            data = handlers.input_fn(body, content_type)
+            prediction = handlers.predict_fn(data, model)
+            output = handlers.output_fn(prediction, "application/json")
+        except Exception as exc:
+            self._record(endpoint_name, variant.variant_name, event_time, time.perf_counter() - started, error=True)
+            raise EndpointError(
+                f"ModelError: variant {variant.variant_name} of {endpoint_name} failed on inference {inference_id}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        latency = time.perf_counter() - started
+        output_bytes = output.encode() if isinstance(output, str) else output
+        self._capture(endpoint_name, variant.variant_name, body, content_type, output_bytes, inference_id, event_time)
+        self._record(endpoint_name, variant.variant_name, event_time, latency, error=False)
+        return Invocation(output_bytes, "application/json", variant.variant_name, inference_id, latency * 1000)
+
+    def flush(self) -> None:
+        """Write buffered metrics; called by the buffer and at the end of a traffic run."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self.metrics.put(SAGEMAKER_NAMESPACE, pending)
+
+    def _route(self, endpoint: Endpoint, target_variant: str | None) -> ProductionVariant:
+        if target_variant is not None:
+            for variant in endpoint.variants:
+                if variant.variant_name == target_variant:
+                    return variant
+            raise EndpointError(f"endpoint {endpoint.name} has no variant {target_variant!r}")
+        live = [v for v in endpoint.variants if v.weight > 0]
+        with self._lock:
+            return self._rng.choices(live, weights=[v.weight for v in live])[0]
+
+    def _load(self, variant: ProductionVariant):
+        key = f"{variant.model_name}/{variant.model_version}/{variant.artifact_uri}"
+        if key not in self._models:
+            spec = get_model(variant.model_name)
+            model_dir = self.cache_dir / variant.model_name / hashlib.sha256(key.encode()).hexdigest()[:16]
+            if not (model_dir / ".complete").exists():
+                _extract(Path(_uri_path(variant.artifact_uri)), model_dir)
+            handlers = load_handlers(spec.inference_module)
+            try:
+                model = handlers.model_fn(str(model_dir))
+            except Exception as exc:
+                raise EndpointError(
+                    f"variant {variant.variant_name}: model {variant.model_name} v{variant.model_version} "
+                    f"does not load from {variant.artifact_uri}: {type(exc).__name__}: {exc}"
+                ) from exc
+            self._models[key] = (model, handlers)
+        return self._models[key]
+
+    def _capture(self, endpoint, variant, body, content_type, output, inference_id, event_time):
+        record = capture.capture_record(body, content_type, output, "application/json", inference_id, event_time)
+        key = capture.capture_key(endpoint, variant, event_time, f"{self._runtime_id}-{os.getpid()}")
+        path = self.store.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def _record(self, endpoint, variant, when, latency_s, *, error):
+        dims = {"EndpointName": endpoint, "VariantName": variant}
+        points = [
+            MetricDatum("Invocations", 1.0, dims, when, "Count"),
+            MetricDatum("Invocation5XXErrors", 1.0 if error else 0.0, dims, when, "Count"),
+        ]
+        if not error:
+            points.append(MetricDatum("ModelLatency", latency_s * 1e6, dims, when, "Microseconds"))
+        with self._lock:
+            self._pending.extend(points)
+            full = len(self._pending) >= METRIC_FLUSH_EVERY
+        if full:
+            self.flush()
+
+    def _require(self, endpoint_name: str) -> Endpoint:
+        endpoint = self.describe(endpoint_name)
+        if endpoint is None:
+            raise EndpointError(f"endpoint {endpoint_name} does not exist")
+        return endpoint
+
+
+def _check_variants(endpoint_name: str, variants: list[ProductionVariant]) -> None:
+    if not variants:
+        raise EndpointError(f"endpoint {endpoint_name} needs at least one production variant")
+    names = [v.variant_name for v in variants]
+    if len(set(names)) != len(names):
+        raise EndpointError(f"endpoint {endpoint_name}: variant names must be unique, got {names}")
+    _check_weights(endpoint_name, {v.variant_name: v.weight for v in variants})
+
+
+def _check_weights(endpoint_name: str, weights: dict[str, float]) -> None:
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, got {weights}")
+
+
+def _extract(archive: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise EndpointError(f"model artifact {archive} is not a readable model.tar.gz: {exc}") from exc
+    (target / ".complete").touch()
+
+
+def _uri_path(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

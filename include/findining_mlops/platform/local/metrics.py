@@ -1,0 +1,36 @@
+"""CloudWatch-style metric data points kept in the local state database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from findining_mlops.platform.local.db import StateDB
+from findining_mlops.platform.ports import MetricDatum
+
+
+def _dims(dimensions: dict[str, str]) -> str:
+    return json.dumps(dimensions, sort_keys=True)
+
+
+class LocalMetrics:
+    def __init__(self, db: StateDB):
+        self.db = db
+
+    def put(self, namespace: str, data: list[MetricDatum]) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO metric_data VALUES (?,?,?,?,?,?)",
+                [(namespace, d.name, _dims(d.dimensions), d.timestamp.isoformat(), d.value, d.unit) for d in data],
+            )
+
+    def query(self, namespace, name, dimensions, start: datetime, end: datetime):
+        with self.db.reader() as conn:
+            rows = conn.execute(
+                "SELECT * FROM metric_data WHERE namespace=? AND name=? AND dimensions=? AND ts>=? AND ts<? ORDER BY ts",
+                (namespace, name, _dims(dimensions), start.isoformat(), end.isoformat()),
+            ).fetchall()
+        return [
+            MetricDatum(r["name"], r["value"], json.loads(r["dimensions"]), datetime.fromisoformat(r["ts"]), r["unit"])
+            for r in rows
+        ]

@@ -1,0 +1,114 @@
+"""Model package groups and versions with SageMaker's approval statuses, in SQLite."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from findining_mlops.errors import ImmutableArtifactError, RegistryError
+from findining_mlops.platform.local.db import StateDB
+from findining_mlops.platform.local.store import LocalArtifactStore
+from findining_mlops.platform.ports import APPROVAL_STATUSES, ModelVersion
+
+
+def model_artifact_key(model_name: str, version: int | str) -> str:
+    """The seed's layout: ``models/<model>/<version>/model.tar.gz``."""
+    return f"models/{model_name}/{version}/model.tar.gz"
+
+
+class LocalModelRegistry:
+    def __init__(self, db: StateDB, store: LocalArtifactStore):
+        self.db = db
+        self.store = store
+
+    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key):
+        _check_status(status)
+        with self.db.transaction() as conn:
+            existing = conn.execute(
+                "SELECT * FROM model_packages WHERE model_name=? AND idempotency_key=?",
+                (model_name, idempotency_key),
+            ).fetchone()
+            if existing:
+                return self._row(existing)
+            version = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_packages WHERE model_name=?",
+                (model_name,),
+            ).fetchone()[0]
+            target = model_artifact_key(model_name, version)
+            source = self.store.path(artifact_key)
+            try:
+                self.store.upload_file(source, target, immutable=True)
+            except ImmutableArtifactError as exc:
+                # the same bytes left by an attempt that died before its commit are reused;
+                # anything else at that key is somebody's artifact and stays untouched
+                if self.store.path(target).read_bytes() != source.read_bytes():
+                    raise RegistryError(
+                        f"cannot register {model_name} v{version}: {exc}; the registry was not changed"
+                    ) from exc
+            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            conn.execute(
+                "INSERT INTO model_packages VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    model_name, version, status, target, json.dumps(metrics, sort_keys=True),
+                    json.dumps(lineage, sort_keys=True), reason, "", idempotency_key, created,
+                ),
+            )
+            row = conn.execute(
+                "SELECT * FROM model_packages WHERE model_name=? AND version=?", (model_name, version)
+            ).fetchone()
+            return self._row(row)
+
+    def get(self, model_name, version):
+        with self.db.reader() as conn:
+            row = conn.execute(
+                "SELECT * FROM model_packages WHERE model_name=? AND version=?", (model_name, int(version))
+            ).fetchone()
+        if row is None:
+            raise RegistryError(f"model {model_name!r} has no version {version}")
+        return self._row(row)
+
+    def list_versions(self, model_name=None):
+        query, args = "SELECT * FROM model_packages", ()
+        if model_name:
+            query, args = query + " WHERE model_name=?", (model_name,)
+        with self.db.reader() as conn:
+            rows = conn.execute(query + " ORDER BY model_name, version", args).fetchall()
+        return [self._row(r) for r in rows]
+
+    def latest(self, model_name, status="Approved"):
+        with self.db.reader() as conn:
+            row = conn.execute(
+                "SELECT * FROM model_packages WHERE model_name=? AND status=? ORDER BY version DESC LIMIT 1",
+                (model_name, status),
+            ).fetchone()
+        return self._row(row) if row else None
+
+    def update_status(self, model_name, version, status, note=""):
+        _check_status(status)
+        with self.db.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE model_packages SET status=?, status_note=? WHERE model_name=? AND version=?",
+                (status, note, model_name, int(version)),
+            ).rowcount
+        if not changed:
+            raise RegistryError(f"model {model_name!r} has no version {version}")
+        return self.get(model_name, version)
+
+    def _row(self, row) -> ModelVersion:
+        return ModelVersion(
+            model_name=row["model_name"],
+            version=row["version"],
+            status=row["status"],
+            artifact_key=row["artifact_key"],
+            artifact_uri=self.store.uri(row["artifact_key"]),
+            metrics=json.loads(row["metrics"]),
+            lineage=json.loads(row["lineage"]),
+            created_at=row["created_at"],
+            reason=row["reason"],
+            status_note=row["status_note"],
+        )
+
+
+def _check_status(status: str) -> None:
+    if status not in APPROVAL_STATUSES:
+        raise RegistryError(f"approval status {status!r} is not one of {', '.join(APPROVAL_STATUSES)}")

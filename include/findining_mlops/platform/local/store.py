@@ -1,0 +1,93 @@
+"""A folder that behaves like an S3 bucket: same keys, atomic writes, immutable artifacts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from findining_mlops.errors import FindiningError, ImmutableArtifactError
+
+
+class LocalArtifactStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        key = key.lstrip("/")
+        if ".." in Path(key).parts:
+            raise FindiningError(f"store key {key!r} may not contain '..'")
+        return self.root / key
+
+    def uri(self, key: str) -> str:
+        return self.path(key).resolve().as_uri()
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        base = self.path(prefix)
+        # like S3: a prefix is a string prefix, usually a "folder/"
+        folder = base if prefix.endswith("/") or base.is_dir() else base.parent
+        if not folder.is_dir():
+            return []
+        keys = []
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix.lstrip("/")):
+                    keys.append(key)
+        return sorted(keys)
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"no object at {self.uri(key)}") from exc
+
+    def write_bytes(self, key: str, data: bytes, *, immutable: bool = False) -> str:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._publish(Path(tmp), target, immutable)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return self.uri(key)
+
+    def upload_file(self, path: Path, key: str, *, immutable: bool = False) -> str:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            self._publish(Path(tmp), target, immutable)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return self.uri(key)
+
+    def download_file(self, key: str, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path(key), path)
+        return path
+
+    def delete_prefix(self, prefix: str) -> None:
+        for key in self.list_keys(prefix):
+            self.path(key).unlink(missing_ok=True)
+
+    @staticmethod
+    def _publish(tmp: Path, target: Path, immutable: bool) -> None:
+        if immutable:
+            # link() fails if the target exists: an immutable artifact is written once
+            try:
+                os.link(tmp, target)
+            except FileExistsError as exc:
+                raise ImmutableArtifactError(f"{target} already exists and is never overwritten") from exc
+        else:
+            os.replace(tmp, target)

@@ -1,0 +1,87 @@
+"""Runs one local training job the way a SageMaker training container does.
+
+``python -m findining_mlops.platform.local.training_runner <job dir> <store root>``:
+copies each channel to ``input/data/<channel>``, runs the entry point with the
+``SM_*`` environment and hyperparameters as ``--name value`` arguments, packs
+``model/`` into ``model.tar.gz`` and uploads it under the job's output key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from findining_mlops.platform.local.store import LocalArtifactStore
+from findining_mlops.platform.local.training import _write_status, output_artifact_key
+from findining_mlops.platform.ports import COMPLETED, FAILED
+
+FAILURE_TAIL_LINES = 25
+
+
+def hyperparameter_args(hyperparameters: dict) -> list[str]:
+    """SageMaker script mode passes each hyperparameter as ``--name value``."""
+    args = []
+    for name, value in sorted(hyperparameters.items()):
+        args += [f"--{name}", json.dumps(value) if not isinstance(value, str) else value]
+    return args
+
+
+def run(job_dir: Path, store: LocalArtifactStore) -> dict:
+    spec = json.loads((job_dir / "spec.json").read_text())
+    model_dir, output_dir = job_dir / "model", job_dir / "output"
+    env = dict(os.environ)
+    for channel, prefix in spec["channels"].items():
+        target = job_dir / "input" / "data" / channel
+        target.mkdir(parents=True, exist_ok=True)
+        for key in store.list_keys(prefix.rstrip("/") + "/"):
+            store.download_file(key, target / Path(key).name)
+        env[f"SM_CHANNEL_{channel.upper()}"] = str(target)
+    for folder in (model_dir, output_dir / "data"):
+        folder.mkdir(parents=True, exist_ok=True)
+    env.update(
+        SM_MODEL_DIR=str(model_dir),
+        SM_OUTPUT_DIR=str(output_dir),
+        SM_OUTPUT_DATA_DIR=str(output_dir / "data"),
+        SM_CHANNELS=json.dumps(sorted(spec["channels"])),
+        SM_HPS=json.dumps(spec["hyperparameters"]),
+        SM_TRAINING_JOB_NAME=spec["name"],
+    )
+    command = [sys.executable, "-m", spec["entry_point"], *hyperparameter_args(spec["hyperparameters"])]
+    with (job_dir / "logs.txt").open("w", encoding="utf-8") as logs:
+        logs.write(f"$ {' '.join(command)}\n")
+        logs.flush()
+        code = subprocess.call(command, cwd=job_dir, env=env, stdout=logs, stderr=subprocess.STDOUT)
+    if code != 0:
+        tail = (job_dir / "logs.txt").read_text(encoding="utf-8", errors="replace").splitlines()[-FAILURE_TAIL_LINES:]
+        reason = f"AlgorithmError: the entry point {spec['entry_point']} exited with code {code}:\n" + "\n".join(tail)
+        return {"status": FAILED, "failure_reason": reason}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in sorted(model_dir.rglob("*")):
+                tar.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
+        key = output_artifact_key(spec["output_prefix"], spec["name"])
+        store.upload_file(archive, key)
+    evaluation = model_dir / "evaluation.json"
+    metrics = json.loads(evaluation.read_text()) if evaluation.exists() else {}
+    return {"status": COMPLETED, "model_artifact_key": key, "metrics": metrics}
+
+
+def main() -> None:
+    job_dir, store_root = Path(sys.argv[1]), Path(sys.argv[2])
+    try:
+        result = run(job_dir, LocalArtifactStore(store_root))
+    except Exception as exc:  # the runner must always leave a final status behind
+        result = {"status": FAILED, "failure_reason": f"InternalServerError: {type(exc).__name__}: {exc}"}
+    _write_status(job_dir, {"pid": os.getpid(), **result})
+    shutil.rmtree(job_dir / "input", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

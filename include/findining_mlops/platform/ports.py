@@ -1,0 +1,215 @@
+"""The operations the pipeline needs from the outside world.
+
+Each port mirrors a SageMaker / AWS concept (training job, model package, endpoint with
+production variants, CloudWatch metric, SNS topic) so both adapters honour one contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+# Model package approval statuses, as in SageMaker.
+PENDING = "PendingManualApproval"
+APPROVED = "Approved"
+REJECTED = "Rejected"
+APPROVAL_STATUSES = (PENDING, APPROVED, REJECTED)
+
+# Training job statuses, as in SageMaker.
+IN_PROGRESS = "InProgress"
+COMPLETED = "Completed"
+FAILED = "Failed"
+
+
+class ArtifactStore(Protocol):
+    """Keys are the same under a local root or an S3 bucket (DESIGN.md store layout)."""
+
+    def uri(self, key: str) -> str: ...
+    def exists(self, key: str) -> bool: ...
+    def list_keys(self, prefix: str) -> list[str]: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def write_bytes(self, key: str, data: bytes, *, immutable: bool = False) -> str: ...
+    def upload_file(self, path: Path, key: str, *, immutable: bool = False) -> str: ...
+    def download_file(self, key: str, path: Path) -> Path: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainingJobSpec:
+    """What SageMaker's ``CreateTrainingJob`` needs, in backend-neutral terms."""
+
+    name: str
+    model_name: str
+    entry_point: str
+    hyperparameters: dict
+    channels: dict[str, str]  # channel name -> store prefix
+    output_prefix: str  # store prefix under which <name>/output/model.tar.gz appears
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    name: str
+    status: str
+    model_artifact_key: str | None
+    failure_reason: str | None = None
+    metrics: dict = field(default_factory=dict)
+    log_uri: str | None = None
+
+
+class TrainingJobs(Protocol):
+    def start(self, spec: TrainingJobSpec) -> TrainingJob:
+        """Start the job, or return the existing one of that name (never a second job)."""
+
+    def describe(self, name: str) -> TrainingJob | None: ...
+    def logs(self, name: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model_name: str
+    version: int
+    status: str
+    artifact_key: str
+    artifact_uri: str
+    metrics: dict
+    lineage: dict
+    created_at: str
+    reason: str = ""
+    status_note: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model_name,
+            "version": self.version,
+            "status": self.status,
+            "metrics": self.metrics,
+            "artifact_uri": self.artifact_uri,
+            "created_at": self.created_at,
+            "lineage": self.lineage,
+            "reason": self.reason,
+            "status_note": self.status_note,
+        }
+
+
+class ModelRegistry(Protocol):
+    def register(
+        self,
+        model_name: str,
+        artifact_key: str,
+        *,
+        status: str,
+        metrics: dict,
+        lineage: dict,
+        reason: str,
+        idempotency_key: str,
+    ) -> ModelVersion:
+        """Add version n+1 with an immutable copy of the artifact at
+        ``models/<model>/<version>/model.tar.gz``; the same idempotency key returns the
+        version already registered."""
+
+    def get(self, model_name: str, version: int) -> ModelVersion: ...
+    def list_versions(self, model_name: str | None = None) -> list[ModelVersion]: ...
+    def latest(self, model_name: str, status: str = APPROVED) -> ModelVersion | None: ...
+    def update_status(self, model_name: str, version: int, status: str, note: str = "") -> ModelVersion: ...
+
+
+@dataclass(frozen=True)
+class ProductionVariant:
+    variant_name: str
+    model_name: str
+    model_version: int
+    artifact_uri: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    status: str
+    config_name: str
+    variants: tuple[ProductionVariant, ...]
+    updated_at: str
+
+    def to_dict(self) -> dict:
+        total = sum(v.weight for v in self.variants) or 1.0
+        return {
+            "endpoint": self.name,
+            "status": self.status,
+            "config": self.config_name,
+            "updated_at": self.updated_at,
+            "variants": [
+                {
+                    "variant": v.variant_name,
+                    "model": v.model_name,
+                    "version": v.model_version,
+                    "artifact_uri": v.artifact_uri,
+                    "weight": v.weight,
+                    "traffic_percent": round(100.0 * v.weight / total, 3),
+                }
+                for v in self.variants
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Invocation:
+    body: bytes
+    content_type: str
+    variant_name: str
+    inference_id: str
+    latency_ms: float
+
+
+class Endpoints(Protocol):
+    def deploy(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
+        """Create the endpoint or update it to a new endpoint config with these variants."""
+
+    def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> Endpoint: ...
+    def describe(self, endpoint_name: str) -> Endpoint | None: ...
+    def list_endpoints(self) -> list[Endpoint]: ...
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        target_variant: str | None = None,
+        inference_id: str | None = None,
+        event_time: datetime | None = None,
+    ) -> Invocation:
+        """``InvokeEndpoint``. ``event_time`` lets the local runtime replay simulated days;
+        the AWS adapter ignores it (SageMaker stamps its own clock)."""
+
+
+@dataclass(frozen=True)
+class MetricDatum:
+    name: str
+    value: float
+    dimensions: dict[str, str]
+    timestamp: datetime
+    unit: str = "None"
+
+
+class Metrics(Protocol):
+    def put(self, namespace: str, data: list[MetricDatum]) -> None: ...
+    def query(
+        self, namespace: str, name: str, dimensions: dict[str, str], start: datetime, end: datetime
+    ) -> list[MetricDatum]: ...
+
+
+class Notifications(Protocol):
+    def publish(self, subject: str, message: str) -> str:
+        """Publish to the alerts topic; returns the message id."""
+
+
+@dataclass
+class Platform:
+    store: ArtifactStore
+    training: TrainingJobs
+    registry: ModelRegistry
+    endpoints: Endpoints
+    metrics: Metrics
+    notifications: Notifications

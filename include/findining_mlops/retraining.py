@@ -1,0 +1,269 @@
+"""The retraining lifecycle: snapshot -> train -> evaluate vs champion -> gate -> register
+-> baseline -> (bootstrap) deploy.
+
+Every step is keyed on the training job's name, which is derived from the DAG run, so a
+retried step or a re-run finds its own earlier result instead of doing the work twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import logging
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+import findining_mlops
+from findining_mlops.catalog import ModelSpec
+from findining_mlops.data.contracts import SCHEMAS, partition_prefix
+from findining_mlops.errors import DataValidationError, MissingPartitionError, TrainingJobFailed
+from findining_mlops.models import contract
+from findining_mlops.platform.ports import (
+    APPROVED, COMPLETED, FAILED, REJECTED, ModelVersion, Platform, ProductionVariant, TrainingJob, TrainingJobSpec,
+)
+
+log = logging.getLogger(__name__)
+CHANNELS = ("train", "validation", "test")
+MAX_JOB_NAME = 63  # SageMaker's limit
+
+
+def training_job_name(model_name: str, dag_id: str, run_id: str) -> str:
+    """Deterministic per DAG run, valid as a SageMaker job name (``[a-zA-Z0-9-]``, <= 63)."""
+    digest = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:12]
+    return f"findining-{model_name}"[: MAX_JOB_NAME - 13].rstrip("-") + f"-{digest}"
+
+
+def job_prefix(spec: ModelSpec, job_name: str) -> str:
+    return f"training/{spec.name}/{job_name}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    job_name: str
+    channels: dict[str, str]
+    days: dict[str, list[str]]
+    rows: dict[str, int]
+    fingerprint: str
+
+    def to_dict(self) -> dict:
+        return {"job_name": self.job_name, "channels": self.channels, "days": self.days, "rows": self.rows,
+                "fingerprint": self.fingerprint}
+
+
+def read_partition(platform: Platform, dataset: str, day: date) -> pd.DataFrame:
+    """One daily partition, checked against its contract."""
+    prefix = partition_prefix(dataset, day)
+    keys = [k for k in platform.store.list_keys(prefix) if k.endswith(".parquet")]
+    if not keys:
+        raise MissingPartitionError(f"missing data partition {platform.store.uri(prefix)} ({dataset} for {day})")
+    tables = []
+    for key in keys:
+        try:
+            tables.append(pq.read_table(io.BytesIO(platform.store.read_bytes(key))))
+        except Exception as exc:
+            raise DataValidationError(f"{platform.store.uri(key)} is not readable parquet: {exc}") from exc
+    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    expected = SCHEMAS[dataset]
+    missing = [name for name in expected.names if name not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{platform.store.uri(prefix)} lacks column(s) {', '.join(missing)}")
+    return frame
+
+
+def snapshot_training_data(platform: Platform, spec: ModelSpec, job_name: str, end_day: date,
+                           window_days: int | None = None) -> Snapshot:
+    """Copy the training window into the job's channels: oldest days train, then
+    validation, and the newest ``holdout_days`` are the test set (a time split, as in
+    production). Reuses a finished snapshot of the same job."""
+    prefix = job_prefix(spec, job_name)
+    manifest_key = f"{prefix}/snapshot.json"
+    if platform.store.exists(manifest_key):
+        return Snapshot(**json.loads(platform.store.read_bytes(manifest_key)))
+    window = window_days or spec.training_window_days
+    if window < spec.holdout_days + spec.validation_days + 1:
+        raise DataValidationError(
+            f"training window of {window} days is too short for {spec.validation_days} validation and "
+            f"{spec.holdout_days} holdout day(s)"
+        )
+    days = [end_day - timedelta(days=offset) for offset in range(window - 1, -1, -1)]
+    split = {
+        "train": days[: window - spec.holdout_days - spec.validation_days],
+        "validation": days[window - spec.holdout_days - spec.validation_days: window - spec.holdout_days],
+        "test": days[window - spec.holdout_days:],
+    }
+    # read everything before writing anything: a missing day leaves no half snapshot
+    frames = {channel: pd.concat([read_partition(platform, spec.dataset, d) for d in channel_days], ignore_index=True)
+              for channel, channel_days in split.items()}
+    digest = hashlib.sha256()
+    channels = {}
+    for channel, frame in frames.items():
+        payload = _parquet(frame)
+        digest.update(payload)
+        platform.store.write_bytes(f"{prefix}/{channel}/part-0.parquet", payload)
+        channels[channel] = f"{prefix}/{channel}"
+        log.info("snapshot %s: %d rows from %s..%s", channel, len(frame), split[channel][0], split[channel][-1])
+    snapshot = Snapshot(
+        job_name=job_name,
+        channels=channels,
+        days={c: [d.isoformat() for d in split[c]] for c in CHANNELS},
+        rows={c: int(len(frames[c])) for c in CHANNELS},
+        fingerprint=digest.hexdigest(),
+    )
+    platform.store.write_bytes(manifest_key, json.dumps(snapshot.to_dict(), indent=2).encode())
+    return snapshot
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="zstd")
+    return buffer.getvalue()
+
+
+def training_spec(spec: ModelSpec, snapshot: Snapshot, hyperparameters: dict | None = None) -> TrainingJobSpec:
+    return TrainingJobSpec(
+        name=snapshot.job_name,
+        model_name=spec.name,
+        entry_point=spec.training_module,
+        hyperparameters={**spec.hyperparameters, **(hyperparameters or {})},
+        channels=snapshot.channels,
+        output_prefix=f"training/{spec.name}",
+    )
+
+
+def check_finished(job: TrainingJob, logs: str = "") -> TrainingJob:
+    if job.status == FAILED:
+        raise TrainingJobFailed(f"training job {job.name} failed: {job.failure_reason}")
+    if job.status != COMPLETED:
+        raise TrainingJobFailed(f"training job {job.name} is {job.status}, not Completed")
+    return job
+
+
+def load_artifact(platform: Platform, key: str, workdir: Path):
+    """Unpacks a model.tar.gz from the store and loads it with the training contract."""
+    archive = platform.store.download_file(key, workdir / "model.tar.gz")
+    target = workdir / "model"
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(target, filter="data")
+    return contract.load_model(target), target
+
+
+def champion(platform: Platform, spec: ModelSpec) -> ModelVersion | None:
+    """The version serving most traffic on the model's endpoint, else the latest approved."""
+    endpoint = platform.endpoints.describe(spec.endpoint_name)
+    if endpoint is not None:
+        live = max(endpoint.variants, key=lambda v: v.weight)
+        return platform.registry.get(spec.name, live.model_version)
+    return platform.registry.latest(spec.name, APPROVED)
+
+
+def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot) -> dict:
+    """Challenger and champion on the same holdout (the snapshot's test channel)."""
+    trainer = importlib.import_module(spec.training_module)
+    holdout = pd.concat(
+        [pd.read_parquet(io.BytesIO(platform.store.read_bytes(k))) for k in platform.store.list_keys(snapshot.channels["test"] + "/")],
+        ignore_index=True,
+    )
+    result = {"holdout_rows": int(len(holdout)), "holdout_days": snapshot.days["test"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = load_artifact(platform, job.model_artifact_key, Path(tmp) / "challenger")
+        result["challenger"] = trainer.evaluate(model, holdout)
+        incumbent = champion(platform, spec)
+        if incumbent is None:
+            result["champion"] = None
+        else:
+            model, _ = load_artifact(platform, incumbent.artifact_key, Path(tmp) / "champion")
+            result["champion"] = {"version": incumbent.version, "metrics": trainer.evaluate(model, holdout)}
+    return result
+
+
+def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
+    """Approve when the primary metric reaches the minimum and does not regress against
+    the champion by more than the allowed margin; every check is recorded with figures."""
+    metric = spec.primary_metric
+    value = evaluation["challenger"].get(metric)
+    checks = [
+        {
+            "check": f"{metric} >= {spec.min_primary_metric}",
+            "value": value,
+            "passed": value is not None and value == value and value >= spec.min_primary_metric,
+        }
+    ]
+    if evaluation.get("champion"):
+        best = evaluation["champion"]["metrics"][metric]
+        checks.append(
+            {
+                "check": f"{metric} >= champion v{evaluation['champion']['version']} ({best:.4f}) - {spec.max_regression}",
+                "value": value,
+                "passed": value is not None and value >= best - spec.max_regression,
+            }
+        )
+    approved = all(c["passed"] for c in checks)
+    return {"approved": approved, "status": APPROVED if approved else REJECTED, "checks": checks}
+
+
+def code_version() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(findining_mlops.__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"findining-mlops {findining_mlops.__version__}" + (f" ({sha})" if sha else "")
+
+
+def register(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot, evaluation: dict,
+             gate: dict, reason: str, dag_run: str) -> ModelVersion:
+    """Registers the job's model once, whatever the number of attempts."""
+    lineage = {
+        "training_job": job.name,
+        "training_job_artifact": platform.store.uri(job.model_artifact_key),
+        "data_snapshot": {"prefix": platform.store.uri(job_prefix(spec, job.name)), "days": snapshot.days,
+                          "rows": snapshot.rows, "sha256": snapshot.fingerprint},
+        "code_version": code_version(),
+        "dag_run": dag_run,
+        "quality_gate": gate["checks"],
+        "champion": evaluation.get("champion"),
+    }
+    return platform.registry.register(
+        spec.name, job.model_artifact_key, status=gate["status"], metrics=evaluation["challenger"],
+        lineage=lineage, reason=reason, idempotency_key=job.name,
+    )
+
+
+def baseline_prefix(model_name: str, version: int) -> str:
+    return f"baselines/{model_name}/{version}"
+
+
+def store_baseline(platform: Platform, version: ModelVersion) -> str:
+    """Copies the reference profile computed at training time next to the version."""
+    prefix = baseline_prefix(version.model_name, version.version)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, model_dir = load_artifact(platform, version.artifact_key, Path(tmp))
+        for name in (contract.REFERENCE_FILE, contract.METADATA_FILE, contract.EVALUATION_FILE):
+            platform.store.upload_file(model_dir / name, f"{prefix}/{name}")
+    return prefix
+
+
+def bootstrap_deploy(platform: Platform, spec: ModelSpec, version: ModelVersion) -> dict | None:
+    """A model without an endpoint gets one serving the approved version at 100 %."""
+    if version.status != APPROVED:
+        return None
+    if platform.endpoints.describe(spec.endpoint_name) is not None:
+        return None
+    endpoint = platform.endpoints.deploy(
+        spec.endpoint_name,
+        [ProductionVariant(variant_name(version), spec.name, version.version, version.artifact_uri, 1.0)],
+    )
+    return endpoint.to_dict()
+
+
+def variant_name(version: ModelVersion) -> str:
+    return f"{version.model_name}-v{version.version}"

@@ -1,0 +1,22 @@
+"""Turning domain errors into task outcomes."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Errors that a retry cannot fix (bad input, a failed training job, an unknown model)
+    fail the task at once with their message instead of burning retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from findining_mlops.errors import ConfigurationError, DataValidationError, MissingPartitionError, \
+        RegistryError, TrainingJobFailed, UnknownModelError
+
+    try:
+        yield
+    except (ConfigurationError, DataValidationError, MissingPartitionError, RegistryError, TrainingJobFailed,
+            UnknownModelError) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

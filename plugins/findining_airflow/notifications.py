@@ -1,0 +1,60 @@
+"""DAG run status alerts: one message per failed run, to the platform's alerts topic
+(SNS on AWS, ``alerts.log`` locally). Imports stay inside the callback so parsing a DAG
+never loads boto3."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+
+
+def subject(state: str, dag_id: str, detail: str = "") -> str:
+    text = f"[Find Dining MLOps] {dag_id} {state}" + (f": {detail}" if detail else "")
+    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+
+
+def run_status_message(context: dict, state: str) -> tuple[str, str]:
+    dag = context.get("dag")
+    dag_id = getattr(dag, "dag_id", None) or context.get("dag_id", "unknown")
+    dag_run = context.get("dag_run")
+    run_id = context.get("run_id") or getattr(dag_run, "run_id", "unknown")
+    logical_date = getattr(dag_run, "logical_date", None) or context.get("logical_date")
+    ti = context.get("ti") or context.get("task_instance")
+    lines = [
+        f"DAG: {dag_id}",
+        f"Run: {run_id}",
+        f"Logical date: {logical_date}",
+        f"State: {state}",
+    ]
+    if context.get("reason"):
+        lines.append(f"Reason: {context['reason']}")
+    if ti is not None:
+        lines.append(f"Failed task: {ti.task_id} (try {getattr(ti, 'try_number', '?')})")
+        log_url = getattr(ti, "log_url", None)
+        if log_url:
+            lines.append(f"Log: {log_url}")
+    exception = context.get("exception")
+    if exception is not None:
+        lines.append(f"Error: {exception}")
+    params = context.get("params")
+    if params:
+        lines.append(f"Params: {dict(params)}")
+    detail = getattr(ti, "task_id", "") if ti is not None else ""
+    return subject(state, dag_id, detail), "\n".join(lines)
+
+
+def alert_on_failure(context: dict) -> None:
+    """``on_failure_callback`` of every DAG."""
+    from findining_airflow.runtime import platform
+
+    title, message = run_status_message(context, "failed")
+    platform().notifications.publish(title, message)
+
+
+def publish_event(title: str, message: str) -> None:
+    """Key events (retraining triggered, canary rolled back, A/B test concluded)."""
+    from findining_airflow.runtime import platform
+
+    platform().notifications.publish(subject("event", "findining", title), message)

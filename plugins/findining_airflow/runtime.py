@@ -1,0 +1,42 @@
+"""The platform for the running task, configured from Airflow Variables or the environment.
+
+``findining_backend`` / ``findining_home`` Variables win over ``FINDINING_BACKEND`` /
+``FINDINING_HOME``, so an operator switches backends in the UI, never in a DAG.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+VARIABLES = {"findining_backend": "FINDINING_BACKEND", "findining_home": "FINDINING_HOME"}
+
+
+def _settings_env() -> dict[str, str]:
+    env = dict(os.environ)
+    try:
+        from airflow.sdk import Variable
+
+        for variable, name in VARIABLES.items():
+            value = Variable.get(variable, default=None)
+            if value:
+                env[name] = value
+    except Exception:  # outside a task (CLI, tests) there is no Variable store to ask
+        pass
+    return env
+
+
+@lru_cache(maxsize=4)
+def _platform_for(backend: str, home: str):
+    from findining_mlops.platform import get_platform
+    from findining_mlops.settings import Settings
+
+    return get_platform(Settings.from_env({"FINDINING_BACKEND": backend, "FINDINING_HOME": home}))
+
+
+def platform():
+    """The configured platform; a bad setting fails here, at the first task, by name."""
+    from findining_mlops.settings import Settings
+
+    settings = Settings.from_env(_settings_env())
+    return _platform_for(settings.backend, str(settings.home))
