@@ -1,10 +1,25 @@
-"""Shared fixtures: an isolated FINDINING_HOME per test and small synthetic data."""
+"""Shared fixtures: an isolated Airflow home and FINDINING_HOME, and small synthetic data."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Airflow reads its configuration once, at import: point it at a throw-away home first.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="findining-airflow-test-")
+os.environ.update(
+    AIRFLOW_HOME=_AIRFLOW_HOME,
+    AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+    AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__UNIT_TEST_MODE="False",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+)
 
 START = date(2026, 10, 1)
 
@@ -31,3 +46,12 @@ def small_data(platform):
 
     generate(platform.store, START, 10, seed=3, requests_per_day=150, reviews_per_day=150)
     return platform
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated SQLite metadata database for ``dag.test()`` runs."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _AIRFLOW_HOME

@@ -59,12 +59,25 @@ class Snapshot:
                 "fingerprint": self.fingerprint}
 
 
+def partition_files(platform: Platform, dataset: str, day: date) -> list[str]:
+    return [k for k in platform.store.list_keys(partition_prefix(dataset, day)) if k.endswith(".parquet")]
+
+
+def require_partitions(platform: Platform, dataset: str, days: list[date]) -> None:
+    """Fails naming every missing day, before anything is read or written."""
+    missing = [partition_prefix(dataset, d) for d in days if not partition_files(platform, dataset, d)]
+    if missing:
+        raise MissingPartitionError(
+            f"missing data partition(s) {', '.join(missing)} in {platform.store.uri('')}; "
+            f"generate or backfill them, or choose another data_end_date"
+        )
+
+
 def read_partition(platform: Platform, dataset: str, day: date) -> pd.DataFrame:
     """One daily partition, checked against its contract."""
+    require_partitions(platform, dataset, [day])
     prefix = partition_prefix(dataset, day)
-    keys = [k for k in platform.store.list_keys(prefix) if k.endswith(".parquet")]
-    if not keys:
-        raise MissingPartitionError(f"missing data partition {platform.store.uri(prefix)} ({dataset} for {day})")
+    keys = partition_files(platform, dataset, day)
     tables = []
     for key in keys:
         try:
@@ -100,7 +113,8 @@ def snapshot_training_data(platform: Platform, spec: ModelSpec, job_name: str, e
         "validation": days[window - spec.holdout_days - spec.validation_days: window - spec.holdout_days],
         "test": days[window - spec.holdout_days:],
     }
-    # read everything before writing anything: a missing day leaves no half snapshot
+    require_partitions(platform, spec.dataset, days)
+    # read everything before writing anything: a bad day leaves no half snapshot
     frames = {channel: pd.concat([read_partition(platform, spec.dataset, d) for d in channel_days], ignore_index=True)
               for channel, channel_days in split.items()}
     digest = hashlib.sha256()

@@ -1,6 +1,9 @@
-"""DAG run status alerts: one message per failed run, to the platform's alerts topic
-(SNS on AWS, ``alerts.log`` locally). Imports stay inside the callback so parsing a DAG
-never loads boto3."""
+"""DAG run status alerts to the platform's alerts topic (SNS on AWS, ``alerts.log``
+locally). Imports stay inside the callbacks so parsing a DAG never loads boto3.
+
+A failed task alerts from its worker, where the error is known (``alert_on_task_failure``,
+in every DAG's ``default_args``); the DAG-level callback covers runs that fail without a
+failed task (deadlock, timeout), so one failure is one message."""
 
 from __future__ import annotations
 
@@ -45,8 +48,18 @@ def run_status_message(context: dict, state: str) -> tuple[str, str]:
     return subject(state, dag_id, detail), "\n".join(lines)
 
 
-def alert_on_failure(context: dict) -> None:
-    """``on_failure_callback`` of every DAG."""
+def alert_on_task_failure(context: dict) -> None:
+    """Task ``on_failure_callback``: after the last retry, with the error."""
+    from findining_airflow.runtime import platform
+
+    title, message = run_status_message(context, "failed")
+    platform().notifications.publish(title, message)
+
+
+def alert_on_dag_failure(context: dict) -> None:
+    """DAG ``on_failure_callback``: a run that failed for a reason other than a task."""
+    if context.get("reason") == "task_failure":
+        return  # already alerted by the failed task itself
     from findining_airflow.runtime import platform
 
     title, message = run_status_message(context, "failed")

@@ -1,0 +1,98 @@
+"""The model_retraining DAG end to end through Airflow (``dag.test``), on small data."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DAG_ID = "model_retraining"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def test_catalog(monkeypatch):
+    monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(FIXTURES / "models.toml"))
+    # the training subprocess imports the failing test model from here
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FIXTURES), os.environ.get("PYTHONPATH")])))
+
+
+@pytest.fixture
+def retraining_dag(airflow_db, test_catalog):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "model_retraining.py"))
+    assert not bag.import_errors
+    return bag.dags[DAG_ID]
+
+
+def run(dag, conf: dict, logical_date: datetime):
+    # a fixed run_after gives a fixed run id: calling again re-runs (clears) the same DAG run
+    return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
+
+
+def alerts(home: Path) -> list[dict]:
+    path = home / "alerts.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_retraining_registers_an_approved_version_served_by_the_endpoint(retraining_dag, small_data, home):
+    when = datetime(2026, 10, 11, tzinfo=timezone.utc)
+    conf = {"model_name": "sentiment", "reason": "first model", "data_end_date": "2026-10-10"}
+    dagrun = run(retraining_dag, conf, when)
+    assert dagrun.state == "success"
+
+    versions = small_data.registry.list_versions("sentiment")
+    assert [(v.version, v.status) for v in versions] == [(1, "Approved")]
+    version = versions[0]
+    assert small_data.store.exists("models/sentiment/1/model.tar.gz")
+    assert version.metrics["macro_f1"] > 0.6 and "accuracy" in version.metrics
+    assert version.reason == "first model"
+    assert version.lineage["training_job"].startswith("findining-sentiment-")
+    assert version.lineage["data_snapshot"]["days"]["test"] == ["2026-10-09", "2026-10-10"]
+    assert "findining-mlops" in version.lineage["code_version"]
+    assert small_data.store.exists("baselines/sentiment/1/reference.parquet")
+
+    endpoint = small_data.endpoints.describe("ai-restaurant-recommendation-sentiment-endpoint")
+    assert [(v.model_version, v.weight) for v in endpoint.variants] == [(1, 1.0)]
+    answer = small_data.endpoints.invoke(endpoint.name, json.dumps({"text": "好好食，一定會再嚟"}).encode())
+    assert json.loads(answer.body)["label"] == "positive"
+
+    # the same DAG run again: same training job, same version, nothing new
+    again = run(retraining_dag, conf, when)
+    assert again.state == "success" and again.run_id == dagrun.run_id
+    assert len(small_data.registry.list_versions("sentiment")) == 1
+    assert len(list((home / "training-jobs").iterdir())) == 1
+
+
+def test_unknown_model_is_refused_by_params_validation(retraining_dag, small_data):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="model_name"):
+        run(retraining_dag, {"model_name": "weather", "reason": "x"}, datetime(2026, 10, 12, tzinfo=timezone.utc))
+
+
+def test_missing_partition_fails_the_run_by_name_and_alerts(retraining_dag, small_data, home):
+    dagrun = run(retraining_dag, {"model_name": "recommendation", "reason": "x", "data_end_date": "2026-10-20"},
+                 datetime(2026, 10, 21, tzinfo=timezone.utc))
+    assert dagrun.state == "failed"
+    [alert] = alerts(home)
+    assert "model_retraining" in alert["Subject"] and len(alert["Subject"]) <= 100
+    assert "data/interactions/dt=2026-10-20" in alert["Message"]
+    assert small_data.registry.list_versions() == []
+
+
+def test_failing_training_script_fails_the_task_and_registers_nothing(retraining_dag, small_data, home):
+    dagrun = run(retraining_dag, {"model_name": "broken", "reason": "x", "data_end_date": "2026-10-10"},
+                 datetime(2026, 10, 13, tzinfo=timezone.utc))
+    assert dagrun.state == "failed"
+    [job_dir] = (home / "training-jobs").iterdir()
+    status = json.loads((job_dir / "status.json").read_text())
+    assert status["status"] == "Failed"
+    assert "synthetic failure: the feature store is unreachable" in status["failure_reason"]
+    assert "synthetic failure" in alerts(home)[0]["Message"]
+    assert small_data.registry.list_versions() == []
