@@ -183,6 +183,9 @@ class Endpoints(Protocol):
         """``InvokeEndpoint``. ``event_time`` lets the local runtime replay simulated days;
         the AWS adapter ignores it (SageMaker stamps its own clock)."""
 
+    def flush(self) -> None:
+        """Write buffered per-variant metrics (a no-op where the service records them)."""
+
 
 @dataclass(frozen=True)
 class MetricDatum:

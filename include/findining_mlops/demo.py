@@ -1,0 +1,234 @@
+"""``make demo``: the lifecycle on synthetic data, driven through a real Airflow.
+
+Starts ``airflow standalone`` (scheduler, DAG processor, triggerer, API server;
+LocalExecutor on SQLite) with the project's DAGs and the local backend, triggers
+``model_retraining`` for every model through the REST API as an ML engineer would from
+the UI, waits for the runs, replays a day of app traffic against the endpoints, prints a
+summary, writes an HTML summary, and stops Airflow.
+
+``make airflow`` (``--ui-only``) starts the same Airflow and keeps it running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+log = logging.getLogger("findining.demo")
+DEMO_START = date(2026, 10, 1)
+
+
+def airflow_env(project: Path, port: int) -> dict[str, str]:
+    """Airflow configured by environment: project-local state, the project's DAGs."""
+    env = dict(os.environ)
+    venv_bin = str(Path(sys.executable).parent)
+    env.update(
+        PATH=venv_bin + os.pathsep + env.get("PATH", ""),  # standalone spawns `airflow` by name
+        AIRFLOW_HOME=env.get("AIRFLOW_HOME", str(project / ".airflow")),
+        FINDINING_HOME=env.get("FINDINING_HOME", str(project / ".findining")),
+        FINDINING_BACKEND=env.get("FINDINING_BACKEND", "local"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(project / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",  # a local, single-user UI
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__BASE_URL=f"http://localhost:{port}",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+    )
+    return env
+
+
+class AirflowClient:
+    """The REST API (v2), used the way a person's script would use it."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url.rstrip("/")
+        self._token: str | None = None
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if path.startswith("/api/"):
+            headers["Authorization"] = f"Bearer {self.token()}"
+        request = urllib.request.Request(self.base_url + path, method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    def token(self) -> str:
+        if self._token is None:
+            self._token = self._request("GET", "/auth/token")["access_token"]
+        return self._token
+
+    def healthy(self) -> bool:
+        try:
+            health = self._request("GET", "/api/v2/monitor/health")
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            return False
+        return all(health.get(c, {}).get("status") == "healthy" for c in ("metadatabase", "scheduler", "dag_processor"))
+
+    def dag_ready(self, dag_id: str) -> bool:
+        try:
+            return self._request("GET", f"/api/v2/dags/{dag_id}").get("dag_id") == dag_id
+        except urllib.error.HTTPError:
+            return False
+
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        return run["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")["state"]
+
+    def wait(self, dag_id: str, run_ids: list[str], timeout: float = 1800) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = {run_id: self.run_state(dag_id, run_id) for run_id in run_ids}
+            if all(s in ("success", "failed") for s in states.values()):
+                return states
+            time.sleep(3)
+        raise TimeoutError(f"{dag_id} runs still {states} after {timeout:.0f} s")
+
+
+@contextmanager
+def running_airflow(env: dict[str, str], port: int, log_path: Path):
+    """``airflow standalone`` in its own process group, stopped cleanly on exit."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as output:
+        process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    client = AirflowClient(f"http://localhost:{port}")
+    try:
+        deadline = time.monotonic() + 240
+        while not client.healthy():
+            if process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited with {process.returncode}; see {log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Airflow did not become healthy within 240 s; see {log_path}")
+            time.sleep(2)
+        yield client
+    finally:
+        print("stopping Airflow ...", flush=True)
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+    # standalone's children live in the same group; make sure none outlive it
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(client.dag_ready(d) for d in dag_ids):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"DAGs {dag_ids} were not parsed within {timeout:.0f} s")
+        time.sleep(2)
+
+
+def run_demo(project: Path, port: int, days: int, seed: int) -> int:
+    from findining_mlops.catalog import model_names
+    from findining_mlops.data.synthetic import generate
+    from findining_mlops.platform.local import local_platform
+    from findining_mlops.report import demo_summary
+
+    env = airflow_env(project, port)
+    home, airflow_home = Path(env["FINDINING_HOME"]), Path(env["AIRFLOW_HOME"])
+    for state in (home, airflow_home):  # a demo starts from nothing, every time
+        shutil.rmtree(state, ignore_errors=True)
+    os.environ.update({k: env[k] for k in ("FINDINING_HOME", "FINDINING_BACKEND")})
+    platform = local_platform(home, seed=seed)
+    end = DEMO_START + timedelta(days=days - 1)
+    timings: dict[str, float] = {}
+
+    started = time.monotonic()
+    print(f"[1/4] generating {days} days of synthetic Find Dining data ({DEMO_START}..{end}) into {home / 'store'}")
+    generate(platform.store, DEMO_START, days, seed)
+    timings["generate data"] = time.monotonic() - started
+
+    started = time.monotonic()
+    print(f"[2/4] starting Airflow (standalone, LocalExecutor, SQLite) at http://localhost:{port} ...", flush=True)
+    with running_airflow(env, port, airflow_home / "standalone.log") as client:
+        wait_for_dags(client, ["model_retraining"])
+        timings["start Airflow"] = time.monotonic() - started
+        started = time.monotonic()
+        runs = {}
+        for model in model_names():
+            conf = {"model_name": model, "reason": "bootstrap: first model of the demo", "data_end_date": end.isoformat()}
+            runs[client.trigger("model_retraining", conf)] = model
+            print(f"[3/4] triggered model_retraining for {model}", flush=True)
+        states = client.wait("model_retraining", list(runs))
+        timings["retraining runs"] = time.monotonic() - started
+    for run_id, state in states.items():
+        print(f"      {runs[run_id]:<16} {state:<8} {run_id}")
+    if any(s != "success" for s in states.values()):
+        print(f"a retraining run failed; task logs are under {airflow_home / 'logs'}, alerts in {home / 'alerts.log'}")
+        return 1
+
+    started = time.monotonic()
+    print(f"[4/4] replaying {end}'s app traffic against the endpoints")
+    from findining_mlops.catalog import get_model
+    from findining_mlops.traffic import replay_day
+
+    traffic = {m: replay_day(platform, get_model(m), end, limit=500).summary() for m in model_names()}
+    timings["traffic replay"] = time.monotonic() - started
+    summary = demo_summary(platform, traffic, timings)
+    print(summary.text)
+    print(f"HTML summary: {summary.html_path}")
+    return 0
+
+
+def run_ui(project: Path, port: int) -> int:
+    env = airflow_env(project, port)
+    print(f"Airflow UI at http://localhost:{port} (FINDINING_HOME={env['FINDINING_HOME']}); Ctrl-C stops it")
+    with running_airflow(env, port, Path(env["AIRFLOW_HOME"]) / "standalone.log"):
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    parser.add_argument("--port", type=int, default=int(os.environ.get("FINDINING_AIRFLOW_PORT", "8080")))
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--ui-only", action="store_true", help="start Airflow and keep it running")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    project = args.project_dir.resolve()
+    if args.ui_only:
+        return run_ui(project, args.port)
+    return run_demo(project, args.port, args.days, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
