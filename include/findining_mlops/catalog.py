@@ -33,6 +33,12 @@ class ModelSpec:
     validation_days: int
     description: str = ""
     hyperparameters: dict = field(default_factory=dict)
+    monitoring: dict = field(default_factory=dict)  # overrides of monitoring.MonitoringPolicy
+
+    @property
+    def monitoring_module(self) -> str:
+        """Turns captured inferences into feature rows and scores them against ground truth."""
+        return f"{self.package}.monitoring"
 
     @property
     def training_module(self) -> str:

@@ -8,7 +8,8 @@ scenario changes one thing from its start date so monitoring has something real 
 - ``taste-shift``: engagement behaviour changes (mood and price preferences flip);
   inputs look the same, performance drops.
 - ``new-district``: the app launches in the New Territories west; most requests now come
-  from Yuen Long and Tuen Mun (feature distribution shift).
+  from Yuen Long and Tuen Mun, at other times of day and in other moods (feature
+  distribution shift).
 - ``slang-shift``: reviewers switch to new slang in both languages (vocabulary drift).
 
 Every day is generated from its own random stream keyed on (seed, date), so any day can
@@ -61,6 +62,10 @@ MOODS = ("happy", "stressed", "tired", "celebratory", "adventurous", "comfort_se
 TIMES_OF_DAY = ("breakfast", "lunch", "afternoon_tea", "dinner", "late_night")
 TIME_HOURS = {"breakfast": (7, 10), "lunch": (11, 14), "afternoon_tea": (14, 17), "dinner": (18, 22), "late_night": (22, 24)}
 TIME_SHARES = (0.12, 0.3, 0.13, 0.35, 0.1)
+MOOD_SHARES = (1 / 6,) * 6
+# New Territories west users: early commutes and late shifts, tired and stressed
+NEW_DISTRICT_TIME_SHARES = (0.3, 0.15, 0.05, 0.2, 0.3)
+NEW_DISTRICT_MOOD_SHARES = (0.08, 0.3, 0.35, 0.04, 0.03, 0.2)
 CANDIDATES_PER_REQUEST = 20
 
 
@@ -212,8 +217,9 @@ class World:
         rng = _seed(self.seed, "interactions", day.isoformat())
         users = self.users.iloc[self._pick_users(rng, requests, scenario, day)].reset_index(drop=True)
         restaurants = self.restaurants
-        tod = rng.choice(len(TIMES_OF_DAY), requests, p=TIME_SHARES)
-        mood = rng.integers(0, len(MOODS), requests)
+        shifted = scenario.active(day, "new-district")
+        tod = rng.choice(len(TIMES_OF_DAY), requests, p=NEW_DISTRICT_TIME_SHARES if shifted else TIME_SHARES)
+        mood = rng.choice(len(MOODS), requests, p=NEW_DISTRICT_MOOD_SHARES if shifted else MOOD_SHARES)
         away = rng.random(requests) < 0.3
         request_district = np.where(away, rng.choice(list(DISTRICTS), requests), users["home_district"].to_numpy())
         centre = np.array([DISTRICTS[d][:2] for d in request_district])

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from threadpoolctl import threadpool_limits
+
 from findining_mlops.models import contract
 from findining_mlops.models.recommendation.features import model_features, request_rows
 from findining_mlops.models.recommendation.train import predict_proba
@@ -27,7 +29,9 @@ def input_fn(request_body, request_content_type: str):
 
 
 def predict_fn(rows, model) -> dict:
-    scores = predict_proba(model, model_features(rows))
+    # one request is ~20 rows: OpenMP thread start-up would cost more than the trees
+    with threadpool_limits(limits=1):
+        scores = predict_proba(model, model_features(rows))
     order = scores.argsort()[::-1]
     return {
         "scores": [round(float(s), 6) for s in scores],

@@ -1,0 +1,107 @@
+"""
+### Model monitoring
+
+Every day, for every model of the catalog (one mapped branch each), checks whether the
+live version still sees the data it was trained on and still performs — the seed's
+`model-performance-monitor` and daily retraining check.
+
+For the run's logical date:
+
+1. **analyse**: load the day's data capture of the model's endpoint (all variants),
+   validate it (malformed records above the policy's share fail the run, naming the
+   partition), compute drift against the live version's reference profile (decisions
+   agree with Evidently's `DataDriftPreset`; its HTML report is rendered from a sample),
+   join the day's ground truth by inference id and score it, publish the figures to the
+   metrics namespace `FindDining/ModelMonitoring`, and write
+   `reports/<model>/dt=<date>/{drift.json, drift.html, performance.json}`;
+2. **decide**: apply the retrain policy (drift share, performance drop, data age,
+   cool-down, one retraining per drift episode, minimum rows) and write `decision.json`
+   with every rule and its figure; a day without traffic or ground truth is alerted;
+3. **retrain**: trigger `model_retraining` with the decision's reason, once per model and
+   day (`monitoring__<model>__<date>`), so a re-run backfill triggers nothing twice.
+
+Backfill past days from the UI or `airflow backfill create --dag-id model_monitoring
+--from-date … --to-date …`; runs go in date order (`max_active_runs=1`) because each
+day's decision reads the days before it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+from findining_mlops.catalog import model_names
+
+
+@dag(
+    dag_id="model_monitoring",
+    schedule="@daily",
+    start_date=datetime(2026, 10, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["findining", "mlops", "monitoring"],
+    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
+                  "on_failure_callback": alert_on_task_failure},
+    on_failure_callback=alert_on_dag_failure,
+)
+def model_monitoring():
+    @task(map_index_template="{{ model_name }}")
+    def analyse(model_name: str, data_interval_start=None) -> dict:
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.monitoring import analyse_day
+
+        with fail_fast():
+            summary = analyse_day(platform(), get_model(model_name), data_interval_start.date())
+        print(f"{model_name} {summary['day']}: {summary['outcome']}, drift share {summary.get('drift_share')}, "
+              f"{summary.get('primary_metric')} {summary.get('performance')}")
+        return summary
+
+    @task
+    def decide(analysis: dict) -> dict:
+        import json
+        from datetime import date
+
+        from findining_airflow.notifications import publish_event
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.monitoring import CHECKED, decide
+
+        decision = decide(platform(), get_model(analysis["model"]), date.fromisoformat(analysis["day"]), analysis)
+        if decision["outcome"] != CHECKED:
+            publish_event(f"{analysis['model']} monitoring {analysis['day']}: {decision['outcome']}",
+                          analysis.get("message", decision["outcome"]))
+        if decision["retrain"]:
+            publish_event(f"retraining {analysis['model']} ({analysis['day']})", decision["reason"])
+        print(json.dumps(decision, indent=2))
+        return decision
+
+    @task
+    def retrain_requests(decisions: list[dict]) -> list[dict]:
+        from datetime import date
+
+        from findining_mlops.monitoring import retraining_run_id
+
+        return [
+            {
+                "trigger_run_id": retraining_run_id(d["model"], date.fromisoformat(d["day"])),
+                "conf": {"model_name": d["model"], "reason": f"model_monitoring {d['day']}: {d['reason']}"[:500],
+                         "data_end_date": d["day"]},
+            }
+            for d in decisions
+            if d["retrain"]
+        ]
+
+    decisions = decide.expand(analysis=analyse.expand(model_name=model_names()))
+    TriggerDagRunOperator.partial(
+        task_id="trigger_retraining", trigger_dag_id="model_retraining", skip_when_already_exists=True,
+        logical_date=None,
+    ).expand_kwargs(retrain_requests(decisions))
+
+
+model_monitoring()

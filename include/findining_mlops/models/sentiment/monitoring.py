@@ -1,0 +1,32 @@
+"""What monitoring needs to know about the sentiment model: how a captured inference
+becomes a feature row, and how ground truth scores it."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from findining_mlops.capture import CapturedInference
+from findining_mlops.metrics import classification_metrics
+from findining_mlops.models.sentiment.features import CATEGORICAL, NUMERICAL, text_features
+
+DRIFT_NUMERICAL = NUMERICAL
+DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
+
+
+def captured_rows(record: CapturedInference) -> pd.DataFrame:
+    text = record.request["text"]
+    if not isinstance(text, str):
+        raise ValueError("captured sentiment request has no text")
+    row = text_features(pd.Series([text]))
+    row["prediction"] = str(record.response["label"])
+    row["inference_id"] = record.inference_id
+    return row
+
+
+def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    joined = captured.merge(truth[["inference_id", "sentiment"]], on="inference_id", how="inner")
+    metrics = {"labelled_rows": int(len(joined)),
+               "ground_truth_coverage": float(len(joined) / max(len(captured), 1))}
+    if not joined.empty:
+        metrics.update(classification_metrics(joined["sentiment"], joined["prediction"]))
+    return metrics

@@ -1,0 +1,286 @@
+"""Daily model monitoring: the day's captured inferences against the live version.
+
+For one model and one day: load the data capture of every variant of the model's
+endpoint, validate it, compare it with the live version's reference profile (drift),
+score it against the day's ground truth (performance), publish the figures, write the
+reports, and decide — with every reason and its figure — whether to retrain.
+
+Everything written is keyed on the day (``reports/<model>/dt=<day>/``) and holds no
+wall-clock time, so a re-run or a backfill rewrites the same bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, time, timedelta, timezone
+
+import pandas as pd
+
+from findining_mlops.capture import parse_record
+from findining_mlops.catalog import ModelSpec
+from findining_mlops.errors import ConfigurationError, DataValidationError, MissingPartitionError
+from findining_mlops.platform.ports import MetricDatum, ModelVersion, Platform
+from findining_mlops.retraining import baseline_prefix, champion, read_partition
+
+log = logging.getLogger(__name__)
+METRICS_NAMESPACE = "FindDining/ModelMonitoring"
+
+# outcomes of a day's check
+CHECKED = "checked"
+NO_TRAFFIC = "no_traffic"
+NO_GROUND_TRUTH = "ground_truth_missing"
+NO_LIVE_MODEL = "no_live_model"
+
+
+@dataclass(frozen=True)
+class MonitoringPolicy:
+    """When a model is retrained. Every figure is per model in ``models.toml``."""
+
+    drift_share: float = 0.5  # share of drifted columns that means dataset drift (Evidently's default)
+    max_performance_drop: float = 0.05  # absolute drop of the primary metric vs the version's own evaluation
+    max_data_age_days: int = 60  # days since the live version's newest training day
+    cooldown_days: int = 3  # no second retraining this soon after one
+    min_rows: int = 100  # fewer captured rows than this decide nothing
+    max_malformed_share: float = 0.05  # more malformed capture records than this fail the run
+    html_sample_size: int = 5000  # rows per side in the human-readable Evidently report; 0 = none
+
+    @classmethod
+    def for_model(cls, spec: ModelSpec) -> "MonitoringPolicy":
+        known = {f.name for f in fields(cls)}
+        unknown = set(spec.monitoring) - known
+        if unknown:
+            raise ConfigurationError(
+                f"[models.{spec.name}] monitoring has unknown setting(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        return cls(**spec.monitoring)
+
+
+def report_prefix(model: str, day: date) -> str:
+    return f"reports/{model}/dt={day.isoformat()}"
+
+
+@dataclass
+class CapturedDay:
+    rows: pd.DataFrame
+    records: int
+    malformed: int
+    files: list[str]
+    per_variant: dict[str, int]
+
+
+def load_capture(platform: Platform, spec: ModelSpec, day: date, policy: MonitoringPolicy) -> CapturedDay:
+    """The day's captured inferences of every variant, as feature rows. Malformed records
+    are counted; above the policy's share the day fails, naming the partition."""
+    module = importlib.import_module(spec.monitoring_module)
+    marker = f"/{day:%Y/%m/%d}/"
+    files = [k for k in platform.store.list_keys(f"datacapture/{spec.endpoint_name}/") if marker in k and k.endswith(".jsonl")]
+    frames, malformed, records, per_variant = [], 0, 0, {}
+    for key in sorted(files):
+        variant = key.split("/")[2]
+        for line in platform.store.read_bytes(key).decode("utf-8", errors="replace").splitlines():
+            if not line.strip():
+                continue
+            records += 1
+            try:
+                frame = module.captured_rows(parse_record(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                malformed += 1
+                log.debug("malformed capture record in %s: %s", key, exc)
+                continue
+            frame["variant"] = variant
+            frames.append(frame)
+            per_variant[variant] = per_variant.get(variant, 0) + 1
+    if records and malformed / records > policy.max_malformed_share:
+        raise DataValidationError(
+            f"{malformed} of {records} capture records are malformed ({malformed / records:.1%} > "
+            f"{policy.max_malformed_share:.0%}) in partition {platform.store.uri(f'datacapture/{spec.endpoint_name}/')}"
+            f"<variant>{marker}"
+        )
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    # a stable order: the same day reads into the same frame whatever the file listing order
+    if not rows.empty:
+        rows = rows.sort_values(["inference_id", *(c for c in ("restaurant_id",) if c in rows)], kind="mergesort",
+                                ignore_index=True)
+    return CapturedDay(rows, records, malformed, files, dict(sorted(per_variant.items())))
+
+
+def load_reference(platform: Platform, version: ModelVersion) -> pd.DataFrame:
+    key = f"{baseline_prefix(version.model_name, version.version)}/reference.parquet"
+    if not platform.store.exists(key):
+        raise MissingPartitionError(
+            f"{version.model_name} v{version.version} has no reference profile at {platform.store.uri(key)}; "
+            "re-run its registration (model_retraining) to store the baseline"
+        )
+    return pd.read_parquet(io.BytesIO(platform.store.read_bytes(key)))
+
+
+def data_end(version: ModelVersion) -> date | None:
+    days = version.lineage.get("data_snapshot", {}).get("days", {}).get("test")
+    return date.fromisoformat(days[-1]) if days else None
+
+
+def _write_json(platform: Platform, key: str, payload: dict) -> None:
+    platform.store.write_bytes(key, (json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n").encode())
+
+
+def _jsonable(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _read_json(platform: Platform, key: str) -> dict | None:
+    return json.loads(platform.store.read_bytes(key)) if platform.store.exists(key) else None
+
+
+def analyse_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
+    """Drift and performance of one day; writes drift.json/.html and performance.json."""
+    from findining_mlops.drift import detect_drift, render_html_report
+
+    policy = MonitoringPolicy.for_model(spec)
+    prefix = report_prefix(spec.name, day)
+    live = champion(platform, spec)
+    summary = {"model": spec.name, "day": day.isoformat(), "live_version": live.version if live else None}
+    if live is None:
+        summary["outcome"] = NO_LIVE_MODEL
+        summary["message"] = f"{spec.name} has no live version; run model_retraining first"
+        _write_json(platform, f"{prefix}/performance.json", summary)
+        return summary
+    module = importlib.import_module(spec.monitoring_module)
+    captured = load_capture(platform, spec, day, policy)
+    summary.update(records=captured.records, malformed=captured.malformed, rows=int(len(captured.rows)),
+                   per_variant=captured.per_variant)
+    if captured.rows.empty:
+        summary["outcome"] = NO_TRAFFIC
+        summary["message"] = (f"no captured inferences for {spec.endpoint_name} on {day} "
+                              f"(datacapture/{spec.endpoint_name}/*/{day:%Y/%m/%d}/)")
+        _write_json(platform, f"{prefix}/performance.json", summary)
+        return summary
+
+    columns = module.DRIFT_NUMERICAL + module.DRIFT_CATEGORICAL
+    reference = load_reference(platform, live)
+    drift = detect_drift(reference[columns], captured.rows[columns], module.DRIFT_NUMERICAL, module.DRIFT_CATEGORICAL,
+                         drift_share=policy.drift_share)
+    drift_report = {"model": spec.name, "day": day.isoformat(), "live_version": live.version,
+                    "reference_rows": int(len(reference)), "current_rows": int(len(captured.rows)), **drift.to_dict()}
+    _write_json(platform, f"{prefix}/drift.json", drift_report)
+    if policy.html_sample_size > 0:
+        html = render_html_report(reference[columns], captured.rows[columns], module.DRIFT_NUMERICAL,
+                                  module.DRIFT_CATEGORICAL, sample_size=policy.html_sample_size, seed=0)
+        platform.store.write_bytes(f"{prefix}/drift.html", html.encode())
+
+    try:
+        truth = read_partition(platform, spec.dataset, day)
+    except MissingPartitionError as exc:
+        truth = None
+        summary["ground_truth_error"] = str(exc)
+    performance: dict = {"model": spec.name, "day": day.isoformat(), "live_version": live.version,
+                         "primary_metric": spec.primary_metric,
+                         "reference_value": live.metrics.get(spec.primary_metric)}
+    if truth is None:
+        summary["outcome"] = NO_GROUND_TRUTH
+        summary["message"] = f"ground truth missing for {day}: {summary['ground_truth_error']}"
+        performance.update(outcome=NO_GROUND_TRUTH, message=summary["message"])
+    else:
+        summary["outcome"] = CHECKED
+        performance.update(outcome=CHECKED, current=module.performance(captured.rows, truth))
+        current = performance["current"].get(spec.primary_metric)
+        if current is not None and performance["reference_value"] is not None:
+            performance["drop"] = performance["reference_value"] - current
+    _write_json(platform, f"{prefix}/performance.json", performance)
+    summary.update(dataset_drift=drift.dataset_drift, drift_share=drift.drift_share,
+                   drifted_columns=sorted(c for c, d in drift.columns.items() if d.drifted),
+                   primary_metric=spec.primary_metric,
+                   performance=performance.get("current", {}).get(spec.primary_metric),
+                   performance_drop=performance.get("drop"))
+    publish_metrics(platform, spec, day, summary)
+    return summary
+
+
+def publish_metrics(platform: Platform, spec: ModelSpec, day: date, summary: dict) -> None:
+    """Publishes the day's figures once: a retried task finds its own marker and skips."""
+    when = datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
+    dims = {"Model": spec.name, "Version": str(summary["live_version"])}
+    figures = {"DriftShare": summary.get("drift_share"), "DriftedColumns": len(summary.get("drifted_columns", [])),
+               "CapturedRows": summary.get("rows"), "MalformedRecords": summary.get("malformed"),
+               f"Performance_{spec.primary_metric}": summary.get("performance"),
+               "PerformanceDrop": summary.get("performance_drop")}
+    data = [MetricDatum(name, float(value), dims, when) for name, value in figures.items() if value is not None]
+    marker_key = f"{report_prefix(spec.name, day)}/published-metrics.json"
+    payload = {"namespace": METRICS_NAMESPACE, "data": [{**asdict(d), "timestamp": when.isoformat()} for d in data]}
+    if _read_json(platform, marker_key) == json.loads(json.dumps(payload)):
+        return
+    platform.metrics.put(METRICS_NAMESPACE, data)
+    _write_json(platform, marker_key, payload)
+
+
+def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> dict:
+    """The retrain decision with every rule, its figure and threshold; written to decision.json.
+
+    One drift episode (consecutive days on which a trigger rule fires) starts at most one
+    retraining, and no retraining follows another within the cool-down."""
+    policy = MonitoringPolicy.for_model(spec)
+    rules = []
+    outcome = analysis["outcome"]
+    if outcome == CHECKED or outcome == NO_GROUND_TRUTH:
+        rules.append({"rule": "dataset_drift", "value": analysis["drift_share"], "threshold": policy.drift_share,
+                      "fired": bool(analysis["dataset_drift"]),
+                      "detail": f"drifted columns: {', '.join(analysis['drifted_columns']) or 'none'}"})
+        drop = analysis.get("performance_drop")
+        if drop is not None:
+            rules.append({"rule": "performance_drop", "value": round(drop, 6), "threshold": policy.max_performance_drop,
+                          "fired": drop > policy.max_performance_drop,
+                          "detail": f"{spec.primary_metric} {analysis['performance']:.4f} vs its evaluation"})
+    live = platform.registry.get(spec.name, analysis["live_version"]) if analysis.get("live_version") else None
+    trained_until = data_end(live) if live else None
+    if trained_until is not None:
+        age = (day - trained_until).days
+        rules.append({"rule": "data_age_days", "value": age, "threshold": policy.max_data_age_days,
+                      "fired": age > policy.max_data_age_days, "detail": f"trained on data up to {trained_until}"})
+    fired = [r for r in rules if r["fired"]]
+
+    previous = _read_json(platform, f"{report_prefix(spec.name, day - timedelta(days=1))}/decision.json")
+    in_episode = bool(fired)
+    episode_start = (previous["episode_start"] if previous and previous.get("in_episode") else day.isoformat()) \
+        if in_episode else None
+    episode_retrained = bool(previous and previous.get("in_episode") and previous.get("episode_retrained"))
+    recent = [d for d in (_read_json(platform, f"{report_prefix(spec.name, day - timedelta(days=k))}/decision.json")
+                          for k in range(1, policy.cooldown_days + 1)) if d and d.get("retrain")]
+
+    suppressed = None
+    if outcome != CHECKED and outcome != NO_GROUND_TRUTH:
+        suppressed = analysis.get("message", outcome)
+    elif analysis.get("rows", 0) < policy.min_rows:
+        suppressed = f"only {analysis.get('rows', 0)} captured rows (< min_rows {policy.min_rows})"
+    elif fired and episode_retrained:
+        suppressed = f"retraining already triggered for the episode that began on {episode_start}"
+    elif fired and recent:
+        suppressed = f"cool-down: retraining triggered on {recent[0]['day']} (< {policy.cooldown_days} days ago)"
+    retrain = bool(fired) and suppressed is None
+    reason = "; ".join(f"{r['rule']}={r['value']} (threshold {r['threshold']}; {r['detail']})" for r in fired)
+    decision = {
+        "model": spec.name,
+        "day": day.isoformat(),
+        "outcome": outcome,
+        "live_version": analysis.get("live_version"),
+        "retrain": retrain,
+        "reason": reason or "no rule fired",
+        "suppressed_by": suppressed if fired or outcome not in (CHECKED, NO_GROUND_TRUTH) else None,
+        "rules": rules,
+        "in_episode": in_episode,
+        "episode_start": episode_start,
+        "episode_retrained": bool(in_episode and (episode_retrained or retrain)),
+    }
+    _write_json(platform, f"{report_prefix(spec.name, day)}/decision.json", decision)
+    return decision
+
+
+def retraining_run_id(model: str, day: date) -> str:
+    """One retraining per model and monitored day, whatever the number of re-runs."""
+    return f"monitoring__{model}__{day.isoformat()}"
