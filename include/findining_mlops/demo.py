@@ -1,10 +1,17 @@
 """``make demo``: the lifecycle on synthetic data, driven through a real Airflow.
 
 Starts ``airflow standalone`` (scheduler, DAG processor, triggerer, API server;
-LocalExecutor on SQLite) with the project's DAGs and the local backend, triggers
-``model_retraining`` for every model through the REST API as an ML engineer would from
-the UI, waits for the runs, replays a day of app traffic against the endpoints, prints a
-summary, writes an HTML summary, and stops Airflow.
+LocalExecutor on SQLite) with the project's DAGs and the local backend, then, through the
+REST API as an ML engineer would from the UI:
+
+1. generates 30 days of app data in which drift (``new-district`` and ``slang-shift``)
+   begins on day 22;
+2. bootstraps both models with ``model_retraining`` on the first 14 days;
+3. replays each later day's app traffic against the endpoints (data capture);
+4. backfills ``model_monitoring`` over those days: quiet while the world is stable, a
+   retraining soon after the drift begins;
+5. prints a summary, writes an HTML summary with the daily drift and performance plots,
+   and stops Airflow.
 
 ``make airflow`` (``--ui-only``) starts the same Airflow and keeps it running.
 """
@@ -22,7 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -85,6 +92,15 @@ class AirflowClient:
             return self._request("GET", f"/api/v2/dags/{dag_id}").get("dag_id") == dag_id
         except urllib.error.HTTPError:
             return False
+
+    def backfill(self, dag_id: str, first: date, last: date) -> dict:
+        return self._request("POST", "/api/v2/backfills", {
+            "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+            "max_active_runs": 1, "reprocess_behavior": "completed",
+        })
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 
     def trigger(self, dag_id: str, conf: dict) -> str:
         run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
@@ -152,11 +168,12 @@ def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 18
         time.sleep(2)
 
 
-def run_demo(project: Path, port: int, days: int, seed: int) -> int:
-    from findining_mlops.catalog import model_names
-    from findining_mlops.data.synthetic import generate
+def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) -> int:
+    from findining_mlops.catalog import get_model, model_names
+    from findining_mlops.data.synthetic import ScenarioPlan, generate
     from findining_mlops.platform.local import local_platform
     from findining_mlops.report import demo_summary
+    from findining_mlops.traffic import replay_day
 
     env = airflow_env(project, port)
     home, airflow_home = Path(env["FINDINING_HOME"]), Path(env["AIRFLOW_HOME"])
@@ -165,43 +182,68 @@ def run_demo(project: Path, port: int, days: int, seed: int) -> int:
     os.environ.update({k: env[k] for k in ("FINDINING_HOME", "FINDINING_BACKEND")})
     platform = local_platform(home, seed=seed)
     end = DEMO_START + timedelta(days=days - 1)
+    bootstrap_end = DEMO_START + timedelta(days=min(13, days - 3))
+    drift_start = DEMO_START + timedelta(days=(days * 7) // 10)
+    scenario = ScenarioPlan("new-district,slang-shift", drift_start)
     timings: dict[str, float] = {}
 
-    started = time.monotonic()
-    print(f"[1/4] generating {days} days of synthetic Find Dining data ({DEMO_START}..{end}) into {home / 'store'}")
-    generate(platform.store, DEMO_START, days, seed)
-    timings["generate data"] = time.monotonic() - started
-
-    started = time.monotonic()
-    print(f"[2/4] starting Airflow (standalone, LocalExecutor, SQLite) at http://localhost:{port} ...", flush=True)
-    with running_airflow(env, port, airflow_home / "standalone.log") as client:
-        wait_for_dags(client, ["model_retraining"])
-        timings["start Airflow"] = time.monotonic() - started
+    @contextmanager
+    def phase(label: str, title: str):
+        print(f"[{len(timings) + 1}/6] {title}", flush=True)
         started = time.monotonic()
-        runs = {}
-        for model in model_names():
-            conf = {"model_name": model, "reason": "bootstrap: first model of the demo", "data_end_date": end.isoformat()}
-            runs[client.trigger("model_retraining", conf)] = model
-            print(f"[3/4] triggered model_retraining for {model}", flush=True)
-        states = client.wait("model_retraining", list(runs))
-        timings["retraining runs"] = time.monotonic() - started
-    for run_id, state in states.items():
-        print(f"      {runs[run_id]:<16} {state:<8} {run_id}")
-    if any(s != "success" for s in states.values()):
-        print(f"a retraining run failed; task logs are under {airflow_home / 'logs'}, alerts in {home / 'alerts.log'}")
-        return 1
+        yield
+        timings[label] = time.monotonic() - started
 
-    started = time.monotonic()
-    print(f"[4/4] replaying {end}'s app traffic against the endpoints")
-    from findining_mlops.catalog import get_model
-    from findining_mlops.traffic import replay_day
-
-    traffic = {m: replay_day(platform, get_model(m), end, limit=500).summary() for m in model_names()}
-    timings["traffic replay"] = time.monotonic() - started
-    summary = demo_summary(platform, traffic, timings)
+    with phase("generate data", f"generate {days} days of app data ({DEMO_START}..{end}; "
+                                f"{scenario.name} from {drift_start})"):
+        generate(platform.store, DEMO_START, days, seed, scenario)
+    with ExitStack() as airflow:
+        with phase("start Airflow", f"start Airflow (standalone, LocalExecutor, SQLite) at http://localhost:{port}"):
+            client = airflow.enter_context(running_airflow(env, port, airflow_home / "standalone.log"))
+            wait_for_dags(client, ["model_retraining", "model_monitoring"])
+        with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {bootstrap_end}"):
+            runs = {client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap: first model of the demo",
+                                                        "data_end_date": bootstrap_end.isoformat()}): m
+                    for m in model_names()}
+            states = client.wait("model_retraining", list(runs))
+        if any(s != "success" for s in states.values()):
+            print(f"bootstrap failed: {states}; task logs under {airflow_home / 'logs'}, alerts in {home / 'alerts.log'}")
+            return 1
+        monitored = [bootstrap_end + timedelta(days=k) for k in range(1, (end - bootstrap_end).days + 1)]
+        traffic: dict[str, dict] = {m: {"sent": 0, "errors": 0} for m in model_names()}
+        with phase("traffic replay", f"replay the app's traffic of {monitored[0]}..{monitored[-1]} against the "
+                                     f"endpoints (up to {replay_limit} requests a day per model)"):
+            for day in monitored:
+                for model in model_names():
+                    report = replay_day(platform, get_model(model), day, limit=replay_limit)
+                    traffic[model]["sent"] += report.sent
+                    traffic[model]["errors"] += report.errors
+        with phase("monitoring backfill", f"backfill model_monitoring over {monitored[0]}..{monitored[-1]}"):
+            client.backfill("model_monitoring", monitored[0], monitored[-1])
+            wait_for_runs(client, "model_monitoring", len(monitored))
+            retrain_runs = [r["dag_run_id"] for r in client.runs("model_retraining")
+                            if r["dag_run_id"].startswith("monitoring__")]
+            client.wait("model_retraining", retrain_runs)
+        with phase("summary", "summary"):
+            summary = demo_summary(platform, monitored, drift_start, traffic, timings)
     print(summary.text)
     print(f"HTML summary: {summary.html_path}")
     return 0
+
+
+def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: float = 3600) -> None:
+    """Waits until ``expected`` runs of the DAG exist and all of them are finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = client.runs(dag_id)
+        finished = [r for r in runs if r["state"] in ("success", "failed")]
+        if len(runs) >= expected and len(finished) == len(runs):
+            failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
+            if failed:
+                print(f"warning: {dag_id} runs failed: {failed}")
+            return
+        time.sleep(5)
+    raise TimeoutError(f"{dag_id}: runs did not finish within {timeout:.0f} s")
 
 
 def run_ui(project: Path, port: int) -> int:
@@ -221,13 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("FINDINING_AIRFLOW_PORT", "8080")))
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--replay-limit", type=int, default=300, help="requests replayed per model and day")
     parser.add_argument("--ui-only", action="store_true", help="start Airflow and keep it running")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     project = args.project_dir.resolve()
     if args.ui_only:
         return run_ui(project, args.port)
-    return run_demo(project, args.port, args.days, args.seed)
+    return run_demo(project, args.port, args.days, args.seed, args.replay_limit)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class MonitoringPolicy:
     max_performance_drop: float = 0.05  # absolute drop of the primary metric vs the version's own evaluation
     max_data_age_days: int = 60  # days since the live version's newest training day
     cooldown_days: int = 3  # no second retraining this soon after one
+    # drift and performance rules must fire this many days in a row: at a 5 % test level a
+    # single day's alarm is expected about once a month on a perfectly stable stream
+    consecutive_days: int = 2
     min_rows: int = 100  # fewer captured rows than this decide nothing
     max_malformed_share: float = 0.05  # more malformed capture records than this fail the run
     html_sample_size: int = 5000  # rows per side in the human-readable Evidently report; 0 = none
@@ -223,7 +226,8 @@ def publish_metrics(platform: Platform, spec: ModelSpec, day: date, summary: dic
 def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> dict:
     """The retrain decision with every rule, its figure and threshold; written to decision.json.
 
-    One drift episode (consecutive days on which a trigger rule fires) starts at most one
+    A drift or performance rule counts once it has fired on ``consecutive_days`` days in a
+    row. One episode (consecutive days on which any rule fires) starts at most one
     retraining, and no retraining follows another within the cool-down."""
     policy = MonitoringPolicy.for_model(spec)
     rules = []
@@ -243,10 +247,15 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
         age = (day - trained_until).days
         rules.append({"rule": "data_age_days", "value": age, "threshold": policy.max_data_age_days,
                       "fired": age > policy.max_data_age_days, "detail": f"trained on data up to {trained_until}"})
-    fired = [r for r in rules if r["fired"]]
-
     previous = _read_json(platform, f"{report_prefix(spec.name, day - timedelta(days=1))}/decision.json")
-    in_episode = bool(fired)
+    streaks = {r["rule"]: r.get("streak", 0) for r in (previous or {}).get("rules", [])}
+    for rule in rules:
+        rule["streak"] = streaks.get(rule["rule"], 0) + 1 if rule["fired"] else 0
+        persistent = rule["rule"] == "data_age_days"  # age does not fluctuate; no need to wait
+        rule["confirmed"] = rule["fired"] and (persistent or rule["streak"] >= policy.consecutive_days)
+    fired = [r for r in rules if r["confirmed"]]
+
+    in_episode = any(r["fired"] for r in rules)
     episode_start = (previous["episode_start"] if previous and previous.get("in_episode") else day.isoformat()) \
         if in_episode else None
     episode_retrained = bool(previous and previous.get("in_episode") and previous.get("episode_retrained"))
@@ -262,8 +271,12 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
         suppressed = f"retraining already triggered for the episode that began on {episode_start}"
     elif fired and recent:
         suppressed = f"cool-down: retraining triggered on {recent[0]['day']} (< {policy.cooldown_days} days ago)"
+    elif not fired and in_episode:
+        suppressed = "awaiting confirmation: " + ", ".join(
+            f"{r['rule']} fired {r['streak']} of {policy.consecutive_days} days" for r in rules if r["fired"])
     retrain = bool(fired) and suppressed is None
-    reason = "; ".join(f"{r['rule']}={r['value']} (threshold {r['threshold']}; {r['detail']})" for r in fired)
+    reason = "; ".join(f"{r['rule']}={r['value']} (threshold {r['threshold']}, {r['streak']} day(s) in a row; "
+                       f"{r['detail']})" for r in fired)
     decision = {
         "model": spec.name,
         "day": day.isoformat(),
@@ -271,7 +284,7 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
         "live_version": analysis.get("live_version"),
         "retrain": retrain,
         "reason": reason or "no rule fired",
-        "suppressed_by": suppressed if fired or outcome not in (CHECKED, NO_GROUND_TRUTH) else None,
+        "suppressed_by": suppressed,
         "rules": rules,
         "in_episode": in_episode,
         "episode_start": episode_start,

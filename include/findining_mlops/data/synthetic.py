@@ -129,19 +129,26 @@ TOD_WORDS = {"en": ["breakfast", "lunch", "tea", "dinner", "supper"], "yue": ["æ
 
 @dataclass(frozen=True)
 class ScenarioPlan:
-    """Which scenario applies from which date; before ``start`` the world is stable."""
+    """Which scenario(s) apply from which date; before ``start`` the world is stable.
+
+    ``name`` may list several scenarios, comma-separated (``new-district,slang-shift``)."""
 
     name: str = "stable"
     start: date | None = None
 
     def __post_init__(self):
-        if self.name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {self.name!r}; choose one of {', '.join(SCENARIOS)}")
-        if self.name != "stable" and self.start is None:
+        unknown = [n for n in self.names if n not in SCENARIOS]
+        if unknown:
+            raise ValueError(f"unknown scenario {', '.join(unknown)!r}; choose from {', '.join(SCENARIOS)}")
+        if self.names != ("stable",) and self.start is None:
             raise ValueError(f"scenario {self.name!r} needs a start date (--scenario-start)")
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.name.split(",") if n.strip()) or ("stable",)
+
     def active(self, day: date, name: str) -> bool:
-        return self.name == name and self.start is not None and day >= self.start
+        return name in self.names and self.start is not None and day >= self.start
 
 
 def _seed(*parts: object) -> np.random.Generator:

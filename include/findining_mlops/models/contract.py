@@ -31,8 +31,15 @@ def parse_hyperparameters(defaults: dict, argv: list[str] | None = None) -> dict
     """Hyperparameters from ``--name value`` arguments, typed by their defaults."""
     parser = argparse.ArgumentParser(description="SageMaker script-mode training entry point")
     for name, default in defaults.items():
-        parser.add_argument(f"--{name}", type=type(default), default=default)
+        parser.add_argument(f"--{name}", type=_flag if isinstance(default, bool) else type(default), default=default)
     return vars(parser.parse_args(argv))
+
+
+def _flag(text: str) -> bool:
+    """SageMaker sends booleans as JSON text: ``true`` / ``false``."""
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (true/false)")
+    return text.lower() in ("true", "1")
 
 
 def channel_dir(name: str) -> Path:

@@ -285,7 +285,6 @@ def test_hyperparameters_survive_the_runner_command_line():
     assert contract.parse_hyperparameters(defaults, hyperparameter_args(chosen)) == chosen
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: bool hyperparameters are parsed with bool(), so 'false' is True")
 def test_a_boolean_hyperparameter_set_to_false_arrives_as_false():
     defaults = {"early_stopping": True}
     assert contract.parse_hyperparameters(defaults, hyperparameter_args({"early_stopping": False})) == {

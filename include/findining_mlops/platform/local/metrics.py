@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import MetricDatum
@@ -11,6 +11,11 @@ from findining_mlops.platform.ports import MetricDatum
 
 def _dims(dimensions: dict[str, str]) -> str:
     return json.dumps(dimensions, sort_keys=True)
+
+
+def _utc(when: datetime) -> str:
+    """Stored and compared in UTC, as CloudWatch does: ISO strings then sort like times."""
+    return when.astimezone(timezone.utc).isoformat()
 
 
 class LocalMetrics:
@@ -21,14 +26,14 @@ class LocalMetrics:
         with self.db.transaction() as conn:
             conn.executemany(
                 "INSERT INTO metric_data VALUES (?,?,?,?,?,?)",
-                [(namespace, d.name, _dims(d.dimensions), d.timestamp.isoformat(), d.value, d.unit) for d in data],
+                [(namespace, d.name, _dims(d.dimensions), _utc(d.timestamp), d.value, d.unit) for d in data],
             )
 
     def query(self, namespace, name, dimensions, start: datetime, end: datetime):
         with self.db.reader() as conn:
             rows = conn.execute(
                 "SELECT * FROM metric_data WHERE namespace=? AND name=? AND dimensions=? AND ts>=? AND ts<? ORDER BY ts",
-                (namespace, name, _dims(dimensions), start.isoformat(), end.isoformat()),
+                (namespace, name, _dims(dimensions), _utc(start), _utc(end)),
             ).fetchall()
         return [
             MetricDatum(r["name"], r["value"], json.loads(r["dimensions"]), datetime.fromisoformat(r["ts"]), r["unit"])

@@ -36,6 +36,8 @@ class LocalModelRegistry:
             ).fetchone()[0]
             target = model_artifact_key(model_name, version)
             source = self.store.path(artifact_key)
+            if not source.is_file():
+                raise RegistryError(f"cannot register {model_name}: no artifact at {self.store.uri(artifact_key)}")
             try:
                 self.store.upload_file(source, target, immutable=True)
             except ImmutableArtifactError as exc:

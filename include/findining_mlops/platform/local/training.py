@@ -46,14 +46,14 @@ class LocalTrainingJobs:
             return TrainingJob(spec.name, IN_PROGRESS, None)
         (job_dir / "spec.json").write_text(json.dumps(asdict(spec), indent=2))
         _write_status(job_dir, {"status": IN_PROGRESS, "pid": None})
-        log = (job_dir / "runner.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "findining_mlops.platform.local.training_runner", str(job_dir), str(self.store.root)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives a killed Airflow worker, like a SageMaker job
-        )
-        _write_status(job_dir, {"status": IN_PROGRESS, "pid": process.pid})
+        with (job_dir / "runner.log").open("ab") as log:
+            # from here on only the runner writes the status (its pid first, its result last)
+            subprocess.Popen(
+                [sys.executable, "-m", "findining_mlops.platform.local.training_runner", str(job_dir), str(self.store.root)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives a killed Airflow worker, like a SageMaker job
+            )
         return self.describe(spec.name)
 
     def describe(self, name: str) -> TrainingJob | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.local.training import _write_status, output_artifact_key
-from findining_mlops.platform.ports import COMPLETED, FAILED
+from findining_mlops.platform.ports import COMPLETED, FAILED, IN_PROGRESS
 
 FAILURE_TAIL_LINES = 25
 
@@ -75,6 +75,7 @@ def run(job_dir: Path, store: LocalArtifactStore) -> dict:
 
 def main() -> None:
     job_dir, store_root = Path(sys.argv[1]), Path(sys.argv[2])
+    _write_status(job_dir, {"status": IN_PROGRESS, "pid": os.getpid()})
     try:
         result = run(job_dir, LocalArtifactStore(store_root))
     except Exception as exc:  # the runner must always leave a final status behind
