@@ -50,14 +50,16 @@ from findining_mlops.catalog import model_names
 )
 def model_monitoring():
     @task(map_index_template="{{ model_name }}")
-    def analyse(model_name: str, data_interval_start=None) -> dict:
+    def analyse(model_name: str, data_interval_start=None, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
         from findining_mlops.catalog import get_model
         from findining_mlops.monitoring import analyse_day
 
+        # a run triggered by hand without a logical date checks the day before it
+        day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
         with fail_fast():
-            summary = analyse_day(platform(), get_model(model_name), data_interval_start.date())
+            summary = analyse_day(platform(), get_model(model_name), day)
         print(f"{model_name} {summary['day']}: {summary['outcome']}, drift share {summary.get('drift_share')}, "
               f"{summary.get('primary_metric')} {summary.get('performance')}")
         return summary

@@ -21,6 +21,10 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from exc
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def _platform(home: str | None):
     import os
 
@@ -76,6 +80,32 @@ def cmd_endpoints_describe(args) -> int:
     return 0
 
 
+def cmd_drift(args) -> int:
+    import pandas as pd
+
+    from findining_mlops.drift import detect_drift, render_html_report
+
+    frames = []
+    for side, path in (("reference", args.reference), ("current", args.current)):
+        if not path.is_file():
+            raise FindiningError(f"{side} file {path} does not exist")
+        frames.append(pd.read_parquet(path))
+    reference, current = frames
+    result = detect_drift(reference, current, args.numerical, args.categorical)
+    text = json.dumps(result.to_dict(), indent=2)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    if args.html:
+        # the report compares exactly the columns that were judged, with the same types
+        numerical = [name for name, c in result.columns.items() if c.column_type == "num"]
+        categorical = [name for name, c in result.columns.items() if c.column_type == "cat"]
+        html = render_html_report(reference, current, numerical, categorical, sample_size=args.sample_size)
+        args.html.write_text(html, encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="findining-mlops", description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="local backend root (default: $FINDINING_HOME or .findining)")
@@ -105,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("name", nargs="?")
     describe.add_argument("--json", action="store_true")
     describe.set_defaults(func=cmd_endpoints_describe)
+
+    drift = commands.add_parser("drift", help="per-column and dataset drift of two parquet files (Evidently's rules)")
+    drift.add_argument("--reference", type=Path, required=True, help="reference parquet file")
+    drift.add_argument("--current", type=Path, required=True, help="current parquet file")
+    drift.add_argument("--numerical", type=_names, help="comma-separated numerical columns (default: inferred)")
+    drift.add_argument("--categorical", type=_names, help="comma-separated categorical columns (default: inferred)")
+    drift.add_argument("--json", type=Path, metavar="OUT", help="write the result here instead of to stdout")
+    drift.add_argument("--html", type=Path, metavar="OUT", help="also write Evidently's HTML report here")
+    drift.add_argument("--sample-size", type=int, default=5000, help="rows per side in the HTML report")
+    drift.set_defaults(func=cmd_drift)
     return parser
 
 
