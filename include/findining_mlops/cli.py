@@ -106,6 +106,32 @@ def cmd_drift(args) -> int:
     return 0
 
 
+def cmd_traffic(args) -> int:
+    import logging
+
+    from findining_mlops.catalog import all_models
+    from findining_mlops.traffic import generate_traffic
+
+    specs = {spec.endpoint_name: spec for spec in all_models().values()}
+    if args.endpoint not in specs:
+        raise FindiningError(f"no model in the catalog is served by endpoint {args.endpoint}; "
+                             f"known endpoints: {', '.join(sorted(specs))}")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress on stderr
+    report = generate_traffic(_platform(args.home), specs[args.endpoint], args.rps, args.duration, seed=args.seed)
+    summary = report.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print(f"{summary['endpoint']}: {summary['sent']} sent, {summary['served']} served, "
+              f"{summary['errors']} errors, {summary['lost']} lost")
+        for variant, served in summary["per_variant"].items():
+            print(f"  {variant:<24} {served['requests']:>7} requests  p50 {served['p50_latency_ms']} ms  "
+                  f"p95 {served['p95_latency_ms']} ms")
+        for message, count in summary["error_messages"].items():
+            print(f"  {count:>7} x {message}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="findining-mlops", description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="local backend root (default: $FINDINING_HOME or .findining)")
@@ -145,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--html", type=Path, metavar="OUT", help="also write Evidently's HTML report here")
     drift.add_argument("--sample-size", type=int, default=5000, help="rows per side in the HTML report")
     drift.set_defaults(func=cmd_drift)
+
+    traffic = commands.add_parser("traffic", parents=[common], help="send synthetic requests to an endpoint at a steady rate")
+    traffic.add_argument("--endpoint", required=True, help="endpoint name; its model is looked up in the catalog")
+    traffic.add_argument("--rps", type=float, required=True, help="requests per second")
+    traffic.add_argument("--duration", type=float, required=True, help="seconds")
+    traffic.add_argument("--seed", type=int, default=0, help="synthetic world the requests come from")
+    traffic.add_argument("--json", action="store_true", help="print the summary as JSON")
+    traffic.set_defaults(func=cmd_traffic)
     return parser
 
 

@@ -1,25 +1,36 @@
-"""Replays the app's requests of a day against a model's endpoint.
+"""Traffic against a model's endpoint: the app's logged requests of a day, or live
+synthetic load at a steady rate.
 
-Each logged request is sent with its own inference id (so ground truth joins back to
-the captured inference) and, on the local backend, its own timestamp (so capture lands in
-that day's partition, as it would have in production).
+A replayed request is sent with its own inference id (so ground truth joins back to the
+captured inference) and, on the local backend, its own timestamp (so capture lands in that
+day's partition, as it would have in production). Synthetic load is stamped with the
+current time, so a canary's bake window sees it in its metrics and capture.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pandas as pd
 
 from findining_mlops.catalog import ModelSpec
-from findining_mlops.errors import EndpointError
-from findining_mlops.platform.ports import Platform
+from findining_mlops.data.synthetic import ScenarioPlan, World
+from findining_mlops.errors import DataValidationError, EndpointError
+from findining_mlops.platform.ports import Invocation, Platform
 from findining_mlops.retraining import read_partition
 
 log = logging.getLogger(__name__)
+MAX_IN_FLIGHT = 32  # concurrent requests, so a slow variant does not hold back the schedule
+FLUSH_EVERY_S = 5.0  # so a bake window's metric queries see fresh data
+PROGRESS_EVERY_S = 10.0
+REQUEST_POOL = 500  # distinct synthetic requests; a longer run cycles through them
 
 
 @dataclass
@@ -29,12 +40,35 @@ class TrafficReport:
     errors: int = 0
     per_variant: dict[str, int] = field(default_factory=dict)
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    error_messages: dict[str, int] = field(default_factory=dict)  # distinct error -> how many requests met it
+
+    @property
+    def served(self) -> int:
+        return sum(self.per_variant.values())
+
+    @property
+    def lost(self) -> int:
+        """Requests sent that ended neither as a response nor as an error: always 0."""
+        return self.sent - self.served - self.errors
+
+    def record(self, inference_id: str, outcome: Invocation | EndpointError) -> None:
+        if isinstance(outcome, EndpointError):
+            self.errors += 1
+            # without its inference id, one cause reads as one line however many requests it hit
+            cause = str(outcome).replace(inference_id, "<inference id>")
+            self.error_messages[cause] = self.error_messages.get(cause, 0) + 1
+            return
+        self.per_variant[outcome.variant_name] = self.per_variant.get(outcome.variant_name, 0) + 1
+        self.latencies_ms.setdefault(outcome.variant_name, []).append(outcome.latency_ms)
 
     def summary(self) -> dict:
         return {
             "endpoint": self.endpoint,
             "sent": self.sent,
+            "served": self.served,
             "errors": self.errors,
+            "lost": self.lost,
+            "error_messages": dict(sorted(self.error_messages.items())),
             "per_variant": {
                 variant: {
                     "requests": count,
@@ -52,7 +86,11 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def day_requests(platform: Platform, spec: ModelSpec, day: date) -> list[tuple[str, pd.Timestamp, dict]]:
     """``(inference_id, time, request body)`` of every request the app made that day."""
-    frame = read_partition(platform, spec.dataset, day)
+    return frame_requests(spec, read_partition(platform, spec.dataset, day))
+
+
+def frame_requests(spec: ModelSpec, frame: pd.DataFrame) -> list[tuple[str, pd.Timestamp, dict]]:
+    """``(inference_id, time, request body)`` of the requests behind rows of the model's dataset."""
     if spec.dataset == "interactions":
         from findining_mlops.models.recommendation.features import requests_from_interactions
 
@@ -74,11 +112,81 @@ def replay_day(platform: Platform, spec: ModelSpec, day: date, limit: int | None
                 event_time=when.to_pydatetime(),
             )
         except EndpointError as exc:
-            report.errors += 1
+            report.record(inference_id, exc)
             log.warning("%s", exc)
             continue
-        report.per_variant[answer.variant_name] = report.per_variant.get(answer.variant_name, 0) + 1
-        report.latencies_ms.setdefault(answer.variant_name, []).append(answer.latency_ms)
+        report.record(inference_id, answer)
     platform.endpoints.flush()
     log.info("replayed %d requests of %s to %s (%d errors)", report.sent, day, spec.endpoint_name, report.errors)
     return report
+
+
+def generate_traffic(platform: Platform, spec: ModelSpec, rps: float, duration_s: float, seed: int = 0,
+                     day: date | None = None, stop: threading.Event | None = None) -> TrafficReport:
+    """Sends ``rps`` synthetic requests a second for ``duration_s`` seconds, e.g. through a
+    canary's bake window, and waits for every one to end as a response or an error.
+
+    The requests are the synthetic world's (``World(seed)``) of ``day`` (default: today),
+    cycled after ``REQUEST_POOL``; each has its own inference id. Request i is due at
+    start + i / rps on the monotonic clock, so the rate does not drift and a slow response
+    delays no later request (up to ``MAX_IN_FLIGHT`` at once). Setting ``stop`` ends the run
+    early; requests already sent still finish and count."""
+    if rps <= 0 or duration_s <= 0:
+        raise DataValidationError(f"traffic needs rps > 0 and duration_s > 0, got rps {rps} and duration_s {duration_s}")
+    total = max(1, round(rps * duration_s))
+    day = day or datetime.now(timezone.utc).date()
+    bodies = [json.dumps(body, ensure_ascii=False).encode()
+              for _, _, body in synthetic_requests(spec, seed, day, min(total, REQUEST_POOL))]
+    run_id = uuid.uuid4().hex[:8]
+    stop = stop or threading.Event()
+    report = TrafficReport(spec.endpoint_name)
+    started = time.monotonic()
+    next_flush, next_log = started + FLUSH_EVERY_S, started + PROGRESS_EVERY_S
+    log.info("sending %d requests to %s at %g/s for %g s", total, spec.endpoint_name, rps, duration_s)
+    try:
+        with ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="traffic") as pool:
+            in_flight: dict[Future, str] = {}
+            for i in range(total):
+                if stop.wait(max(0.0, started + i / rps - time.monotonic())):
+                    log.info("traffic to %s stopped after %d of %d requests", spec.endpoint_name, i, total)
+                    break
+                inference_id = f"traffic-{run_id}-{i:07d}"
+                in_flight[pool.submit(_send, platform, spec.endpoint_name, bodies[i % len(bodies)], inference_id)] = inference_id
+                report.sent += 1
+                _collect(report, in_flight, [f for f in in_flight if f.done()])
+                now = time.monotonic()
+                if now >= next_flush:
+                    platform.endpoints.flush()
+                    next_flush += FLUSH_EVERY_S
+                if now >= next_log:
+                    log.info("%s: %d sent, %d served, %d errors after %.0f s", spec.endpoint_name, report.sent,
+                             report.served, report.errors, now - started)
+                    next_log += PROGRESS_EVERY_S
+            _collect(report, in_flight, wait(in_flight).done)
+    finally:
+        platform.endpoints.flush()
+    log.info("%s: %d sent, %d served, %d errors in %.1f s", spec.endpoint_name, report.sent, report.served,
+             report.errors, time.monotonic() - started)
+    return report
+
+
+def synthetic_requests(spec: ModelSpec, seed: int, day: date, count: int) -> list[tuple[str, pd.Timestamp, dict]]:
+    """``count`` requests of the synthetic world's ``day``, as the app would have sent them."""
+    world = World(seed)
+    generators = {"interactions": world.interactions, "reviews": world.reviews}
+    if spec.dataset not in generators:
+        raise EndpointError(f"no synthetic traffic is defined for dataset {spec.dataset!r} of model {spec.name}")
+    return frame_requests(spec, generators[spec.dataset](day, count, ScenarioPlan()))
+
+
+def _send(platform: Platform, endpoint: str, body: bytes, inference_id: str) -> Invocation | EndpointError:
+    try:
+        return platform.endpoints.invoke(endpoint, body, inference_id=inference_id)
+    except EndpointError as exc:
+        return exc
+
+
+def _collect(report: TrafficReport, in_flight: dict[Future, str], done) -> None:
+    """Moves finished requests into the report; any error but EndpointError is a bug and is raised."""
+    for future in done:
+        report.record(in_flight.pop(future), future.result())

@@ -176,7 +176,8 @@ class World:
         cuisine_p = np.array([10, 8, 9, 6, 9, 5, 5, 7, 5, 3, 5, 3], dtype=float)
         cuisine = rng.choice(len(CUISINES), self.n_restaurants, p=cuisine_p / cuisine_p.sum())
         base_price = np.array([2, 2, 1, 3, 3, 2, 2, 3, 3, 2, 2, 4])[cuisine]
-        price = np.clip(base_price + rng.integers(-1, 2, self.n_restaurants), 1, 4)
+        in_new = np.isin(np.array(names)[district_idx], NEW_DISTRICTS)  # the New Territories west is cheaper
+        price = np.clip(base_price + rng.integers(-1, 2, self.n_restaurants) - in_new, 1, 4)
         lat = np.array([DISTRICTS[names[i]][0] for i in district_idx]) + rng.normal(0, 0.008, self.n_restaurants)
         lon = np.array([DISTRICTS[names[i]][1] for i in district_idx]) + rng.normal(0, 0.008, self.n_restaurants)
         return pd.DataFrame(
@@ -202,12 +203,14 @@ class World:
             "|".join(sorted(np.array(CUISINES)[rng.choice(len(CUISINES), rng.integers(2, 4), replace=False, p=taste_p / taste_p.sum())]))
             for _ in range(self.n_users)
         ]
+        in_new = np.isin(np.array(names)[home], NEW_DISTRICTS)
         return pd.DataFrame(
             {
                 "user_id": [f"u{i:05d}" for i in range(self.n_users)],
                 "home_district": np.array(names)[home],
                 "pref_cuisines": prefs,
-                "pref_price_level": rng.integers(1, 5, self.n_users).astype(np.int8),
+                "pref_price_level": np.where(in_new, rng.integers(1, 3, self.n_users),
+                                             rng.integers(1, 5, self.n_users)).astype(np.int8),
                 "language": np.where(rng.random(self.n_users) < 0.55, "yue", "en"),
             }
         )

@@ -114,6 +114,12 @@ class ModelRegistry(Protocol):
     def latest(self, model_name: str, status: str = APPROVED) -> ModelVersion | None: ...
     def update_status(self, model_name: str, version: int, status: str, note: str = "") -> ModelVersion: ...
 
+    def record_deployment(self, model_name: str, version: int, endpoint: str, event: str, detail: str,
+                          run: str) -> None:
+        """Appends ``promoted`` / ``rolled_back`` / ``deployed``; the same (event, run) is kept once."""
+
+    def deployment_history(self, model_name: str | None = None) -> list[dict]: ...
+
 
 @dataclass(frozen=True)
 class ProductionVariant:
@@ -185,6 +191,12 @@ class Endpoints(Protocol):
 
     def flush(self) -> None:
         """Write buffered per-variant metrics (a no-op where the service records them)."""
+
+    def acquire_deployment_lock(self, endpoint_name: str, owner: str) -> str | None:
+        """Takes the endpoint's deployment lock for ``owner`` (again, if it already holds it);
+        returns the other holder when somebody else has it, else None."""
+
+    def release_deployment_lock(self, endpoint_name: str, owner: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def _labels(rng, n: int, labels: list, weights: list[float]) -> np.ndarray:
 
 
 def small_numeric():
-    """<= 1,000 reference values: K-S for many values, chi-square for 3-5 values, z-test for 1-2 values."""
+    """<= 1,000 reference values: K-S for more than 5 values, chi-square for 3-5 values, z-test for 1-2."""
     frames = []
     for n, seed, drift in ((600, 1, False), (500, 2, True)):
         rng = np.random.default_rng(seed)
@@ -60,8 +60,11 @@ def small_numeric():
             "shifted": rng.normal(0.5 if drift else 0, 1, n),
             "scaled": rng.normal(0, 1.6 if drift else 1, n),
             "few_values": rng.choice([1.0, 2.0, 3.0, 4.0], n, p=[0.1, 0.2, 0.3, 0.4] if drift else [0.25] * 4),
+            "five_values": rng.integers(1, 6, n).astype(float),
+            "six_values": rng.integers(1, 7, n).astype(float),
             "two_values": rng.choice([0.0, 1.0], n, p=[0.6, 0.4]),
             "constant": np.full(n, 3.5),
+            "borderline": rng.normal(-0.25 if drift else 0, 1, n),  # p = 0.044: drifted, just
         }))
     return tuple(frames)
 
@@ -110,6 +113,8 @@ def large_numeric():
             "rounded": np.round(rng.uniform(0, 50, n)),
             "counts": rng.integers(0, 400, n),  # integers with more than 10 values are numerical
             "three_values": rng.choice([0.0, 1.0, 2.0], n, p=[0.2, 0.3, 0.5] if drift else [0.3, 0.3, 0.4]),
+            "five_values": rng.integers(0, 5, n).astype(float),
+            "six_values": rng.integers(0, 6, n).astype(float),
         }))
     return tuple(frames)
 
@@ -144,6 +149,7 @@ def missing_values():
         flag[rng.random(n) < 0.1] = np.nan  # 0/1 with gaps: a float column of two values
         colour = _labels(rng, n, ["red", "green", "blue"], [1, 1, 1])
         colour[rng.random(n) < (0.2 if drift else 0.05)] = None
+        colour[1:4] = np.inf
         frames.append(pd.DataFrame({"gappy": gappy, "with_inf": with_inf, "flag": flag,
                                     "complete": rng.normal(0, 1, n), "colour": colour}))
     return tuple(frames)
@@ -253,7 +259,7 @@ def test_one_list_given_the_other_is_inferred_without_the_named_columns():
     result = detect_drift(reference, current, numerical=None, categorical=["three_values"])
     assert [(c, d.column_type) for c, d in result.columns.items()] == [
         ("stable", "num"), ("shifted", "num"), ("skewed", "num"), ("rounded", "num"), ("counts", "num"),
-        ("three_values", "cat"),
+        ("five_values", "num"), ("six_values", "num"), ("three_values", "cat"),
     ]
 
 
@@ -262,7 +268,8 @@ def test_infer_column_types_follows_evidentlys_rules():
     frame = pd.DataFrame({
         "price": np.linspace(0, 1, n),  # float: numerical
         "visits": np.arange(n),  # integers, > 10 values: numerical
-        "stars": np.arange(n) % 5,  # integers, <= 10 values: categorical
+        "stars": np.arange(n) % 10,  # integers, <= 10 values: categorical
+        "floors": np.arange(n) % 11,  # integers, 11 values: numerical
         "city": ["hk", "kln"] * (n // 2),  # strings, few values: categorical
         "review": [f"review {i}" for i in range(n)],  # strings, > 50 % distinct: text, left out
         "open": np.arange(n) % 2 == 0,  # bool: categorical
@@ -274,7 +281,7 @@ def test_infer_column_types_follows_evidentlys_rules():
     })
     definition = Dataset.from_pandas(frame).data_definition
     assert infer_column_types(frame) == (definition.numerical_columns, definition.categorical_columns)
-    assert infer_column_types(frame) == (["price", "visits"], ["stars", "city", "open", "band"])
+    assert infer_column_types(frame) == (["price", "visits", "floors"], ["stars", "city", "open", "band"])
 
 
 def test_types_are_inferred_from_the_current_frame_as_evidently_does():
@@ -333,7 +340,7 @@ def test_an_empty_frame_is_refused(pair, side):
 @pytest.mark.parametrize("column", ["a", "b"])
 def test_a_column_with_nothing_but_gaps_on_one_side_is_refused_as_evidently_refuses_it(pair, column):
     reference, current = pair
-    current = current.assign(**{column: None})
+    current = current.assign(**{column: np.nan})
     with pytest.raises(DataValidationError, match=f"column '{column}' has no .*values in the current frame"):
         detect_drift(reference, current, ["a"], ["b"])
     with pytest.raises(ValueError, match=f"empty column '{column}'"):

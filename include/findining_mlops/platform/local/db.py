@@ -43,6 +43,21 @@ CREATE TABLE IF NOT EXISTS metric_data (
     value      REAL NOT NULL,
     unit       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deployment_locks (
+    endpoint    TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    acquired_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployment_events (
+    model_name TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    endpoint   TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    run        TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    UNIQUE (model_name, version, endpoint, event, run)
+);
 CREATE INDEX IF NOT EXISTS metric_lookup ON metric_data (namespace, name, dimensions, ts);
 """
 

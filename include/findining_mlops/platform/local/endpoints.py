@@ -19,7 +19,7 @@ from pathlib import Path
 from findining_mlops import capture
 from findining_mlops.catalog import get_model
 from findining_mlops.errors import EndpointError
-from findining_mlops.handlers import load_handlers
+from findining_mlops.handlers import load_handlers, with_fault_injection
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
@@ -95,6 +95,18 @@ class LocalEndpoints:
             names = [r["endpoint"] for r in conn.execute("SELECT endpoint FROM endpoints ORDER BY endpoint")]
         return [self.describe(n) for n in names]
 
+    def acquire_deployment_lock(self, endpoint_name: str, owner: str) -> str | None:
+        with self.db.transaction() as conn:
+            holder = conn.execute("SELECT owner FROM deployment_locks WHERE endpoint=?", (endpoint_name,)).fetchone()
+            if holder and holder["owner"] != owner:
+                return holder["owner"]
+            conn.execute("INSERT OR REPLACE INTO deployment_locks VALUES (?,?,?)", (endpoint_name, owner, _now()))
+        return None
+
+    def release_deployment_lock(self, endpoint_name: str, owner: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM deployment_locks WHERE endpoint=? AND owner=?", (endpoint_name, owner))
+
     # -- data plane ------------------------------------------------------------------
     def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
                inference_id=None, event_time=None) -> Invocation:
@@ -144,7 +156,7 @@ class LocalEndpoints:
             model_dir = self.cache_dir / variant.model_name / hashlib.sha256(key.encode()).hexdigest()[:16]
             if not (model_dir / ".complete").exists():
                 _extract(Path(_uri_path(variant.artifact_uri)), model_dir)
-            handlers = load_handlers(spec.inference_module)
+            handlers = with_fault_injection(load_handlers(spec.inference_module), str(model_dir))
             try:
                 model = handlers.model_fn(str(model_dir))
             except Exception as exc:

@@ -96,6 +96,21 @@ class LocalModelRegistry:
             raise RegistryError(f"model {model_name!r} has no version {version}")
         return self.get(model_name, version)
 
+    def record_deployment(self, model_name, version, endpoint, event, detail, run):
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO deployment_events VALUES (?,?,?,?,?,?,?)",
+                (model_name, int(version), endpoint, event, detail, run,
+                 datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+
+    def deployment_history(self, model_name=None):
+        query, args = "SELECT * FROM deployment_events", ()
+        if model_name:
+            query, args = query + " WHERE model_name=?", (model_name,)
+        with self.db.reader() as conn:
+            return [dict(r) for r in conn.execute(query + " ORDER BY rowid", args)]
+
     def _row(self, row) -> ModelVersion:
         return ModelVersion(
             model_name=row["model_name"],

@@ -1,0 +1,115 @@
+"""
+### Model deployment (canary with automatic rollback)
+
+Puts a registered version behind the model's endpoint — the seed's
+`model-version-manager` `deploy_model` action as a DAG.
+
+1. **plan**: resolve the version (default: the latest `Approved`), refuse an unknown or
+   `Rejected` version, an invalid split or ramp, and a second deployment to the same
+   endpoint (one rollout at a time per endpoint) — all before the endpoint changes;
+2. **start**: the champion keeps `100 − c` %, the challenger gets `c` % (production
+   variants with weights);
+3. **bake**: a sensor watches the challenger's alarms for `bake_minutes` per ramp step —
+   model latency over 5 s, 5XX error rate over 5 %, and its prediction distribution
+   against the champion's — and ramps through `ramp` (e.g. 10 → 50 → 100);
+4. **finish**: promote (challenger at 100 %, old variant retired, recorded in the
+   registry) or roll back (challenger removed, version `Rejected` with the alarm, alert);
+5. **release** the endpoint's deployment lock, whatever happened.
+
+Triggered by `model_retraining` after an approved registration, by
+`model_artifact_watch`, or by hand from the UI form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+from findining_airflow.canary import CanaryBakeSensor
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+from findining_mlops.catalog import model_names
+
+MODELS = model_names()
+
+
+@dag(
+    dag_id="model_deployment",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["findining", "mlops", "deployment"],
+    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=15),
+                  "on_failure_callback": alert_on_task_failure},
+    on_failure_callback=alert_on_dag_failure,
+    render_template_as_native_obj=True,
+    params={
+        "model_name": Param(MODELS[0], type="string", enum=MODELS),
+        "version": Param(None, type=["null", "integer"], minimum=1,
+                         description="registry version (default: the latest Approved)"),
+        "strategy": Param("canary", type="string", enum=["canary", "all_at_once"]),
+        "canary_percent": Param(10, type="integer", minimum=1, maximum=50,
+                                description="the challenger's share of traffic in the first step"),
+        "ramp": Param([10, 50, 100], type="array", items={"type": "integer", "minimum": 1, "maximum": 100},
+                      minItems=1, description="traffic percent per step, increasing, first = canary_percent, last = 100"),
+        "bake_minutes": Param(10.0, type="number", minimum=0, maximum=1440, description="bake time per step"),
+        "thresholds": Param({}, type="object", description="overrides of the canary alarm thresholds"),
+    },
+)
+def model_deployment():
+    @task
+    def plan(params: dict, dag_run=None) -> dict:
+        from dataclasses import asdict
+
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops import deployment
+        from findining_mlops.catalog import get_model
+        from findining_mlops.errors import EndpointError
+
+        with fail_fast():
+            spec = get_model(params["model_name"])
+            rollout = deployment.plan(platform(), spec, params["version"], params["strategy"], params["canary_percent"],
+                                      params["ramp"], params["bake_minutes"], dag_run.run_id.replace(":", "-"))
+            holder = platform().endpoints.acquire_deployment_lock(spec.endpoint_name, dag_run.run_id)
+            if holder is not None:
+                raise EndpointError(f"{spec.endpoint_name} is being deployed by run {holder}; one rollout at a time — "
+                                    "wait for it to finish, then trigger again")
+        return asdict(rollout)
+
+    @task
+    def start(rollout: dict) -> dict:
+        from dataclasses import asdict
+
+        from findining_airflow.runtime import platform
+        from findining_mlops import deployment
+
+        return asdict(deployment.start(platform(), deployment.Rollout(**rollout)))
+
+    @task
+    def finish(baked: dict, dag_run=None) -> dict:
+        from findining_airflow.notifications import publish_event
+        from findining_airflow.runtime import platform
+        from findining_mlops import deployment
+
+        result = deployment.finish(platform(), deployment.Rollout(**baked), dag_run.run_id)
+        if result["outcome"] == deployment.ROLLBACK:
+            publish_event(f"canary rolled back: {baked['model']} v{baked['challenger']}", result["note"])
+        print(result)
+        return result
+
+    @task(trigger_rule="all_done")
+    def release(params: dict, dag_run=None) -> None:
+        from findining_airflow.runtime import platform
+        from findining_mlops.catalog import get_model
+
+        # only this run's own lock: a refused second run must not free the first one's
+        platform().endpoints.release_deployment_lock(get_model(params["model_name"]).endpoint_name, dag_run.run_id)
+
+    bake = CanaryBakeSensor(task_id="bake", model_name="{{ params.model_name }}", rollout=start(plan()),
+                            thresholds="{{ params.thresholds }}", timeout=timedelta(hours=24).total_seconds())
+    finish(bake.output) >> release()
+
+
+model_deployment()

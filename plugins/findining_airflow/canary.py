@@ -1,0 +1,57 @@
+"""Baking a canary: a sensor that looks at the challenger's alarms until the rollout
+promotes or rolls back, without holding a worker slot between looks."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Sequence
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+
+class CanaryBakeSensor(BaseSensorOperator):
+    """Bakes every ramp step of a rollout (``findining_mlops.deployment``).
+
+    Each poke evaluates the per-variant alarms over the current step's window: an alarm
+    ends the rollout as ``rollback``; a quiet, complete bake advances the weights to the
+    next step, and after the last step the rollout ends as ``promote``. The rollout's
+    state is in the store, so a rescheduled or retried poke resumes where it was.
+
+    :param model_name: a model of the catalog.
+    :param rollout: the ``Rollout`` (as a dict) returned by the start task.
+    :param thresholds: overrides of ``CanaryThresholds`` (seed defaults: 5 s latency, 5 % errors).
+    """
+
+    template_fields: Sequence[str] = ("model_name", "rollout", "thresholds")
+    ui_color = "#f0e4ff"
+
+    def __init__(self, *, model_name: str, rollout: Any, thresholds: dict | None = None, **kwargs):
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", 20)
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.rollout = rollout
+        self.thresholds = thresholds or {}
+
+    @cached_property
+    def platform(self):
+        from findining_airflow.runtime import platform
+
+        return platform()
+
+    def poke(self, context) -> PokeReturnValue:
+        from dataclasses import asdict
+
+        from findining_mlops import deployment
+        from findining_mlops.canary import CanaryThresholds
+        from findining_mlops.catalog import get_model
+
+        saved = deployment.load(self.platform, self.rollout["endpoint"], self.rollout["rollout_id"])
+        rollout = deployment.bake(self.platform, get_model(self.model_name), saved, CanaryThresholds(**self.thresholds))
+        firing = [a for a in rollout.alarms if a["firing"]]
+        self.log.info("step %d/%d (%d %%): %s; alarms: %s", rollout.step + 1, len(rollout.ramp),
+                      rollout.ramp[rollout.step], rollout.outcome,
+                      "; ".join(f"{a['name']}={a['value']} ({a['detail']})" for a in rollout.alarms) or "none yet")
+        if firing:
+            self.log.warning("alarm firing: %s", firing)
+        return PokeReturnValue(is_done=rollout.outcome != deployment.BAKING, xcom_value=asdict(rollout))

@@ -1,0 +1,154 @@
+"""The model_deployment DAG through Airflow (``dag.test``) with real traffic during the bake:
+a healthy challenger is promoted through every ramp step, faulty ones are rolled back by
+the alarm that catches them, and bad requests are refused before the endpoint changes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from findining_mlops.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.handlers import inject_faults
+from findining_mlops.traffic import generate_traffic
+from simulation import bootstrap
+
+pytestmark = pytest.mark.slow
+START = date(2026, 10, 1)
+CATALOG = """
+[models.sentiment]
+package = "findining_mlops.models.sentiment"
+dataset = "reviews"
+primary_metric = "macro_f1"
+min_primary_metric = 0.6
+max_regression = 0.05
+training_window_days = 6
+holdout_days = 1
+validation_days = 1
+hyperparameters = { c = 4.0, max_features = 20000 }
+"""
+ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
+
+
+@pytest.fixture
+def deployment_dag(airflow_db, tmp_path, monkeypatch):
+    catalog = tmp_path / "models.toml"
+    catalog.write_text(CATALOG)
+    monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(catalog))
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "model_deployment.py"))
+    assert not bag.import_errors
+    dag = bag.dags["model_deployment"]
+    dag.get_task("bake").poke_interval = 1
+    return dag
+
+
+@pytest.fixture
+def two_versions(platform, deployment_dag):
+    """v1 live at 100 %, v2 approved and waiting."""
+    generate(platform.store, START, 6, seed=4, requests_per_day=10, reviews_per_day=150)
+    spec = get_model("sentiment")
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v1")
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v2")
+    assert [v.status for v in platform.registry.list_versions("sentiment")] == ["Approved", "Approved"]
+    return spec
+
+
+def faulty_version(platform, faults: dict) -> int:
+    source = platform.registry.get("sentiment", 2)
+    faulty = platform.store.path("uploads/faulty/model.tar.gz")
+    faulty.parent.mkdir(parents=True, exist_ok=True)
+    inject_faults(platform.store.path(source.artifact_key), faulty, faults)
+    version = platform.registry.register("sentiment", "uploads/faulty/model.tar.gz", status="Approved", metrics=source.metrics,
+                                         lineage={"drill": faults}, reason="rollback drill", idempotency_key=json.dumps(faults))
+    return version.version
+
+
+def deploy_under_traffic(dag, platform, spec, conf: dict):
+    stop = threading.Event()
+    report = {}
+    thread = threading.Thread(target=lambda: report.update(
+        generate_traffic(platform, spec, rps=40, duration_s=600, seed=3, day=START, stop=stop).summary()))
+    thread.start()
+    try:
+        run = dag.test(run_conf={"model_name": "sentiment", **conf})
+    finally:
+        stop.set()
+        thread.join()
+    return run, report
+
+
+def alerts(home: Path) -> list[dict]:
+    path = home / "alerts.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two_versions, platform):
+    run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions,
+                                        {"version": 2, "canary_percent": 10, "ramp": [10, 50, 100], "bake_minutes": 0.1})
+    assert run.state == "success"
+    endpoint = platform.endpoints.describe(ENDPOINT)
+    assert [(v.model_version, v.weight) for v in endpoint.variants] == [(2, 1.0)]
+    [event] = platform.registry.deployment_history("sentiment")
+    assert (event["version"], event["event"]) == (2, "promoted")
+    rollout_state = json.loads(platform.store.read_bytes(
+        next(k for k in platform.store.list_keys(f"deployments/{ENDPOINT}/") if k.endswith("state.json"))))
+    assert [h["percent"] for h in rollout_state["history"]] == [10, 50, 100]
+    assert traffic["sent"] == traffic["served"] + traffic["errors"] and traffic["errors"] == 0
+    assert set(traffic["per_variant"]) == {"sentiment-v1", "sentiment-v2"}
+
+
+@pytest.mark.parametrize("faults, alarm", [
+    ({"error_rate": 0.3}, "Invocation5XXErrors"),
+    ({"prediction_shift": "constant"}, "PredictionShift"),
+])
+def test_a_faulty_challenger_is_rolled_back_by_its_alarm(deployment_dag, two_versions, platform, home, faults, alarm):
+    version = faulty_version(platform, faults)
+    run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions,
+                                        {"version": version, "canary_percent": 20, "ramp": [20, 100], "bake_minutes": 0.1})
+    assert run.state == "success"
+    endpoint = platform.endpoints.describe(ENDPOINT)
+    assert [(v.model_version, v.weight) for v in endpoint.variants] == [(1, 1.0)]
+    rejected = platform.registry.get("sentiment", version)
+    assert rejected.status == "Rejected" and alarm in rejected.status_note
+    assert any("rolled back" in a["Subject"] and alarm in a["Message"] for a in alerts(home))
+    assert traffic["sent"] == traffic["served"] + traffic["errors"]
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"version": 99}, "no version 99"),
+    ({"version": 2, "ramp": [50, 10, 100]}, "ramp"),
+    ({"version": 2, "canary_percent": 20, "ramp": [10, 100]}, "ramp"),
+])
+def test_bad_requests_are_refused_before_the_endpoint_changes(deployment_dag, two_versions, platform, home, conf, message):
+    before = platform.endpoints.describe(ENDPOINT)
+    run = deployment_dag.test(run_conf={"model_name": "sentiment", **conf})
+    assert run.state == "failed"
+    assert platform.endpoints.describe(ENDPOINT) == before
+    assert any(message in a["Message"] for a in alerts(home))
+
+
+def test_a_rejected_version_and_an_out_of_range_split_are_refused(deployment_dag, two_versions, platform):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for percent in (0, 150):
+        with pytest.raises(ParamValidationError, match="canary_percent"):
+            deployment_dag.test(run_conf={"model_name": "sentiment", "version": 2, "canary_percent": percent})
+    platform.registry.update_status("sentiment", 2, "Rejected", "failed review")
+    before = platform.endpoints.describe(ENDPOINT)
+    assert deployment_dag.test(run_conf={"model_name": "sentiment", "version": 2}).state == "failed"
+    assert platform.endpoints.describe(ENDPOINT) == before
+
+
+def test_a_second_deployment_to_a_busy_endpoint_is_refused(deployment_dag, two_versions, platform, home):
+    assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "another-run") is None
+    before = platform.endpoints.describe(ENDPOINT)
+    assert deployment_dag.test(run_conf={"model_name": "sentiment", "version": 2}).state == "failed"
+    assert platform.endpoints.describe(ENDPOINT) == before
+    assert any("being deployed by run another-run" in a["Message"] for a in alerts(home))
+    assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "another-run") is None  # still the other run's
