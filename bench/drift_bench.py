@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ import pandas as pd
 ROWS = 1_000_000
 SEED = 7
 DETECTORS = ("findining_mlops", "evidently")
-RESULTS = Path(__file__).resolve().parent / "results" / "drift.json"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "drift.json"
 
 
 def generate(rows: int = ROWS, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -94,6 +96,7 @@ def _status_kib(field: str) -> int:
 
 def _child(detector: str, rows: int, out: Path) -> None:
     """Generate the data, then time one detector and measure the memory it adds."""
+    warnings.filterwarnings("ignore")  # Evidently's numpy warnings would bury the table
     detect = _ours if detector == "findining_mlops" else _evidently
     if detector == "evidently":
         import evidently.presets  # noqa: F401  (imports are not part of the measurement)
@@ -121,7 +124,7 @@ def run(rows: int = ROWS) -> dict:
         for detector in DETECTORS:
             out = Path(tmp) / f"{detector}.json"
             subprocess.run([sys.executable, "-m", "bench.drift_bench", "--child", detector, "--rows", str(rows),
-                            "--out", str(out)], check=True)
+                            "--out", str(out)], check=True, cwd=ROOT)
             measured[detector] = json.loads(out.read_text())
     ours, theirs = measured["findining_mlops"], measured["evidently"]
     disagreements = sorted(name for name in theirs["columns"] if ours["columns"].get(name, {}).get("drifted")

@@ -73,7 +73,8 @@ def check_faults(faults: dict) -> None:
         raise DataValidationError(f"faults must be a JSON object, got {type(faults).__name__}")
     unknown = sorted(set(faults) - {"error_rate", "added_latency_ms", "prediction_shift"})
     if unknown:
-        raise DataValidationError(f"unknown fault setting(s) {unknown}; known: added_latency_ms, error_rate, prediction_shift")
+        raise DataValidationError(
+            f"unknown fault setting(s) {unknown}; known: added_latency_ms, error_rate, prediction_shift")
     rate = faults.get("error_rate", 0.0)
     if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
         raise DataValidationError(f"error_rate {rate!r} is outside 0..1")
@@ -103,7 +104,10 @@ def _faulty(predict_fn: Callable[[Any, Any], Any], faults: dict) -> Callable[[An
 
 def _request_share(data: Any) -> float:
     """Where the request falls in [0, 1), from a hash of its content: stable across runs."""
-    text = data.to_json(orient="split") if isinstance(data, pd.DataFrame) else json.dumps(data, sort_keys=True, default=str)
+    if isinstance(data, pd.DataFrame):
+        text = data.to_json(orient="split")
+    else:
+        text = json.dumps(data, sort_keys=True, default=str)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 

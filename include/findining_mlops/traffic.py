@@ -151,7 +151,8 @@ def generate_traffic(platform: Platform, spec: ModelSpec, rps: float, duration_s
                     log.info("traffic to %s stopped after %d of %d requests", spec.endpoint_name, i, total)
                     break
                 inference_id = f"traffic-{run_id}-{i:07d}"
-                in_flight[pool.submit(_send, platform, spec.endpoint_name, bodies[i % len(bodies)], inference_id)] = inference_id
+                body = bodies[i % len(bodies)]
+                in_flight[pool.submit(_send, platform, spec.endpoint_name, body, inference_id)] = inference_id
                 report.sent += 1
                 _collect(report, in_flight, [f for f in in_flight if f.done()])
                 now = time.monotonic()

@@ -1,0 +1,8 @@
+"""``make bench``: every benchmark in turn, each printing its table and writing bench/results/."""
+
+from bench import drift_bench
+
+BENCHMARKS = (drift_bench.main,)
+
+for benchmark in BENCHMARKS:
+    benchmark([])
