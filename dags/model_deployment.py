@@ -99,7 +99,7 @@ def model_deployment():
         print(result)
         return result
 
-    @task(trigger_rule="all_done")
+    @task
     def release(params: dict, dag_run=None) -> None:
         from findining_airflow.runtime import platform
         from findining_mlops.catalog import get_model
@@ -107,9 +107,11 @@ def model_deployment():
         # only this run's own lock: a refused second run must not free the first one's
         platform().endpoints.release_deployment_lock(get_model(params["model_name"]).endpoint_name, dag_run.run_id)
 
-    bake = CanaryBakeSensor(task_id="bake", model_name="{{ params.model_name }}", rollout=start(plan()),
+    planned = plan()
+    bake = CanaryBakeSensor(task_id="bake", model_name="{{ params.model_name }}", rollout=start(planned),
                             thresholds="{{ params.thresholds }}", timeout=timedelta(hours=24).total_seconds())
-    finish(bake.output) >> release()
+    # a teardown: runs once the lock was taken, whatever happens after, and never decides the run's state
+    finish(bake.output) >> release().as_teardown(setups=planned)
 
 
 model_deployment()

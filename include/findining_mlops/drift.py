@@ -64,29 +64,30 @@ def infer_column_types(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     out, like what Evidently itself leaves out of drift: datetimes, unsigned or nullable (``Int64``,
     ``boolean``) integers, and object columns that do not hold strings, such as booleans with missing values.
     """
-    numerical: list[str] = []
-    categorical: list[str] = []
-    for name in frame.columns:
-        kind = _inferred_type(frame[name])
-        if kind == "num":
-            numerical.append(name)
-        elif kind == "cat":
-            categorical.append(name)
+    numerical, categorical, _ = _column_types(frame)
     return numerical, categorical
 
 
-def _inferred_type(series: pd.Series) -> str | None:
-    dtype = series.dtype.name  # Evidently matches dtype names, case-sensitively
-    if dtype.startswith("float"):
-        return "num"
-    if dtype.startswith("int"):
-        return "cat" if series.nunique() <= INTEGER_CARDINALITY_LIMIT else "num"
-    if dtype in ("bool", "category"):
-        return "cat"
-    if dtype in ("string", "str") or (dtype == "object" and _holds_strings(series)):
-        counts = series.value_counts()  # distinct present values and how many are present, in one pass
-        return "cat" if len(counts) <= counts.sum() * TEXT_UNIQUE_SHARE else None
-    return None
+def _column_types(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[str, pd.Series]]:
+    """``infer_column_types``, plus the value counts it took of string columns, for the drift tests to reuse."""
+    numerical: list[str] = []
+    categorical: list[str] = []
+    counted: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype.name  # Evidently matches dtype names, case-sensitively
+        if dtype.startswith("float"):
+            numerical.append(name)
+        elif dtype.startswith("int"):
+            (categorical if series.nunique() <= INTEGER_CARDINALITY_LIMIT else numerical).append(name)
+        elif dtype in ("bool", "category"):
+            categorical.append(name)
+        elif dtype in ("string", "str") or (dtype == "object" and _holds_strings(series)):
+            counts = series.value_counts(sort=False)  # distinct present values and how many are present
+            if len(counts) <= counts.sum() * TEXT_UNIQUE_SHARE:  # more distinct values make it text
+                categorical.append(name)
+                counted[name] = counts
+    return numerical, categorical, counted
 
 
 def _holds_strings(series: pd.Series) -> bool:
@@ -112,8 +113,9 @@ def detect_drift(
     for side, frame in (("reference", reference), ("current", current)):
         if frame.empty:
             raise DataValidationError(f"the {side} frame is empty")
+    counted: dict[str, pd.Series] = {}
     if numerical is None or categorical is None:
-        inferred_numerical, inferred_categorical = infer_column_types(current)
+        inferred_numerical, inferred_categorical, counted = _column_types(current)
         named = set(numerical or ()) | set(categorical or ())
         if numerical is None:
             numerical = [c for c in inferred_numerical if c not in named]
@@ -122,7 +124,7 @@ def detect_drift(
     _check_columns(reference, current, numerical, categorical)
 
     columns = {name: _numerical_drift(reference, current, name) for name in numerical}
-    columns |= {name: _categorical_drift(reference, current, name) for name in categorical}
+    columns |= {name: _categorical_drift(reference, current, name, counted.get(name)) for name in categorical}
     drifted = sum(c.drifted for c in columns.values())
     share = drifted / len(columns)
     return DriftResult(bool(share >= drift_share), share, drifted, columns)
@@ -198,19 +200,24 @@ def _sorted_wasserstein(u: np.ndarray, v: np.ndarray, block: int = 1 << 15) -> f
         window = slice(start - int(v_first[0]), stop - int(v_first[0]))
         pieces_u, pieces_v = np.diff(u_first), np.diff(v_first)
         ends = np.minimum(np.repeat(i[1:] * m, pieces_u), np.repeat(j[1:] * n, pieces_v)[window])
-        gaps = np.repeat(u[i[0]:i[-1]], pieces_u) - np.repeat(v[j[0]:j[-1]], pieces_v)[window]
-        total += float(np.dot(np.abs(gaps), np.diff(ends, prepend=a * m)))
+        gaps = np.abs(np.repeat(u[i[0]:i[-1]], pieces_u) - np.repeat(v[j[0]:j[-1]], pieces_v)[window])
+        gaps *= np.diff(ends, prepend=a * m)
+        total += float(gaps.sum())  # not np.dot: its BLAS threads stall when the machine is busy
     return total / (float(n) * float(m))
 
 
-def _categorical_drift(reference: pd.DataFrame, current: pd.DataFrame, name: str) -> ColumnDrift:
-    return _discrete_drift("cat", *_aligned(_value_counts(reference, name, "reference"),
-                                            _value_counts(current, name, "current")))
+def _categorical_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, name: str, current_counts: pd.Series | None,
+) -> ColumnDrift:
+    """``current_counts``: the current column's value counts, when type inference has taken them already."""
+    if current_counts is None:
+        current_counts = current[name].value_counts(sort=False)
+    return _discrete_drift("cat", *_aligned(_present(reference[name].value_counts(sort=False), name, "reference"),
+                                            _present(current_counts, name, "current")))
 
 
-def _value_counts(frame: pd.DataFrame, name: str, side: str) -> pd.Series:
-    counts = frame[name].value_counts(sort=False)  # without NaN
-    # Evidently drops ±inf like NaN; a category dtype also lists its unused categories
+def _present(counts: pd.Series, name: str, side: str) -> pd.Series:
+    # value_counts leaves NaN out; Evidently drops ±inf too; a category dtype lists its unused categories
     counts = counts[(counts > 0) & ~counts.index.isin([np.inf, -np.inf])]
     if counts.empty:
         raise DataValidationError(f"column {name!r} has no values in the {side} frame")

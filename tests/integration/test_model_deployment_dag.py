@@ -103,19 +103,25 @@ def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two
     assert set(traffic["per_variant"]) == {"sentiment-v1", "sentiment-v2"}
 
 
-@pytest.mark.parametrize("faults, alarm", [
-    ({"error_rate": 0.3}, "Invocation5XXErrors"),
-    ({"prediction_shift": "constant"}, "PredictionShift"),
+@pytest.mark.parametrize("faults, thresholds, alarm", [
+    ({"error_rate": 0.3}, {}, "Invocation5XXErrors"),
+    ({"prediction_shift": "constant"}, {}, "PredictionShift"),
+    # the seed's 5 s threshold, scaled down so the drill takes seconds
+    ({"added_latency_ms": 600}, {"max_model_latency_ms": 300}, "ModelLatency"),
 ])
-def test_a_faulty_challenger_is_rolled_back_by_its_alarm(deployment_dag, two_versions, platform, home, faults, alarm):
+def test_a_faulty_challenger_is_rolled_back_by_its_alarm(deployment_dag, two_versions, platform, home, faults,
+                                                         thresholds, alarm):
     version = faulty_version(platform, faults)
     run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions,
-                                        {"version": version, "canary_percent": 20, "ramp": [20, 100], "bake_minutes": 0.1})
+                                        {"version": version, "canary_percent": 20, "ramp": [20, 100],
+                                         "bake_minutes": 0.1, "thresholds": thresholds})
     assert run.state == "success"
     endpoint = platform.endpoints.describe(ENDPOINT)
     assert [(v.model_version, v.weight) for v in endpoint.variants] == [(1, 1.0)]
     rejected = platform.registry.get("sentiment", version)
     assert rejected.status == "Rejected" and alarm in rejected.status_note
+    [event] = platform.registry.deployment_history("sentiment")
+    assert event["event"] == "rolled_back" and alarm in event["detail"]
     assert any("rolled back" in a["Subject"] and alarm in a["Message"] for a in alerts(home))
     assert traffic["sent"] == traffic["served"] + traffic["errors"]
 
