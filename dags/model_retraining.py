@@ -11,7 +11,10 @@ Retrains one model of the catalog and registers the result — the seed's
 4. **gate**: minimum primary metric, and no regression beyond the catalog's margin;
 5. **register** the version as `Approved` or `Rejected`, with metrics, reason and lineage;
 6. **baseline**: store the drift reference profile computed at training time;
-7. **deploy**: a model without an endpoint gets one serving the approved version at 100 %.
+7. **deploy**: a model without an endpoint gets one serving the approved version at 100 %;
+   otherwise an approved version goes out as a canary through `model_deployment` (the
+   model's `deployment` defaults in `models.toml`, overridable with the Airflow Variable
+   `findining_deployment_defaults`).
 
 Trigger from the UI form (`model_name`, `reason`) or from `model_monitoring`.
 A failed run publishes an alert to the alerts topic.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
@@ -105,20 +109,29 @@ def model_retraining():
             return version.to_dict()
 
     @task
-    def deploy_if_new(version: dict) -> dict | None:
-        from findining_airflow.runtime import platform
+    def hand_over(version: dict) -> list[dict]:
+        """Bootstrap deploys at once; otherwise the canary request for model_deployment."""
+        from findining_airflow.runtime import deployment_defaults, platform
         from findining_mlops.catalog import get_model
+        from findining_mlops.platform.ports import APPROVED
         from findining_mlops.retraining import bootstrap_deploy
 
-        registry = platform().registry
-        endpoint = bootstrap_deploy(platform(), get_model(version["model"]),
-                                    registry.get(version["model"], version["version"]))
-        print("deployed:", endpoint if endpoint else "no (the endpoint already exists or the version is not approved)")
-        return endpoint
+        spec = get_model(version["model"])
+        if version["status"] != APPROVED:
+            print(f"v{version['version']} is {version['status']}: nothing to deploy")
+            return []
+        endpoint = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]))
+        if endpoint:
+            print("bootstrap: the new endpoint serves it at 100 %:", endpoint)
+            return []
+        conf = {"model_name": spec.name, "version": version["version"], **deployment_defaults(spec)}
+        return [{"trigger_run_id": f"retraining__{spec.name}__v{version['version']}", "conf": conf}]
 
     evaluation = evaluate(train.output, snap)
     version = register(train.output, snap, evaluation)
-    deploy_if_new(version)
+    TriggerDagRunOperator.partial(
+        task_id="deploy", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
+    ).expand_kwargs(hand_over(version))
 
 
 model_retraining()

@@ -34,6 +34,9 @@ class ModelSpec:
     description: str = ""
     hyperparameters: dict = field(default_factory=dict)
     monitoring: dict = field(default_factory=dict)  # overrides of monitoring.MonitoringPolicy
+    # how model_retraining hands an approved version to model_deployment (its Params)
+    deployment: dict = field(default_factory=lambda: {"strategy": "canary", "canary_percent": 10,
+                                                      "ramp": [10, 50, 100], "bake_minutes": 10.0})
 
     @property
     def monitoring_module(self) -> str:

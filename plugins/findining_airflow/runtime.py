@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-VARIABLES = {"findining_backend": "FINDINING_BACKEND", "findining_home": "FINDINING_HOME"}
+VARIABLES = {"findining_backend": "FINDINING_BACKEND", "findining_home": "FINDINING_HOME",
+             "findining_deployment_defaults": "FINDINING_DEPLOYMENT_DEFAULTS"}
 
 
 def _settings_env() -> dict[str, str]:
@@ -32,6 +33,20 @@ def _platform_for(backend: str, home: str):
     from findining_mlops.settings import Settings
 
     return get_platform(Settings.from_env({"FINDINING_BACKEND": backend, "FINDINING_HOME": home}))
+
+
+def deployment_defaults(spec) -> dict:
+    """The model's automatic-deployment settings: ``models.toml``, then the Variable
+    ``findining_deployment_defaults`` (JSON; e.g. a short bake for a demo)."""
+    import json
+
+    overrides = _settings_env().get("FINDINING_DEPLOYMENT_DEFAULTS") or "{}"
+    try:
+        return {**spec.deployment, **json.loads(overrides)}
+    except json.JSONDecodeError as exc:
+        from findining_mlops.errors import ConfigurationError
+
+        raise ConfigurationError(f"findining_deployment_defaults is not JSON: {exc}") from exc
 
 
 def platform():

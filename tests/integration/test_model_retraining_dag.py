@@ -96,3 +96,19 @@ def test_failing_training_script_fails_the_task_and_registers_nothing(retraining
     assert "synthetic failure: the feature store is unreachable" in status["failure_reason"]
     assert "synthetic failure" in alerts(home)[0]["Message"]
     assert small_data.registry.list_versions() == []
+
+
+def test_an_approved_retraining_of_a_live_model_hands_over_to_a_canary_deployment(retraining_dag, small_data,
+                                                                                   monkeypatch):
+    from airflow.models.dagrun import DagRun
+
+    monkeypatch.setenv("FINDINING_DEPLOYMENT_DEFAULTS", '{"bake_minutes": 1}')
+    conf = {"model_name": "sentiment", "reason": "drift", "data_end_date": "2026-10-10"}
+    assert run(retraining_dag, conf, datetime(2026, 10, 14, tzinfo=timezone.utc)).state == "success"
+    assert run(retraining_dag, conf, datetime(2026, 10, 15, tzinfo=timezone.utc)).state == "success"
+    assert [v.status for v in small_data.registry.list_versions("sentiment")] == ["Approved", "Approved"]
+    endpoint = small_data.endpoints.describe("ai-restaurant-recommendation-sentiment-endpoint")
+    assert [v.model_version for v in endpoint.variants] == [1]  # the canary is model_deployment's job
+    [deployment] = DagRun.find(dag_id="model_deployment", run_id="retraining__sentiment__v2")
+    assert deployment.conf == {"model_name": "sentiment", "version": 2, "strategy": "canary", "canary_percent": 10,
+                               "ramp": [10, 50, 100], "bake_minutes": 1}
