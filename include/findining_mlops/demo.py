@@ -35,6 +35,8 @@ from pathlib import Path
 
 log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
+DEMO_RPS = 25.0  # app traffic per endpoint while a canary bakes
+DEMO_BAKE_MINUTES = 0.5
 
 
 def airflow_env(project: Path, port: int) -> dict[str, str]:
@@ -55,6 +57,8 @@ def airflow_env(project: Path, port: int) -> dict[str, str]:
         AIRFLOW__API__PORT=str(port),
         AIRFLOW__API__BASE_URL=f"http://localhost:{port}",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+        # automatic canaries bake half a minute per step instead of ten
+        FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", f'{{"bake_minutes": {DEMO_BAKE_MINUTES}}}'),
     )
     return env
 
@@ -189,7 +193,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
 
     @contextmanager
     def phase(label: str, title: str):
-        print(f"[{len(timings) + 1}/6] {title}", flush=True)
+        print(f"[{len(timings) + 1}/8] {title}", flush=True)
         started = time.monotonic()
         yield
         timings[label] = time.monotonic() - started
@@ -200,7 +204,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
     with ExitStack() as airflow:
         with phase("start Airflow", f"start Airflow (standalone, LocalExecutor, SQLite) at http://localhost:{port}"):
             client = airflow.enter_context(running_airflow(env, port, airflow_home / "standalone.log"))
-            wait_for_dags(client, ["model_retraining", "model_monitoring"])
+            wait_for_dags(client, ["model_retraining", "model_monitoring", "model_deployment"])
         with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {bootstrap_end}"):
             runs = {client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap: first model of the demo",
                                                         "data_end_date": bootstrap_end.isoformat()}): m
@@ -224,11 +228,64 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
             retrain_runs = [r["dag_run_id"] for r in client.runs("model_retraining")
                             if r["dag_run_id"].startswith("monitoring__")]
             client.wait("model_retraining", retrain_runs)
+        live: dict[str, dict] = {}
+        with phase("canary rollouts", "canary rollouts of the retrained versions (model_deployment) under live traffic"):
+            rollouts = [r["dag_run_id"] for r in client.runs("model_deployment")]
+            with background_traffic(platform, model_names(), DEMO_RPS, live):
+                client.wait("model_deployment", rollouts)
+        with phase("rollback drill", "rollback drill: a sentiment version that fails 25 % of requests goes out as a canary"):
+            drill = faulty_version(platform, "sentiment", {"error_rate": 0.25})
+            with background_traffic(platform, ["sentiment"], DEMO_RPS, live, label="drill"):
+                client.wait("model_deployment", [client.trigger("model_deployment", {
+                    "model_name": "sentiment", "version": drill, "canary_percent": 20, "ramp": [20, 100],
+                    "bake_minutes": DEMO_BAKE_MINUTES})])
         with phase("summary", "summary"):
-            summary = demo_summary(platform, monitored, drift_start, traffic, timings)
+            summary = demo_summary(platform, monitored, drift_start, traffic, live, timings)
     print(summary.text)
     print(f"HTML summary: {summary.html_path}")
     return 0
+
+
+@contextmanager
+def background_traffic(platform, models: list[str], rps: float, reports: dict, label: str = "rollout"):
+    """The app keeps calling the endpoints (one generator per model) while a rollout bakes."""
+    import threading
+
+    from findining_mlops.catalog import get_model
+    from findining_mlops.traffic import generate_traffic
+
+    stop = threading.Event()
+
+    def run(model: str) -> None:
+        report = generate_traffic(platform, get_model(model), rps, duration_s=3600, seed=len(reports), stop=stop)
+        reports[f"{model} ({label})"] = report.summary()
+
+    threads = [threading.Thread(target=run, args=(m,), daemon=True) for m in models]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def faulty_version(platform, model: str, faults: dict) -> int:
+    """Registers a copy of the model's live version that misbehaves on purpose."""
+    from findining_mlops.catalog import get_model
+    from findining_mlops.handlers import inject_faults
+    from findining_mlops.retraining import champion
+
+    source = champion(platform, get_model(model))
+    key = f"drills/{model}/v{source.version}-{'-'.join(sorted(faults))}/model.tar.gz"
+    target = platform.store.path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inject_faults(platform.store.path(source.artifact_key), target, faults)
+    version = platform.registry.register(
+        model, key, status="Approved", metrics=source.metrics, lineage={"drill_of": source.version, "faults": faults},
+        reason=f"rollback drill: v{source.version} with {faults}", idempotency_key=key)
+    return version.version
 
 
 def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: float = 3600) -> None:

@@ -45,7 +45,7 @@ def daily_history(platform: Platform, model: str, days: list[date]) -> list[dict
 
 
 def demo_summary(platform: Platform, monitored: list[date], drift_start: date, traffic: dict[str, dict],
-                 timings: dict[str, float]) -> Summary:
+                 live: dict[str, dict], timings: dict[str, float]) -> Summary:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -85,6 +85,17 @@ def demo_summary(platform: Platform, monitored: list[date], drift_start: date, t
         baseline = ", ".join(f"{b}={m[b]:.3f}" for k, b in BASELINE_OF.items() if b in m)
         lines.append(f"  {version.model_name} v{version.version} {version.status}: {shown}")
         lines.append(f"      baseline {baseline}; reason: {version.reason[:100]}")
+    lines += ["", "Rollouts (registry deployment history):"]
+    for event in platform.registry.deployment_history():
+        lines.append(f"  {event['model_name']} v{event['version']} {event['event']:<12} on {event['endpoint']} "
+                     f"({event['run']}): {event['detail'][:150]}")
+    lines += ["", "Live traffic while the rollouts baked (per variant):"]
+    for name, report in live.items():
+        lines.append(f"  {name}: {report['sent']} sent, {report['served']} served, {report['errors']} errors, "
+                     f"{report['lost']} lost")
+        for variant, stats in report["per_variant"].items():
+            lines.append(f"      {variant:<22} {stats['requests']:>6} served, p50 {stats['p50_latency_ms']} ms, "
+                         f"p95 {stats['p95_latency_ms']} ms")
     lines += ["", "Endpoints:"]
     for endpoint in platform.endpoints.list_endpoints():
         lines.append(f"  {endpoint.name} ({endpoint.status})")
