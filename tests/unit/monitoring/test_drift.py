@@ -235,6 +235,19 @@ def test_dataset_drift_is_evidentlys_share_of_drifted_columns(name):
     assert ours.dataset_drift == theirs["dataset_drift"]
 
 
+def test_inf_is_dropped_as_evidentlys_column_test_drops_it_even_where_its_own_count_does_not():
+    """Evidently's column count keeps ±inf in a column without NaN, gets a NaN distance and misses the drift
+    that its per-column test (which drops ±inf) reports. The per-column rule is followed, for the count too."""
+    rng = np.random.default_rng(22)
+    reference = pd.DataFrame({"wait_min": rng.normal(10, 2, 3000), "spend": rng.normal(50, 5, 3000)})
+    current = pd.DataFrame({"wait_min": rng.normal(11, 2, 3000), "spend": rng.normal(50, 5, 3000)})
+    current.loc[:9, "wait_min"] = np.inf
+    ours, theirs = detect_drift(reference, current), evidently_drift(reference, current)
+    assert ours.columns["wait_min"].drifted and theirs["columns"]["wait_min"][2]
+    assert ours.columns["wait_min"].score == pytest.approx(theirs["columns"]["wait_min"][1], abs=1e-6)
+    assert (ours.number_of_drifted_columns, theirs["count"]) == (1, 0)
+
+
 def test_the_datasets_cover_every_default_test_with_and_without_drift():
     outcomes = {(c.stattest, c.drifted) for name in DATASETS for c in _both(name)[0].columns.values()}
     tests = ("wasserstein", "jensenshannon", "ks", "chisquare", "z")
