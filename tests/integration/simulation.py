@@ -1,15 +1,51 @@
-"""A simulated production history for tests: bootstrap a model, replay the app's daily
-traffic against its endpoint, and run the daily monitoring check on each day."""
+"""Test support: small model catalogs, DAGs from the DagBag, and a simulated production
+history (bootstrap a model, replay the app's daily traffic, run the daily check)."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from findining_mlops import monitoring, retraining
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.platform.ports import Platform
 from findining_mlops.traffic import replay_day
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+# small, fast versions of the shipped models; tests override what they exercise
+SENTIMENT = {
+    "package": "findining_mlops.models.sentiment", "dataset": "reviews", "primary_metric": "macro_f1",
+    "min_primary_metric": 0.6, "max_regression": 0.01, "training_window_days": 8, "holdout_days": 2,
+    "validation_days": 1, "hyperparameters": {"c": 4.0, "max_features": 20000},
+}
+RECOMMENDATION = {
+    "package": "findining_mlops.models.recommendation", "dataset": "interactions", "primary_metric": "ndcg_at_10",
+    "min_primary_metric": 0.3, "max_regression": 0.01, "training_window_days": 8, "holdout_days": 2,
+    "validation_days": 1, "hyperparameters": {"max_iter": 80, "learning_rate": 0.1, "max_leaf_nodes": 15},
+}
+
+
+def _toml(value) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)  # strings, numbers, booleans and lists are spelled the same in TOML
+
+
+def write_catalog(path: Path, models: dict[str, dict]) -> Path:
+    path.write_text("\n".join(
+        f"[models.{name}]\n" + "\n".join(f"{k} = {_toml(v)}" for k, v in spec.items()) + "\n"
+        for name, spec in models.items()))
+    return path
+
+
+def load_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags[dag_id]
 
 
 def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str, reason: str = "bootstrap"):
@@ -38,3 +74,9 @@ def monitor_days(platform: Platform, spec: ModelSpec, first: date, days: int, re
         analysis = monitoring.analyse_day(platform, spec, day)
         decisions.append(monitoring.decide(platform, spec, day, analysis))
     return decisions
+
+
+def read_alerts(home: Path) -> list[dict]:
+    """What the local backend published to the alerts topic."""
+    path = home / "alerts.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

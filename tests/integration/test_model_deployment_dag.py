@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,35 +14,17 @@ from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.handlers import inject_faults
 from findining_mlops.traffic import generate_traffic
-from simulation import bootstrap
+from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)
-CATALOG = """
-[models.sentiment]
-package = "findining_mlops.models.sentiment"
-dataset = "reviews"
-primary_metric = "macro_f1"
-min_primary_metric = 0.6
-max_regression = 0.05
-training_window_days = 6
-holdout_days = 1
-validation_days = 1
-hyperparameters = { c = 4.0, max_features = 20000 }
-"""
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 
 
 @pytest.fixture
-def deployment_dag(airflow_db, tmp_path, monkeypatch):
-    catalog = tmp_path / "models.toml"
-    catalog.write_text(CATALOG)
-    monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(catalog))
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "model_deployment.py"))
-    assert not bag.import_errors
-    dag = bag.dags["model_deployment"]
+def deployment_dag(airflow_db, use_catalog):
+    use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1, "max_regression": 0.05})
+    dag = load_dag("model_deployment")
     dag.get_task("bake").poke_interval = 1
     return dag
 
@@ -83,10 +64,6 @@ def deploy_under_traffic(dag, platform, spec, conf: dict):
     return run, report
 
 
-def alerts(home: Path) -> list[dict]:
-    path = home / "alerts.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
 
 def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two_versions, platform):
     run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions,
@@ -122,7 +99,7 @@ def test_a_faulty_challenger_is_rolled_back_by_its_alarm(deployment_dag, two_ver
     assert rejected.status == "Rejected" and alarm in rejected.status_note
     [event] = platform.registry.deployment_history("sentiment")
     assert event["event"] == "rolled_back" and alarm in event["detail"]
-    assert any("rolled back" in a["Subject"] and alarm in a["Message"] for a in alerts(home))
+    assert any("rolled back" in a["Subject"] and alarm in a["Message"] for a in read_alerts(home))
     assert traffic["sent"] == traffic["served"] + traffic["errors"]
 
 
@@ -136,7 +113,7 @@ def test_bad_requests_are_refused_before_the_endpoint_changes(deployment_dag, tw
     run = deployment_dag.test(run_conf={"model_name": "sentiment", **conf})
     assert run.state == "failed"
     assert platform.endpoints.describe(ENDPOINT) == before
-    assert any(message in a["Message"] for a in alerts(home))
+    assert any(message in a["Message"] for a in read_alerts(home))
 
 
 def test_a_rejected_version_and_an_out_of_range_split_are_refused(deployment_dag, two_versions, platform):
@@ -156,5 +133,5 @@ def test_a_second_deployment_to_a_busy_endpoint_is_refused(deployment_dag, two_v
     before = platform.endpoints.describe(ENDPOINT)
     assert deployment_dag.test(run_conf={"model_name": "sentiment", "version": 2}).state == "failed"
     assert platform.endpoints.describe(ENDPOINT) == before
-    assert any("being deployed by run another-run" in a["Message"] for a in alerts(home))
+    assert any("being deployed by run another-run" in a["Message"] for a in read_alerts(home))
     assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "another-run") is None  # still the other run's

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -13,37 +12,19 @@ from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, generate
 from findining_mlops.monitoring import report_prefix
 from findining_mlops.traffic import replay_day
-from simulation import bootstrap
+from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)
 FIRST = START + timedelta(days=8)
-CATALOG = """
-[models.sentiment]
-package = "findining_mlops.models.sentiment"
-dataset = "reviews"
-primary_metric = "macro_f1"
-min_primary_metric = 0.6
-max_regression = 0.01
-training_window_days = 8
-holdout_days = 2
-validation_days = 1
-hyperparameters = { c = 4.0, max_features = 20000 }
-monitoring = { max_performance_drop = 0.08, cooldown_days = 3, min_rows = 100, html_sample_size = 300 }
-"""
 REPORTS = ("drift.json", "performance.json", "decision.json")
 
 
 @pytest.fixture
-def monitoring_dag(airflow_db, tmp_path, monkeypatch):
-    catalog = tmp_path / "models.toml"
-    catalog.write_text(CATALOG)
-    monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(catalog))
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
-    assert not bag.import_errors
-    return bag.dags["model_monitoring"]
+def monitoring_dag(airflow_db, use_catalog):
+    use_catalog(sentiment={**SENTIMENT, "monitoring": {"max_performance_drop": 0.08, "cooldown_days": 3,
+                                                       "min_rows": 100, "html_sample_size": 300}})
+    return load_dag("model_monitoring")
 
 
 @pytest.fixture
@@ -69,10 +50,6 @@ def retraining_runs() -> list[str]:
     return sorted(r.run_id for r in DagRun.find(dag_id="model_retraining") if r.run_id.startswith("monitoring__"))
 
 
-def alerts(home: Path) -> list[dict]:
-    path = home / "alerts.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
 
 def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(monitoring_dag, live_sentiment, platform, home):
     days = [FIRST + timedelta(days=k) for k in range(5)]
@@ -95,7 +72,7 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     published = platform.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
                                        datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
     assert len(published) == 5
-    assert any("retraining sentiment" in a["Subject"] for a in alerts(home))
+    assert any("retraining sentiment" in a["Subject"] for a in read_alerts(home))
 
     second = backfill()
     assert second == first
@@ -110,7 +87,7 @@ def test_a_day_without_traffic_is_reported_and_alerted_not_a_crash(monitoring_da
     decision = json.loads(platform.store.read_bytes(f"{report_prefix('sentiment', quiet)}/decision.json"))
     assert decision["outcome"] == "no_traffic" and decision["retrain"] is False
     assert "no captured inferences" in decision["suppressed_by"]
-    assert any("no_traffic" in a["Subject"] for a in alerts(home))
+    assert any("no_traffic" in a["Subject"] for a in read_alerts(home))
 
 
 def test_missing_ground_truth_is_reported_and_alerted(monitoring_dag, live_sentiment, platform, home):
@@ -120,7 +97,7 @@ def test_missing_ground_truth_is_reported_and_alerted(monitoring_dag, live_senti
     decision = json.loads(platform.store.read_bytes(f"{report_prefix('sentiment', day)}/decision.json"))
     assert decision["outcome"] == "ground_truth_missing"
     assert [r["rule"] for r in decision["rules"]] == ["dataset_drift", "data_age_days"]  # drift still judged
-    alert = next(a for a in alerts(home) if "ground_truth_missing" in a["Subject"])
+    alert = next(a for a in read_alerts(home) if "ground_truth_missing" in a["Subject"])
     assert f"data/reviews/dt={day}" in alert["Message"]
 
 
@@ -131,6 +108,6 @@ def test_malformed_capture_above_the_limit_fails_the_run_naming_the_partition(mo
         broken = [line if i % 5 else line[: len(line) // 2] for i, line in enumerate(lines)]  # ~20 % truncated
         platform.store.write_bytes(key, ("\n".join(broken) + "\n").encode())
     assert run_day(monitoring_dag, day).state == "failed"
-    [alert] = [a for a in alerts(home) if "failed" in a["Subject"]]
+    [alert] = [a for a in read_alerts(home) if "failed" in a["Subject"]]
     assert f"{day:%Y/%m/%d}" in alert["Message"] and "malformed" in alert["Message"]
     assert not platform.store.exists(f"{report_prefix('sentiment', day)}/decision.json")

@@ -11,6 +11,8 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAG_ID = "model_retraining"
+from simulation import read_alerts
+
 pytestmark = pytest.mark.slow
 
 
@@ -34,10 +36,6 @@ def run(dag, conf: dict, logical_date: datetime):
     # a fixed run_after gives a fixed run id: calling again re-runs (clears) the same DAG run
     return dag.test(logical_date=logical_date, run_after=logical_date, run_conf=conf)
 
-
-def alerts(home: Path) -> list[dict]:
-    path = home / "alerts.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_retraining_registers_an_approved_version_served_by_the_endpoint(retraining_dag, small_data, home):
@@ -80,7 +78,7 @@ def test_missing_partition_fails_the_run_by_name_and_alerts(retraining_dag, smal
     dagrun = run(retraining_dag, {"model_name": "recommendation", "reason": "x", "data_end_date": "2026-10-20"},
                  datetime(2026, 10, 21, tzinfo=timezone.utc))
     assert dagrun.state == "failed"
-    [alert] = alerts(home)
+    [alert] = read_alerts(home)
     assert "model_retraining" in alert["Subject"] and len(alert["Subject"]) <= 100
     assert "data/interactions/dt=2026-10-20" in alert["Message"]
     assert small_data.registry.list_versions() == []
@@ -94,7 +92,7 @@ def test_failing_training_script_fails_the_task_and_registers_nothing(retraining
     status = json.loads((job_dir / "status.json").read_text())
     assert status["status"] == "Failed"
     assert "synthetic failure: the feature store is unreachable" in status["failure_reason"]
-    assert "synthetic failure" in alerts(home)[0]["Message"]
+    assert "synthetic failure" in read_alerts(home)[0]["Message"]
     assert small_data.registry.list_versions() == []
 
 

@@ -12,44 +12,21 @@ import pytest
 
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, generate
-from simulation import bootstrap, monitor_days
+from simulation import RECOMMENDATION, SENTIMENT, bootstrap, monitor_days
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)
 TRAIN_DAYS = 8
 FIRST_MONITORED = START + timedelta(days=TRAIN_DAYS)
-CATALOG = """
-[models.recommendation]
-package = "findining_mlops.models.recommendation"
-dataset = "interactions"
-primary_metric = "ndcg_at_10"
-min_primary_metric = 0.3
-max_regression = 0.01
-training_window_days = 8
-holdout_days = 2
-validation_days = 1
-hyperparameters = { max_iter = 80, learning_rate = 0.1, max_leaf_nodes = 15 }
-monitoring = { max_performance_drop = 0.08, cooldown_days = 3, min_rows = 1000, html_sample_size = 0 }
 
-[models.sentiment]
-package = "findining_mlops.models.sentiment"
-dataset = "reviews"
-primary_metric = "macro_f1"
-min_primary_metric = 0.6
-max_regression = 0.01
-training_window_days = 8
-holdout_days = 2
-validation_days = 1
-hyperparameters = { c = 4.0, max_features = 20000 }
-monitoring = { max_performance_drop = 0.08, cooldown_days = 3, min_rows = 100, html_sample_size = 0 }
-"""
+
+POLICY = {"max_performance_drop": 0.08, "cooldown_days": 3, "html_sample_size": 0}
 
 
 @pytest.fixture
-def catalog(tmp_path, monkeypatch):
-    path = tmp_path / "models.toml"
-    path.write_text(CATALOG)
-    monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(path))
+def catalog(use_catalog):
+    use_catalog(recommendation={**RECOMMENDATION, "monitoring": {**POLICY, "min_rows": 1000}},
+                sentiment={**SENTIMENT, "monitoring": {**POLICY, "min_rows": 100}})
 
 
 def history(platform, model: str, scenario: ScenarioPlan, monitored_days: int) -> list[dict]:
