@@ -70,8 +70,11 @@ def model_deployment():
 
         with fail_fast():
             spec = get_model(params["model_name"])
-            rollout = deployment.plan(platform(), spec, params["version"], params["strategy"], params["canary_percent"],
-                                      params["ramp"], params["bake_minutes"], dag_run.run_id.replace(":", "-"))
+            rollout_id = dag_run.run_id.replace(":", "-")
+            # a re-run of this DAG run resumes its own rollout instead of planning a new one
+            rollout = deployment.load(platform(), spec.endpoint_name, rollout_id) or deployment.plan(
+                platform(), spec, params["version"], params["strategy"], params["canary_percent"], params["ramp"],
+                params["bake_minutes"], rollout_id)
             holder = platform().endpoints.acquire_deployment_lock(spec.endpoint_name, dag_run.run_id)
             if holder is not None:
                 raise EndpointError(f"{spec.endpoint_name} is being deployed by run {holder}; one rollout at a time — "

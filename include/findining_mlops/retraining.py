@@ -256,12 +256,16 @@ def baseline_prefix(model_name: str, version: int) -> str:
     return f"baselines/{model_name}/{version}"
 
 
+# what a version's drift baseline is made of, all written by the training contract
+BASELINE_FILES = (contract.REFERENCE_FILE, contract.METADATA_FILE, contract.EVALUATION_FILE)
+
+
 def store_baseline(platform: Platform, version: ModelVersion) -> str:
     """Copies the reference profile computed at training time next to the version."""
     prefix = baseline_prefix(version.model_name, version.version)
     with tempfile.TemporaryDirectory() as tmp:
         _, model_dir = load_artifact(platform, version.artifact_key, Path(tmp))
-        for name in (contract.REFERENCE_FILE, contract.METADATA_FILE, contract.EVALUATION_FILE):
+        for name in BASELINE_FILES:
             platform.store.upload_file(model_dir / name, f"{prefix}/{name}")
     return prefix
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -50,14 +50,14 @@ def faulty_version(platform, faults: dict) -> int:
     return version.version
 
 
-def deploy_under_traffic(dag, platform, spec, conf: dict):
+def deploy_under_traffic(dag, platform, spec, conf: dict, when=None):
     stop = threading.Event()
     report = {}
     thread = threading.Thread(target=lambda: report.update(
         generate_traffic(platform, spec, rps=40, duration_s=600, seed=3, day=START, stop=stop).summary()))
     thread.start()
     try:
-        run = dag.test(run_conf={"model_name": "sentiment", **conf})
+        run = dag.test(run_conf={"model_name": "sentiment", **conf}, run_after=when)
     finally:
         stop.set()
         thread.join()
@@ -65,9 +65,14 @@ def deploy_under_traffic(dag, platform, spec, conf: dict):
 
 
 
+def captured_records(platform) -> int:
+    return sum(len(platform.store.read_bytes(k).splitlines()) for k in platform.store.list_keys(f"datacapture/{ENDPOINT}/"))
+
+
 def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two_versions, platform):
-    run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions,
-                                        {"version": 2, "canary_percent": 10, "ramp": [10, 50, 100], "bake_minutes": 0.1})
+    conf = {"version": 2, "canary_percent": 10, "ramp": [10, 50, 100], "bake_minutes": 0.1}
+    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions, conf, when)
     assert run.state == "success"
     endpoint = platform.endpoints.describe(ENDPOINT)
     assert [(v.model_version, v.weight) for v in endpoint.variants] == [(2, 1.0)]
@@ -76,8 +81,16 @@ def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two
     rollout_state = json.loads(platform.store.read_bytes(
         next(k for k in platform.store.list_keys(f"deployments/{ENDPOINT}/") if k.endswith("state.json"))))
     assert [h["percent"] for h in rollout_state["history"]] == [10, 50, 100]
+    # no request lost while the weights changed, and each served one is in data capture
     assert traffic["sent"] == traffic["served"] + traffic["errors"] and traffic["errors"] == 0
     assert set(traffic["per_variant"]) == {"sentiment-v1", "sentiment-v2"}
+    assert captured_records(platform) == traffic["served"]
+
+    # the same DAG run again resumes its finished rollout: same endpoint, one promotion
+    again = deployment_dag.test(run_conf={"model_name": "sentiment", **conf}, run_after=when)
+    assert again.state == "success" and again.run_id == run.run_id
+    assert [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants] == [(2, 1.0)]
+    assert len(platform.registry.deployment_history("sentiment")) == 1
 
 
 @pytest.mark.parametrize("faults, thresholds, alarm", [

@@ -1,0 +1,132 @@
+"""
+### Model artifact watch
+
+Deploys a model tarball that a person uploaded — the seed's guide:
+`aws s3 cp recommendation-model-1.1.0.tar.gz s3://bucket/models/recommendation/1.1.0/model.tar.gz`.
+An upload is a `models/<model>/<label>/model.tar.gz` that the pipeline did not write (the
+registry's own copies sit in integer version folders).
+
+Every 5 minutes, a poll:
+
+1. **find** uploads not registered yet, known by key and SHA-256 (the same bytes register
+   once; new bytes at the same key are checked again);
+2. **validate** each (mapped): it unpacks, loads with the model's serving handlers and
+   answers a smoke request from the synthetic world with a response of the right shape.
+   A corrupt or incompatible tarball, or one for a model the catalog does not know, is
+   rejected with an alert naming it, and recorded under `uploads/rejected/` so later polls
+   do not alert again; the other uploads go on;
+3. **register** the valid ones as `Approved`, with the upload's key and hash as lineage,
+   and store the drift baseline when the tarball has `reference.parquet`;
+4. **deploy**: a model without an endpoint gets one serving the version at 100 %;
+   otherwise a canary through `model_deployment` (run id `upload__<model>__v<version>`,
+   with the model's deployment defaults). Of several uploads of one model in a poll, the
+   highest label is deployed; the others are only registered.
+
+Loading a tarball runs its pickled code, here and on the endpoint: only people allowed to
+deploy models may write under `models/`.
+
+A poll, because it works the same on every backend. On AWS, the push alternative is an
+S3 `ObjectCreated` notification on `models/` to an SQS queue watched by an Airflow
+`AssetWatcher`, with this DAG scheduled on that Asset; the tasks stay the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+
+
+@dag(
+    dag_id="model_artifact_watch",
+    schedule="*/5 * * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["findining", "mlops", "deployment"],
+    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
+                  "on_failure_callback": alert_on_task_failure},
+    on_failure_callback=alert_on_dag_failure,
+)
+def model_artifact_watch():
+    @task
+    def find_uploads() -> list[dict]:
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops.artifacts import find_uploads
+
+        with fail_fast():
+            uploads = find_uploads(platform())
+        print(f"{len(uploads)} new upload(s):", *(u.key for u in uploads))
+        return [u.to_dict() for u in uploads]
+
+    @task(map_index_template="{{ upload.key }}")
+    def validate(upload: dict) -> dict | None:
+        """A rejected upload alerts and yields None; it does not fail the others."""
+        from findining_airflow.notifications import publish_event
+        from findining_airflow.runtime import platform
+        from findining_mlops.artifacts import Upload, reject_upload, validate_upload
+        from findining_mlops.errors import DataValidationError
+
+        try:
+            return validate_upload(platform(), Upload(**upload))
+        except DataValidationError as exc:
+            record = reject_upload(platform(), Upload(**upload), str(exc))
+            publish_event(f"upload rejected: {upload['key']}",
+                          f"{exc}\n\nNothing was registered or deployed. Upload a fixed tarball to check it again "
+                          f"(these bytes are recorded as rejected in {platform().store.uri(record)}).")
+            return None
+
+    @task
+    def register(validations: list, dag_run=None) -> list[dict]:
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops.artifacts import Upload, register_upload
+
+        versions = []
+        with fail_fast():
+            for validation in filter(None, validations):  # in find order: the highest label of a model last
+                version = register_upload(platform(), Upload(**validation["upload"]), validation,
+                                          f"{dag_run.dag_id}/{dag_run.run_id}")
+                print(f"{validation['upload']['key']} is {version.model_name} v{version.version}: {version.reason}")
+                versions.append(version.to_dict())
+        return versions
+
+    @task
+    def hand_over(versions: list[dict]) -> list[dict]:
+        """Bootstrap deploys at once; otherwise the canary requests for model_deployment."""
+        from findining_airflow.runtime import deployment_defaults, platform
+        from findining_mlops.catalog import get_model
+        from findining_mlops.retraining import bootstrap_deploy
+
+        newest = {v["model"]: v for v in versions}
+        requests = []
+        for version in newest.values():
+            spec = get_model(version["model"])
+            created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]))
+            if created:
+                print(f"bootstrap: the new endpoint serves {spec.name} v{version['version']} at 100 %:", created)
+                continue
+            endpoint = platform().endpoints.describe(spec.endpoint_name)
+            if endpoint and version["version"] in {v.model_version for v in endpoint.variants}:
+                print(f"{spec.endpoint_name} already serves v{version['version']}")  # a retry after the bootstrap
+                continue
+            conf = {"model_name": spec.name, "version": version["version"], **deployment_defaults(spec)}
+            requests.append({"trigger_run_id": f"upload__{spec.name}__v{version['version']}", "conf": conf})
+        for version in versions:
+            latest = newest[version["model"]]["version"]
+            if version["version"] != latest:
+                print(f"{version['model']} v{version['version']} is registered, not deployed: "
+                      f"v{latest} was uploaded with it and goes out instead")
+        return requests
+
+    TriggerDagRunOperator.partial(
+        task_id="deploy", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
+    ).expand_kwargs(hand_over(register(validate.expand(upload=find_uploads()))))
+
+
+model_artifact_watch()
