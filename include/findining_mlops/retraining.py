@@ -247,7 +247,8 @@ def register(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Sn
         "champion": evaluation.get("champion"),
     }
     return platform.registry.register(
-        spec.name, job.model_artifact_key, status=gate["status"], metrics=evaluation["challenger"],
+        # the job's own figures (e.g. the naive baseline's) plus the holdout evaluation
+        spec.name, job.model_artifact_key, status=gate["status"], metrics={**job.metrics, **evaluation["challenger"]},
         lineage=lineage, reason=reason, idempotency_key=job.name,
     )
 

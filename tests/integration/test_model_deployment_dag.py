@@ -57,7 +57,7 @@ def deploy_under_traffic(dag, platform, spec, conf: dict, when=None):
         generate_traffic(platform, spec, rps=40, duration_s=600, seed=3, day=START, stop=stop).summary()))
     thread.start()
     try:
-        run = dag.test(run_conf={"model_name": "sentiment", **conf}, run_after=when)
+        run = dag.test(run_conf={"model_name": "sentiment", **conf}, logical_date=when, run_after=when)
     finally:
         stop.set()
         thread.join()
@@ -87,7 +87,7 @@ def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two
     assert captured_records(platform) == traffic["served"]
 
     # the same DAG run again resumes its finished rollout: same endpoint, one promotion
-    again = deployment_dag.test(run_conf={"model_name": "sentiment", **conf}, run_after=when)
+    again = deployment_dag.test(run_conf={"model_name": "sentiment", **conf}, logical_date=when, run_after=when)
     assert again.state == "success" and again.run_id == run.run_id
     assert [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants] == [(2, 1.0)]
     assert len(platform.registry.deployment_history("sentiment")) == 1

@@ -12,6 +12,7 @@ import tarfile
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,8 @@ from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.ports import Endpoint, Invocation, MetricDatum, ProductionVariant
 
+# serving from many threads (a traffic run) is this runtime's normal case, not a misuse
+warnings.filterwarnings("ignore", message=r".*sklearn\.utils\.parallel\.delayed.*")
 IN_SERVICE = "InService"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 METRIC_FLUSH_EVERY = 500
