@@ -106,6 +106,22 @@ def cmd_drift(args) -> int:
     return 0
 
 
+def cmd_ab_analyze(args) -> int:
+    import pandas as pd
+
+    from findining_mlops.abtest import analyze, load_config
+
+    if not args.events.is_file():
+        raise FindiningError(f"events file {args.events} does not exist")
+    result = analyze(pd.read_parquet(args.events), load_config(args.config))
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
 def cmd_traffic(args) -> int:
     import logging
 
@@ -171,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--html", type=Path, metavar="OUT", help="also write Evidently's HTML report here")
     drift.add_argument("--sample-size", type=int, default=5000, help="rows per side in the HTML report")
     drift.set_defaults(func=cmd_drift)
+
+    ab = commands.add_parser("ab-analyze", help="SRM check, per-metric tests and the decision of an A/B test")
+    ab.add_argument("--events", type=Path, required=True, help="events parquet: user_id, variant, metric_name, "
+                    "metric_value, timestamp")
+    ab.add_argument("--config", type=Path, required=True, help="test config JSON (see findining_mlops.abtest)")
+    ab.add_argument("--json", type=Path, metavar="OUT", help="write the result here instead of to stdout")
+    ab.set_defaults(func=cmd_ab_analyze)
 
     traffic = commands.add_parser("traffic", parents=[common], help="send synthetic requests to an endpoint at a steady rate")
     traffic.add_argument("--endpoint", required=True, help="endpoint name; its model is looked up in the catalog")

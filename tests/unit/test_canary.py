@@ -98,7 +98,7 @@ def _alarms(platform, thresholds: CanaryThresholds = CanaryThresholds(), spec=No
 
 def test_the_seeds_thresholds_are_the_defaults():
     assert CanaryThresholds() == CanaryThresholds(max_model_latency_ms=5000.0, max_error_rate=0.05,
-                                                  max_prediction_shift=0.1, min_requests=20,
+                                                  max_prediction_shift=0.2, min_requests=20,
                                                   min_prediction_samples=100)
 
 
@@ -278,7 +278,7 @@ def test_a_challenger_with_constant_predictions_fires_prediction_shift(platform,
         _send(platform, variant, _reviews())
     shift = _alarms(platform)["PredictionShift"]
     assert (shift.firing, shift.state) == (True, "firing")
-    assert shift.value > shift.threshold == 0.1
+    assert shift.value > shift.threshold == 0.2
     assert "same window" in shift.detail
 
 
