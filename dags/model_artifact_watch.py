@@ -32,12 +32,12 @@ S3 `ObjectCreated` notification on `models/` to an SQS queue watched by an Airfl
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+from findining_airflow.notifications import alert_on_dag_failure, default_args
 
 
 @dag(
@@ -48,8 +48,7 @@ from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_
     max_active_runs=1,
     doc_md=__doc__,
     tags=["findining", "mlops", "deployment"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
-                  "on_failure_callback": alert_on_task_failure},
+    default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
 )
 def model_artifact_watch():

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from findining_airflow.canary import CanaryBakeSensor
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+from findining_airflow.notifications import alert_on_dag_failure, default_args
 from findining_mlops.catalog import model_names
 
 MODELS = model_names()
@@ -40,8 +40,7 @@ MODELS = model_names()
     catchup=False,
     doc_md=__doc__,
     tags=["findining", "mlops", "deployment"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=15),
-                  "on_failure_callback": alert_on_task_failure},
+    default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
     render_template_as_native_obj=True,
     params={

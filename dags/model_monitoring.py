@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+from findining_airflow.notifications import alert_on_dag_failure, default_args
 from findining_mlops.catalog import model_names
 
 
@@ -44,8 +44,7 @@ from findining_mlops.catalog import model_names
     max_active_runs=1,
     doc_md=__doc__,
     tags=["findining", "mlops", "monitoring"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
-                  "on_failure_callback": alert_on_task_failure},
+    default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
 )
 def model_monitoring():

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_task_failure
+from findining_airflow.notifications import alert_on_dag_failure, default_args
 from findining_airflow.training import TrainingJobOperator
 from findining_mlops.catalog import model_names
 
@@ -42,8 +42,7 @@ MODELS = model_names()
     doc_md=__doc__,
     tags=["findining", "mlops", "training"],
     max_active_runs=2,
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
-                  "on_failure_callback": alert_on_task_failure},
+    default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),

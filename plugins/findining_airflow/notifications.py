@@ -71,3 +71,12 @@ def publish_event(title: str, message: str) -> None:
     from findining_airflow.runtime import platform
 
     platform().notifications.publish(subject("event", "findining", title), message)
+
+
+def default_args() -> dict:
+    """Every DAG's task defaults: an owner, retries for transient failures (errors a retry
+    cannot fix fail at once, see ``errors.fail_fast``), and the failure alert."""
+    from datetime import timedelta
+
+    return {"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
+            "on_failure_callback": alert_on_task_failure}
