@@ -3,7 +3,9 @@ history (bootstrap a model, replay the app's daily traffic, run the daily check)
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -80,3 +82,14 @@ def read_alerts(home: Path) -> list[dict]:
     """What the local backend published to the alerts topic."""
     path = home / "alerts.log"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def tarball(files: dict[str, bytes]) -> bytes:
+    """A model.tar.gz holding exactly these files, e.g. a broken upload."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -17,7 +17,7 @@ import pytest
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.retraining import bootstrap_deploy, store_baseline
-from simulation import bootstrap
+from simulation import bootstrap, tarball
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)
@@ -78,16 +78,6 @@ def live_v1(platform, watch_dag, trained_artifact):
     store_baseline(platform, version)
     bootstrap_deploy(platform, get_model("sentiment"), version)
     return version
-
-
-def tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def alerts(home: Path) -> list[dict]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from datetime import date
 
 import joblib
@@ -19,18 +18,9 @@ from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import DataValidationError
 from findining_mlops.handlers import FAULT_FILE
 from findining_mlops.models import contract
+from simulation import tarball  # tests/integration, on the pytest pythonpath
 
 UPLOAD = "models/sentiment/1.1.0/model.tar.gz"
-
-
-def tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def joblib_bytes(obj) -> bytes:
