@@ -37,6 +37,8 @@ class ModelSpec:
     # how model_retraining hands an approved version to model_deployment (its Params)
     deployment: dict = field(default_factory=lambda: {"strategy": "canary", "canary_percent": 10,
                                                       "ramp": [10, 50, 100], "bake_minutes": 10.0})
+    # what an A/B test of this model can measure: name -> {"kind": "binary"|"continuous", "direction"}
+    ab_metrics: dict = field(default_factory=dict)
 
     @property
     def monitoring_module(self) -> str:
@@ -52,6 +54,11 @@ class ModelSpec:
     def inference_module(self) -> str:
         """The module holding ``model_fn``/``input_fn``/``predict_fn``/``output_fn``."""
         return f"{self.package}.inference"
+
+    @property
+    def outcomes_module(self) -> str:
+        """Turns a served response and the user's later behaviour into A/B metric values."""
+        return f"{self.package}.outcomes"
 
     @property
     def endpoint_name(self) -> str:
@@ -91,6 +98,11 @@ def all_models() -> dict[str, ModelSpec]:
 
 def model_names() -> list[str]:
     return sorted(all_models())
+
+
+def ab_metric_names() -> list[str]:
+    """Every A/B metric some model defines (the ``ab_test`` form's choices)."""
+    return sorted({name for spec in all_models().values() for name in spec.ab_metrics})
 
 
 def get_model(name: str) -> ModelSpec:

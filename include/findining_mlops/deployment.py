@@ -72,9 +72,12 @@ def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str
         raise RegistryError(f"{spec.name} v{version} is {challenger.status}"
                             f"{': ' + challenger.status_note if challenger.status_note else ''}; only Approved versions deploy")
     endpoint = platform.endpoints.describe(spec.endpoint_name)
-    champion = max(endpoint.variants, key=lambda v: v.weight).model_version if endpoint else None
-    if champion == version:
+    variants = endpoint.variants if endpoint else ()
+    if [v.model_version for v in variants] == [version]:
         raise DataValidationError(f"{spec.name} v{version} already serves {spec.endpoint_name}")
+    # the champion is the busiest other variant (after an A/B test the winner is already one of two)
+    others = [v for v in variants if v.model_version != version]
+    champion = max(others, key=lambda v: v.weight).model_version if others else None
     if champion is None:
         strategy = "all_at_once"  # nothing to compare with: the first version takes all traffic
     steps = ramp if strategy == "canary" else [100]
@@ -146,8 +149,9 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
             rollout.outcome = ROLLBACK
             save(platform, rollout)
             return rollout
-    # a step ends when its bake time is up and the alarms could judge it (enough traffic)
-    judged = not any(a.get("insufficient_data") for a in rollout.alarms)
+    # a step ends when its bake time is up and the alarms could judge it (enough traffic);
+    # a bake time of 0 asks for no bake (e.g. the winner of an A/B test, judged on real users)
+    judged = rollout.bake_minutes == 0 or not any(a.get("insufficient_data") for a in rollout.alarms)
     if now - started >= timedelta(minutes=rollout.bake_minutes) and judged:
         if rollout.step + 1 >= len(rollout.ramp):
             rollout.outcome = PROMOTE

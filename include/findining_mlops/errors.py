@@ -35,3 +35,7 @@ class RegistryError(FindiningError):
 
 class EndpointError(FindiningError):
     """An endpoint operation that cannot be carried out."""
+
+
+class ExperimentError(FindiningError):
+    """An A/B test request the experiments store refuses (busy endpoint, unknown test)."""

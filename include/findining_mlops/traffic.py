@@ -191,3 +191,53 @@ def _collect(report: TrafficReport, in_flight: dict[Future, str], done) -> None:
     """Moves finished requests into the report; any error but EndpointError is a bug and is raised."""
     for future in done:
         report.record(in_flight.pop(future), future.result())
+
+
+@dataclass
+class ExperimentDay:
+    """One simulated day of app users in a model's A/B test."""
+
+    day: str
+    requests: int = 0
+    errors: int = 0
+    events_new: int = 0
+    per_arm: dict[str, int] = field(default_factory=dict)
+
+
+def experiment_day(service, spec: ModelSpec, day: date, limit: int | None = None) -> ExperimentDay:
+    """Replays the day's requests through the app client (each user in their own arm) and
+    records each user's outcomes and the latency they waited as A/B events.
+
+    The outcomes come from the day's ground truth (``<model>.outcomes``), so the arm whose
+    model serves users better earns better figures. Each event is keyed on its request, so
+    replaying the same day again adds nothing."""
+    import importlib
+
+    outcomes = importlib.import_module(spec.outcomes_module).outcomes
+    frame = read_partition(service.platform, spec.dataset, day)
+    truth = {iid: rows for iid, rows in frame.groupby("inference_id", sort=False)}
+    summary = ExperimentDay(day.isoformat())
+    test = service.running_test(spec.name)
+    measured = {**test.success_metrics, **test.guardrail_metrics} if test else {}
+    results = []
+    for inference_id, when, body in frame_requests(spec, frame)[:limit]:
+        summary.requests += 1
+        user = body.get("user_id") or str(truth[inference_id]["user_id"].iloc[0])
+        try:
+            served = service.invoke(spec.name, user, body, inference_id=inference_id, event_time=when.to_pydatetime())
+        except EndpointError as exc:
+            summary.errors += 1
+            log.warning("%s", exc)
+            continue
+        if served.arm is None:
+            continue  # no test is running: nothing to record
+        summary.per_arm[served.arm] = summary.per_arm.get(served.arm, 0) + 1
+        context = {"inference_id": inference_id, "timestamp": when.to_pydatetime(), "variant": served.variant}
+        values = {**outcomes(truth[inference_id], served.body), "model_latency_ms": served.latency_ms}
+        results += [(user, spec.name, metric, value, context) for metric, value in values.items() if metric in measured]
+    service.platform.endpoints.flush()
+    if results:
+        summary.events_new = service.record_ab_test_results(results)
+    log.info("%s %s: %d requests (%s), %d new A/B events", spec.name, day, summary.requests, summary.per_arm,
+             summary.events_new)
+    return summary

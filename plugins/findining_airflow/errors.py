@@ -12,11 +12,11 @@ def fail_fast() -> Iterator[None]:
     fail the task at once with their message instead of burning retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from findining_mlops.errors import ConfigurationError, DataValidationError, MissingPartitionError, \
+    from findining_mlops.errors import ConfigurationError, DataValidationError, ExperimentError, MissingPartitionError, \
         RegistryError, TrainingJobFailed, UnknownModelError
 
     try:
         yield
-    except (ConfigurationError, DataValidationError, MissingPartitionError, RegistryError, TrainingJobFailed,
+    except (ConfigurationError, DataValidationError, ExperimentError, MissingPartitionError, RegistryError, TrainingJobFailed,
             UnknownModelError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

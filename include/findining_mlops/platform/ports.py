@@ -215,6 +215,81 @@ class Metrics(Protocol):
     ) -> list[MetricDatum]: ...
 
 
+# A/B test statuses
+RUNNING = "running"
+CONCLUDED = "concluded"
+STOPPED = "stopped"
+TEST_STATUSES = (RUNNING, CONCLUDED, STOPPED)
+
+
+@dataclass(frozen=True)
+class ABTest:
+    """An A/B test between two versions of one model on its endpoint (the seed's ``create_test``)."""
+
+    test_id: str
+    test_name: str
+    model_name: str
+    endpoint: str
+    control_version: int
+    treatment_version: int
+    control_variant: str
+    treatment_variant: str
+    traffic_split: int  # percent of users in treatment
+    duration_days: int
+    success_metrics: dict  # name -> {"kind", "direction"}
+    guardrail_metrics: dict
+    alpha: float
+    started_at: str  # ISO date of day 1
+    status: str = RUNNING
+    decision: str = ""
+    winner: int | None = None  # the winning version, once concluded
+    concluded_at: str = ""
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    def analysis_config(self) -> dict:
+        """The ``abtest.analyze`` config of this test."""
+        return {"control_share": 1 - self.traffic_split / 100, "alpha": self.alpha,
+                "success_metrics": self.success_metrics, "guardrail_metrics": self.guardrail_metrics}
+
+
+@dataclass(frozen=True)
+class MetricEvent:
+    """One outcome of one user in a test (the seed's ``recordABTestResult``)."""
+
+    event_id: str  # idempotency key: a retried write with the same id is kept once
+    test_id: str
+    user_id: str
+    variant: str  # "control" | "treatment"
+    metric_name: str
+    metric_value: float
+    timestamp: datetime
+    context: dict = field(default_factory=dict)
+
+
+class Experiments(Protocol):
+    """A/B tests and their metric events (DynamoDB-shaped: tests by id, events by (test, event id))."""
+
+    def create(self, test: ABTest) -> ABTest:
+        """Records a running test; the same ``test_id`` again returns the stored one. Refuses
+        (ExperimentError) while another test runs on the same endpoint."""
+
+    def get(self, test_id: str) -> ABTest | None: ...
+    def list_tests(self, status: str | None = None) -> list[ABTest]: ...
+
+    def finish(self, test_id: str, status: str, decision: str, winner: int | None, when: str) -> ABTest:
+        """Moves a running test to ``concluded`` / ``stopped``; a test already finished is returned unchanged."""
+
+    def record(self, events: list[MetricEvent]) -> int:
+        """Writes events, each at most once by ``event_id``; returns how many were new."""
+
+    def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
+        """The test's events with ``timestamp < until`` (all when None)."""
+
+
 class Notifications(Protocol):
     def publish(self, subject: str, message: str) -> str:
         """Publish to the alerts topic; returns the message id."""
@@ -228,3 +303,4 @@ class Platform:
     endpoints: Endpoints
     metrics: Metrics
     notifications: Notifications
+    experiments: Experiments

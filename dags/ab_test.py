@@ -1,0 +1,90 @@
+"""
+### A/B test: create
+
+Starts an A/B test between two versions of a model on its endpoint — the seed's
+`ab-test-manager` `create_test` action as a form.
+
+1. **plan**: refuse an unknown or non-`Approved` version, a split outside 1–99 %, a metric
+   the model does not record, and a second test on a busy endpoint — before anything changes;
+2. **start**: take the endpoint's deployment lock (no rollout can change the variants
+   during the test), put both versions on it as production variants weighted by the split,
+   and record the test in the experiments store (`abtests/<test-id>/test.json`).
+
+Users are assigned to an arm by a stable hash of (test, user), so each user sees one
+version for the whole test (the app client invokes their arm's variant). `ab_test_analysis`
+analyses the test every day and concludes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import Param, dag, task
+
+from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_mlops.catalog import ab_metric_names, model_names
+
+MODELS = model_names()
+METRICS = ab_metric_names()
+
+
+@dag(
+    dag_id="ab_test",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["findining", "mlops", "ab-test"],
+    default_args=default_args(),
+    on_failure_callback=alert_on_dag_failure,
+    params={
+        "test_name": Param("recommendation_v1_vs_v2", type="string", minLength=1, maxLength=100),
+        "model_name": Param(MODELS[0], type="string", enum=MODELS),
+        "control_version": Param(1, type="integer", minimum=1, description="registry version of the control arm"),
+        "treatment_version": Param(2, type="integer", minimum=1, description="registry version of the treatment arm"),
+        "traffic_split": Param(50, type="integer", minimum=1, maximum=99, description="percent of users in treatment"),
+        "duration_days": Param(14, type="integer", minimum=1, maximum=90),
+        "success_metrics": Param(["recommendation_accuracy", "user_satisfaction"], type="array", minItems=1,
+                                 uniqueItems=True, items={"type": "string", "enum": METRICS},
+                                 description="the decision's metrics (Holm-corrected as one family)"),
+        "guardrail_metrics": Param([], type="array", uniqueItems=True, items={"type": "string", "enum": METRICS},
+                                   description="metrics that must not get worse; a breach stops the test"),
+        "alpha": Param(0.05, type="number", exclusiveMinimum=0, maximum=0.2),
+        "start_date": Param(None, type=["null", "string"], format="date",
+                            description="day 1 of the test (default: the day of the run)"),
+    },
+)
+def ab_test():
+    @task
+    def plan(params: dict, dag_run=None) -> dict:
+        from datetime import date
+
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops import experiments
+
+        with fail_fast():
+            request = experiments.TestRequest(**{k: params[k] for k in (
+                "test_name", "model_name", "control_version", "treatment_version", "traffic_split", "duration_days",
+                "success_metrics", "guardrail_metrics", "alpha")})
+            start_day = date.fromisoformat(params["start_date"]) if params["start_date"] else dag_run.run_after.date()
+            test = experiments.plan_test(platform(), request, experiments.test_id_for(request.test_name, dag_run.run_id),
+                                         start_day)
+        return test.to_dict()
+
+    @task
+    def start(planned: dict) -> dict:
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.runtime import platform
+        from findining_mlops import experiments
+        from findining_mlops.platform.ports import ABTest
+
+        with fail_fast():
+            test = experiments.start_test(platform(), ABTest(**planned))
+        print(f"A/B test {test.test_id} running on {test.endpoint} from {test.started_at}")
+        return test.to_dict()
+
+    start(plan())
+
+
+ab_test()

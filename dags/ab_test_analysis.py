@@ -1,0 +1,88 @@
+"""
+### A/B test analysis (daily)
+
+Every day, for every A/B test running that day — the seed's `ab-test-manager`
+`analyze_test` action on a schedule:
+
+1. **analyse** (one mapped branch per test): every metric event up to the end of the
+   run's day, at the user level — users, means, difference with its confidence interval and
+   p-value per arm and metric (Welch's t-test / two-proportion z-test), the sample-ratio
+   check against the planned split, always-valid (mSPRT) p-values because this is read
+   every day, Holm across the success metrics, guardrails outside that family. Written to
+   `abtests/<test-id>/dt=YYYY-MM-DD/analysis.json` and `report.html` (the daily intervals).
+2. **finish** a test that is decided: stopped on a sample-ratio mismatch or a worse
+   guardrail (no winner), concluded on a significant win or at the end of its duration (the
+   control stays when nothing won). The endpoint is freed and the result summarised on the
+   alerts topic.
+3. **promote**: the winner goes to 100 % through `model_deployment` (run id
+   `abtest__<test-id>`, so a re-run never deploys twice).
+
+Backfill past days from the UI; a re-run of a day rewrites that day's files and changes
+nothing that is already finished.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
+
+from findining_airflow.notifications import alert_on_dag_failure, default_args
+
+
+@dag(
+    dag_id="ab_test_analysis",
+    schedule="@daily",
+    start_date=datetime(2026, 10, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["findining", "mlops", "ab-test"],
+    default_args=default_args(),
+    on_failure_callback=alert_on_dag_failure,
+)
+def ab_test_analysis():
+    @task
+    def running_tests(data_interval_start=None, dag_run=None) -> list[dict]:
+        from findining_airflow.runtime import platform
+        from findining_mlops.experiments import running_on
+
+        # a run triggered by hand without a logical date analyses the day before it
+        day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
+        tests = running_on(platform(), day)
+        print(f"{day}: {len(tests)} A/B test(s) running: {[t.test_id for t in tests]}")
+        return [{"test_id": t.test_id, "day": day.isoformat()} for t in tests]
+
+    @task(map_index_template="{{ test['test_id'] }}")
+    def analyse(test: dict) -> dict:
+        import json
+        from datetime import date
+
+        from findining_airflow.errors import fail_fast
+        from findining_airflow.notifications import publish_event
+        from findining_airflow.runtime import platform
+        from findining_mlops import experiments
+        from findining_mlops.platform.ports import RUNNING
+
+        with fail_fast():
+            found = platform().experiments.get(test["test_id"])
+            summary = experiments.analyse_day(platform(), found, date.fromisoformat(test["day"]))
+        print(json.dumps(summary, indent=2))
+        if summary["outcome"] != RUNNING and found.status == RUNNING:
+            # alert first: a retry may send the message twice but never loses it
+            publish_event(*experiments.result_message(found, summary))
+            experiments.finish(platform(), found, summary)
+        return {"trigger_run_id": f"abtest__{found.test_id}", "conf": experiments.deployment_conf(found, summary),
+                "promote": summary["winner"] is not None}
+
+    @task
+    def promotions(results: list[dict]) -> list[dict]:
+        return [{"trigger_run_id": r["trigger_run_id"], "conf": r["conf"]} for r in results if r["promote"]]
+
+    TriggerDagRunOperator.partial(
+        task_id="promote_winner", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
+    ).expand_kwargs(promotions(analyse.expand(test=running_tests())))
+
+
+ab_test_analysis()

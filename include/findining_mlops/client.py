@@ -1,0 +1,123 @@
+"""The app's view of the models: the seed's ``mlService`` for Python callers.
+
+``MLService`` calls the models' endpoints and takes part in A/B tests: while a test runs on
+a model's endpoint, each user is sent to their own arm's variant (``TargetVariant``) on
+every request, and ``record_ab_test_result`` files the user's outcomes under that arm.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from findining_mlops import experiments
+from findining_mlops.catalog import get_model, model_names
+from findining_mlops.errors import EndpointError, ExperimentError
+from findining_mlops.platform.ports import RUNNING, ABTest, Invocation, MetricEvent, Platform
+
+TEST_REFRESH_S = 30.0  # how stale the client's view of running tests may be
+
+
+@dataclass(frozen=True)
+class Served:
+    """A model's answer and where it came from."""
+
+    body: dict
+    variant: str
+    inference_id: str
+    latency_ms: float
+    test_id: str | None = None
+    arm: str | None = None
+
+
+class MLService:
+    def __init__(self, platform: Platform, refresh_s: float = TEST_REFRESH_S):
+        self.platform = platform
+        self.refresh_s = refresh_s
+        self._tests: dict[str, ABTest] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    # -- the seed's mlService ---------------------------------------------------------
+    def get_recommendations(self, user_id: str, user_preferences: dict, emotional_state: str, *, time_of_day: str,
+                            district: str, candidates: list[dict], inference_id: str | None = None,
+                            event_time: datetime | None = None) -> Served:
+        """The candidates ranked for this user (``ranking``, best first, and ``scores``)."""
+        request = {"user_id": user_id, "user_preferences": user_preferences, "emotional_state": emotional_state,
+                   "time_of_day": time_of_day, "district": district, "candidates": candidates}
+        return self.invoke("recommendation", user_id, request, inference_id=inference_id, event_time=event_time)
+
+    def analyze_review(self, text: str, *, user_id: str | None = None, inference_id: str | None = None,
+                       event_time: datetime | None = None) -> Served:
+        """The review's sentiment (``label`` and per-class ``scores``)."""
+        return self.invoke("sentiment", user_id, {"text": text}, inference_id=inference_id, event_time=event_time)
+
+    def record_ab_test_result(self, user_id: str, model_name: str, metric_name: str, metric_value: float,
+                              context: dict | None = None) -> bool:
+        """Files one outcome of the user in the model's running test; True when it is new.
+
+        ``context`` may carry ``inference_id`` (the request the outcome belongs to) or
+        ``event_id``, which make a resent result count once, and ``timestamp``."""
+        return self.record_ab_test_results([(user_id, model_name, metric_name, metric_value, context or {})]) == 1
+
+    def record_ab_test_results(self, results: list[tuple[str, str, str, float, dict]]) -> int:
+        """Many ``record_ab_test_result`` calls in one write; returns how many were new."""
+        events = [self._event(*result) for result in results]
+        return self.platform.experiments.record(events)
+
+    def health_check(self) -> dict:
+        """Each model's endpoint: status and variants, or why it cannot serve."""
+        health = {}
+        for name in model_names():
+            endpoint = self.platform.endpoints.describe(get_model(name).endpoint_name)
+            health[name] = ({"status": "missing", "endpoint": get_model(name).endpoint_name} if endpoint is None
+                            else {"status": endpoint.status, "endpoint": endpoint.name,
+                                  "variants": endpoint.to_dict()["variants"]})
+        health["healthy"] = all(h["status"] == "InService" for h in health.values())
+        return health
+
+    # -- A/B participation -----------------------------------------------------------
+    def running_test(self, model_name: str) -> ABTest | None:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self.refresh_s:
+                self._tests = {t.model_name: t for t in self.platform.experiments.list_tests(RUNNING)}
+                self._loaded_at = time.monotonic()
+            return self._tests.get(model_name)
+
+    def invoke(self, model_name: str, user_id: str | None, request: dict, *, inference_id: str | None = None,
+               event_time: datetime | None = None) -> Served:
+        spec = get_model(model_name)
+        test = self.running_test(model_name) if user_id is not None else None
+        arm = experiments.assign(test, user_id) if test else None
+        answer: Invocation = self.platform.endpoints.invoke(
+            spec.endpoint_name, json.dumps(request, ensure_ascii=False).encode(), inference_id=inference_id,
+            target_variant=experiments.arm_variant(test, arm) if test else None, event_time=event_time)
+        try:
+            body = json.loads(answer.body)
+        except json.JSONDecodeError as exc:
+            raise EndpointError(f"{spec.endpoint_name} answered with something other than JSON: {exc}") from exc
+        return Served(body, answer.variant_name, answer.inference_id, answer.latency_ms,
+                      test.test_id if test else None, arm)
+
+    def _event(self, user_id: str, model_name: str, metric_name: str, metric_value: float,
+               context: dict) -> MetricEvent:
+        test = self.running_test(model_name)
+        if test is None:
+            raise ExperimentError(f"no A/B test is running for {model_name}; nothing to record {metric_name} in")
+        metrics = {**test.success_metrics, **test.guardrail_metrics}
+        if metric_name not in metrics:
+            raise ExperimentError(f"A/B test {test.test_id} does not measure {metric_name!r}; it measures "
+                                  f"{sorted(metrics)}")
+        if isinstance(metric_value, bool) or not isinstance(metric_value, (int, float)) or not math.isfinite(metric_value):
+            raise ExperimentError(f"{metric_name} of user {user_id} must be a finite number, got {metric_value!r}")
+        when = context.get("timestamp") or datetime.now(timezone.utc)
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        key = context.get("event_id") or context.get("inference_id") or when.isoformat()
+        return MetricEvent(experiments.event_id(test.test_id, user_id, metric_name, str(key)), test.test_id, user_id,
+                           experiments.assign(test, user_id), metric_name, float(metric_value), when,
+                           {k: v for k, v in context.items() if k != "timestamp"})

@@ -1,0 +1,314 @@
+"""A/B tests of two versions of a model on its endpoint: the seed's ab-test-manager
+(``create_test``, ``analyze_test``) as plain functions the ``ab_test`` and
+``ab_test_analysis`` DAGs call.
+
+A test holds its endpoint's deployment lock from start to conclusion, so no canary
+rollout changes the variants under it, and the experiments store refuses a second running
+test on the same endpoint. Users, not requests, are randomised: ``assign`` hashes (test,
+user) into an arm and the client invokes that arm's variant (``TargetVariant``); the
+variant weights only route callers that do not take part.
+
+Each day's analysis is written under ``abtests/<test-id>/dt=YYYY-MM-DD/`` (JSON and an
+HTML page with the confidence intervals so far), keyed on the day, so a re-run rewrites the
+same files and a finished test stays finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from findining_mlops.catalog import ModelSpec, get_model
+from findining_mlops.errors import DataValidationError, ExperimentError, RegistryError
+from findining_mlops.platform.ports import (
+    APPROVED,
+    CONCLUDED,
+    RUNNING,
+    STOPPED,
+    ABTest,
+    MetricEvent,
+    Platform,
+    ProductionVariant,
+)
+from findining_mlops.retraining import variant_name
+
+log = logging.getLogger(__name__)
+ARMS = ("control", "treatment")
+STOPPED_DECISIONS = ("stopped_srm", "stopped_guardrail")
+WINS = {"treatment_wins": "treatment", "control_wins": "control"}
+ASSIGNMENT_BUCKETS = 10_000
+
+
+@dataclass(frozen=True)
+class TestRequest:
+    """The ``ab_test`` form (the seed's ``create_test`` payload)."""
+
+    test_name: str
+    model_name: str
+    control_version: int
+    treatment_version: int
+    traffic_split: int  # percent of users in treatment
+    duration_days: int
+    success_metrics: list[str]
+    guardrail_metrics: list[str]
+    alpha: float = 0.05
+
+
+def test_id_for(test_name: str, run_id: str) -> str:
+    """A readable id that is the same for every retry of one DAG run."""
+    slug = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[:48] or "test"
+    return f"{slug}-{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
+
+
+def lock_owner(test_id: str) -> str:
+    return f"abtest:{test_id}"
+
+
+def plan_test(platform: Platform, request: TestRequest, test_id: str, start_day: date) -> ABTest:
+    """Checks everything before anything changes; raises with what to fix."""
+    spec = get_model(request.model_name)
+    if not 1 <= request.traffic_split <= 99:
+        raise DataValidationError(f"traffic_split {request.traffic_split} % must be between 1 and 99: "
+                                  "both arms need users")
+    if request.duration_days < 1:
+        raise DataValidationError(f"duration_days {request.duration_days} must be at least 1")
+    if not 0 < request.alpha < 0.5:
+        raise DataValidationError(f"alpha {request.alpha} must be between 0 and 0.5")
+    if request.control_version == request.treatment_version:
+        raise DataValidationError(f"control and treatment are both v{request.control_version}; "
+                                  "an A/B test compares two versions")
+    for arm, version in (("control", request.control_version), ("treatment", request.treatment_version)):
+        found = platform.registry.get(spec.name, version)  # RegistryError names an unknown version
+        if found.status != APPROVED:
+            raise RegistryError(f"{arm} {spec.name} v{version} is {found.status}; only Approved versions "
+                                "take part in an A/B test")
+    success = _metric_specs(spec, request.success_metrics, "success_metrics")
+    guardrails = _metric_specs(spec, request.guardrail_metrics, "guardrail_metrics")
+    if not success:
+        raise DataValidationError("success_metrics is empty; an A/B test needs at least one")
+    both = sorted(set(success) & set(guardrails))
+    if both:
+        raise DataValidationError(f"{both} cannot be both a success and a guardrail metric")
+    busy = [t.test_id for t in platform.experiments.list_tests(RUNNING)
+            if t.endpoint == spec.endpoint_name and t.test_id != test_id]
+    if busy:
+        raise ExperimentError(f"{spec.endpoint_name} already runs A/B test {busy[0]}; one test per endpoint at a "
+                              "time — wait for it to conclude")
+    control = platform.registry.get(spec.name, request.control_version)
+    treatment = platform.registry.get(spec.name, request.treatment_version)
+    return ABTest(
+        test_id=test_id, test_name=request.test_name, model_name=spec.name, endpoint=spec.endpoint_name,
+        control_version=control.version, treatment_version=treatment.version,
+        control_variant=variant_name(control), treatment_variant=variant_name(treatment),
+        traffic_split=request.traffic_split, duration_days=request.duration_days, success_metrics=success,
+        guardrail_metrics=guardrails, alpha=request.alpha, started_at=start_day.isoformat())
+
+
+def _metric_specs(spec: ModelSpec, names: list[str], role: str) -> dict:
+    unknown = sorted(set(names) - set(spec.ab_metrics))
+    if unknown:
+        raise DataValidationError(f"{role} {unknown} are not metrics of {spec.name}; it records "
+                                  f"{sorted(spec.ab_metrics)}")
+    return {name: {"kind": spec.ab_metrics[name]["kind"],
+                   "direction": spec.ab_metrics[name].get("direction", "higher_is_better")} for name in names}
+
+
+def start_test(platform: Platform, test: ABTest) -> ABTest:
+    """Takes the endpoint, puts both versions on it as variants and records the test.
+
+    A retry finds its own lock, the same endpoint config and the recorded test, and changes
+    nothing; a failure before the record gives the endpoint's lock back."""
+    holder = platform.endpoints.acquire_deployment_lock(test.endpoint, lock_owner(test.test_id))
+    if holder is not None:
+        raise ExperimentError(f"{test.endpoint} is held by {holder}; an A/B test starts when no rollout or "
+                              "other test is running on the endpoint")
+    try:
+        share = test.traffic_split / 100
+        endpoint = platform.endpoints.deploy(test.endpoint, [
+            _variant(platform, test.model_name, test.control_version, 1 - share),
+            _variant(platform, test.model_name, test.treatment_version, share)])
+        recorded = platform.experiments.create(test)
+    except Exception:
+        if platform.experiments.get(test.test_id) is None:
+            platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
+        raise
+    platform.store.write_bytes(f"abtests/{test.test_id}/test.json",
+                               json.dumps({**recorded.to_dict(), "endpoint_config": endpoint.to_dict()},
+                                          indent=2, ensure_ascii=False).encode())
+    log.info("A/B test %s: %s v%d (control) vs v%d (treatment, %d %% of users) on %s", test.test_id, test.model_name,
+             test.control_version, test.treatment_version, test.traffic_split, test.endpoint)
+    return recorded
+
+
+def _variant(platform: Platform, model: str, version: int, weight: float) -> ProductionVariant:
+    found = platform.registry.get(model, version)
+    return ProductionVariant(variant_name(found), model, version, found.artifact_uri, weight)
+
+
+def assign(test: ABTest, user_id: str) -> str:
+    """The user's arm for the whole test: a stable hash of (test, user) against the split."""
+    digest = hashlib.sha256(f"{test.test_id}:{user_id}".encode()).digest()
+    bucket = int.from_bytes(digest[:8], "big") % ASSIGNMENT_BUCKETS
+    return "treatment" if bucket < test.traffic_split * ASSIGNMENT_BUCKETS // 100 else "control"
+
+
+def arm_variant(test: ABTest, arm: str) -> str:
+    return test.treatment_variant if arm == "treatment" else test.control_variant
+
+
+def event_id(test_id: str, user_id: str, metric_name: str, key: str) -> str:
+    """The same outcome (user, metric, request or time) recorded twice is one event."""
+    return hashlib.sha256(f"{test_id}|{user_id}|{metric_name}|{key}".encode()).hexdigest()[:32]
+
+
+def running_on(platform: Platform, day: date) -> list[ABTest]:
+    """Tests that were running on ``day``: started by then and not finished before it."""
+    return [t for t in platform.experiments.list_tests()
+            if date.fromisoformat(t.started_at) <= day
+            and (t.status == RUNNING or date.fromisoformat(t.concluded_at) >= day)]
+
+
+def events_frame(events: list[MetricEvent]):
+    """The analysis' event table (``abtest.COLUMNS``)."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "user_id": [e.user_id for e in events],
+        "variant": [e.variant for e in events],
+        "metric_name": [e.metric_name for e in events],
+        "metric_value": [e.metric_value for e in events],
+        "timestamp": [e.timestamp for e in events],
+    })
+
+
+def analyse_day(platform: Platform, test: ABTest, day: date) -> dict:
+    """The analysis of every event up to the end of ``day`` and what it means for the test."""
+    from findining_mlops import abtest
+
+    day_number = (day - date.fromisoformat(test.started_at)).days + 1
+    until = datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
+    events = events_frame(platform.experiments.events(test.test_id, until))
+    summary = {"test_id": test.test_id, "day": day.isoformat(), "day_number": day_number,
+               "duration_days": test.duration_days, "events": len(events),
+               "users": {arm: int(events.loc[events["variant"] == arm, "user_id"].nunique()) for arm in ARMS}}
+    try:
+        result = abtest.analyze(events, test.analysis_config())
+    except DataValidationError as exc:
+        if not _too_early(events, test):
+            raise DataValidationError(f"A/B test {test.test_id}, {day}: the recorded events break the contract: "
+                                      f"{exc}") from exc
+        result = {"srm": None, "metrics": {}, "decision": "inconclusive", "note": f"not enough data yet: {exc}"}
+    summary.update(result)
+    summary["outcome"] = _outcome(result["decision"], day_number >= test.duration_days)
+    summary["winner"] = _winner(test, result["decision"], summary["outcome"])
+    history = _history(platform, test, day) + [summary]
+    prefix = f"abtests/{test.test_id}/dt={day.isoformat()}/"
+    platform.store.write_bytes(prefix + "analysis.json", json.dumps(summary, indent=2, sort_keys=True).encode())
+    platform.store.write_bytes(prefix + "report.html", render_report(test, history).encode())
+    log.info("A/B test %s day %d/%d: %s -> %s", test.test_id, day_number, test.duration_days, result["decision"],
+             summary["outcome"])
+    return summary
+
+
+def _too_early(events, test: ABTest) -> bool:
+    """Too few users for a metric is a normal first day; anything else in the events is not."""
+    if not set(events["variant"]) <= set(ARMS):
+        return False
+    metrics = {**test.success_metrics, **test.guardrail_metrics}
+    present = events[events["metric_name"].isin(list(metrics))]
+    per_arm = present.groupby(["metric_name", "variant"])["user_id"].nunique()
+    return any(per_arm.get((m, arm), 0) < 2 for m in metrics for arm in ARMS)
+
+
+def _outcome(decision: str, ended: bool) -> str:
+    if decision in STOPPED_DECISIONS:
+        return STOPPED
+    if decision in WINS or ended:
+        return CONCLUDED
+    return RUNNING
+
+
+def _winner(test: ABTest, decision: str, outcome: str) -> int | None:
+    """The version that goes to 100 %: the winner, or the control when the test ends without one."""
+    if outcome != CONCLUDED:
+        return None
+    arm = WINS.get(decision, "control")
+    return test.treatment_version if arm == "treatment" else test.control_version
+
+
+def _history(platform: Platform, test: ABTest, day: date) -> list[dict]:
+    keys = sorted(k for k in platform.store.list_keys(f"abtests/{test.test_id}/") if k.endswith("/analysis.json"))
+    earlier = [json.loads(platform.store.read_bytes(k)) for k in keys]
+    return [a for a in earlier if a["day"] < day.isoformat()]
+
+
+def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
+    """Records the end of the test and frees its endpoint; the same call again changes nothing."""
+    finished = platform.experiments.finish(test.test_id, summary["outcome"], summary["decision"], summary["winner"],
+                                           summary["day"])
+    platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
+    return finished
+
+
+def result_message(test: ABTest, summary: dict) -> tuple[str, str]:
+    """The SNS / local alert that summarises a finished test."""
+    headline = {
+        "stopped_srm": "stopped: sample-ratio mismatch",
+        "stopped_guardrail": "stopped: a guardrail metric got worse",
+        "treatment_wins": f"treatment v{test.treatment_version} wins",
+        "control_wins": f"control v{test.control_version} wins",
+    }.get(summary["decision"], f"no significant difference after {summary['day_number']} days")
+    lines = [f"A/B test {test.test_name} ({test.test_id}) on {test.endpoint}: {headline}",
+             f"Day {summary['day_number']} of {test.duration_days} ({summary['day']}); users {summary['users']}"]
+    if summary.get("srm"):
+        lines.append(f"Sample-ratio check: p = {summary['srm']['p_value']:.3g}"
+                     f"{' (mismatch: arms are not comparable)' if summary['srm']['mismatch'] else ''}")
+    for name, m in summary["metrics"].items():
+        lines.append(f"{name}: control {m['control']['mean']:.4g} vs treatment {m['treatment']['mean']:.4g}, "
+                     f"difference {m['difference']:+.4g} [{m['ci_low']:+.4g}, {m['ci_high']:+.4g}], "
+                     f"always-valid p = {m['sequential_p_value']:.3g}{' (significant)' if m['significant'] else ''}")
+    if summary["winner"] is not None:
+        lines.append(f"Next: {test.model_name} v{summary['winner']} goes to 100 % through model_deployment")
+    return f"A/B test {test.test_name}: {headline}", "\n".join(lines)
+
+
+def deployment_conf(test: ABTest, summary: dict) -> dict:
+    """``model_deployment`` Params that put the winner at 100 % of the endpoint."""
+    return {"model_name": test.model_name, "version": summary["winner"], "strategy": "all_at_once",
+            "bake_minutes": 0}
+
+
+def render_report(test: ABTest, history: list[dict]) -> str:
+    """An HTML page: the daily difference and its confidence interval per metric, and the decisions."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    metrics = list(test.success_metrics) + list(test.guardrail_metrics)
+    figure = make_subplots(rows=len(metrics), cols=1, subplot_titles=[
+        f"{m} ({'success' if m in test.success_metrics else 'guardrail'}): treatment − control" for m in metrics])
+    for row, name in enumerate(metrics, start=1):
+        days = [a["day"] for a in history if name in a["metrics"]]
+        points = [a["metrics"][name] for a in history if name in a["metrics"]]
+        figure.add_trace(go.Scatter(
+            x=days, y=[p["difference"] for p in points], mode="lines+markers", name=name,
+            error_y={"type": "data", "symmetric": False, "array": [p["ci_high"] - p["difference"] for p in points],
+                     "arrayminus": [p["difference"] - p["ci_low"] for p in points]}), row=row, col=1)
+        figure.add_hline(y=0, line_dash="dot", row=row, col=1)
+    figure.update_layout(height=300 * len(metrics), showlegend=False,
+                         title=f"A/B test {test.test_name}: v{test.control_version} (control) vs "
+                               f"v{test.treatment_version} (treatment, {test.traffic_split} % of users)")
+    rows = "".join(
+        f"<tr><td>{a['day']}</td><td>{a['day_number']}</td><td>{a['users']['control']}</td>"
+        f"<td>{a['users']['treatment']}</td><td>{html.escape(a['decision'])}</td><td>{a['outcome']}</td></tr>"
+        for a in history)
+    return ("<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>A/B test {html.escape(test.test_name)}</title></head><body>"
+            f"<h1>A/B test {html.escape(test.test_name)} ({test.test_id})</h1>"
+            "<table border=1><tr><th>day</th><th>#</th><th>control users</th><th>treatment users</th>"
+            f"<th>decision</th><th>outcome</th></tr>{rows}</table>"
+            + figure.to_html(full_html=False, include_plotlyjs=True) + "</body></html>")

@@ -1,0 +1,65 @@
+"""The local experiments store: tests keyed by id, one running test per endpoint, a finished
+test stays finished, and each metric event is kept once however often it is written."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from findining_mlops.errors import ExperimentError
+from findining_mlops.platform.ports import CONCLUDED, RUNNING, STOPPED, ABTest, MetricEvent
+
+T0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+
+
+def _test(test_id: str = "t1", endpoint: str = "ep") -> ABTest:
+    return ABTest(test_id, "name", "sentiment", endpoint, 1, 2, "sentiment-v1", "sentiment-v2", 50, 14,
+                  {"sentiment_accuracy": {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05, "2026-11-01")
+
+
+def _event(i: int, test_id: str = "t1", when: datetime = T0) -> MetricEvent:
+    return MetricEvent(f"e{i}", test_id, f"u{i}", "control", "sentiment_accuracy", 1.0, when, {"inference_id": i})
+
+
+def test_a_created_test_reads_back_equal_and_creating_it_again_changes_nothing(platform):
+    assert platform.experiments.create(_test()) == _test()
+    assert platform.experiments.create(_test()) == _test()
+    assert platform.experiments.get("t1") == _test()
+    assert platform.experiments.list_tests(RUNNING) == [_test()]
+    assert platform.experiments.get("nope") is None
+
+
+def test_a_second_running_test_on_the_same_endpoint_is_refused_and_not_stored(platform):
+    platform.experiments.create(_test("t1"))
+    with pytest.raises(ExperimentError, match="already runs A/B test t1"):
+        platform.experiments.create(_test("t2"))
+    assert platform.experiments.get("t2") is None
+    platform.experiments.create(_test("t3", endpoint="other"))  # another endpoint is free
+
+
+def test_finishing_frees_the_endpoint_and_a_finished_test_stays_as_it_ended(platform):
+    platform.experiments.create(_test("t1"))
+    done = platform.experiments.finish("t1", STOPPED, "stopped_srm", None, "2026-11-03")
+    assert (done.status, done.decision, done.winner, done.concluded_at) == (STOPPED, "stopped_srm", None, "2026-11-03")
+    assert platform.experiments.finish("t1", CONCLUDED, "treatment_wins", 2, "2026-11-04") == done
+    platform.experiments.create(_test("t2"))
+    assert [t.test_id for t in platform.experiments.list_tests(STOPPED)] == ["t1"]
+
+
+def test_finish_refuses_an_unknown_test_or_a_running_status(platform):
+    with pytest.raises(ExperimentError, match="no A/B test 'nope'"):
+        platform.experiments.finish("nope", STOPPED, "stopped_srm", None, "2026-11-03")
+    platform.experiments.create(_test())
+    with pytest.raises(ExperimentError, match="concluded or stopped"):
+        platform.experiments.finish("t1", RUNNING, "", None, "2026-11-03")
+
+
+def test_events_are_kept_once_by_event_id_and_read_back_up_to_a_time(platform):
+    events = [_event(i, when=T0 + timedelta(hours=i)) for i in range(5)]
+    assert platform.experiments.record(events) == 5
+    assert platform.experiments.record(events[:3] + [_event(9, when=T0 + timedelta(hours=9))]) == 1
+    assert [e.event_id for e in platform.experiments.events("t1")] == ["e0", "e1", "e2", "e3", "e4", "e9"]
+    assert [e.event_id for e in platform.experiments.events("t1", until=T0 + timedelta(hours=2))] == ["e0", "e1"]
+    assert platform.experiments.events("t1")[0] == events[0]
+    assert platform.experiments.events("other") == []
