@@ -10,8 +10,12 @@ REST API as an ML engineer would from the UI:
 3. replays each later day's app traffic against the endpoints (data capture);
 4. backfills ``model_monitoring`` over those days: quiet while the world is stable, a
    retraining soon after the drift begins;
-5. prints a summary, writes an HTML summary with the daily drift and performance plots,
-   and stops Airflow.
+5. rolls the retrained versions out as canaries under live traffic, and drills a rollback;
+6. A/B-tests a deliberately small recommendation version (control) against the live one
+   (treatment) over simulated days of app users (``ab_test``, ``ab_test_analysis``) until
+   the analysis concludes and the winner goes to 100 %;
+7. prints a summary, writes an HTML summary with the daily drift, performance and A/B
+   confidence-interval plots, and stops Airflow.
 
 ``make airflow`` (``--ui-only``) starts the same Airflow and keeps it running.
 """
@@ -37,6 +41,10 @@ log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
 DEMO_RPS = 25.0  # app traffic per endpoint while a canary bakes
 DEMO_BAKE_MINUTES = 0.5
+AB_MAX_DAYS = 14
+AB_REQUESTS_PER_DAY = 600
+# the control of the demo's A/B test: one tree with two leaves, a clearly weaker ranker
+LIGHTWEIGHT_HYPERPARAMETERS = {"max_iter": 1, "max_leaf_nodes": 2}
 
 
 def airflow_env(project: Path, port: int) -> dict[str, str]:
@@ -193,7 +201,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
 
     @contextmanager
     def phase(label: str, title: str):
-        print(f"[{len(timings) + 1}/8] {title}", flush=True)
+        print(f"[{len(timings) + 1}/9] {title}", flush=True)
         started = time.monotonic()
         yield
         timings[label] = time.monotonic() - started
@@ -204,7 +212,8 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
     with ExitStack() as airflow:
         with phase("start Airflow", f"start Airflow (standalone, LocalExecutor, SQLite) at http://localhost:{port}"):
             client = airflow.enter_context(running_airflow(env, port, airflow_home / "standalone.log"))
-            wait_for_dags(client, ["model_retraining", "model_monitoring", "model_deployment"])
+            wait_for_dags(client, ["model_retraining", "model_monitoring", "model_deployment", "ab_test",
+                                   "ab_test_analysis"])
         with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {bootstrap_end}"):
             runs = {client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap: first model of the demo",
                                                         "data_end_date": bootstrap_end.isoformat()}): m
@@ -239,8 +248,11 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                 client.wait("model_deployment", [client.trigger("model_deployment", {
                     "model_name": "sentiment", "version": drill, "canary_percent": 20, "ramp": [20, 100],
                     "bake_minutes": DEMO_BAKE_MINUTES})])
+        with phase("A/B test", "A/B test: a one-tree recommendation version (control) against the live one "
+                               "(treatment) over simulated days of app users"):
+            ab_test_id = run_ab_test(client, platform, end + timedelta(days=1), seed, scenario)
         with phase("summary", "summary"):
-            summary = demo_summary(platform, monitored, drift_start, traffic, live, timings)
+            summary = demo_summary(platform, monitored, drift_start, traffic, live, timings, ab_test_id)
     print(summary.text)
     print(f"HTML summary: {summary.html_path}")
     return 0
@@ -286,6 +298,78 @@ def faulty_version(platform, model: str, faults: dict) -> int:
         model, key, status="Approved", metrics=source.metrics, lineage={"drill_of": source.version, "faults": faults},
         reason=f"rollback drill: v{source.version} with {faults}", idempotency_key=key)
     return version.version
+
+
+def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenario) -> str | None:
+    """Creates the test from the ``ab_test`` form, then day by day: the app's users (each in
+    their own arm) and the daily analysis, until the test concludes and its winner is deployed."""
+    from findining_mlops.catalog import get_model
+    from findining_mlops.client import MLService
+    from findining_mlops.data.synthetic import generate
+    from findining_mlops.platform.ports import RUNNING
+    from findining_mlops.retraining import champion
+    from findining_mlops.traffic import experiment_day
+
+    spec = get_model("recommendation")
+    generate(platform.store, first, AB_MAX_DAYS, seed, scenario)  # the same world, carried on
+    control = lightweight_version(platform, spec, first - timedelta(days=1))
+    treatment = champion(platform, spec).version
+    run = client.trigger("ab_test", {
+        "test_name": f"recommendation_v{control}_vs_v{treatment}", "model_name": spec.name,
+        "control_version": control, "treatment_version": treatment, "traffic_split": 50,
+        "duration_days": AB_MAX_DAYS, "success_metrics": ["recommendation_accuracy", "user_satisfaction"],
+        "guardrail_metrics": [], "alpha": 0.05, "start_date": first.isoformat()})
+    if client.wait("ab_test", [run])[run] != "success":
+        print(f"ab_test run {run} failed; see its task logs")
+        return None
+    (test,) = [t for t in platform.experiments.list_tests(RUNNING) if t.model_name == spec.name]
+    service = MLService(platform, refresh_s=0)
+    for offset in range(AB_MAX_DAYS):
+        day = first + timedelta(days=offset)
+        users = experiment_day(service, spec, day, limit=AB_REQUESTS_PER_DAY)
+        client.backfill("ab_test_analysis", day, day)
+        state = wait_for_backfill_day(client, "ab_test_analysis", day)
+        status = platform.experiments.get(test.test_id)
+        print(f"  {day}: {users.requests} requests {users.per_arm}, analysis {state}, test {status.status}"
+              f"{' (' + status.decision + ')' if status.decision else ''}", flush=True)
+        if status.status != RUNNING or state != "success":
+            break
+    promotion = f"abtest__{test.test_id}"
+    if any(r["dag_run_id"] == promotion for r in client.runs("model_deployment")):
+        client.wait("model_deployment", [promotion])
+    return test.test_id
+
+
+def lightweight_version(platform, spec, data_end: date) -> int:
+    """Trains (a real training job) and approves a deliberately small version of the model,
+    as a team would ship a cheap ranker, for the A/B test to measure against."""
+    from findining_mlops.platform.ports import APPROVED, IN_PROGRESS
+    from findining_mlops.retraining import check_finished, snapshot_training_data, training_spec
+
+    job_name = f"{spec.name}-lightweight-{data_end:%Y%m%d}"
+    snapshot = snapshot_training_data(platform, spec, job_name, data_end)
+    job = platform.training.start(training_spec(spec, snapshot, LIGHTWEIGHT_HYPERPARAMETERS))
+    while job.status == IN_PROGRESS:
+        time.sleep(1)
+        job = platform.training.describe(job_name)
+    job = check_finished(job)
+    version = platform.registry.register(
+        spec.name, job.model_artifact_key, status=APPROVED, metrics=job.metrics,
+        lineage={"training_job": job_name, "hyperparameters": LIGHTWEIGHT_HYPERPARAMETERS},
+        reason="demo: a lightweight ranker (one tree, two leaves) to A/B-test against", idempotency_key=job_name)
+    return version.version
+
+
+def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, timeout: float = 900) -> str:
+    """The state of the backfill run of ``day`` once it has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in client.runs(dag_id):
+            if (run["run_type"] == "backfill" and str(run.get("data_interval_start", "")).startswith(day.isoformat())
+                    and run["state"] in ("success", "failed")):
+                return run["state"]
+        time.sleep(3)
+    raise TimeoutError(f"{dag_id}: the backfill run of {day} did not finish within {timeout:.0f} s")
 
 
 def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: float = 3600) -> None:

@@ -206,10 +206,10 @@ def analyse_day(platform: Platform, test: ABTest, day: date) -> dict:
     summary.update(result)
     summary["outcome"] = _outcome(result["decision"], day_number >= test.duration_days)
     summary["winner"] = _winner(test, result["decision"], summary["outcome"])
-    history = _history(platform, test, day) + [summary]
+    days = [a for a in history(platform, test) if a["day"] < summary["day"]] + [summary]
     prefix = f"abtests/{test.test_id}/dt={day.isoformat()}/"
     platform.store.write_bytes(prefix + "analysis.json", json.dumps(summary, indent=2, sort_keys=True).encode())
-    platform.store.write_bytes(prefix + "report.html", render_report(test, history).encode())
+    platform.store.write_bytes(prefix + "report.html", render_report(test, days).encode())
     log.info("A/B test %s day %d/%d: %s -> %s", test.test_id, day_number, test.duration_days, result["decision"],
              summary["outcome"])
     return summary
@@ -239,12 +239,6 @@ def _winner(test: ABTest, decision: str, outcome: str) -> int | None:
         return None
     arm = WINS.get(decision, "control")
     return test.treatment_version if arm == "treatment" else test.control_version
-
-
-def _history(platform: Platform, test: ABTest, day: date) -> list[dict]:
-    keys = sorted(k for k in platform.store.list_keys(f"abtests/{test.test_id}/") if k.endswith("/analysis.json"))
-    earlier = [json.loads(platform.store.read_bytes(k)) for k in keys]
-    return [a for a in earlier if a["day"] < day.isoformat()]
 
 
 def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
@@ -283,8 +277,14 @@ def deployment_conf(test: ABTest, summary: dict) -> dict:
             "bake_minutes": 0}
 
 
-def render_report(test: ABTest, history: list[dict]) -> str:
-    """An HTML page: the daily difference and its confidence interval per metric, and the decisions."""
+def history(platform: Platform, test: ABTest) -> list[dict]:
+    """Every stored daily analysis of the test, oldest first."""
+    keys = sorted(k for k in platform.store.list_keys(f"abtests/{test.test_id}/") if k.endswith("/analysis.json"))
+    return [json.loads(platform.store.read_bytes(k)) for k in keys]
+
+
+def ci_figure(test: ABTest, days: list[dict]):
+    """Per metric, the daily difference (treatment − control) with its confidence interval."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -292,23 +292,27 @@ def render_report(test: ABTest, history: list[dict]) -> str:
     figure = make_subplots(rows=len(metrics), cols=1, subplot_titles=[
         f"{m} ({'success' if m in test.success_metrics else 'guardrail'}): treatment − control" for m in metrics])
     for row, name in enumerate(metrics, start=1):
-        days = [a["day"] for a in history if name in a["metrics"]]
-        points = [a["metrics"][name] for a in history if name in a["metrics"]]
+        points = [(a["day"], a["metrics"][name]) for a in days if name in a["metrics"]]
         figure.add_trace(go.Scatter(
-            x=days, y=[p["difference"] for p in points], mode="lines+markers", name=name,
-            error_y={"type": "data", "symmetric": False, "array": [p["ci_high"] - p["difference"] for p in points],
-                     "arrayminus": [p["difference"] - p["ci_low"] for p in points]}), row=row, col=1)
+            x=[d for d, _ in points], y=[p["difference"] for _, p in points], mode="lines+markers", name=name,
+            error_y={"type": "data", "symmetric": False, "array": [p["ci_high"] - p["difference"] for _, p in points],
+                     "arrayminus": [p["difference"] - p["ci_low"] for _, p in points]}), row=row, col=1)
         figure.add_hline(y=0, line_dash="dot", row=row, col=1)
     figure.update_layout(height=300 * len(metrics), showlegend=False,
                          title=f"A/B test {test.test_name}: v{test.control_version} (control) vs "
                                f"v{test.treatment_version} (treatment, {test.traffic_split} % of users)")
+    return figure
+
+
+def render_report(test: ABTest, days: list[dict]) -> str:
+    """An HTML page: the daily confidence intervals per metric and the daily decisions."""
     rows = "".join(
         f"<tr><td>{a['day']}</td><td>{a['day_number']}</td><td>{a['users']['control']}</td>"
         f"<td>{a['users']['treatment']}</td><td>{html.escape(a['decision'])}</td><td>{a['outcome']}</td></tr>"
-        for a in history)
+        for a in days)
     return ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>A/B test {html.escape(test.test_name)}</title></head><body>"
             f"<h1>A/B test {html.escape(test.test_name)} ({test.test_id})</h1>"
             "<table border=1><tr><th>day</th><th>#</th><th>control users</th><th>treatment users</th>"
             f"<th>decision</th><th>outcome</th></tr>{rows}</table>"
-            + figure.to_html(full_html=False, include_plotlyjs=True) + "</body></html>")
+            + ci_figure(test, days).to_html(full_html=False, include_plotlyjs=True) + "</body></html>")

@@ -44,8 +44,28 @@ def daily_history(platform: Platform, model: str, days: list[date]) -> list[dict
     return rows
 
 
+def ab_test_lines(platform: Platform, test_id: str) -> list[str]:
+    """The test's daily analyses: users per arm, each metric's difference with its interval, the decision."""
+    from findining_mlops.experiments import history
+
+    test = platform.experiments.get(test_id)
+    lines = [f"A/B test {test.test_name} ({test.test_id}) on {test.endpoint}: {test.model_name} "
+             f"v{test.control_version} (control) vs v{test.treatment_version} (treatment, {test.traffic_split} % of users)"]
+    for day in history(platform, test):
+        lines.append(f"  {day['day']} (day {day['day_number']}): users {day['users']['control']} / "
+                     f"{day['users']['treatment']}, decision {day['decision']} -> {day['outcome']}")
+        for name, m in day["metrics"].items():
+            lines.append(f"      {name:<24} {m['control']['mean']:.4f} vs {m['treatment']['mean']:.4f}, difference "
+                         f"{m['difference']:+.4f} [{m['ci_low']:+.4f}, {m['ci_high']:+.4f}], always-valid p "
+                         f"{m['sequential_p_value']:.3g}{' *' if m['significant'] else ''}")
+    winner = f", v{test.winner} goes to 100 %" if test.winner is not None else ""
+    lines.append(f"  test {test.status}{' on ' + test.concluded_at if test.concluded_at else ''}: "
+                 f"{test.decision or 'still running'}{winner}")
+    return lines
+
+
 def demo_summary(platform: Platform, monitored: list[date], drift_start: date, traffic: dict[str, dict],
-                 live: dict[str, dict], timings: dict[str, float]) -> Summary:
+                 live: dict[str, dict], timings: dict[str, float], ab_test_id: str | None = None) -> Summary:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -96,6 +116,12 @@ def demo_summary(platform: Platform, monitored: list[date], drift_start: date, t
         for variant, stats in report["per_variant"].items():
             lines.append(f"      {variant:<22} {stats['requests']:>6} served, p50 {stats['p50_latency_ms']} ms, "
                          f"p95 {stats['p95_latency_ms']} ms")
+    if ab_test_id is not None:
+        from findining_mlops.experiments import ci_figure, history
+
+        lines += [""] + ab_test_lines(platform, ab_test_id)
+        test = platform.experiments.get(ab_test_id)
+        figures.append(ci_figure(test, history(platform, test)))
     lines += ["", "Endpoints:"]
     for endpoint in platform.endpoints.list_endpoints():
         lines.append(f"  {endpoint.name} ({endpoint.status})")

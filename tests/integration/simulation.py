@@ -28,7 +28,7 @@ RECOMMENDATION = {
     "package": "findining_mlops.models.recommendation", "dataset": "interactions", "primary_metric": "ndcg_at_10",
     "min_primary_metric": 0.3, "max_regression": 0.01, "training_window_days": 8, "holdout_days": 2,
     "validation_days": 1, "hyperparameters": {"max_iter": 80, "learning_rate": 0.1, "max_leaf_nodes": 15},
-    "ab_metrics": {"recommendation_accuracy": {"kind": "binary"}, "user_satisfaction": {"kind": "continuous"}},
+    "ab_metrics": {"recommendation_accuracy": {"kind": "continuous"}, "user_satisfaction": {"kind": "continuous"}},
 }
 
 

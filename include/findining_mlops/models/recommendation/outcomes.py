@@ -1,8 +1,9 @@
 """A/B outcomes of a recommendation: what the user did with the restaurants they were shown.
 
-The app shows the top ``SHOWN`` of the ranking. ``recommendation_accuracy`` is 1 when the
-user engaged with one of them; ``user_satisfaction`` is the mean of the stars the user gave
-to those they engaged with (no value when they engaged with none). The truth rows are the
+The app shows the top ``SHOWN`` of the ranking. Per request, ``recommendation_accuracy`` is 1
+when the user engaged with one of them (the analysis averages it per user: their hit rate);
+``user_satisfaction`` is the mean of the stars the user gave to those they engaged with (no
+value when they engaged with none). The truth rows are the
 user's engagement with every candidate of the request, so a model that ranks the restaurants
 the user wants higher earns more of both.
 """
