@@ -1,8 +1,8 @@
 """``make bench``: every benchmark in turn, each printing its table and writing bench/results/."""
 
-from bench import drift_bench
+from bench import abtest_bench, drift_bench
 
-BENCHMARKS = (drift_bench.main,)
+BENCHMARKS = (drift_bench.main, abtest_bench.main)
 
 for benchmark in BENCHMARKS:
     benchmark([])

@@ -1,6 +1,6 @@
 """A/B test analysis: user-level tests that equal scipy's and statsmodels', an SRM stop, always-valid sequential
-p-values that keep their false-positive rate under daily looks, Holm-adjusted decisions, and errors that name
-what is wrong."""
+p-values that keep their false-positive rate under daily looks, Holm-adjusted decisions, CUPED that narrows the
+interval without bias, the same result whatever the columns' dtypes, and errors that name what is wrong."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from findining_mlops.abtest import _Arm, _binary_arm, _compare, analyze, load_config
+from findining_mlops.abtest import _Arm, _binary_arm, _compare, _factorize, _holm, analyze, load_config
 from findining_mlops.cli import main
 from findining_mlops.errors import DataValidationError
 
@@ -162,13 +163,20 @@ def test_sequential_p_value_keeps_the_false_positive_rate_under_daily_looks_wher
     assert naive_fpr > ALPHA + two_se  # peeking at a fixed-horizon test daily inflates false positives
 
 
-def test_sequential_method_finds_a_real_effect_by_day_14():
-    # +0.15 SD on a continuous metric, 200 users per arm per day: concluded for treatment in >= 80 % of tests
+@pytest.mark.parametrize(("kind", "effect", "share"), [
+    ("continuous", 0.15, 0.95),  # treatment +0.15 per-user standard deviations; measured 99.8 %
+    ("binary", 0.03, 0.70),  # conversion 10 % -> 13 %; measured 76 %
+])
+def test_power_a_true_effect_of_the_stated_size_is_concluded_for_treatment_in_the_stated_share_of_tests(
+        kind, effect, share):
+    """500 simulated 14-day tests, 200 new users per arm per day, one look a day: a test concludes on the first day
+    its sequential p-value is below alpha. At least ``share`` of them conclude for treatment, none for control."""
     rng = np.random.default_rng(5)
-    control, treatment = _simulated_arms(rng, "continuous", 500, days=14, per_day=200, effect=0.15)
-    comparison = _compare("continuous", control, treatment, ALPHA)
-    concluded = ((comparison.sequential_p_value < ALPHA) & (comparison.difference > 0)).any(axis=1)
-    assert concluded.mean() >= 0.8
+    control, treatment = _simulated_arms(rng, kind, 500, days=14, per_day=200, effect=effect)
+    comparison = _compare(kind, control, treatment, ALPHA)
+    significant = comparison.sequential_p_value < ALPHA
+    assert (significant & (comparison.difference > 0)).any(axis=1).mean() >= share
+    assert not (significant & (comparison.difference < 0)).any()
 
 
 # decisions
@@ -219,6 +227,114 @@ def test_a_significantly_worse_guardrail_stops_the_test_even_when_treatment_woul
     assert analyze(events, config)["decision"] == "treatment_wins"
 
 
+# Holm across success metrics
+
+
+@pytest.mark.parametrize("p_values", [[0.01], [0.04, 0.01, 0.03], [0.2, 0.2, 0.01, 0.5], [0.6, 0.7, 0.9]])
+def test_holm_adjustment_equals_statsmodels(p_values):
+    assert _holm(p_values) == pytest.approx(multipletests(p_values, method="holm")[1], abs=1e-15)
+
+
+# CUPED
+
+
+def _with_covariate(rng, n: int, effect: float, rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per arm, n users' N(0, 1) pre-period values X and in-test values Y, correlated rho; treatment's Y + effect."""
+    x = rng.standard_normal((2, n))
+    y = rho * x + np.sqrt(1 - rho**2) * rng.standard_normal((2, n))
+    y[1] += effect
+    return x, y
+
+
+CUPED_CONFIG = _config({"satisfaction": {"kind": "continuous", "covariate": "pre_satisfaction"}})
+
+
+def test_cuped_removes_the_variance_the_covariate_explains_and_tests_the_adjusted_values():
+    rng = np.random.default_rng(8)
+    x, y = _with_covariate(rng, 4000, effect=0.05, rho=0.7)
+    events = _events({"satisfaction": (y[0], y[1]), "pre_satisfaction": (x[0], x[1])})
+    result = analyze(events, CUPED_CONFIG)["metrics"]["satisfaction"]
+    plain = analyze(events, _config({"satisfaction": {"kind": "continuous"}}))["metrics"]["satisfaction"]
+
+    theta = np.cov(x.ravel(), y.ravel())[0, 1] / x.var(ddof=1)  # pooled over both arms
+    adjusted = y - theta * (x - x.mean())
+    welch = stats.ttest_ind(adjusted[1], adjusted[0], equal_var=False)
+    assert result["cuped"]["covariate"] == "pre_satisfaction"
+    assert result["cuped"]["theta"] == pytest.approx(theta, abs=1e-12)
+    assert result["cuped"]["variance_reduction"] == pytest.approx(1 - adjusted.var() / y.var(), abs=1e-12)
+    assert result["cuped"]["variance_reduction"] == pytest.approx(0.7**2, abs=0.03)  # rho² leaves the variance
+    assert result["p_value"] == pytest.approx(welch.pvalue, abs=1e-9)
+    assert result["ci_low"] == pytest.approx(welch.confidence_interval(1 - ALPHA).low, abs=1e-9)
+    assert result["treatment"]["mean"] - result["control"]["mean"] == pytest.approx(result["difference"])
+    width, plain_width = result["ci_high"] - result["ci_low"], plain["ci_high"] - plain["ci_low"]
+    assert width < 0.75 * plain_width  # about sqrt(1 - rho²) = 0.71 of it
+    assert "cuped" not in plain
+
+
+def test_cuped_keeps_an_a_a_test_unbiased_and_its_false_positive_rate_at_alpha():
+    sims, n = 1000, 200
+    rng = np.random.default_rng(9)
+    template = _events({"satisfaction": (np.zeros(n), np.zeros(n)), "pre_satisfaction": (np.zeros(n), np.zeros(n))})
+    differences, p_values = np.empty(sims), np.empty(sims)
+    for sim in range(sims):
+        x, y = _with_covariate(rng, n, effect=0.0, rho=0.7)
+        events = template.assign(metric_value=np.concatenate([y[0], y[1], x[0], x[1]]))  # the template's row order
+        result = analyze(events, CUPED_CONFIG)["metrics"]["satisfaction"]
+        differences[sim], p_values[sim] = result["difference"], result["p_value"]
+
+    assert abs(differences.mean()) < 3 * differences.std() / np.sqrt(sims)
+    assert (p_values < ALPHA).mean() <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / sims)
+
+
+def test_cuped_gives_users_without_a_pre_period_value_the_pooled_one_and_ignores_pre_period_only_users():
+    events = pd.DataFrame([
+        ("a", "control", "satisfaction", 1.0), ("b", "control", "satisfaction", 2.0),
+        ("c", "treatment", "satisfaction", 3.0), ("d", "treatment", "satisfaction", 5.0),
+        ("a", "control", "pre_satisfaction", 1.0), ("b", "control", "pre_satisfaction", 2.0),
+        ("b", "control", "pre_satisfaction", 4.0), ("c", "treatment", "pre_satisfaction", 5.0),
+        ("e", "control", "pre_satisfaction", 100.0),  # never saw the test
+    ], columns=["user_id", "variant", "metric_name", "metric_value"]).assign(timestamp=pd.Timestamp("2026-11-01"))
+    result = analyze(events, CUPED_CONFIG)
+    satisfaction = result["metrics"]["satisfaction"]
+    # X = (1, 3, 5) for a, b, c and d gets their mean 3; theta = cov / var = 4 / 8; Y_adj = (2, 2, 2, 5)
+    assert satisfaction["cuped"]["theta"] == pytest.approx(0.5)
+    assert satisfaction["control"] == {"users": 2, "mean": pytest.approx(2.0)}
+    assert satisfaction["treatment"] == {"users": 2, "mean": pytest.approx(3.5)}
+    assert satisfaction["cuped"]["variance_reduction"] == pytest.approx(1 - np.var([2, 2, 2, 5]) / np.var([1, 2, 3, 5]))
+    assert result["srm"]["p_value"] == pytest.approx(1.0)  # 2 vs 2 users: e is not in the test
+
+
+# the same result whatever the events' dtypes
+
+
+def test_factorize_gives_pandas_codes_for_shared_and_unshared_objects_and_missing_values():
+    shared = np.array(["u1", "u2", "u3"], dtype=object)[np.random.default_rng(10).integers(0, 3, 30_000)]
+    unshared = np.array(["".join(["u", str(i % 7)]) for i in range(30_000)], dtype=object)  # a new object per row
+    mixed = np.array(["1", 1, None, "1", np.nan, 1.5, "u2"] * 3, dtype=object)
+    strided = pd.Series(np.concatenate([shared, unshared]))[::3]  # a view that is not contiguous
+    for values in (pd.Series(shared), pd.Series(unshared), pd.Series(mixed), strided):
+        codes, uniques = _factorize(values)
+        expected_codes, expected_uniques = pd.factorize(values)
+        assert codes.tolist() == expected_codes.tolist()
+        assert list(uniques) == list(expected_uniques)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda events, path: events.to_parquet(path) or pd.read_parquet(path),  # pyarrow shares equal strings
+    lambda events, path: events.astype({c: "category" for c in ("user_id", "variant", "metric_name")}),
+    lambda events, path: events.astype({c: "string[pyarrow]" for c in ("user_id", "variant", "metric_name")}),
+], ids=["parquet", "categorical", "arrow-strings"])
+def test_the_result_does_not_depend_on_how_the_columns_are_stored(convert, tmp_path):
+    assert analyze(convert(_good_events(), tmp_path / "events.parquet"), GOOD_CONFIG) == analyze(
+        _good_events(), GOOD_CONFIG)
+
+
+def test_events_of_metrics_outside_the_config_are_ignored_even_when_not_numeric():
+    events = _good_events()
+    other = events.head(5).assign(metric_name="page_views", metric_value="lots")
+    assert analyze(pd.concat([events, other], ignore_index=True), GOOD_CONFIG) == analyze(events, GOOD_CONFIG)
+
+
 # bad input
 
 
@@ -257,9 +373,21 @@ def _with_value(events: pd.DataFrame, metric: str, values) -> pd.DataFrame:
     (_good_events().replace({"user_id": {"t3": "c3"}}), GOOD_CONFIG, "1 users appear in both variants, e.g. 'c3'"),
     (_good_events().query("variant == 'control' or user_id == 't0'"), GOOD_CONFIG,
      r"at least 2 users per arm; too few in \['treatment'\]"),
+    (_good_events().assign(user_id=lambda e: e["user_id"].where(e.index != 3)), GOOD_CONFIG,
+     "1 events have no user_id"),
+    (_good_events(), _config({"converted": {"kind": "binary"}},
+                             {"revenue": {"kind": "continuous", "covariate": "pre_revenue"}}),
+     "covariate 'pre_revenue' of metric 'revenue' is not a metric_name in the events"),
+    (_good_events(), _config({"converted": {"kind": "binary"}},
+                             {"revenue": {"kind": "continuous", "covariate": "converted"}}),
+     r"metrics \['converted'\] are CUPED covariates, measured before the test, and cannot also be success"),
+    (_good_events(), _config({"converted": {"kind": "binary", "covariate": "revenue"}}),
+     "'converted' is binary; a CUPED covariate is only for continuous metrics"),
+    (_good_events(), _config({"revenue": {"kind": "continuous", "covariate": 3}}), "has covariate 3"),
 ], ids=["missing-column", "unknown-variant", "non-numeric", "empty-success", "no-success", "absent-metric",
         "alpha-above-1", "alpha-0", "control-share-1", "binary-not-0-1", "unknown-kind", "unknown-direction",
-        "user-in-both-arms", "too-few-users"])
+        "user-in-both-arms", "too-few-users", "missing-user-id", "unknown-covariate", "covariate-is-tested",
+        "covariate-on-binary", "covariate-not-a-name"])
 def test_bad_input_is_refused_with_a_message_that_names_the_problem(events, config, message):
     with pytest.raises(DataValidationError, match=message):
         analyze(events, config)
