@@ -33,9 +33,9 @@ def run_status_message(context: dict, state: str) -> tuple[str, str]:
     ]
     if context.get("reason"):
         lines.append(f"Reason: {context['reason']}")
-    if ti is not None:
-        lines.append(f"Failed task: {ti.task_id} (try {getattr(ti, 'try_number', '?')})")
-        log_url = getattr(ti, "log_url", None)
+    for failed in [ti] if ti is not None else _failed_tasks(dag_run):
+        lines.append(f"Failed task: {failed.task_id} (try {getattr(failed, 'try_number', '?')})")
+        log_url = getattr(failed, "log_url", None)
         if log_url:
             lines.append(f"Log: {log_url}")
     exception = context.get("exception")
@@ -46,6 +46,14 @@ def run_status_message(context: dict, state: str) -> tuple[str, str]:
         lines.append(f"Params: {dict(params)}")
     detail = getattr(ti, "task_id", "") if ti is not None else ""
     return subject(state, dag_id, detail), "\n".join(lines)
+
+
+def _failed_tasks(dag_run) -> list:
+    """A DAG-level callback has no task instance of its own: the run's failed ones."""
+    try:
+        return list(dag_run.get_task_instances(state=["failed", "upstream_failed"]))
+    except Exception:  # a context without a queryable run (e.g. built by hand) lists none
+        return []
 
 
 def alert_on_task_failure(context: dict) -> None:

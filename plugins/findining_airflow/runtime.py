@@ -1,7 +1,8 @@
 """The platform for the running task, configured from Airflow Variables or the environment.
 
-``findining_backend`` / ``findining_home`` Variables win over ``FINDINING_BACKEND`` /
-``FINDINING_HOME``, so an operator switches backends in the UI, never in a DAG.
+Each setting ``FINDINING_X`` may also be the Airflow Variable ``findining_x`` (e.g.
+``findining_backend``, ``findining_bucket``, ``findining_sagemaker_role_arn``); the Variable
+wins, so an operator switches backends in the UI, never in a DAG.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-VARIABLES = {"findining_backend": "FINDINING_BACKEND", "findining_home": "FINDINING_HOME",
-             "findining_deployment_defaults": "FINDINING_DEPLOYMENT_DEFAULTS"}
+from findining_mlops.settings import AWS_SETTINGS, COMMON_SETTINGS
+
+# Variable name -> env var name: the same setting, lower-cased
+VARIABLES = {name.lower(): name for name in (*COMMON_SETTINGS, "FINDINING_DEPLOYMENT_DEFAULTS")}
+AWS_VARIABLES = {name.lower(): name for name in AWS_SETTINGS}
 
 
 def _settings_env() -> dict[str, str]:
@@ -18,21 +22,33 @@ def _settings_env() -> dict[str, str]:
     try:
         from airflow.sdk import Variable
 
-        for variable, name in VARIABLES.items():
-            value = Variable.get(variable, default=None)
-            if value:
-                env[name] = value
+        def read(variables: dict[str, str]) -> None:
+            for variable, name in variables.items():
+                value = Variable.get(variable, default=None)
+                if value:
+                    env[name] = value
+
+        read(VARIABLES)
+        if env.get("FINDINING_BACKEND", "").strip().lower() == "aws":  # only then are they read at all
+            read(AWS_VARIABLES)
     except Exception:  # outside a task (CLI, tests) there is no Variable store to ask
         pass
     return env
 
 
 @lru_cache(maxsize=4)
-def _platform_for(backend: str, home: str):
+def _platform_for(settings):
+    """One platform (and its AWS clients) per distinct configuration and process."""
     from findining_mlops.platform import get_platform
+
+    return get_platform(settings)
+
+
+def settings():
+    """The validated settings; a bad one fails here, at the first task, by name."""
     from findining_mlops.settings import Settings
 
-    return get_platform(Settings.from_env({"FINDINING_BACKEND": backend, "FINDINING_HOME": home}))
+    return Settings.from_env(_settings_env())
 
 
 def deployment_defaults(spec) -> dict:
@@ -51,7 +67,4 @@ def deployment_defaults(spec) -> dict:
 
 def platform():
     """The configured platform; a bad setting fails here, at the first task, by name."""
-    from findining_mlops.settings import Settings
-
-    settings = Settings.from_env(_settings_env())
-    return _platform_for(settings.backend, str(settings.home))
+    return _platform_for(settings())

@@ -26,14 +26,15 @@ class TrainingJobOperator(BaseOperator):
     :param hyperparameters: overrides of the catalog's hyperparameters.
     :param poll_interval: seconds between status checks.
     :param max_wait: give up waiting after this long (the job keeps its state).
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param deferrable: wait in the triggerer instead of holding a worker slot; by default
+        (None) the backend decides: ``FINDINING_DEFER_WAITS``, on for ``aws``, off for ``local``.
     """
 
     template_fields: Sequence[str] = ("model_name", "snapshot", "hyperparameters")
     ui_color = "#ff9900"
 
     def __init__(self, *, model_name: str, snapshot: Any, hyperparameters: dict | None = None,
-                 poll_interval: float = 5.0, max_wait: timedelta = timedelta(hours=6), deferrable: bool = False,
+                 poll_interval: float = 5.0, max_wait: timedelta = timedelta(hours=6), deferrable: bool | None = None,
                  **kwargs):
         super().__init__(**kwargs)
         self.model_name = model_name
@@ -62,7 +63,7 @@ class TrainingJobOperator(BaseOperator):
             self.log.info("%s training job %s (%s), entry point %s", verb, job.name, job.status, spec.entry_point)
             if job.status in TERMINAL:
                 return self._finish(job.name)
-            if self.deferrable:
+            if self._defers():
                 self.defer(
                     trigger=TrainingJobTrigger(job_name=job.name, poll_interval=self.poll_interval),
                     method_name="execute_complete",
@@ -77,6 +78,13 @@ class TrainingJobOperator(BaseOperator):
                     raise TimeoutError(f"training job {job.name} still {job.status} after {self.max_wait}")
                 self.log.info("training job %s is %s", job.name, job.status)
                 time.sleep(self.poll_interval)
+
+    def _defers(self) -> bool:
+        if self.deferrable is not None:
+            return self.deferrable
+        from findining_airflow.runtime import settings
+
+        return settings().defer_waits
 
     def execute_complete(self, context, event: dict) -> dict:
         from findining_airflow.errors import fail_fast

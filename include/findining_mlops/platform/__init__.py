@@ -17,6 +17,6 @@ def get_platform(settings: Settings | None = None) -> Platform:
         from findining_mlops.platform.local import local_platform
 
         return local_platform(settings.home)
-    from findining_mlops.errors import ConfigurationError
+    from findining_mlops.platform.aws import aws_platform
 
-    raise ConfigurationError("FINDINING_BACKEND=aws: the AWS adapter is not part of this build yet")
+    return aws_platform(settings.aws)

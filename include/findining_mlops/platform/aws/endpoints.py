@@ -1,0 +1,252 @@
+"""SageMaker endpoints with weighted production variants and data capture.
+
+``deploy`` creates one SageMaker model per variant and one endpoint config per set of
+variants, both named by a hash of what they hold, so re-applying a step changes nothing.
+After an update the endpoint is waited for and checked: SageMaker rolls a failed update
+back and reports ``InService`` again, on the *old* config — that is an EndpointError, not a
+success. Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
+``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.capture``).
+Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import datetime
+
+from botocore.exceptions import ClientError, WaiterError
+
+from findining_mlops.catalog import RESOURCE_PREFIX, get_model
+from findining_mlops.errors import EndpointError
+from findining_mlops.platform.aws import alarms
+from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
+from findining_mlops.platform.aws.dynamodb import Lock
+from findining_mlops.platform.aws.registry import serving_environment
+from findining_mlops.platform.aws.source import image_uri, upload_source
+from findining_mlops.platform.aws.store import S3ArtifactStore
+from findining_mlops.platform.ports import Endpoint, Invocation, ProductionVariant
+from findining_mlops.settings import AwsSettings
+
+IN_SERVICE = "InService"
+MAX_NAME = 63
+WAIT = {"Delay": 30, "MaxAttempts": 120}  # an endpoint update takes minutes; up to an hour
+
+
+def _name(base: str, payload: str) -> str:
+    """``<base>-<hash>`` within SageMaker's 63 characters."""
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:10]
+    return f"{base[: MAX_NAME - 11].rstrip('-')}-{digest}"
+
+
+class SageMakerEndpoints:
+    def __init__(self, clients: AwsClients, settings: AwsSettings, store: S3ArtifactStore, wait: dict | None = None):
+        self.clients = clients
+        self.settings = settings
+        self.store = store
+        self.wait = wait or WAIT
+
+    @property
+    def _sm(self):
+        return self.clients.sagemaker
+
+    # -- control plane ---------------------------------------------------------------
+    def deploy(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
+        _check_variants(endpoint_name, variants)
+        models = {v.variant_name: self._ensure_model(v) for v in variants}
+        config = self._ensure_config(endpoint_name, variants, models)
+        current = self._describe_raw(endpoint_name)
+        previous = [] if current is None else self._config_variants(current["EndpointConfigName"])
+        if current is None:
+            self.clients.sagemaker_hook.create_endpoint({"EndpointName": endpoint_name, "EndpointConfigName": config,
+                                                         "Tags": [{"Key": "findining:managed", "Value": "true"}]},
+                                                        wait_for_completion=False)
+            current = self._wait(endpoint_name)
+        else:
+            if current["EndpointStatus"] != IN_SERVICE:  # a retry while an earlier update still runs
+                current = self._wait(endpoint_name)
+            if current["EndpointConfigName"] != config:
+                self.clients.sagemaker_hook.update_endpoint({"EndpointName": endpoint_name, "EndpointConfigName": config},
+                                                            wait_for_completion=False)
+                current = self._wait(endpoint_name)
+        if current["EndpointConfigName"] != config:
+            raise EndpointError(
+                f"endpoint {endpoint_name} is {current['EndpointStatus']} on {current['EndpointConfigName']}, not on "
+                f"{config}: SageMaker rolled the update back ({current.get('FailureReason') or 'no reason given'})")
+        wanted = {v.variant_name: float(v.weight) for v in variants}
+        if _weights(current) != wanted:  # same config, weights moved since by update_weights
+            self._set_weights(endpoint_name, wanted, current)
+        for variant in variants:
+            alarms.put_variant_alarms(self.clients, endpoint_name, variant.variant_name, self.settings.alerts_topic_arn)
+        retired = [name for name in previous if name not in wanted]
+        alarms.delete_variant_alarms(self.clients, endpoint_name, retired)
+        return self.describe(endpoint_name)
+
+    def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> Endpoint:
+        current = self._describe_raw(endpoint_name)
+        if current is None:
+            raise EndpointError(f"endpoint {endpoint_name} does not exist")
+        live = _weights(current)
+        unknown = set(weights) - set(live)
+        if unknown:
+            raise EndpointError(f"endpoint {endpoint_name} has no variant(s) {sorted(unknown)}; it has {sorted(live)}")
+        merged = {name: float(weights.get(name, weight)) for name, weight in live.items()}
+        _check_weights(endpoint_name, merged)
+        if merged != live:
+            self._set_weights(endpoint_name, merged, current)
+        return self.describe(endpoint_name)
+
+    def describe(self, endpoint_name: str) -> Endpoint | None:
+        raw = self._describe_raw(endpoint_name)
+        if raw is None:
+            return None
+        config = self._sm.describe_endpoint_config(EndpointConfigName=raw["EndpointConfigName"])
+        weights = _weights(raw)
+        variants = []
+        for entry in config["ProductionVariants"]:
+            env = self._sm.describe_model(ModelName=entry["ModelName"])["PrimaryContainer"].get("Environment", {})
+            variants.append(ProductionVariant(
+                variant_name=entry["VariantName"], model_name=env.get("FINDINING_MODEL_NAME", ""),
+                model_version=int(env.get("FINDINING_MODEL_VERSION", 0)), artifact_uri=env.get("FINDINING_ARTIFACT_URI", ""),
+                weight=weights.get(entry["VariantName"], float(entry.get("InitialVariantWeight", 0.0)))))
+        updated = raw.get("LastModifiedTime")
+        return Endpoint(endpoint_name, raw["EndpointStatus"], raw["EndpointConfigName"], tuple(variants),
+                        updated.isoformat(timespec="milliseconds") if isinstance(updated, datetime) else str(updated))
+
+    def list_endpoints(self) -> list[Endpoint]:
+        names, kwargs = [], {"NameContains": RESOURCE_PREFIX, "MaxResults": 100}
+        while True:
+            page = self._sm.list_endpoints(**kwargs)
+            names += [e["EndpointName"] for e in page["Endpoints"]]
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        return [e for e in (self.describe(n) for n in sorted(names)) if e is not None]
+
+    def acquire_deployment_lock(self, endpoint_name: str, owner: str) -> str | None:
+        return Lock(self.clients, self.settings.state_table, f"deployment#{endpoint_name}").acquire(owner)
+
+    def release_deployment_lock(self, endpoint_name: str, owner: str) -> None:
+        Lock(self.clients, self.settings.state_table, f"deployment#{endpoint_name}").release(owner)
+
+    # -- data plane ------------------------------------------------------------------
+    def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
+               inference_id=None, event_time=None) -> Invocation:
+        """``InvokeEndpoint``; ``event_time`` is ignored: SageMaker stamps capture with its own clock."""
+        inference_id = inference_id or str(uuid.uuid4())
+        request = {"EndpointName": endpoint_name, "Body": body, "ContentType": content_type,
+                   "Accept": "application/json", "InferenceId": inference_id[:64]}
+        if target_variant:
+            request["TargetVariant"] = target_variant
+        started = time.perf_counter()
+        try:
+            response = self.clients.sagemaker_runtime.invoke_endpoint(**request)
+        except ClientError as exc:
+            raise EndpointError(f"{error_code(exc)}: {endpoint_name} failed on inference {inference_id}: {exc}") from exc
+        latency_ms = (time.perf_counter() - started) * 1000
+        return Invocation(response["Body"].read(), response.get("ContentType", "application/json"),
+                          response.get("InvokedProductionVariant", target_variant or ""), inference_id, latency_ms)
+
+    def flush(self) -> None:
+        """SageMaker records Invocations, Invocation5XXErrors and ModelLatency itself."""
+
+    # -- plumbing --------------------------------------------------------------------
+    def _ensure_model(self, variant: ProductionVariant) -> str:
+        """A SageMaker model for the variant's artifact, created once (named by its content)."""
+        s = self.settings
+        source = upload_source(self.store, get_model(variant.model_name))
+        env = {**serving_environment(source, s.region), "FINDINING_MODEL_NAME": variant.model_name,
+               "FINDINING_MODEL_VERSION": str(variant.model_version), "FINDINING_ARTIFACT_URI": variant.artifact_uri}
+        container = {"Image": image_uri(s.region, s.sklearn_framework_version, "inference"),
+                     "ModelDataUrl": variant.artifact_uri, "Environment": env}
+        name = _name(f"{RESOURCE_PREFIX[:10]}-{variant.variant_name}", json.dumps(container, sort_keys=True))
+        try:
+            self._sm.describe_model(ModelName=name)
+            return name
+        except ClientError as exc:
+            if not not_found(exc):
+                raise
+        request = {"ModelName": name, "PrimaryContainer": container, "ExecutionRoleArn": s.sagemaker_role_arn,
+                   "Tags": [{"Key": "findining:model", "Value": variant.model_name},
+                            {"Key": "findining:version", "Value": str(variant.model_version)}]}
+        if s.subnet_ids:
+            request["VpcConfig"] = {"Subnets": list(s.subnet_ids), "SecurityGroupIds": list(s.security_group_ids)}
+        self.clients.sagemaker_hook.create_model(request)
+        return name
+
+    def _ensure_config(self, endpoint_name: str, variants: list[ProductionVariant], models: dict[str, str]) -> str:
+        s = self.settings
+        request = {
+            "ProductionVariants": [
+                {"VariantName": v.variant_name, "ModelName": models[v.variant_name], "InitialVariantWeight": float(v.weight),
+                 "InitialInstanceCount": s.endpoint_instance_count, "InstanceType": s.endpoint_instance_type}
+                for v in variants
+            ],
+            "DataCaptureConfig": {
+                "EnableCapture": True, "InitialSamplingPercentage": s.capture_percent,
+                "DestinationS3Uri": self.store.uri("datacapture"),
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+            },
+        }
+        if s.kms_key_arn:
+            request["KmsKeyId"] = s.kms_key_arn
+            request["DataCaptureConfig"]["KmsKeyId"] = s.kms_key_arn
+        name = _name(endpoint_name, json.dumps(request, sort_keys=True))
+        try:
+            self._sm.describe_endpoint_config(EndpointConfigName=name)
+        except ClientError as exc:
+            if not not_found(exc):
+                raise
+            self.clients.sagemaker_hook.create_endpoint_config({"EndpointConfigName": name, **request})
+        return name
+
+    def _config_variants(self, config_name: str) -> list[str]:
+        config = self._sm.describe_endpoint_config(EndpointConfigName=config_name)
+        return [v["VariantName"] for v in config["ProductionVariants"]]
+
+    def _set_weights(self, endpoint_name: str, weights: dict[str, float], current: dict) -> None:
+        counts = {v["VariantName"]: v.get("CurrentInstanceCount") or self.settings.endpoint_instance_count
+                  for v in current.get("ProductionVariants", [])}
+        self._sm.update_endpoint_weights_and_capacities(EndpointName=endpoint_name, DesiredWeightsAndCapacities=[
+            {"VariantName": name, "DesiredWeight": weight,
+             "DesiredInstanceCount": counts.get(name, self.settings.endpoint_instance_count)}
+            for name, weight in sorted(weights.items())])
+        self._wait(endpoint_name)
+
+    def _wait(self, endpoint_name: str) -> dict:
+        try:
+            self._sm.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name, WaiterConfig=self.wait)
+        except WaiterError as exc:
+            raw = self._describe_raw(endpoint_name) or {}
+            raise EndpointError(f"endpoint {endpoint_name} did not come into service: {raw.get('EndpointStatus')} "
+                                f"({raw.get('FailureReason') or exc})") from exc
+        return self._describe_raw(endpoint_name)
+
+    def _describe_raw(self, endpoint_name: str) -> dict | None:
+        try:
+            return self.clients.sagemaker_hook.describe_endpoint(endpoint_name)
+        except ClientError as exc:
+            if not_found(exc):
+                return None
+            raise
+
+
+def _weights(raw: dict) -> dict[str, float]:
+    return {v["VariantName"]: float(v.get("CurrentWeight", v.get("DesiredWeight", 0.0)))
+            for v in raw.get("ProductionVariants", [])}
+
+
+def _check_variants(endpoint_name: str, variants: list[ProductionVariant]) -> None:
+    if not variants:
+        raise EndpointError(f"endpoint {endpoint_name} needs at least one production variant")
+    names = [v.variant_name for v in variants]
+    if len(set(names)) != len(names):
+        raise EndpointError(f"endpoint {endpoint_name}: variant names must be unique, got {names}")
+    _check_weights(endpoint_name, {v.variant_name: v.weight for v in variants})
+
+
+def _check_weights(endpoint_name: str, weights: dict[str, float]) -> None:
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, got {weights}")

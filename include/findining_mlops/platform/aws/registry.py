@@ -1,0 +1,285 @@
+"""The model registry as SageMaker model package groups and versions.
+
+A version is a model package of the group ``ai-restaurant-recommendation-<model>``: its
+``ModelPackageVersion`` is the version, ``ModelApprovalStatus`` the status, ``ModelMetrics``
+point at the metrics JSON, and lineage plus the idempotency key are in
+``CustomerMetadataProperties`` (the full lineage JSON next to the metrics, since a property
+holds at most 256 characters). The artifact is copied once to
+``models/<model>/<version>/model.tar.gz`` before the package points at it.
+
+Registration takes a per-model lock (DynamoDB) because SageMaker numbers versions in
+creation order: under the lock, the next version's artifact key and the package agree.
+Deployment history is kept in the state table, one item per (model, version, endpoint,
+event, run), written with a condition so a retried task records it once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import datetime
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from findining_mlops.catalog import RESOURCE_PREFIX, get_model
+from findining_mlops.errors import ImmutableArtifactError, RegistryError
+from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
+from findining_mlops.platform.aws.dynamodb import Lock, now_iso
+from findining_mlops.platform.aws.source import SERVE_PROGRAM, image_uri, upload_source
+from findining_mlops.platform.aws.store import S3ArtifactStore
+from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, ModelVersion
+from findining_mlops.settings import AwsSettings
+
+PROPERTY_LIMIT = 256  # characters of a CustomerMetadataProperties value
+LOCK_TTL_S, LOCK_WAIT_S = 900, 300
+JSON = "application/json"
+
+
+def model_artifact_key(model_name: str, version: int | str) -> str:
+    return f"models/{model_name}/{version}/model.tar.gz"
+
+
+def package_group(model_name: str) -> str:
+    return f"{RESOURCE_PREFIX}-{model_name}"
+
+
+def idempotency_property(key: str) -> str:
+    """The key itself when it fits a property, else its hash."""
+    return key if len(key) <= PROPERTY_LIMIT else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def serving_environment(source_uri: str, region: str) -> dict[str, str]:
+    """What the scikit-learn serving container needs to import the model's handlers."""
+    return {"SAGEMAKER_PROGRAM": SERVE_PROGRAM, "SAGEMAKER_SUBMIT_DIRECTORY": source_uri,
+            "SAGEMAKER_REGION": region, "SAGEMAKER_CONTAINER_LOG_LEVEL": "20"}
+
+
+class SageMakerModelRegistry:
+    def __init__(self, clients: AwsClients, settings: AwsSettings, store: S3ArtifactStore):
+        self.clients = clients
+        self.settings = settings
+        self.store = store
+        self._documents: dict[str, dict] = {}  # metrics/lineage JSON never change once written
+
+    @property
+    def _sm(self):
+        return self.clients.sagemaker
+
+    # -- writes ----------------------------------------------------------------------
+    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key):
+        _check_status(status)
+        self._ensure_group(model_name)
+        existing = self._find(model_name, idempotency_key)
+        if existing:
+            return existing
+        lock = Lock(self.clients, self.settings.state_table, f"registry#{model_name}")
+        owner = f"{idempotency_property(idempotency_key)}@{time.time_ns()}"
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while (holder := lock.acquire(owner, ttl_s=LOCK_TTL_S)) is not None:
+            if time.monotonic() > deadline:
+                raise RegistryError(f"cannot register {model_name}: the registry lock is held by {holder}")
+            time.sleep(1)
+        try:
+            return self._find(model_name, idempotency_key) or self._create(
+                model_name, artifact_key, status, metrics, lineage, reason, idempotency_key)
+        finally:
+            lock.release(owner)
+
+    def _create(self, model_name, artifact_key, status, metrics, lineage, reason, idempotency_key) -> ModelVersion:
+        version = max((v for v, _ in self._packages(model_name)), default=0) + 1
+        target = model_artifact_key(model_name, version)
+        try:
+            data = self.store.read_bytes(artifact_key)
+        except FileNotFoundError as exc:
+            raise RegistryError(f"cannot register {model_name}: no artifact at {self.store.uri(artifact_key)}") from exc
+        try:
+            self.store.write_bytes(target, data, immutable=True)
+        except ImmutableArtifactError as exc:
+            # the same bytes left by an attempt that died before its package are reused;
+            # anything else at that key is somebody's artifact and stays untouched
+            if self.store.read_bytes(target) != data:
+                raise RegistryError(f"cannot register {model_name} v{version}: {exc}; the registry was not changed") from exc
+        documents = f"registry/{model_name}/{version}"
+        self.store.write_bytes(f"{documents}/metrics.json", json.dumps(metrics, indent=2, sort_keys=True).encode())
+        self.store.write_bytes(f"{documents}/lineage.json", json.dumps(lineage, indent=2, sort_keys=True).encode())
+        properties = {
+            "Model": model_name,
+            "IdempotencyKey": idempotency_property(idempotency_key),
+            "ArtifactKey": target,
+            "SourceArtifact": self.store.uri(artifact_key),
+            "MetricsUri": self.store.uri(f"{documents}/metrics.json"),
+            "LineageUri": self.store.uri(f"{documents}/lineage.json"),
+            "TrainingJob": str(lineage.get("training_job", "")),
+            "DagRun": str(lineage.get("dag_run", "")),
+            "CodeVersion": str(lineage.get("code_version", "")),
+            "DataSha256": str((lineage.get("data_snapshot") or {}).get("sha256", "")),
+        }
+        source = upload_source(self.store, get_model(model_name))
+        s = self.settings
+        request = {
+            "ModelPackageGroupName": package_group(model_name),
+            "ModelPackageDescription": (reason or "")[:1024],
+            "ModelApprovalStatus": status,
+            "InferenceSpecification": {
+                "Containers": [{"Image": image_uri(s.region, s.sklearn_framework_version, "inference"),
+                                "ModelDataUrl": self.store.uri(target),
+                                "Environment": serving_environment(source, s.region)}],
+                "SupportedContentTypes": [JSON], "SupportedResponseMIMETypes": [JSON],
+                "SupportedRealtimeInferenceInstanceTypes": [s.endpoint_instance_type],
+            },
+            "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": JSON, "S3Uri": properties["MetricsUri"]}}},
+            "CustomerMetadataProperties": {k: v[:PROPERTY_LIMIT] for k, v in properties.items() if v},
+            # SageMaker's own retry token: the same registration sent twice creates one package
+            "ClientToken": hashlib.sha256(f"{model_name}/{idempotency_key}".encode()).hexdigest()[:36],
+        }
+        if properties["TrainingJob"]:
+            request["MetadataProperties"] = {"GeneratedBy": properties["TrainingJob"]}
+        arn = self._sm.create_model_package(**request)["ModelPackageArn"]
+        created = self._describe(arn)
+        if created.version != version:
+            raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its artifact "
+                                f"went to {target}; was a package created outside the pipeline's lock?")
+        return created
+
+    def update_status(self, model_name, version, status, note=""):
+        _check_status(status)
+        current = self._describe_raw(self._arn(model_name, version))
+        properties = {**current.get("CustomerMetadataProperties", {}), "StatusNote": note[:PROPERTY_LIMIT]}
+        request = {"ModelPackageArn": current["ModelPackageArn"], "ModelApprovalStatus": status,
+                   # the whole map again: properties not sent may be dropped
+                   "CustomerMetadataProperties": {k: v for k, v in properties.items() if v}}
+        if note:
+            request["ApprovalDescription"] = note[:1024]
+        self._sm.update_model_package(**request)
+        return self.get(model_name, version)
+
+    def record_deployment(self, model_name, version, endpoint, event, detail, run):
+        try:
+            self._state.put_item(
+                Item={"pk": "deployments", "sk": f"{model_name}#{int(version):06d}#{endpoint}#{event}#{run}",
+                      "model_name": model_name, "version": int(version), "endpoint": endpoint, "event": event,
+                      "detail": detail, "run": run, "at": now_iso()},
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # recorded by an earlier attempt
+                raise
+
+    # -- reads -----------------------------------------------------------------------
+    def get(self, model_name, version):
+        return self._describe(self._arn(model_name, version))
+
+    def list_versions(self, model_name=None):
+        names = [model_name] if model_name else self._model_names()
+        return [self._describe(arn) for name in names for _, arn in self._packages(name)]
+
+    def latest(self, model_name, status=APPROVED):
+        matching = self._packages(model_name, status)
+        return self._describe(matching[-1][1]) if matching else None
+
+    def deployment_history(self, model_name=None):
+        condition = Key("pk").eq("deployments")
+        if model_name:
+            condition &= Key("sk").begins_with(f"{model_name}#")
+        items, kwargs = [], {"KeyConditionExpression": condition, "ConsistentRead": True}
+        while True:
+            page = self._state.query(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        fields = ("model_name", "version", "endpoint", "event", "detail", "run", "at")
+        rows = [{f: (int(i[f]) if f == "version" else i[f]) for f in fields} for i in items]
+        return sorted(rows, key=lambda r: (r["at"], r["model_name"], r["version"]))
+
+    # -- SageMaker plumbing ----------------------------------------------------------
+    @property
+    def _state(self):
+        return self.clients.dynamodb.Table(self.settings.state_table)
+
+    def _ensure_group(self, model_name: str) -> None:
+        try:
+            self._sm.describe_model_package_group(ModelPackageGroupName=package_group(model_name))
+        except ClientError as exc:
+            if not not_found(exc):
+                raise
+            self.clients.sagemaker_hook.create_model_package_group(
+                package_group(model_name), f"Find Dining {model_name} model versions (findining-mlops)")
+
+    def _model_names(self) -> list[str]:
+        names, kwargs = [], {"NameContains": RESOURCE_PREFIX, "MaxResults": 100}
+        while True:
+            page = self._sm.list_model_package_groups(**kwargs)
+            names += [g["ModelPackageGroupName"][len(RESOURCE_PREFIX) + 1:] for g in page["ModelPackageGroupSummaryList"]
+                      if g["ModelPackageGroupName"].startswith(RESOURCE_PREFIX + "-")]
+            if not page.get("NextToken"):
+                return sorted(names)
+            kwargs["NextToken"] = page["NextToken"]
+
+    def _packages(self, model_name: str, status: str | None = None) -> list[tuple[int, str]]:
+        """(version, ARN) of the group's packages, oldest first; [] for an unknown group."""
+        kwargs = {"ModelPackageGroupName": package_group(model_name), "MaxResults": 100}
+        if status:
+            kwargs["ModelApprovalStatus"] = status
+        found = []
+        try:
+            while True:
+                page = self._sm.list_model_packages(**kwargs)
+                found += [(int(p["ModelPackageVersion"]), p["ModelPackageArn"]) for p in page["ModelPackageSummaryList"]]
+                if not page.get("NextToken"):
+                    return sorted(found)
+                kwargs["NextToken"] = page["NextToken"]
+        except ClientError as exc:
+            if not_found(exc):
+                return []
+            raise
+
+    def _arn(self, model_name: str, version: int) -> str:
+        for number, arn in self._packages(model_name):
+            if number == int(version):
+                return arn
+        raise RegistryError(f"model {model_name!r} has no version {version}")
+
+    def _find(self, model_name: str, idempotency_key: str) -> ModelVersion | None:
+        wanted = idempotency_property(idempotency_key)
+        for _, arn in reversed(self._packages(model_name)):
+            raw = self._describe_raw(arn)
+            if raw.get("CustomerMetadataProperties", {}).get("IdempotencyKey") == wanted:
+                return self._version(raw)
+        return None
+
+    def _describe_raw(self, arn: str) -> dict:
+        return self._sm.describe_model_package(ModelPackageName=arn)
+
+    def _describe(self, arn: str) -> ModelVersion:
+        return self._version(self._describe_raw(arn))
+
+    def _version(self, raw: dict) -> ModelVersion:
+        props = raw.get("CustomerMetadataProperties") or {}
+        model_name = props.get("Model") or raw["ModelPackageGroupName"][len(RESOURCE_PREFIX) + 1:]
+        created = raw.get("CreationTime")
+        return ModelVersion(
+            model_name=model_name,
+            version=int(raw["ModelPackageVersion"]),
+            status=raw["ModelApprovalStatus"],
+            artifact_key=props["ArtifactKey"],
+            artifact_uri=self.store.uri(props["ArtifactKey"]),
+            metrics=self._document(props.get("MetricsUri")),
+            lineage=self._document(props.get("LineageUri")),
+            created_at=created.isoformat(timespec="seconds") if isinstance(created, datetime) else str(created or ""),
+            reason=raw.get("ModelPackageDescription", ""),
+            status_note=raw.get("ApprovalDescription") or props.get("StatusNote", ""),
+        )
+
+    def _document(self, uri: str | None) -> dict:
+        if not uri:
+            return {}
+        if uri not in self._documents:
+            self._documents[uri] = json.loads(self.store.read_bytes(uri.split("/", 3)[3]))
+        return self._documents[uri]
+
+
+def _check_status(status: str) -> None:
+    if status not in APPROVAL_STATUSES:
+        raise RegistryError(f"approval status {status!r} is not one of {', '.join(APPROVAL_STATUSES)}")

@@ -1,0 +1,80 @@
+"""The artifact store on S3: the same keys as the local store, under ``s3://<bucket>/``.
+
+Immutable artifacts use S3's conditional write (``If-None-Match: *``): the first writer of
+a key wins and every later write is refused by S3 itself, with no check-then-write race."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from findining_mlops.errors import FindiningError, ImmutableArtifactError
+from findining_mlops.platform.aws.clients import AwsClients, error_code
+
+DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+class S3ArtifactStore:
+    def __init__(self, clients: AwsClients, bucket: str, kms_key: str = ""):
+        self.clients = clients
+        self.bucket = bucket
+        self.kms_key = kms_key
+
+    @property
+    def _s3(self):
+        return self.clients.s3
+
+    def _key(self, key: str) -> str:
+        key = key.lstrip("/")
+        if ".." in key.split("/"):
+            raise FindiningError(f"store key {key!r} may not contain '..'")
+        return key
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def exists(self, key: str) -> bool:
+        return self.clients.s3_hook.check_for_key(self._key(key), bucket_name=self.bucket)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys = self.clients.s3_hook.list_keys(bucket_name=self.bucket, prefix=self._key(prefix))
+        return sorted(k for k in keys if not k.endswith("/"))
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                raise FileNotFoundError(f"no object at {self.uri(key)}") from exc
+            raise
+
+    def write_bytes(self, key: str, data: bytes, *, immutable: bool = False) -> str:
+        extra = {"IfNoneMatch": "*"} if immutable else {}
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self._encryption(), **extra)
+        except ClientError as exc:
+            if error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise ImmutableArtifactError(f"{self.uri(key)} already exists and is never overwritten") from exc
+            raise
+        return self.uri(key)
+
+    def upload_file(self, path: Path, key: str, *, immutable: bool = False) -> str:
+        if immutable:  # one conditional PUT (model tarballs are far below PutObject's 5 GB)
+            return self.write_bytes(key, Path(path).read_bytes(), immutable=True)
+        self._s3.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=self._encryption())
+        return self.uri(key)
+
+    def download_file(self, key: str, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._s3.download_file(self.bucket, self._key(key), str(path))
+        return path
+
+    def delete_prefix(self, prefix: str) -> None:
+        keys = self.list_keys(prefix)
+        for start in range(0, len(keys), DELETE_BATCH):
+            self.clients.s3_hook.delete_objects(self.bucket, keys[start:start + DELETE_BATCH])
+
+    def _encryption(self) -> dict:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key} if self.kms_key else {}

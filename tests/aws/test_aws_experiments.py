@@ -1,0 +1,49 @@
+"""A/B tests in DynamoDB: conditional writes keep the local store's semantics."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from findining_mlops.errors import ExperimentError
+from findining_mlops.platform.ports import ABTest, MetricEvent
+
+TEST = ABTest(test_id="ab-1", test_name="new ranker", model_name="recommendation",
+              endpoint="ai-restaurant-recommendation-recommendation-endpoint", control_version=1, treatment_version=2,
+              control_variant="recommendation-v1", treatment_variant="recommendation-v2", traffic_split=50,
+              duration_days=14, success_metrics={"engaged": {"kind": "binary", "direction": "increase"}},
+              guardrail_metrics={}, alpha=0.05, started_at="2026-10-01")
+T0 = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
+
+
+def event(n: int, **changes) -> MetricEvent:
+    return replace(MetricEvent(f"e{n}", "ab-1", f"u{n}", "control" if n % 2 else "treatment", "engaged", n % 3 / 2,
+                               T0 + timedelta(minutes=n), {"n": n}), **changes)
+
+
+def test_one_running_test_per_endpoint_and_create_is_idempotent(aws):
+    assert aws.experiments.create(TEST) == TEST
+    assert aws.experiments.create(replace(TEST, test_name="renamed")) == TEST  # same id: the stored one
+    with pytest.raises(ExperimentError, match="already runs A/B test ab-1"):
+        aws.experiments.create(replace(TEST, test_id="ab-2"))
+    finished = aws.experiments.finish("ab-1", "concluded", "treatment_wins", 2, "2026-10-15")
+    assert (finished.status, finished.winner) == ("concluded", 2)
+    assert aws.experiments.finish("ab-1", "stopped", "x", None, "2026-10-16") == finished  # unchanged
+    assert aws.experiments.create(replace(TEST, test_id="ab-2")).test_id == "ab-2"  # the endpoint is free again
+    assert [t.test_id for t in aws.experiments.list_tests()] == ["ab-1", "ab-2"]
+    assert [t.test_id for t in aws.experiments.list_tests("running")] == ["ab-2"]
+    with pytest.raises(ExperimentError, match="no A/B test 'ab-9'"):
+        aws.experiments.finish("ab-9", "stopped", "x", None, "2026-10-16")
+
+
+def test_each_event_is_written_and_counted_once(aws):
+    aws.experiments.create(TEST)
+    assert aws.experiments.record([event(n) for n in range(5)]) == 5
+    assert aws.experiments.record([event(n) for n in range(3, 8)]) == 3  # a retried batch: only the new ones count
+    events = aws.experiments.events("ab-1")
+    assert [e.event_id for e in events] == [f"e{n}" for n in range(8)]
+    assert events[1] == event(1)  # values, times and context come back as written
+    assert [e.event_id for e in aws.experiments.events("ab-1", until=T0 + timedelta(minutes=2))] == ["e0", "e1"]
+    assert aws.experiments.events("ab-2") == []

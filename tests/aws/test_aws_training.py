@@ -1,0 +1,131 @@
+"""SageMaker training jobs: the script-mode request, and a retried start re-attaches."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from aws_stack import BUCKET, REGION, ROLE_ARN
+from findining_mlops.platform.ports import TrainingJobSpec
+from simulation import tarball
+
+SPEC = TrainingJobSpec(
+    name="findining-sentiment-0123456789ab", model_name="sentiment", entry_point="findining_mlops.models.sentiment.train",
+    hyperparameters={"c": 4.0, "max_features": 20000},
+    channels={c: f"training/sentiment/findining-sentiment-0123456789ab/{c}" for c in ("train", "validation", "test")},
+    output_prefix="training/sentiment",
+)
+
+
+@pytest.fixture
+def channels(aws):
+    for prefix in SPEC.channels.values():
+        aws.store.write_bytes(f"{prefix}/part-0.parquet", b"PAR1")
+    return aws
+
+
+def jobs() -> list[str]:
+    return [j["TrainingJobName"] for j in boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"]]
+
+
+def test_a_job_runs_the_entry_point_in_the_prebuilt_sklearn_container_in_script_mode(channels):
+    job = channels.training.start(SPEC)
+    assert job.name == SPEC.name
+    request = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=SPEC.name)
+    assert request["AlgorithmSpecification"]["TrainingImage"].endswith(".amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    assert request["RoleArn"] == ROLE_ARN
+    hps = request["HyperParameters"]
+    assert json.loads(hps["sagemaker_program"]) == "findining_train.py"
+    source = json.loads(hps["sagemaker_submit_directory"])
+    assert source.startswith(f"s3://{BUCKET}/code/sentiment/") and source.endswith("/sourcedir.tar.gz")
+    assert (json.loads(hps["c"]), json.loads(hps["max_features"])) == (4.0, 20000)
+    assert {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]} == {
+        c: f"s3://{BUCKET}/{p}/" for c, p in SPEC.channels.items()}
+    assert request["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/training/sentiment"
+    assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    assert request["StoppingCondition"]["MaxRuntimeInSeconds"] == 7200
+
+
+def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels):
+    import io
+    import tarfile
+
+    from findining_mlops.catalog import get_model
+    from findining_mlops.platform.aws.source import source_tarball, upload_source
+
+    first, again = source_tarball(get_model("sentiment")), source_tarball(get_model("sentiment"))
+    assert first == again  # reproducible: the same code is the same key
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        names = tar.getnames()
+        program = tar.extractfile("findining_train.py").read().decode()
+        serve = tar.extractfile("findining_serve.py").read().decode()
+    assert "findining_mlops/models/sentiment/train.py" in names and "requirements.txt" in names
+    assert "findining_mlops.models.sentiment.train" in program and "findining_mlops.models.sentiment.inference" in serve
+    uri = upload_source(channels.store, get_model("sentiment"))
+    assert upload_source(channels.store, get_model("sentiment")) == uri
+    assert len(channels.store.list_keys("code/sentiment/")) == 1
+
+
+def test_vpc_and_kms_settings_reach_the_request(channels, monkeypatch):
+    from dataclasses import replace
+
+    settings = replace(channels.training.settings, subnet_ids=("subnet-0abc1234",), security_group_ids=("sg-0123abcd",),
+                       kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    monkeypatch.setattr(channels.training, "settings", settings)
+    request = channels.training.request(SPEC)
+    assert request["VpcConfig"] == {"Subnets": ["subnet-0abc1234"], "SecurityGroupIds": ["sg-0123abcd"]}
+    assert request["OutputDataConfig"]["KmsKeyId"] == request["ResourceConfig"]["VolumeKmsKeyId"] == settings.kms_key_arn
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Completed"])
+def test_a_retried_start_re_attaches_and_creates_no_second_job(channels, status):
+    from moto.sagemaker.models import sagemaker_backends
+
+    channels.store.write_bytes(f"training/sentiment/{SPEC.name}/output/model.tar.gz",
+                               tarball({"evaluation.json": b'{"macro_f1": 0.8}'}))
+    channels.training.start(SPEC)
+    sagemaker_backends["123456789012"][REGION].training_jobs[SPEC.name].training_job_status = status
+    job = channels.training.start(SPEC)  # the retried task
+    assert job.status == status and jobs() == [SPEC.name]
+    if status == "Completed":
+        assert job.model_artifact_key == f"training/sentiment/{SPEC.name}/output/model.tar.gz"
+        assert job.metrics == {"macro_f1": 0.8}
+
+
+def test_a_retried_start_never_sends_create_training_job(channels):
+    """Stubber answers DescribeTrainingJob with InProgress and refuses any other call."""
+    client = channels.training.clients.sagemaker
+    with Stubber(client) as stub:
+        stub.add_response("describe_training_job", {
+            "TrainingJobName": SPEC.name, "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{SPEC.name}",
+            "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training", "ModelArtifacts": {"S3ModelArtifacts": ""},
+            "AlgorithmSpecification": {"TrainingInputMode": "File"}, "ResourceConfig": {"VolumeSizeInGB": 30},
+            "StoppingCondition": {}, "CreationTime": "2026-10-11T00:00:00Z"}, {"TrainingJobName": SPEC.name})
+        job = channels.training.start(SPEC)
+        stub.assert_no_pending_responses()
+    assert job.status == "InProgress" and job.model_artifact_key is None
+
+
+def test_an_unknown_job_is_none_and_a_failed_one_carries_its_reason(channels):
+    from moto.sagemaker.models import sagemaker_backends
+
+    assert channels.training.describe("findining-sentiment-nothere") is None
+    channels.training.start(SPEC)
+    job = sagemaker_backends["123456789012"][REGION].training_jobs[SPEC.name]
+    job.training_job_status, job.failure_reason = "Failed", "AlgorithmError: the feature store is unreachable"
+    failed = channels.training.describe(SPEC.name)
+    assert (failed.status, failed.failure_reason) == ("Failed", "AlgorithmError: the feature store is unreachable")
+
+
+def test_logs_come_from_the_jobs_cloudwatch_streams(channels):
+    logs = boto3.client("logs", region_name=REGION)
+    assert channels.training.logs(SPEC.name) == ""  # no log group yet
+    logs.create_log_group(logGroupName="/aws/sagemaker/TrainingJobs")
+    logs.create_log_stream(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{SPEC.name}/algo-1-1700000000")
+    logs.put_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=f"{SPEC.name}/algo-1-1700000000",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "macro_f1=0.81"}])
+    assert channels.training.logs(SPEC.name) == "macro_f1=0.81"
