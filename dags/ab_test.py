@@ -21,7 +21,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import ab_metric_names, model_names
 
 MODELS = model_names()
@@ -37,6 +37,7 @@ METRICS = ab_metric_names()
     tags=["findining", "mlops", "ab-test"],
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
+    on_success_callback=alert_on_dag_success,
     params={
         "test_name": Param("recommendation_v1_vs_v2", type="string", minLength=1, maxLength=100),
         "model_name": Param(MODELS[0], type="string", enum=MODELS),

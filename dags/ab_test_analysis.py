@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 
 
 @dag(
@@ -41,6 +41,7 @@ from findining_airflow.notifications import alert_on_dag_failure, default_args
     tags=["findining", "mlops", "ab-test"],
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
+    on_success_callback=alert_on_dag_success,
 )
 def ab_test_analysis():
     @task

@@ -37,7 +37,7 @@ from datetime import datetime
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 
 
 @dag(
@@ -50,6 +50,7 @@ from findining_airflow.notifications import alert_on_dag_failure, default_args
     tags=["findining", "mlops", "deployment"],
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
+    on_success_callback=alert_on_dag_success,
 )
 def model_artifact_watch():
     @task

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from findining_airflow.canary import CanaryBakeSensor
-from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import model_names
 
 MODELS = model_names()
@@ -42,6 +42,7 @@ MODELS = model_names()
     tags=["findining", "mlops", "deployment"],
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
+    on_success_callback=alert_on_dag_success,
     render_template_as_native_obj=True,
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS),

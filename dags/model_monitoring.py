@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import model_names
 
 
@@ -46,6 +46,7 @@ from findining_mlops.catalog import model_names
     tags=["findining", "mlops", "monitoring"],
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
+    on_success_callback=alert_on_dag_success,
 )
 def model_monitoring():
     @task(map_index_template="{{ model_name }}")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
-from findining_airflow.notifications import alert_on_dag_failure, default_args
+from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_airflow.training import TrainingJobOperator
 from findining_mlops.catalog import model_names
 
@@ -44,6 +44,7 @@ MODELS = model_names()
     max_active_runs=2,
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
+    on_success_callback=alert_on_dag_success,
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),
         "reason": Param("manual retraining", type="string", minLength=1, maxLength=500,

@@ -33,7 +33,8 @@ def run_status_message(context: dict, state: str) -> tuple[str, str]:
     ]
     if context.get("reason"):
         lines.append(f"Reason: {context['reason']}")
-    for failed in [ti] if ti is not None else _failed_tasks(dag_run):
+    failed_tasks = ([ti] if ti is not None else _failed_tasks(dag_run)) if state == "failed" else []
+    for failed in failed_tasks:
         lines.append(f"Failed task: {failed.task_id} (try {getattr(failed, 'try_number', '?')})")
         log_url = getattr(failed, "log_url", None)
         if log_url:
@@ -44,7 +45,7 @@ def run_status_message(context: dict, state: str) -> tuple[str, str]:
     params = context.get("params")
     if params:
         lines.append(f"Params: {dict(params)}")
-    detail = getattr(ti, "task_id", "") if ti is not None else ""
+    detail = getattr(ti, "task_id", "") if ti is not None and state == "failed" else ""
     return subject(state, dag_id, detail), "\n".join(lines)
 
 
@@ -72,6 +73,18 @@ def alert_on_dag_failure(context: dict) -> None:
 
     title, message = run_status_message(context, "failed")
     platform().notifications.publish(title, message)
+
+
+def alert_on_dag_success(context: dict) -> None:
+    """DAG ``on_success_callback``: a success message for the DAGs named in the setting
+    ``FINDINING_ALERT_ON_SUCCESS`` (Variable ``findining_alert_on_success``; comma-separated
+    DAG ids, or ``all``). Off by default: on-call reads failures and key events."""
+    from findining_airflow.runtime import alert_on_success, platform
+
+    dag_id = getattr(context.get("dag"), "dag_id", None) or context.get("dag_id", "")
+    if alert_on_success(dag_id):
+        title, message = run_status_message(context, "succeeded")
+        platform().notifications.publish(title, message)
 
 
 def publish_event(title: str, message: str) -> None:

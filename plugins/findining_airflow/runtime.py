@@ -13,7 +13,8 @@ from functools import lru_cache
 from findining_mlops.settings import AWS_SETTINGS, COMMON_SETTINGS
 
 # Variable name -> env var name: the same setting, lower-cased
-VARIABLES = {name.lower(): name for name in (*COMMON_SETTINGS, "FINDINING_DEPLOYMENT_DEFAULTS")}
+VARIABLES = {name.lower(): name for name in (*COMMON_SETTINGS, "FINDINING_DEPLOYMENT_DEFAULTS",
+                                             "FINDINING_ALERT_ON_SUCCESS")}
 AWS_VARIABLES = {name.lower(): name for name in AWS_SETTINGS}
 
 
@@ -63,6 +64,12 @@ def deployment_defaults(spec) -> dict:
         from findining_mlops.errors import ConfigurationError
 
         raise ConfigurationError(f"findining_deployment_defaults is not JSON: {exc}") from exc
+
+
+def alert_on_success(dag_id: str) -> bool:
+    """Whether a successful run of ``dag_id`` is announced (``FINDINING_ALERT_ON_SUCCESS``)."""
+    wanted = {name.strip() for name in _settings_env().get("FINDINING_ALERT_ON_SUCCESS", "").split(",")}
+    return "all" in wanted or dag_id in wanted
 
 
 def platform():

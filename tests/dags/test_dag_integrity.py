@@ -30,6 +30,7 @@ def test_every_dag_is_documented_owned_tagged_and_alerting(dagbag):
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md and len(dag.doc_md) > 100, f"{dag_id} has no doc_md"
         assert dag.on_failure_callback, f"{dag_id} has no on_failure_callback"
+        assert dag.on_success_callback, f"{dag_id} has no on_success_callback (announced where configured)"
         assert dag.start_date is not None and dag.start_date.year >= 2026, f"{dag_id} needs a static start_date"
         for task in dag.tasks:
             assert task.owner not in (None, "", "airflow"), f"{dag_id}.{task.task_id} has no owner"
