@@ -14,26 +14,21 @@ and ``confint_proportions_2indep``, and Holm by ``multipletests``. It skips the 
 sequential p-values that ``analyze`` also computes. Both must give the same users, means, difference, interval
 and p-values to 1e-9, or the bench fails.
 
-Each contender runs in its own child process; time and memory are measured as in ``bench.drift_bench``: wall and
-CPU time of the analysis alone, and the peak resident set during it above the resident set just before it.
+Each contender runs in its own child process; time and memory are measured as ``bench.measure`` says: wall and
+CPU time of the analysis alone, and the peak memory it adds above the loaded events.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.drift_bench import _status_kib
+from bench.measure import ROOT, comparison, in_children, measure
 
 EVENTS = 10_000_000
 USERS = 1_000_000
@@ -45,7 +40,6 @@ CONFIG = {
 }
 TARGET_SPEEDUP = 3.0
 TOLERANCE = 1e-9
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "abtest.json"
 
 
@@ -149,46 +143,25 @@ def _child(contender: str, events_path: Path, out: Path) -> None:
         import statsmodels.stats.multitest  # noqa: F401
         import statsmodels.stats.proportion  # noqa: F401
     events = pd.read_parquet(events_path)
-    gc.collect()
-    before_kib = _status_kib("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # the high-water mark restarts from the current RSS
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = analyse(events, CONFIG)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    out.write_text(json.dumps({
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-        "peak_increase_mib": (_status_kib("VmHWM") - before_kib) / 1024,
-        "process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "figures": _figures(result),
-    }))
+    result, measured = measure(lambda: analyse(events, CONFIG))
+    out.write_text(json.dumps({**measured, "figures": _figures(result)}))
 
 
 def run(events: int = EVENTS, users: int = USERS) -> dict:
     """Both contenders in child processes; returns (and writes) the comparison."""
     events_path = cached_events(events, users)
-    measured = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for contender in CONTENDERS:
-            out = Path(tmp) / f"{contender}.json"
-            subprocess.run([sys.executable, "-m", "bench.abtest_bench", "--child", contender,
-                            "--events-file", str(events_path), "--out", str(out)], check=True, cwd=ROOT)
-            measured[contender] = json.loads(out.read_text())
+    measured = in_children("bench.abtest_bench", CONTENDERS, ["--events-file", str(events_path)])
     ours, theirs = (measured[c] for c in CONTENDERS)
     differences = {name: abs(ours["figures"][name] - value) for name, value in theirs["figures"].items()}
     worst = max(differences, key=differences.get)
+    compared = comparison(measured, *CONTENDERS)
     results = {
         "events": events,
         "users": users,
         "metrics": {name: spec["kind"] for name, spec in CONFIG["success_metrics"].items()},
-        "seconds": {c: measured[c]["seconds"] for c in CONTENDERS},
-        "speedup": theirs["seconds"] / ours["seconds"],
-        "cpu_seconds": {c: measured[c]["cpu_seconds"] for c in CONTENDERS},
-        "cpu_speedup": theirs["cpu_seconds"] / ours["cpu_seconds"],
-        "peak_increase_mib": {c: measured[c]["peak_increase_mib"] for c in CONTENDERS},
-        "memory_ratio": ours["peak_increase_mib"] / theirs["peak_increase_mib"],
-        "process_peak_mib": {c: measured[c]["process_peak_mib"] for c in CONTENDERS},
-        "process_peak_ratio": ours["process_peak_mib"] / theirs["process_peak_mib"],
+        **compared,
+        "speedup": 1 / compared["time_ratio"],
+        "cpu_speedup": 1 / compared["cpu_time_ratio"],
         "figures_compared": len(differences),
         "max_figure_difference": differences[worst],
         "max_difference_at": worst,

@@ -2,33 +2,25 @@
 
 Both detectors see the same 1,000,000 x 20 reference and current frames (15 numerical columns, 5 categorical;
 drift in some), generated from the same seed, and both infer the column types themselves, as with defaults.
-Each runs in its own child process so that neither inherits the other's memory. Time is the wall time of the
-detection alone, and its CPU time (user + system, all threads), which other load on the machine disturbs less.
-Memory is the peak resident set during the detection above the resident set just before it:
-the child resets the kernel's high-water mark (``/proc/self/clear_refs``, Linux) after imports and data
-generation, then reads ``VmHWM``. The whole-process peak (``ru_maxrss``, including the data) is shown too.
+Each runs in its own child process so that neither inherits the other's memory, measured as ``bench.measure``
+says: wall and CPU time of the detection alone, and the peak memory it adds above the generated data.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import resource
-import subprocess
-import sys
-import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.measure import ROOT, comparison, in_children, measure
+
 ROWS = 1_000_000
 SEED = 7
 DETECTORS = ("findining_mlops", "evidently")
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "drift.json"
 
 
@@ -88,13 +80,6 @@ def _evidently(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, dict
             for m in report["metrics"] if m["config"]["type"] == "evidently:metric_v2:ValueDrift"}
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
 def _child(detector: str, rows: int, out: Path) -> None:
     """Generate the data, then time one detector and measure the memory it adds."""
     warnings.filterwarnings("ignore")  # Evidently's numpy warnings would bury the table
@@ -104,30 +89,13 @@ def _child(detector: str, rows: int, out: Path) -> None:
     else:
         import findining_mlops.drift  # noqa: F401
     reference, current = generate(rows)
-    gc.collect()
-    before_kib = _status_kib("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # the high-water mark restarts from the current RSS
-    start, cpu_start = time.perf_counter(), time.process_time()
-    columns = detect(reference, current)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    out.write_text(json.dumps({
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-        "peak_increase_mib": (_status_kib("VmHWM") - before_kib) / 1024,
-        "process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "columns": columns,
-    }))
+    columns, measured = measure(lambda: detect(reference, current))
+    out.write_text(json.dumps({**measured, "columns": columns}))
 
 
 def run(rows: int = ROWS) -> dict:
     """Both detectors in child processes; returns (and writes) the comparison."""
-    measured = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for detector in DETECTORS:
-            out = Path(tmp) / f"{detector}.json"
-            subprocess.run([sys.executable, "-m", "bench.drift_bench", "--child", detector, "--rows", str(rows),
-                            "--out", str(out)], check=True, cwd=ROOT)
-            measured[detector] = json.loads(out.read_text())
+    measured = in_children("bench.drift_bench", DETECTORS, ["--rows", str(rows)])
     ours, theirs = measured["findining_mlops"], measured["evidently"]
     decisions = [{name: (c["stattest"], c["drifted"]) for name, c in m["columns"].items()} for m in (ours, theirs)]
     disagreements = sorted(n for n in decisions[0].keys() | decisions[1].keys()
@@ -135,14 +103,7 @@ def run(rows: int = ROWS) -> dict:
     results = {
         "rows": rows,
         "columns": len(theirs["columns"]),
-        "seconds": {d: measured[d]["seconds"] for d in DETECTORS},
-        "time_ratio": ours["seconds"] / theirs["seconds"],
-        "cpu_seconds": {d: measured[d]["cpu_seconds"] for d in DETECTORS},
-        "cpu_time_ratio": ours["cpu_seconds"] / theirs["cpu_seconds"],
-        "peak_increase_mib": {d: measured[d]["peak_increase_mib"] for d in DETECTORS},
-        "memory_ratio": ours["peak_increase_mib"] / theirs["peak_increase_mib"],
-        "process_peak_mib": {d: measured[d]["process_peak_mib"] for d in DETECTORS},
-        "process_peak_ratio": ours["process_peak_mib"] / theirs["process_peak_mib"],
+        **comparison(measured, *DETECTORS),
         "decisions_agree": not disagreements,  # same columns, each with the same test and decision
         "disagreements": disagreements,
         "max_score_difference": max(abs(ours["columns"][n]["score"] - c["score"])
