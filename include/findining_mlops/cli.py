@@ -80,6 +80,31 @@ def cmd_endpoints_describe(args) -> int:
     return 0
 
 
+def cmd_abtests_list(args) -> int:
+    platform = _platform(args.home)
+    tests = [t.to_dict() for t in platform.experiments.list_tests(args.status)]
+    if args.json:
+        print(json.dumps(tests, indent=2, ensure_ascii=False))
+    else:
+        for t in tests:
+            ended = f" {t['decision']} on {t['concluded_at']}" if t["concluded_at"] else ""
+            print(f"{t['test_id']:<40} {t['status']:<10} {t['model_name']} v{t['control_version']} vs "
+                  f"v{t['treatment_version']} ({t['traffic_split']} % treatment) from {t['started_at']}{ended}")
+    return 0
+
+
+def cmd_abtests_show(args) -> int:
+    from findining_mlops.experiments import history
+
+    platform = _platform(args.home)
+    test = platform.experiments.get(args.test_id)
+    if test is None:
+        raise FindiningError(f"there is no A/B test {args.test_id!r}; `findining-mlops abtests list` shows them")
+    print(json.dumps({"test": test.to_dict(), "daily_analyses": history(platform, test)}, indent=2,
+                     ensure_ascii=False))
+    return 0
+
+
 def cmd_drift(args) -> int:
     import pandas as pd
 
@@ -177,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("name", nargs="?")
     describe.add_argument("--json", action="store_true")
     describe.set_defaults(func=cmd_endpoints_describe)
+
+    abtests = commands.add_parser("abtests", help="A/B tests in the experiments store").add_subparsers(
+        dest="action", required=True)
+    tests = abtests.add_parser("list", parents=[common], help="every test with its status and decision")
+    tests.add_argument("--status", choices=["running", "concluded", "stopped"])
+    tests.add_argument("--json", action="store_true")
+    tests.set_defaults(func=cmd_abtests_list)
+    show = abtests.add_parser("show", parents=[common], help="a test and its daily analyses, as JSON")
+    show.add_argument("test_id")
+    show.set_defaults(func=cmd_abtests_show)
 
     drift = commands.add_parser("drift", help="per-column and dataset drift of two parquet files (Evidently's rules)")
     drift.add_argument("--reference", type=Path, required=True, help="reference parquet file")
