@@ -11,9 +11,9 @@ Every day, for every A/B test running that day — the seed's `ab-test-manager`
    every day, Holm across the success metrics, guardrails outside that family. Written to
    `abtests/<test-id>/dt=YYYY-MM-DD/analysis.json` and `report.html` (the daily intervals).
 2. **finish** a test that is decided: stopped on a sample-ratio mismatch or a worse
-   guardrail (no winner), concluded on a significant win or at the end of its duration (the
-   control stays when nothing won). The endpoint is freed and the result summarised on the
-   alerts topic.
+   guardrail (no winner; the control takes all users back at once), concluded on a
+   significant win or at the end of its duration (the control stays when nothing won). The
+   endpoint is freed and the result summarised on the alerts topic.
 3. **promote**: the winner goes to 100 % through `model_deployment` (run id
    `abtest__<test-id>`, so a re-run never deploys twice).
 

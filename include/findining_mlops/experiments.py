@@ -242,7 +242,12 @@ def _winner(test: ABTest, decision: str, outcome: str) -> int | None:
 
 
 def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
-    """Records the end of the test and frees its endpoint; the same call again changes nothing."""
+    """Records the end of the test and frees its endpoint; the same call again changes nothing.
+
+    A stopped test hands all users back to the control at once: its treatment may be what
+    hurt a guardrail, and a mismatched split means nothing was learnt about it."""
+    if summary["outcome"] == STOPPED:
+        platform.endpoints.deploy(test.endpoint, [_variant(platform, test.model_name, test.control_version, 1.0)])
     finished = platform.experiments.finish(test.test_id, summary["outcome"], summary["decision"], summary["winner"],
                                            summary["day"])
     platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
@@ -268,6 +273,8 @@ def result_message(test: ABTest, summary: dict) -> tuple[str, str]:
                      f"always-valid p = {m['sequential_p_value']:.3g}{' (significant)' if m['significant'] else ''}")
     if summary["winner"] is not None:
         lines.append(f"Next: {test.model_name} v{summary['winner']} goes to 100 % through model_deployment")
+    elif summary["outcome"] == STOPPED:
+        lines.append(f"The endpoint is back on the control, {test.model_name} v{test.control_version}, at 100 %")
     return f"A/B test {test.test_name}: {headline}", "\n".join(lines)
 
 

@@ -196,6 +196,7 @@ def test_a_sample_ratio_mismatch_stops_the_test_without_a_winner(versions, platf
     done = platform.experiments.get(test.test_id)
     assert (done.status, done.decision, done.winner) == (STOPPED, "stopped_srm", None)
     assert deployment_requests(test) == []
+    assert [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants] == [(1, 1.0)]
     assert any("sample-ratio mismatch" in a["Subject"] for a in read_alerts(home))
 
 
@@ -208,6 +209,7 @@ def test_a_worse_guardrail_stops_the_test_even_when_the_treatment_converts_bette
     assert run_analysis(TEST_DAY).state == "success"
     assert platform.experiments.get(test.test_id).decision == "stopped_guardrail"
     assert deployment_requests(test) == []
+    assert [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants] == [(1, 1.0)]
 
 
 def test_a_test_without_a_winner_concludes_at_the_end_of_its_duration_and_keeps_the_control(versions, platform):
