@@ -9,6 +9,12 @@ the challenger serves 100 % and the old variant is retired.
 The rollout's state lives in the store under ``deployments/<endpoint>/<rollout id>/`` so a
 retried task resumes where it was, and every endpoint change is a deterministic config, so
 re-applying it changes nothing.
+
+Endpoint changes are submitted without waiting (``deploy(..., wait=False)``; SageMaker takes
+minutes): the rollout is then ``pending`` and the bake, a reschedule-mode sensor, settles the
+endpoint before it judges — and, once it has decided, applies and settles the final shape
+too — so no worker slot is held while SageMaker updates. ``finish`` re-applies that shape,
+which is then a no-op.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from findining_mlops.canary import CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.errors import DataValidationError, EndpointError, RegistryError
-from findining_mlops.platform.ports import APPROVED, REJECTED, Platform, ProductionVariant
+from findining_mlops.platform.ports import APPROVED, IN_SERVICE, REJECTED, Platform, ProductionVariant
 from findining_mlops.retraining import variant_name
 
 log = logging.getLogger(__name__)
@@ -41,8 +47,9 @@ class Rollout:
     ramp: list[int]
     bake_minutes: float
     step: int = 0
-    step_started: str = ""
+    step_started: str = ""  # when the endpoint took the current step's shape: the bake clock
     outcome: str = BAKING
+    pending: bool = False  # the endpoint is still taking the shape of the current step or outcome
     alarms: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
 
@@ -97,25 +104,33 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def apply_step(platform: Platform, rollout: Rollout) -> dict:
-    """Puts the endpoint in the current step's shape (a no-op when it already is)."""
-    percent = rollout.ramp[rollout.step]
+def target_variants(platform: Platform, rollout: Rollout) -> list[ProductionVariant]:
+    """The endpoint's shape for the current step, or after the outcome: the winner alone."""
+    if rollout.outcome != BAKING or rollout.champion is None:
+        winner = rollout.champion if rollout.outcome == ROLLBACK else rollout.challenger
+        return [_variant(platform, rollout.model, winner, 1.0)]
+    champion = variant_name(platform.registry.get(rollout.model, rollout.champion))
     challenger = variant_name(platform.registry.get(rollout.model, rollout.challenger))
-    if rollout.champion is None:
-        variants = [_variant(platform, rollout.model, rollout.challenger, 1.0)]
-    else:
-        champion = variant_name(platform.registry.get(rollout.model, rollout.champion))
-        weights = split_weights(champion, challenger, percent)
-        variants = [_variant(platform, rollout.model, rollout.champion, weights[champion]),
-                    _variant(platform, rollout.model, rollout.challenger, weights[challenger])]
+    weights = split_weights(champion, challenger, rollout.ramp[rollout.step])
+    return [_variant(platform, rollout.model, rollout.champion, weights[champion]),
+            _variant(platform, rollout.model, rollout.challenger, weights[challenger])]
+
+
+def apply_step(platform: Platform, rollout: Rollout, wait: bool = True) -> dict:
+    """Puts the endpoint in the current step's (or the outcome's) shape; a no-op when it
+    already is. ``wait=False`` submits the change and marks the rollout ``pending``."""
+    variants = target_variants(platform, rollout)
     current = platform.endpoints.describe(rollout.endpoint)
     wanted = {(v.variant_name, v.model_version) for v in variants}
     if current is not None and {(v.variant_name, v.model_version) for v in current.variants} == wanted:
-        endpoint = platform.endpoints.update_weights(rollout.endpoint, {v.variant_name: v.weight for v in variants})
+        endpoint = platform.endpoints.update_weights(rollout.endpoint, {v.variant_name: v.weight for v in variants},
+                                                     wait=wait)
     else:
-        endpoint = platform.endpoints.deploy(rollout.endpoint, variants)
-    log.info("%s: step %d/%d, challenger v%d at %d %%", rollout.endpoint, rollout.step + 1, len(rollout.ramp),
-             rollout.challenger, percent)
+        endpoint = platform.endpoints.deploy(rollout.endpoint, variants, wait=wait)
+    rollout.pending = endpoint.status != IN_SERVICE
+    shape = (f"step {rollout.step + 1}/{len(rollout.ramp)}, challenger v{rollout.challenger} at "
+             f"{rollout.ramp[rollout.step]} %" if rollout.outcome == BAKING else f"{rollout.outcome}: {len(variants)} variant")
+    log.info("%s: %s (%s)", rollout.endpoint, shape, endpoint.status)
     return endpoint.to_dict()
 
 
@@ -124,7 +139,7 @@ def start(platform: Platform, rollout: Rollout) -> Rollout:
     saved = load(platform, rollout.endpoint, rollout.rollout_id)
     if saved is not None:
         return saved
-    apply_step(platform, rollout)
+    apply_step(platform, rollout, wait=False)
     rollout.step_started = _now().isoformat()
     rollout.history.append({"step": 0, "percent": rollout.ramp[0], "at": rollout.step_started})
     save(platform, rollout)
@@ -133,10 +148,18 @@ def start(platform: Platform, rollout: Rollout) -> Rollout:
 
 def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: CanaryThresholds,
          now: datetime | None = None) -> Rollout:
-    """One look at the alarms of the current step: roll back, advance, promote, or keep baking."""
+    """One look: settle a pending endpoint change, else judge the alarms of the current step
+    and roll back, advance, promote, or keep baking."""
+    now = now or _now()
+    if rollout.pending:
+        if platform.endpoints.settle(rollout.endpoint, target_variants(platform, rollout)) is None:
+            return rollout  # SageMaker is still updating it: look again at the next poke
+        rollout.pending = False
+        if rollout.outcome == BAKING:  # the step's bake starts now that the endpoint serves it
+            rollout.step_started = rollout.history[-1]["at"] = now.isoformat()
+        save(platform, rollout)
     if rollout.outcome != BAKING:
         return rollout
-    now = now or _now()
     started = datetime.fromisoformat(rollout.step_started)
     platform.endpoints.flush()
     rollout.alarms = []
@@ -147,6 +170,7 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
         rollout.alarms = [a.to_dict() for a in alarms]
         if any(a.firing for a in alarms):
             rollout.outcome = ROLLBACK
+            apply_step(platform, rollout, wait=False)
             save(platform, rollout)
             return rollout
     # a step ends when its bake time is up and the alarms could judge it (enough traffic);
@@ -155,9 +179,10 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
     if now - started >= timedelta(minutes=rollout.bake_minutes) and judged:
         if rollout.step + 1 >= len(rollout.ramp):
             rollout.outcome = PROMOTE
+            apply_step(platform, rollout, wait=False)
         else:
             rollout.step += 1
-            apply_step(platform, rollout)
+            apply_step(platform, rollout, wait=False)
             rollout.step_started = now.isoformat()
             rollout.history.append({"step": rollout.step, "percent": rollout.ramp[rollout.step],
                                     "at": rollout.step_started})
@@ -168,7 +193,7 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
 def finish(platform: Platform, rollout: Rollout, run: str) -> dict:
     """Promote or roll back; both leave a single-variant endpoint and a registry record."""
     if rollout.outcome == PROMOTE:
-        endpoint = platform.endpoints.deploy(rollout.endpoint, [_variant(platform, rollout.model, rollout.challenger, 1.0)])
+        endpoint = platform.endpoints.deploy(rollout.endpoint, target_variants(platform, rollout))
         platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "promoted",
                                             f"ramp {rollout.ramp}", run)
         return {"outcome": PROMOTE, "endpoint": endpoint.to_dict()}
@@ -177,7 +202,7 @@ def finish(platform: Platform, rollout: Rollout, run: str) -> dict:
     fired = [a for a in rollout.alarms if a["firing"]]
     note = "rolled back by canary alarm(s): " + "; ".join(
         f"{a['name']} on {a['variant']} = {a['value']} (threshold {a['threshold']})" for a in fired)
-    endpoint = platform.endpoints.deploy(rollout.endpoint, [_variant(platform, rollout.model, rollout.champion, 1.0)])
+    endpoint = platform.endpoints.deploy(rollout.endpoint, target_variants(platform, rollout))
     platform.registry.update_status(rollout.model, rollout.challenger, REJECTED, note)
     platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "rolled_back", note, run)
     return {"outcome": ROLLBACK, "endpoint": endpoint.to_dict(), "note": note}

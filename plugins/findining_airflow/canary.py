@@ -1,5 +1,7 @@
 """Baking a canary: a sensor that looks at the challenger's alarms until the rollout
-promotes or rolls back, without holding a worker slot between looks."""
+promotes or rolls back, without holding a worker slot between looks — nor while SageMaker
+updates the endpoint: the rollout submits each change without waiting and the sensor
+settles it (``findining_mlops.deployment``)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 class CanaryBakeSensor(BaseSensorOperator):
     """Bakes every ramp step of a rollout (``findining_mlops.deployment``).
 
-    Each poke evaluates the per-variant alarms over the current step's window: an alarm
-    ends the rollout as ``rollback``; a quiet, complete bake advances the weights to the
-    next step, and after the last step the rollout ends as ``promote``. The rollout's
+    A poke while the endpoint is still taking a step's shape only checks on it (the step's
+    bake starts once it serves). Otherwise it evaluates the per-variant alarms over the
+    current step's window: an alarm ends the rollout as ``rollback``; a quiet, complete
+    bake advances the weights to the next step, and after the last step the rollout ends
+    as ``promote``; the sensor is done once the endpoint serves the outcome's variant. The rollout's
     state is in the store, so a rescheduled or retried poke resumes where it was.
 
     :param model_name: a model of the catalog.
@@ -48,6 +52,11 @@ class CanaryBakeSensor(BaseSensorOperator):
 
         saved = deployment.load(self.platform, self.rollout["endpoint"], self.rollout["rollout_id"])
         rollout = deployment.bake(self.platform, get_model(self.model_name), saved, CanaryThresholds(**self.thresholds))
+        if rollout.pending:
+            target = f"step {rollout.step + 1}" if rollout.outcome == deployment.BAKING else rollout.outcome
+            self.log.info("%s is still updating (%s): looking again in %s s", rollout.endpoint, target,
+                          self.poke_interval)
+            return PokeReturnValue(is_done=False)
         firing = [a for a in rollout.alarms if a["firing"]]
         self.log.info("step %d/%d (%d %%): %s; alarms: %s", rollout.step + 1, len(rollout.ramp),
                       rollout.ramp[rollout.step], rollout.outcome,

@@ -1,17 +1,23 @@
 """What moto does not do, done the way SageMaker does it, for tests:
 
-- ``runs_training_jobs``: moto records a training job as Completed but runs nothing. This
-  runs the job's entry point locally (the local backend's runner, same SageMaker contract)
-  on the job's S3 channels and puts ``model.tar.gz`` where SageMaker writes it:
-  ``<S3OutputPath>/<job>/output/model.tar.gz``.
+- ``runs_training_jobs``: moto records a training job as Completed but runs nothing. Here
+  a job is ``InProgress`` until it has run: once its creator has described it (so the
+  caller reliably sees it running, as on SageMaker), a background thread runs the job's
+  entry point locally (the local backend's runner, same SageMaker contract) on the job's
+  S3 channels, puts ``model.tar.gz`` where SageMaker writes it,
+  ``<S3OutputPath>/<job>/output/model.tar.gz``, and marks the job Completed (or Failed).
 - ``updates_endpoints``: moto has no ``UpdateEndpoint``; this switches the endpoint to the
-  new config's variants in moto's own state, as a successful update does. (The request
-  shape is checked against the service model with botocore's Stubber in test_endpoints.)"""
+  new config's variants in moto's own state, as a successful update does — at once, or
+  after ``describes`` DescribeEndpoint calls that see it ``Updating`` (an update takes
+  SageMaker minutes; counting calls instead of seconds keeps tests deterministic). (The
+  request shape is checked against the service model with botocore's Stubber in
+  test_endpoints.)"""
 
 from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from pathlib import Path
 
 import boto3
@@ -53,30 +59,61 @@ def run_training_job_locally(request: dict) -> None:
 
 
 def runs_training_jobs(monkeypatch) -> list[dict]:
-    """Every CreateTrainingJob moto receives is run locally; returns the requests seen."""
+    """Every CreateTrainingJob moto receives runs locally, in the background, once the job
+    has been described; returns the requests seen."""
     from moto.sagemaker.responses import SageMakerResponse
 
     seen: list[dict] = []
-    create = SageMakerResponse.create_training_job
+    described: dict[str, threading.Event] = {}
+    create, describe = SageMakerResponse.create_training_job, SageMakerResponse.describe_training_job
 
     def create_and_run(self):
         result = create(self)
         request = json.loads(self.body)
         seen.append(request)
-        run_training_job_locally(request)
+        job = self.sagemaker_backend.training_jobs[request["TrainingJobName"]]
+        job.training_job_status = "InProgress"
+        described[job.training_job_name] = threading.Event()
+
+        def train() -> None:
+            described[job.training_job_name].wait()
+            try:
+                run_training_job_locally(request)
+                job.training_job_status = "Completed"
+            except Exception as exc:  # what SageMaker would report
+                job.training_job_status, job.failure_reason = "Failed", f"AlgorithmError: {exc}"
+
+        threading.Thread(target=train, name=f"training-job-{job.training_job_name}", daemon=True).start()
+        return result
+
+    def describe_and_release(self):
+        result = describe(self)
+        event = described.get(self._get_param("TrainingJobName"))
+        if event is not None:
+            event.set()
         return result
 
     monkeypatch.setattr(SageMakerResponse, "create_training_job", create_and_run)
+    monkeypatch.setattr(SageMakerResponse, "describe_training_job", describe_and_release)
     return seen
 
 
-def updates_endpoints(monkeypatch) -> list[dict]:
-    """Adds UpdateEndpoint to moto (a successful update); returns the requests seen."""
+def updates_endpoints(monkeypatch, describes: int = 0) -> list[dict]:
+    """Adds UpdateEndpoint to moto (a successful update, applied after ``describes``
+    DescribeEndpoint calls that see the endpoint ``Updating``); returns the requests seen."""
     from moto.core.responses import ActionResult
     from moto.sagemaker.models import FakeEndpoint
     from moto.sagemaker.responses import SageMakerResponse
 
     seen: list[dict] = []
+    updating: dict[str, list] = {}  # endpoint -> [describes left, config]
+    describe = SageMakerResponse.describe_endpoint
+
+    def apply(endpoint, config) -> None:
+        endpoint.endpoint_config_name = config.endpoint_config_name
+        endpoint.production_variants = FakeEndpoint._process_production_variants(endpoint, config.production_variants)
+        endpoint.data_capture_config = config.data_capture_config
+        endpoint.endpoint_status = "InService"
 
     def update_endpoint(self):
         request = json.loads(self.body)
@@ -84,10 +121,21 @@ def updates_endpoints(monkeypatch) -> list[dict]:
         backend = self.sagemaker_backend
         endpoint = backend.endpoints[request["EndpointName"]]
         config = backend.endpoint_configs[request["EndpointConfigName"]]
-        endpoint.endpoint_config_name = config.endpoint_config_name
-        endpoint.production_variants = FakeEndpoint._process_production_variants(endpoint, config.production_variants)
-        endpoint.data_capture_config = config.data_capture_config
+        if describes:
+            endpoint.endpoint_status = "Updating"
+            updating[endpoint.endpoint_name] = [describes, config]
+        else:
+            apply(endpoint, config)
         return ActionResult({"EndpointArn": endpoint.arn})
 
+    def describe_endpoint(self):
+        name = self._get_param("EndpointName")
+        if name in updating:
+            updating[name][0] -= 1
+            if updating[name][0] < 0:
+                apply(self.sagemaker_backend.endpoints[name], updating.pop(name)[1])
+        return describe(self)
+
     monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
+    monkeypatch.setattr(SageMakerResponse, "describe_endpoint", describe_endpoint)
     return seen

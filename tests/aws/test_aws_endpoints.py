@@ -70,7 +70,7 @@ def test_a_canary_update_adds_a_variant_then_weights_move_and_the_old_one_retire
 
 def test_an_update_that_sagemaker_rolled_back_is_an_error(aws):
     """Stubber checks UpdateEndpoint against the service model (moto lacks it); SageMaker
-    then reports InService on the old config."""
+    updates, then reports InService on the old config with the reason."""
     aws.endpoints.deploy(ENDPOINT, [variant(1, 1.0)])
     old = sagemaker().describe_endpoint(EndpointName=ENDPOINT)
     client = aws.endpoints.clients.sagemaker
@@ -92,12 +92,14 @@ def test_an_update_that_sagemaker_rolled_back_is_an_error(aws):
         stub.add_response("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:123456789012:model/m2"})  # v2
         stub.add_client_error("describe_endpoint_config", "ValidationException", "Could not find endpoint configuration")
         stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint-config/c"})
-        stub.add_response("describe_endpoint", in_service, {"EndpointName": ENDPOINT})
-        stub.add_response("describe_endpoint_config", old_config, {"EndpointConfigName": old["EndpointConfigName"]})
+        stub.add_response("describe_endpoint", {**in_service, "FailureReason": "an earlier update"}, {"EndpointName": ENDPOINT})
         stub.add_response("update_endpoint", {"EndpointArn": old["EndpointArn"]},
                           {"EndpointName": ENDPOINT, "EndpointConfigName": ANY})
-        stub.add_response("describe_endpoint", in_service, {"EndpointName": ENDPOINT})  # the waiter
-        stub.add_response("describe_endpoint", in_service, {"EndpointName": ENDPOINT})
+        stub.add_response("describe_endpoint", {**in_service, "EndpointStatus": "Updating"}, {"EndpointName": ENDPOINT})
+        for _ in range(4):  # the waiter, its result, then settling: which variants does it serve now?
+            stub.add_response("describe_endpoint", in_service, {"EndpointName": ENDPOINT})
+        stub.add_response("describe_endpoint_config", old_config, {"EndpointConfigName": old["EndpointConfigName"]})
+        stub.add_response("describe_model", v1_description, {"ModelName": v1_model})
         with pytest.raises(EndpointError, match="SageMaker rolled the update back .*ping health check"):
             aws.endpoints.deploy(ENDPOINT, [variant(1, 90.0), variant(2, 10.0)])
         stub.assert_no_pending_responses()

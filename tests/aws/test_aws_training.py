@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -68,6 +70,25 @@ def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels)
     uri = upload_source(channels.store, get_model("sentiment"))
     assert upload_source(channels.store, get_model("sentiment")) == uri
     assert len(channels.store.list_keys("code/sentiment/")) == 1
+
+
+def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchanged(tmp_path, monkeypatch):
+    """Read at every call, the bundle of one process changed when a file of the package was
+    edited meanwhile, and a second identical deploy named new models and a new config."""
+    import shutil
+
+    import findining_mlops
+    from findining_mlops.catalog import get_model
+    from findining_mlops.platform.aws import source
+
+    package = shutil.copytree(Path(findining_mlops.__file__).parent, tmp_path / "findining_mlops",
+                              ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(findining_mlops, "__file__", str(package / "__init__.py"))
+    # a fresh cache: this process has not read the copy yet
+    monkeypatch.setattr(source, "_source_tarball", functools.lru_cache(maxsize=16)(source._source_tarball.__wrapped__))
+    before = source.source_tarball(get_model("sentiment"))
+    (package / "demo.py").write_text((package / "demo.py").read_text() + "\n# edited by somebody else\n")
+    assert source.source_tarball(get_model("sentiment")) == before
 
 
 def test_vpc_and_kms_settings_reach_the_request(channels, monkeypatch):

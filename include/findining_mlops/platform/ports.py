@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from findining_mlops.errors import EndpointError
+
 # Model package approval statuses, as in SageMaker.
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"
@@ -21,6 +23,10 @@ APPROVAL_STATUSES = (PENDING, APPROVED, REJECTED)
 IN_PROGRESS = "InProgress"
 COMPLETED = "Completed"
 FAILED = "Failed"
+
+# Endpoint statuses, as in SageMaker: ``settle`` waits out the changing ones.
+IN_SERVICE = "InService"
+ENDPOINT_CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 
 
 class ArtifactStore(Protocol):
@@ -168,11 +174,35 @@ class Invocation:
     latency_ms: float
 
 
-class Endpoints(Protocol):
-    def deploy(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
-        """Create the endpoint or update it to a new endpoint config with these variants."""
+def check_variants(endpoint_name: str, variants: list[ProductionVariant]) -> None:
+    """What every adapter refuses before it touches an endpoint, with the same message."""
+    if not variants:
+        raise EndpointError(f"endpoint {endpoint_name} needs at least one production variant")
+    names = [v.variant_name for v in variants]
+    if len(set(names)) != len(names):
+        raise EndpointError(f"endpoint {endpoint_name}: variant names must be unique, got {names}")
+    check_weights(endpoint_name, {v.variant_name: v.weight for v in variants})
 
-    def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> Endpoint: ...
+
+def check_weights(endpoint_name: str, weights: dict[str, float]) -> None:
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, got {weights}")
+
+
+class Endpoints(Protocol):
+    def deploy(self, endpoint_name: str, variants: list[ProductionVariant], *, wait: bool = True) -> Endpoint:
+        """Create the endpoint or update it to a new endpoint config with these variants.
+
+        An update takes SageMaker minutes: ``wait=False`` returns once it is submitted, the
+        endpoint possibly still ``Creating``/``Updating``, and ``settle`` finishes it later,
+        so the wait need not hold a worker slot."""
+
+    def update_weights(self, endpoint_name: str, weights: dict[str, float], *, wait: bool = True) -> Endpoint: ...
+
+    def settle(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint | None:
+        """None while the endpoint is still changing; then the endpoint, once it serves these
+        variants at their weights with their alarms. Serving others (SageMaker rolled the
+        update back) or a failed endpoint is an EndpointError."""
     def describe(self, endpoint_name: str) -> Endpoint | None: ...
     def list_endpoints(self) -> list[Endpoint]: ...
 

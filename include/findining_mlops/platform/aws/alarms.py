@@ -48,6 +48,21 @@ def delete_variant_alarms(clients: AwsClients, endpoint: str, variants: list[str
         clients.cloudwatch.delete_alarms(AlarmNames=names)
 
 
+def alarmed_variants(clients: AwsClients, endpoint: str) -> set[str]:
+    """The variants of ``endpoint`` that have a latency alarm, by its dimensions (a name
+    prefix alone would also match an endpoint whose name extends this one)."""
+    variants, kwargs = set(), {"AlarmNamePrefix": f"{endpoint}-", "AlarmTypes": ["MetricAlarm"]}
+    while True:
+        page = clients.cloudwatch.describe_alarms(**kwargs)
+        for alarm in page["MetricAlarms"]:
+            dimensions = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+            if dimensions.get("EndpointName") == endpoint and "VariantName" in dimensions:
+                variants.add(dimensions["VariantName"])
+        if not page.get("NextToken"):
+            return variants
+        kwargs["NextToken"] = page["NextToken"]
+
+
 def alarm_states(clients: AwsClients, endpoint: str, variant: str) -> dict[str, str]:
     """Alarm name -> OK | ALARM | INSUFFICIENT_DATA (DescribeAlarms)."""
     response = clients.cloudwatch.describe_alarms(AlarmNames=alarm_names(endpoint, variant))

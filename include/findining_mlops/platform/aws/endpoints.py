@@ -4,7 +4,9 @@
 variants, both named by a hash of what they hold, so re-applying a step changes nothing.
 After an update the endpoint is waited for and checked: SageMaker rolls a failed update
 back and reports ``InService`` again, on the *old* config — that is an EndpointError, not a
-success. Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
+success. ``deploy(..., wait=False)`` only submits: ``settle``, called again later (from the
+canary bake sensor, in reschedule mode), does the check once the endpoint is in service.
+Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
 ``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.capture``).
 Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do."""
 
@@ -26,10 +28,17 @@ from findining_mlops.platform.aws.dynamodb import Lock
 from findining_mlops.platform.aws.registry import serving_environment
 from findining_mlops.platform.aws.source import image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
-from findining_mlops.platform.ports import Endpoint, Invocation, ProductionVariant
+from findining_mlops.platform.ports import (
+    ENDPOINT_CHANGING,
+    IN_SERVICE,
+    Endpoint,
+    Invocation,
+    ProductionVariant,
+    check_variants,
+    check_weights,
+)
 from findining_mlops.settings import AwsSettings
 
-IN_SERVICE = "InService"
 MAX_NAME = 63
 WAIT = {"Delay": 30, "MaxAttempts": 120}  # an endpoint update takes minutes; up to an hour
 
@@ -52,38 +61,56 @@ class SageMakerEndpoints:
         return self.clients.sagemaker
 
     # -- control plane ---------------------------------------------------------------
-    def deploy(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
-        _check_variants(endpoint_name, variants)
+    def deploy(self, endpoint_name: str, variants: list[ProductionVariant], *, wait: bool = True) -> Endpoint:
+        check_variants(endpoint_name, variants)
         models = {v.variant_name: self._ensure_model(v) for v in variants}
         config = self._ensure_config(endpoint_name, variants, models)
         current = self._describe_raw(endpoint_name)
-        previous = [] if current is None else self._config_variants(current["EndpointConfigName"])
         if current is None:
             self.clients.sagemaker_hook.create_endpoint({"EndpointName": endpoint_name, "EndpointConfigName": config,
                                                          "Tags": [{"Key": "findining:managed", "Value": "true"}]},
                                                         wait_for_completion=False)
-            current = self._wait(endpoint_name)
         else:
-            if current["EndpointStatus"] != IN_SERVICE:  # a retry while an earlier update still runs
+            if current["EndpointStatus"] != IN_SERVICE:  # an earlier change still runs: SageMaker takes one at a time
                 current = self._wait(endpoint_name)
             if current["EndpointConfigName"] != config:
                 self.clients.sagemaker_hook.update_endpoint({"EndpointName": endpoint_name, "EndpointConfigName": config},
                                                             wait_for_completion=False)
-                current = self._wait(endpoint_name)
-        if current["EndpointConfigName"] != config:
+        settled = self.settle(endpoint_name, variants)
+        while settled is None and wait:
+            self._wait(endpoint_name)
+            settled = self.settle(endpoint_name, variants)
+        return settled or self.describe(endpoint_name)
+
+    def settle(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint | None:
+        """Checks by the variants served, not by config name: after ``update_weights`` the
+        endpoint keeps its config while the weights asked for differ from the config's."""
+        raw = self._describe_raw(endpoint_name)
+        if raw is None:
+            raise EndpointError(f"endpoint {endpoint_name} does not exist")
+        if raw["EndpointStatus"] in ENDPOINT_CHANGING:
+            return None
+        if raw["EndpointStatus"] != IN_SERVICE:
+            raise EndpointError(f"endpoint {endpoint_name} is {raw['EndpointStatus']}: "
+                                f"{raw.get('FailureReason') or 'no reason given'}")
+        served = {(v.variant_name, v.model_version, v.artifact_uri) for v in self.describe(endpoint_name).variants}
+        if served != {(v.variant_name, v.model_version, v.artifact_uri) for v in variants}:
             raise EndpointError(
-                f"endpoint {endpoint_name} is {current['EndpointStatus']} on {current['EndpointConfigName']}, not on "
-                f"{config}: SageMaker rolled the update back ({current.get('FailureReason') or 'no reason given'})")
+                f"endpoint {endpoint_name} is {IN_SERVICE} on {raw['EndpointConfigName']} serving "
+                f"{sorted(name for name, *_ in served)}, not {[v.variant_name for v in variants]}: SageMaker rolled "
+                f"the update back ({raw.get('FailureReason') or 'no reason given'})")
         wanted = {v.variant_name: float(v.weight) for v in variants}
-        if _weights(current) != wanted:  # same config, weights moved since by update_weights
-            self._set_weights(endpoint_name, wanted, current)
-        for variant in variants:
-            alarms.put_variant_alarms(self.clients, endpoint_name, variant.variant_name, self.settings.alerts_topic_arn)
-        retired = [name for name in previous if name not in wanted]
-        alarms.delete_variant_alarms(self.clients, endpoint_name, retired)
+        if _weights(raw) != wanted:  # a new config's weights, or weights moved since by update_weights
+            self._set_weights(endpoint_name, wanted, raw)
+            if self._describe_raw(endpoint_name)["EndpointStatus"] in ENDPOINT_CHANGING:
+                return None
+        for name in wanted:
+            alarms.put_variant_alarms(self.clients, endpoint_name, name, self.settings.alerts_topic_arn)
+        alarms.delete_variant_alarms(self.clients, endpoint_name,
+                                     sorted(alarms.alarmed_variants(self.clients, endpoint_name) - set(wanted)))
         return self.describe(endpoint_name)
 
-    def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> Endpoint:
+    def update_weights(self, endpoint_name: str, weights: dict[str, float], *, wait: bool = True) -> Endpoint:
         current = self._describe_raw(endpoint_name)
         if current is None:
             raise EndpointError(f"endpoint {endpoint_name} does not exist")
@@ -92,9 +119,11 @@ class SageMakerEndpoints:
         if unknown:
             raise EndpointError(f"endpoint {endpoint_name} has no variant(s) {sorted(unknown)}; it has {sorted(live)}")
         merged = {name: float(weights.get(name, weight)) for name, weight in live.items()}
-        _check_weights(endpoint_name, merged)
+        check_weights(endpoint_name, merged)
         if merged != live:
             self._set_weights(endpoint_name, merged, current)
+            if wait:
+                self._wait(endpoint_name)
         return self.describe(endpoint_name)
 
     def describe(self, endpoint_name: str) -> Endpoint | None:
@@ -202,10 +231,6 @@ class SageMakerEndpoints:
             self.clients.sagemaker_hook.create_endpoint_config({"EndpointConfigName": name, **request})
         return name
 
-    def _config_variants(self, config_name: str) -> list[str]:
-        config = self._sm.describe_endpoint_config(EndpointConfigName=config_name)
-        return [v["VariantName"] for v in config["ProductionVariants"]]
-
     def _set_weights(self, endpoint_name: str, weights: dict[str, float], current: dict) -> None:
         counts = {v["VariantName"]: v.get("CurrentInstanceCount") or self.settings.endpoint_instance_count
                   for v in current.get("ProductionVariants", [])}
@@ -213,7 +238,6 @@ class SageMakerEndpoints:
             {"VariantName": name, "DesiredWeight": weight,
              "DesiredInstanceCount": counts.get(name, self.settings.endpoint_instance_count)}
             for name, weight in sorted(weights.items())])
-        self._wait(endpoint_name)
 
     def _wait(self, endpoint_name: str) -> dict:
         try:
@@ -238,15 +262,3 @@ def _weights(raw: dict) -> dict[str, float]:
             for v in raw.get("ProductionVariants", [])}
 
 
-def _check_variants(endpoint_name: str, variants: list[ProductionVariant]) -> None:
-    if not variants:
-        raise EndpointError(f"endpoint {endpoint_name} needs at least one production variant")
-    names = [v.variant_name for v in variants]
-    if len(set(names)) != len(names):
-        raise EndpointError(f"endpoint {endpoint_name}: variant names must be unique, got {names}")
-    _check_weights(endpoint_name, {v.variant_name: v.weight for v in variants})
-
-
-def _check_weights(endpoint_name: str, weights: dict[str, float]) -> None:
-    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, got {weights}")

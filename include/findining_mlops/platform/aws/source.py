@@ -5,7 +5,12 @@ The tarball holds the whole ``findining_mlops`` package, so the container runs t
 training and inference modules as the local backend, plus two small generated entry scripts
 (script mode runs a file, our entry points are modules) and a ``requirements.txt`` the
 container installs. It is built reproducibly and stored under its content hash, so the
-same code is uploaded once and a job's source is known by its key."""
+same code is uploaded once and a job's source is known by its key.
+
+The bundle is read from disk once per process: the code a process deploys is the code it
+started with. Read at every call, a file of the package edited while the process runs (a
+checkout, an editor, a concurrent session) gave one process two bundles, so two identical
+``deploy`` calls named two different SageMaker models and endpoint configs."""
 
 from __future__ import annotations
 
@@ -69,12 +74,17 @@ def _image_uri(region: str, framework_version: str, scope: str) -> str:
 
 def source_tarball(spec: ModelSpec) -> bytes:
     """The model's source bundle; the same code gives the same bytes."""
+    return _source_tarball(spec.training_module, spec.inference_module)
+
+
+@lru_cache(maxsize=16)
+def _source_tarball(training_module: str, inference_module: str) -> bytes:
     package = Path(findining_mlops.__file__).parent
     files = {f"findining_mlops/{p.relative_to(package).as_posix()}": p.read_bytes()
              for p in sorted(package.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml")}
-    files[TRAIN_PROGRAM] = _TRAIN.format(module=spec.training_module).encode()
-    files[SERVE_PROGRAM] = _SERVE.format(module=spec.inference_module).encode()
+    files[TRAIN_PROGRAM] = _TRAIN.format(module=training_module).encode()
+    files[SERVE_PROGRAM] = _SERVE.format(module=inference_module).encode()
     files["requirements.txt"] = "".join(f"{name}=={metadata.version(name)}\n" for name in EXTRA_REQUIREMENTS).encode()
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:

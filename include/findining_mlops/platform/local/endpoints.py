@@ -24,7 +24,14 @@ from findining_mlops.handlers import load_handlers, with_fault_injection
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
-from findining_mlops.platform.ports import Endpoint, Invocation, MetricDatum, ProductionVariant
+from findining_mlops.platform.ports import (
+    Endpoint,
+    Invocation,
+    MetricDatum,
+    ProductionVariant,
+    check_variants,
+    check_weights,
+)
 
 # serving from many threads (a traffic run) is this runtime's normal case, not a misuse
 warnings.filterwarnings("ignore", message=r".*sklearn\.utils\.parallel\.delayed.*")
@@ -46,8 +53,9 @@ class LocalEndpoints:
         self._runtime_id = uuid.uuid4().hex[:12]
 
     # -- control plane ---------------------------------------------------------------
-    def deploy(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
-        _check_variants(endpoint_name, variants)
+    def deploy(self, endpoint_name: str, variants: list[ProductionVariant], *, wait: bool = True) -> Endpoint:
+        """Instant here, so ``wait`` changes nothing: the endpoint is in service on return."""
+        check_variants(endpoint_name, variants)
         for variant in variants:  # like SageMaker: a model that cannot load never takes traffic
             self._load(variant)
         payload = json.dumps([asdict(v) for v in variants], sort_keys=True)
@@ -65,20 +73,28 @@ class LocalEndpoints:
             )
         return self.describe(endpoint_name)
 
-    def update_weights(self, endpoint_name: str, weights: dict[str, float]) -> Endpoint:
+    def update_weights(self, endpoint_name: str, weights: dict[str, float], *, wait: bool = True) -> Endpoint:
         current = self._require(endpoint_name)
         names = {v.variant_name for v in current.variants}
         unknown = set(weights) - names
         if unknown:
             raise EndpointError(f"endpoint {endpoint_name} has no variant(s) {sorted(unknown)}; it has {sorted(names)}")
         merged = {v.variant_name: float(weights.get(v.variant_name, v.weight)) for v in current.variants}
-        _check_weights(endpoint_name, merged)
+        check_weights(endpoint_name, merged)
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE endpoints SET weights=?, updated_at=? WHERE endpoint=?",
                 (json.dumps(merged), _now(), endpoint_name),
             )
         return self.describe(endpoint_name)
+
+    def settle(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
+        """Changes are instant here: the endpoint, checked to serve these variants."""
+        endpoint = self._require(endpoint_name)
+        served = {(v.variant_name, v.model_version, v.artifact_uri) for v in endpoint.variants}
+        if served != {(v.variant_name, v.model_version, v.artifact_uri) for v in variants}:
+            raise EndpointError(f"endpoint {endpoint_name} serves {sorted(served)}, not the variants asked for")
+        return self.update_weights(endpoint_name, {v.variant_name: v.weight for v in variants})
 
     def describe(self, endpoint_name: str) -> Endpoint | None:
         with self.db.reader() as conn:
@@ -197,20 +213,6 @@ class LocalEndpoints:
         if endpoint is None:
             raise EndpointError(f"endpoint {endpoint_name} does not exist")
         return endpoint
-
-
-def _check_variants(endpoint_name: str, variants: list[ProductionVariant]) -> None:
-    if not variants:
-        raise EndpointError(f"endpoint {endpoint_name} needs at least one production variant")
-    names = [v.variant_name for v in variants]
-    if len(set(names)) != len(names):
-        raise EndpointError(f"endpoint {endpoint_name}: variant names must be unique, got {names}")
-    _check_weights(endpoint_name, {v.variant_name: v.weight for v in variants})
-
-
-def _check_weights(endpoint_name: str, weights: dict[str, float]) -> None:
-    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, got {weights}")
 
 
 def _extract(archive: Path, target: Path) -> None:
