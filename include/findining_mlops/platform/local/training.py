@@ -29,6 +29,8 @@ class LocalTrainingJobs:
     def __init__(self, root: Path, store: LocalArtifactStore):
         self.root = Path(root)
         self.store = store
+        # the runners this process started, held so a finished one is reaped, not reported as still running
+        self._runners: dict[str, subprocess.Popen] = {}
 
     def job_dir(self, name: str) -> Path:
         return self.root / name
@@ -48,7 +50,7 @@ class LocalTrainingJobs:
         _write_status(job_dir, {"status": IN_PROGRESS, "pid": None})
         with (job_dir / "runner.log").open("ab") as log:
             # from here on only the runner writes the status (its pid first, its result last)
-            subprocess.Popen(
+            self._runners[spec.name] = subprocess.Popen(
                 [sys.executable, "-m", "findining_mlops.platform.local.training_runner", str(job_dir), str(self.store.root)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
