@@ -8,7 +8,9 @@ Starts an A/B test between two versions of a model on its endpoint — the seed'
    the model does not record, and a second test on a busy endpoint — before anything changes;
 2. **start**: take the endpoint's deployment lock (no rollout can change the variants
    during the test), put both versions on it as production variants weighted by the split,
-   and record the test in the experiments store (`abtests/<test-id>/test.json`).
+   and record the test in the experiments store (`abtests/<test-id>/test.json`);
+3. **variants_in_service**: wait, without holding a worker slot, until the endpoint serves
+   both (SageMaker takes minutes to update an endpoint).
 
 Users are assigned to an arm by a stable hash of (test, user), so each user sees one
 version for the whole test (the app client invokes their arm's variant). `ab_test_analysis`
@@ -21,6 +23,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
+from findining_airflow.endpoints import EndpointSettledSensor
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import ab_metric_names, model_names
 
@@ -74,18 +77,19 @@ def ab_test():
         return test.to_dict()
 
     @task
-    def start(planned: dict) -> dict:
+    def start(planned: dict) -> list[dict]:
+        from findining_airflow.endpoints import settle_target
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
         from findining_mlops import experiments
         from findining_mlops.platform.ports import ABTest
 
         with fail_fast():
-            test = experiments.start_test(platform(), ABTest(**planned))
+            test = experiments.start_test(platform(), ABTest(**planned), wait=False)
         print(f"A/B test {test.test_id} running on {test.endpoint} from {test.started_at}")
-        return test.to_dict()
+        return [settle_target(test.endpoint, experiments.test_variants(platform(), test))]
 
-    start(plan())
+    EndpointSettledSensor(task_id="variants_in_service", targets=start(plan()), timeout=3 * 3600)
 
 
 ab_test()

@@ -11,11 +11,12 @@ Every day, for every A/B test running that day — the seed's `ab-test-manager`
    every day, Holm across the success metrics, guardrails outside that family. Written to
    `abtests/<test-id>/dt=YYYY-MM-DD/analysis.json` and `report.html` (the daily intervals).
 2. **finish** a test that is decided: stopped on a sample-ratio mismatch or a worse
-   guardrail (no winner; the control takes all users back at once), concluded on a
-   significant win or at the end of its duration (the control stays when nothing won). The
-   endpoint is freed and the result summarised on the alerts topic.
-3. **promote**: the winner goes to 100 % through `model_deployment` (run id
-   `abtest__<test-id>`, so a re-run never deploys twice).
+   guardrail (no winner), concluded on a significant win or at the end of its duration (the
+   control stays when nothing won). The endpoint is freed and the result summarised on the
+   alerts topic.
+3. **deploy the outcome** through `model_deployment` (run id `abtest__<test-id>`, so a
+   re-run never deploys twice): the winner to 100 %, or, for a stopped test, the control
+   takes all users back at once.
 
 Backfill past days from the UI; a re-run of a day rewrites that day's files and changes
 nothing that is already finished.
@@ -74,16 +75,15 @@ def ab_test_analysis():
             # alert first: a retry may send the message twice but never loses it
             publish_event(*experiments.result_message(found, summary))
             experiments.finish(platform(), found, summary)
-        return {"trigger_run_id": f"abtest__{found.test_id}", "conf": experiments.deployment_conf(found, summary),
-                "promote": summary["winner"] is not None}
+        return {"trigger_run_id": f"abtest__{found.test_id}", "conf": experiments.deployment_conf(found, summary)}
 
     @task
-    def promotions(results: list[dict]) -> list[dict]:
-        return [{"trigger_run_id": r["trigger_run_id"], "conf": r["conf"]} for r in results if r["promote"]]
+    def endings(results: list[dict]) -> list[dict]:
+        return [r for r in results if r["conf"] is not None]
 
     TriggerDagRunOperator.partial(
-        task_id="promote_winner", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
-    ).expand_kwargs(promotions(analyse.expand(test=running_tests())))
+        task_id="deploy_outcome", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
+    ).expand_kwargs(endings(analyse.expand(test=running_tests())))
 
 
 ab_test_analysis()

@@ -35,8 +35,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, task
+from airflow.sdk import XComArg, dag, task
 
+from findining_airflow.endpoints import EndpointSettledSensor
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 
 
@@ -97,19 +98,23 @@ def model_artifact_watch():
         return versions
 
     @task
-    def hand_over(versions: list[dict]) -> list[dict]:
-        """Bootstrap deploys at once; otherwise the canary requests for model_deployment."""
+    def hand_over(versions: list[dict], ti=None) -> list[dict]:
+        """Bootstrap creates the endpoint (XCom ``new_endpoints``, waited for by a sensor);
+        otherwise the canary requests for model_deployment (returned)."""
+        from findining_airflow.endpoints import settle_target
         from findining_airflow.runtime import deployment_defaults, platform
         from findining_mlops.catalog import get_model
         from findining_mlops.retraining import bootstrap_deploy
 
         newest = {v["model"]: v for v in versions}
-        requests = []
+        requests, new_endpoints = [], []
         for version in newest.values():
             spec = get_model(version["model"])
-            created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]))
+            created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]),
+                                       wait=False)
             if created:
-                print(f"bootstrap: the new endpoint serves {spec.name} v{version['version']} at 100 %:", created)
+                print(f"bootstrap: {spec.endpoint_name} is created to serve {spec.name} v{version['version']} at 100 %")
+                new_endpoints.append(settle_target(spec.endpoint_name, created))
                 continue
             endpoint = platform().endpoints.describe(spec.endpoint_name)
             if endpoint and version["version"] in {v.model_version for v in endpoint.variants}:
@@ -122,11 +127,15 @@ def model_artifact_watch():
             if version["version"] != latest:
                 print(f"{version['model']} v{version['version']} is registered, not deployed: "
                       f"v{latest} was uploaded with it and goes out instead")
+        ti.xcom_push(key="new_endpoints", value=new_endpoints)
         return requests
 
+    handed_over = hand_over(register(validate.expand(upload=find_uploads())))
+    EndpointSettledSensor(task_id="endpoint_in_service", targets=XComArg(handed_over.operator, key="new_endpoints"),
+                          timeout=3 * 3600)
     TriggerDagRunOperator.partial(
         task_id="deploy", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
-    ).expand_kwargs(hand_over(register(validate.expand(upload=find_uploads()))))
+    ).expand_kwargs(handed_over)
 
 
 model_artifact_watch()

@@ -11,7 +11,8 @@ Retrains one model of the catalog and registers the result — the seed's
 4. **gate**: minimum primary metric, and no regression beyond the catalog's margin;
 5. **register** the version as `Approved` or `Rejected`, with metrics, reason and lineage;
 6. **baseline**: store the drift reference profile computed at training time;
-7. **deploy**: a model without an endpoint gets one serving the approved version at 100 %;
+7. **deploy**: a model without an endpoint gets one serving the approved version at 100 %
+   (a sensor waits for it to be in service without holding a worker slot);
    otherwise an approved version goes out as a canary through `model_deployment` (the
    model's `deployment` defaults in `models.toml`, overridable with the Airflow Variable
    `findining_deployment_defaults`).
@@ -25,8 +26,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, XComArg, dag, task
 
+from findining_airflow.endpoints import EndpointSettledSensor
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_airflow.training import TrainingJobOperator
 from findining_mlops.catalog import model_names
@@ -109,8 +111,10 @@ def model_retraining():
             return version.to_dict()
 
     @task
-    def hand_over(version: dict) -> list[dict]:
-        """Bootstrap deploys at once; otherwise the canary request for model_deployment."""
+    def hand_over(version: dict, ti=None) -> list[dict]:
+        """Bootstrap creates the endpoint (XCom ``new_endpoints``, waited for by a sensor);
+        otherwise the canary request for model_deployment (returned)."""
+        from findining_airflow.endpoints import settle_target
         from findining_airflow.runtime import deployment_defaults, platform
         from findining_mlops.catalog import get_model
         from findining_mlops.platform.ports import APPROVED
@@ -119,19 +123,24 @@ def model_retraining():
         spec = get_model(version["model"])
         if version["status"] != APPROVED:
             print(f"v{version['version']} is {version['status']}: nothing to deploy")
+            ti.xcom_push(key="new_endpoints", value=[])
             return []
-        endpoint = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]))
-        if endpoint:
-            print("bootstrap: the new endpoint serves it at 100 %:", endpoint)
+        created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]), wait=False)
+        if created:
+            print(f"bootstrap: {spec.endpoint_name} is created to serve v{version['version']} at 100 %")
+            ti.xcom_push(key="new_endpoints", value=[settle_target(spec.endpoint_name, created)])
             return []
+        ti.xcom_push(key="new_endpoints", value=[])
         conf = {"model_name": spec.name, "version": version["version"], **deployment_defaults(spec)}
         return [{"trigger_run_id": f"retraining__{spec.name}__v{version['version']}", "conf": conf}]
 
     evaluation = evaluate(train.output, snap)
-    version = register(train.output, snap, evaluation)
+    handed_over = hand_over(register(train.output, snap, evaluation))
+    EndpointSettledSensor(task_id="endpoint_in_service", targets=XComArg(handed_over.operator, key="new_endpoints"),
+                          timeout=3 * 3600)
     TriggerDagRunOperator.partial(
         task_id="deploy", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
-    ).expand_kwargs(hand_over(version))
+    ).expand_kwargs(handed_over)
 
 
 model_retraining()

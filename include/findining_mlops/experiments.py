@@ -118,8 +118,16 @@ def _metric_specs(spec: ModelSpec, names: list[str], role: str) -> dict:
                    "direction": spec.ab_metrics[name].get("direction", "higher_is_better")} for name in names}
 
 
-def start_test(platform: Platform, test: ABTest) -> ABTest:
-    """Takes the endpoint, puts both versions on it as variants and records the test.
+def test_variants(platform: Platform, test: ABTest) -> list[ProductionVariant]:
+    """Both versions on the endpoint, weighted by the split."""
+    share = test.traffic_split / 100
+    return [_variant(platform, test.model_name, test.control_version, 1 - share),
+            _variant(platform, test.model_name, test.treatment_version, share)]
+
+
+def start_test(platform: Platform, test: ABTest, wait: bool = True) -> ABTest:
+    """Takes the endpoint, puts both versions on it as variants and records the test
+    (``wait=False``: the endpoint update is submitted, not waited for).
 
     A retry finds its own lock, the same endpoint config and the recorded test, and changes
     nothing; a failure before the record gives the endpoint's lock back."""
@@ -128,10 +136,7 @@ def start_test(platform: Platform, test: ABTest) -> ABTest:
         raise ExperimentError(f"{test.endpoint} is held by {holder}; an A/B test starts when no rollout or "
                               "other test is running on the endpoint")
     try:
-        share = test.traffic_split / 100
-        endpoint = platform.endpoints.deploy(test.endpoint, [
-            _variant(platform, test.model_name, test.control_version, 1 - share),
-            _variant(platform, test.model_name, test.treatment_version, share)])
+        endpoint = platform.endpoints.deploy(test.endpoint, test_variants(platform, test), wait=wait)
         recorded = platform.experiments.create(test)
     except Exception:
         if platform.experiments.get(test.test_id) is None:
@@ -242,12 +247,7 @@ def _winner(test: ABTest, decision: str, outcome: str) -> int | None:
 
 
 def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
-    """Records the end of the test and frees its endpoint; the same call again changes nothing.
-
-    A stopped test hands all users back to the control at once: its treatment may be what
-    hurt a guardrail, and a mismatched split means nothing was learnt about it."""
-    if summary["outcome"] == STOPPED:
-        platform.endpoints.deploy(test.endpoint, [_variant(platform, test.model_name, test.control_version, 1.0)])
+    """Records the end of the test and frees its endpoint; the same call again changes nothing."""
     finished = platform.experiments.finish(test.test_id, summary["outcome"], summary["decision"], summary["winner"],
                                            summary["day"])
     platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
@@ -274,14 +274,20 @@ def result_message(test: ABTest, summary: dict) -> tuple[str, str]:
     if summary["winner"] is not None:
         lines.append(f"Next: {test.model_name} v{summary['winner']} goes to 100 % through model_deployment")
     elif summary["outcome"] == STOPPED:
-        lines.append(f"The endpoint is back on the control, {test.model_name} v{test.control_version}, at 100 %")
+        lines.append(f"Next: the control, {test.model_name} v{test.control_version}, takes all users back "
+                     "through model_deployment")
     return f"A/B test {test.test_name}: {headline}", "\n".join(lines)
 
 
-def deployment_conf(test: ABTest, summary: dict) -> dict:
-    """``model_deployment`` Params that put the winner at 100 % of the endpoint."""
-    return {"model_name": test.model_name, "version": summary["winner"], "strategy": "all_at_once",
-            "bake_minutes": 0}
+def deployment_conf(test: ABTest, summary: dict) -> dict | None:
+    """``model_deployment`` Params that end the test on the endpoint, or None while it runs.
+
+    The winner goes to 100 %. A stopped test hands all users back to the control at once:
+    its treatment may be what hurt a guardrail, and a mismatched split taught nothing."""
+    if summary["outcome"] == RUNNING:
+        return None
+    version = summary["winner"] if summary["outcome"] == CONCLUDED else test.control_version
+    return {"model_name": test.model_name, "version": version, "strategy": "all_at_once", "bake_minutes": 0}
 
 
 def history(platform: Platform, test: ABTest) -> list[dict]:

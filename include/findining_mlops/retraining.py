@@ -271,17 +271,17 @@ def store_baseline(platform: Platform, version: ModelVersion) -> str:
     return prefix
 
 
-def bootstrap_deploy(platform: Platform, spec: ModelSpec, version: ModelVersion) -> dict | None:
-    """A model without an endpoint gets one serving the approved version at 100 %."""
+def bootstrap_deploy(platform: Platform, spec: ModelSpec, version: ModelVersion,
+                     wait: bool = True) -> list[ProductionVariant] | None:
+    """A model without an endpoint gets one serving the approved version at 100 %; returns
+    the variants asked for (``wait=False``: the endpoint may still be ``Creating``)."""
     if version.status != APPROVED:
         return None
     if platform.endpoints.describe(spec.endpoint_name) is not None:
         return None
-    endpoint = platform.endpoints.deploy(
-        spec.endpoint_name,
-        [ProductionVariant(variant_name(version), spec.name, version.version, version.artifact_uri, 1.0)],
-    )
-    return endpoint.to_dict()
+    variants = [ProductionVariant(variant_name(version), spec.name, version.version, version.artifact_uri, 1.0)]
+    platform.endpoints.deploy(spec.endpoint_name, variants, wait=wait)
+    return variants
 
 
 def variant_name(version: ModelVersion) -> str:

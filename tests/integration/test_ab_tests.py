@@ -195,7 +195,10 @@ def test_a_sample_ratio_mismatch_stops_the_test_without_a_winner(versions, platf
     assert run_analysis(TEST_DAY).state == "success"
     done = platform.experiments.get(test.test_id)
     assert (done.status, done.decision, done.winner) == (STOPPED, "stopped_srm", None)
-    assert deployment_requests(test) == []
+    # no winner: the control takes every user back, through model_deployment
+    (back,) = deployment_requests(test)
+    assert back["conf"] == {"model_name": "sentiment", "version": 1, "strategy": "all_at_once", "bake_minutes": 0}
+    assert load_dag("model_deployment").test(run_conf=back["conf"]).state == "success"
     assert [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants] == [(1, 1.0)]
     assert any("sample-ratio mismatch" in a["Subject"] for a in read_alerts(home))
 
@@ -208,8 +211,7 @@ def test_a_worse_guardrail_stops_the_test_even_when_the_treatment_converts_bette
            metric="model_latency_ms")
     assert run_analysis(TEST_DAY).state == "success"
     assert platform.experiments.get(test.test_id).decision == "stopped_guardrail"
-    assert deployment_requests(test) == []
-    assert [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants] == [(1, 1.0)]
+    assert [r["conf"]["version"] for r in deployment_requests(test)] == [1]  # back to the control
 
 
 def test_a_test_without_a_winner_concludes_at_the_end_of_its_duration_and_keeps_the_control(versions, platform):
