@@ -3,9 +3,6 @@ a canary rolled back by its alarm, and a failing DAG run's alert arriving throug
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from datetime import date, datetime, timedelta, timezone
 
 import boto3
