@@ -78,3 +78,17 @@ def use_catalog(tmp_path, monkeypatch):
         monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(write_catalog(tmp_path / "models.toml", models)))
 
     return use
+
+
+@pytest.fixture
+def sentiment(aws, use_catalog):
+    """Six days of reviews in the bucket and a small sentiment model."""
+    from datetime import date
+
+    from findining_mlops.catalog import get_model
+    from findining_mlops.data.synthetic import generate
+    from simulation import SENTIMENT
+
+    use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1, "max_regression": 0.05})
+    generate(aws.store, date(2026, 10, 1), 6, seed=4, requests_per_day=10, reviews_per_day=150)
+    return get_model("sentiment")

@@ -12,22 +12,14 @@ import pytest
 
 from aws_stack import BUCKET, REGION
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
-from simulation import SENTIMENT, bootstrap, load_dag
+from simulation import bootstrap, load_dag
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 GROUP = "ai-restaurant-recommendation-sentiment"
 START = date(2026, 10, 1)
 
 
-@pytest.fixture
-def sentiment(aws, airflow_db, use_catalog):
-    """Six days of reviews in the bucket and a small sentiment model."""
-    from findining_mlops.catalog import get_model
-    from findining_mlops.data.synthetic import generate
-
-    use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1, "max_regression": 0.05})
-    generate(aws.store, START, 6, seed=4, requests_per_day=10, reviews_per_day=150)
-    return get_model("sentiment")
+pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 @pytest.fixture

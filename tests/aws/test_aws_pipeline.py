@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import boto3
-import pytest
 
 from aws_stack import BUCKET, REGION, TOPIC_ARN
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
@@ -14,17 +13,6 @@ from simulation import SENTIMENT, bootstrap, load_dag
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 START = date(2026, 10, 1)
-
-
-@pytest.fixture
-def sentiment(aws, use_catalog, monkeypatch):
-    """Six days of reviews in the bucket, a small sentiment model, and SageMaker that trains."""
-    from findining_mlops.catalog import get_model
-    from findining_mlops.data.synthetic import generate
-
-    use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1, "max_regression": 0.05})
-    generate(aws.store, START, 6, seed=4, requests_per_day=10, reviews_per_day=150)
-    return get_model("sentiment")
 
 
 def test_retraining_registers_a_model_package_and_deploys_it_with_capture_and_alarms(aws, sentiment, monkeypatch):
