@@ -66,7 +66,9 @@ class MLService:
 
     def record_ab_test_results(self, results: list[tuple[str, str, str, float, dict]]) -> int:
         """Many ``record_ab_test_result`` calls in one write; returns how many were new."""
-        events = [self._event(*result) for result in results]
+        tests = {model: self.running_test(model) for model in {result[1] for result in results}}
+        events = [self._event(tests[model], user, model, metric, value, context)
+                  for user, model, metric, value, context in results]
         return self.platform.experiments.record(events)
 
     def health_check(self) -> dict:
@@ -103,9 +105,8 @@ class MLService:
         return Served(body, answer.variant_name, answer.inference_id, answer.latency_ms,
                       test.test_id if test else None, arm)
 
-    def _event(self, user_id: str, model_name: str, metric_name: str, metric_value: float,
+    def _event(self, test: ABTest | None, user_id: str, model_name: str, metric_name: str, metric_value: float,
                context: dict) -> MetricEvent:
-        test = self.running_test(model_name)
         if test is None:
             raise ExperimentError(f"no A/B test is running for {model_name}; nothing to record {metric_name} in")
         metrics = {**test.success_metrics, **test.guardrail_metrics}
