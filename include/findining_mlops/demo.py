@@ -1,8 +1,8 @@
 """``make demo``: the lifecycle on synthetic data, driven through a real Airflow.
 
-Starts ``airflow standalone`` (scheduler, DAG processor, triggerer, API server;
-LocalExecutor on SQLite) with the project's DAGs and the local backend, then, through the
-REST API as an ML engineer would from the UI:
+Starts Airflow (scheduler, DAG processor, triggerer, API server; LocalExecutor on SQLite)
+with the project's DAGs and the local backend, then, through the REST API as an ML engineer
+would from the UI:
 
 1. generates 30 days of app data in which drift (``new-district`` and ``slang-shift``)
    begins on day 22;
@@ -18,6 +18,9 @@ REST API as an ML engineer would from the UI:
    confidence-interval plots, and stops Airflow.
 
 ``make airflow`` (``--ui-only``) starts the same Airflow and keeps it running.
+
+The API server listens on 127.0.0.1 unless ``--host`` says otherwise. SIGTERM, SIGINT or SIGHUP,
+or a demo that fails half-way, stop every process the command started.
 """
 
 from __future__ import annotations
@@ -33,9 +36,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
+
+import psutil
+
+from findining_mlops.errors import ConfigurationError
 
 log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
@@ -46,29 +53,91 @@ AB_REQUESTS_PER_DAY = 600
 # the control of the demo's A/B test: one tree with two leaves, a clearly weaker ranker
 LIGHTWEIGHT_HYPERPARAMETERS = {"max_iter": 1, "max_leaf_nodes": 2}
 
+LOOPBACK = "127.0.0.1"
+# What `airflow standalone` runs, minus the log servers it would open on every interface
+# (ports 8793/8794, no setting for their address): with one machine and one AIRFLOW_HOME the
+# API server reads the task logs from the local folder.
+AIRFLOW_COMPONENTS = {
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+    "api-server": ["api-server"],
+}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_S = 60
+# written into a state directory the demo created, so that it may empty it again next time
+OWNER_MARKER = ".created-by-findining-demo"
 
-def airflow_env(project: Path, port: int) -> dict[str, str]:
-    """Airflow configured by environment: project-local state, the project's DAGs."""
+
+def default_state_dirs(project: Path) -> dict[str, Path]:
+    return {"AIRFLOW_HOME": project / ".airflow", "FINDINING_HOME": project / ".findining"}
+
+
+def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str]:
+    """Airflow configured by environment: project-local state, the project's DAGs, the API
+    server on ``host`` (everyone is admin only while that is this machine's loopback)."""
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
+    local = _is_loopback(host)
     env.update(
-        PATH=venv_bin + os.pathsep + env.get("PATH", ""),  # standalone spawns `airflow` by name
-        AIRFLOW_HOME=env.get("AIRFLOW_HOME", str(project / ".airflow")),
-        FINDINING_HOME=env.get("FINDINING_HOME", str(project / ".findining")),
+        PATH=venv_bin + os.pathsep + env.get("PATH", ""),  # the venv's tools first, as when it is activated
+        **{name: env.get(name, str(default)) for name, default in default_state_dirs(project).items()},
         FINDINING_BACKEND=env.get("FINDINING_BACKEND", "local"),
         AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(project / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",  # a local, single-user UI
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=str(local),  # a local, single-user UI
+        AIRFLOW__API__HOST=host,
         AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__BASE_URL=f"http://localhost:{port}",
+        AIRFLOW__API__BASE_URL=f"http://{_url_host(host)}:{port}",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
         # automatic canaries bake half a minute per step instead of ten
         FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", f'{{"bake_minutes": {DEMO_BAKE_MINUTES}}}'),
     )
     return env
+
+
+def _is_loopback(host: str) -> bool:
+    ip = _ip(host)
+    return host == "localhost" or ip is not None and ip.is_loopback
+
+
+def _url_host(host: str) -> str:
+    """How this machine's components and the demo reach an API server listening on ``host``."""
+    ip = _ip(host)
+    if host == "" or ip is not None and ip.is_unspecified:  # every interface, this machine's loopback among them
+        return LOOPBACK
+    return f"[{host}]" if ip is not None and ip.version == 6 else host
+
+
+def _ip(host: str):
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:  # a host name
+        return None
+
+
+def reset_state_dir(name: str, path: Path, default: Path) -> None:
+    """Empties the state directory ``name`` (``path``) so the demo starts from nothing, and marks it as the demo's.
+
+    Only a directory the demo owns is emptied: its default one in the project, one it created
+    itself (marked), or an empty one. Anything else, say an ``AIRFLOW_HOME`` exported for
+    another Airflow, is refused with what to do instead.
+    """
+    owned = (path.resolve() == default.resolve() or (path / OWNER_MARKER).is_file()
+             or (path.is_dir() and not any(path.iterdir())))
+    if path.exists() and not owned:
+        raise ConfigurationError(
+            f"refusing to empty {name}={path}: the demo starts from an empty directory and this one holds files "
+            f"it did not create. Unset {name} (the demo then uses {default}), point it at a new or empty "
+            f"directory, or empty it yourself if nothing in it is needed.")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    (path / OWNER_MARKER).write_text("Created by `make demo`, which empties this directory on its next run.\n")
 
 
 class AirflowClient:
@@ -78,9 +147,9 @@ class AirflowClient:
         self.base_url = base_url.rstrip("/")
         self._token: str | None = None
 
-    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _request(self, method: str, path: str, body: dict | None = None, authenticated: bool = True) -> dict:
         headers = {"Content-Type": "application/json"}
-        if path.startswith("/api/"):
+        if authenticated:
             headers["Authorization"] = f"Bearer {self.token()}"
         request = urllib.request.Request(self.base_url + path, method=method, headers=headers,
                                          data=json.dumps(body).encode() if body is not None else None)
@@ -89,12 +158,13 @@ class AirflowClient:
 
     def token(self) -> str:
         if self._token is None:
-            self._token = self._request("GET", "/auth/token")["access_token"]
+            self._token = self._request("GET", "/auth/token", authenticated=False)["access_token"]
         return self._token
 
     def healthy(self) -> bool:
         try:
-            health = self._request("GET", "/api/v2/monitor/health")
+            # open to all, so it also answers on a UI that asks people to log in
+            health = self._request("GET", "/api/v2/monitor/health", authenticated=False)
         except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
             return False
         return all(health.get(c, {}).get("status") == "healthy" for c in ("metadatabase", "scheduler", "dag_processor"))
@@ -133,43 +203,96 @@ class AirflowClient:
 
 
 @contextmanager
-def running_airflow(env: dict[str, str], port: int, log_path: Path):
-    """``airflow standalone`` in its own process group, stopped cleanly on exit."""
+def running_airflow(env: dict[str, str], log_path: Path):
+    """Airflow's components, stopped on exit whatever ends the block; yields the API client and
+    the component processes."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as output:
-        process = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    client = AirflowClient(f"http://localhost:{port}")
-    try:
+    commands = {name: [sys.executable, "-m", "airflow", *arguments] for name, arguments in AIRFLOW_COMPONENTS.items()}
+    with log_path.open("ab") as output, started(commands, env, output) as processes:
+        client = AirflowClient(env["AIRFLOW__API__BASE_URL"])
         deadline = time.monotonic() + 240
         while not client.healthy():
-            if process.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited with {process.returncode}; see {log_path}")
+            if exited := exited_components(processes):
+                raise RuntimeError(f"Airflow's {exited} exited; see {log_path}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Airflow did not become healthy within 240 s; see {log_path}")
             time.sleep(2)
-        yield client
+        yield client, processes
+
+
+@contextmanager
+def started(commands: dict[str, list[str]], env: dict[str, str], output):
+    """Runs each command in a session of its own and stops them all, with everything they
+    started, when the block ends (see ``stop``)."""
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        for name, command in commands.items():
+            processes[name] = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                               start_new_session=True)
+        yield processes
     finally:
-        print("stopping Airflow ...", flush=True)
-        _stop(process)
+        if processes:
+            print(f"stopping {', '.join(processes)} ...", flush=True)
+        stop(list(processes.values()))
 
 
-def _stop(process: subprocess.Popen) -> None:
+def exited_components(processes: dict[str, subprocess.Popen]) -> str:
+    """The components that have exited, with their exit codes ("" while all run)."""
+    return ", ".join(f"{name} (exit code {p.returncode})" for name, p in processes.items() if p.poll() is not None)
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """Stops ``processes`` (each a session leader) and everything they started.
+
+    SIGTERM to each one's process group lets the components shut down cleanly; whatever is still
+    left in their sessions after that, including task processes that Airflow's supervisor put in
+    process groups of their own and orphans of components that already exited, is killed.
+    """
+    sessions = {p.pid for p in processes}
+    with _signals_ignored():  # a second Ctrl-C must not cut the shutdown short
+        for process in processes:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for process in processes:
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(deadline - time.monotonic(), 0))
+        left = [proc for proc in psutil.process_iter() if _session_of(proc.pid) in sessions]
+        for proc in left:
+            with suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(left, timeout=STOP_GRACE_S)
+        for process in processes:
+            process.wait()
+
+
+def _session_of(pid: int) -> int | None:
     try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
-    # standalone's children live in the same group; make sure none outlive it
+        return os.getsid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+@contextmanager
+def _signals_ignored():
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def exit_on_stop_signals() -> None:
+    """SIGTERM, SIGINT and SIGHUP end the command the way an error does: every ``finally`` runs,
+    so the Airflow it started is stopped, and the exit code says which signal it was."""
+    def exit_with(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, exit_with)
 
 
 def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 180) -> None:
@@ -188,9 +311,9 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
     from findining_mlops.traffic import replay_day
 
     env = airflow_env(project, port)
+    for name, default in default_state_dirs(project).items():  # a demo starts from nothing, every time
+        reset_state_dir(name, Path(env[name]), default)
     home, airflow_home = Path(env["FINDINING_HOME"]), Path(env["AIRFLOW_HOME"])
-    for state in (home, airflow_home):  # a demo starts from nothing, every time
-        shutil.rmtree(state, ignore_errors=True)
     os.environ.update({k: env[k] for k in ("FINDINING_HOME", "FINDINING_BACKEND")})
     platform = local_platform(home, seed=seed)
     end = DEMO_START + timedelta(days=days - 1)
@@ -210,8 +333,8 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                                 f"{scenario.name} from {drift_start})"):
         generate(platform.store, DEMO_START, days, seed, scenario)
     with ExitStack() as airflow:
-        with phase("start Airflow", f"start Airflow (standalone, LocalExecutor, SQLite) at http://localhost:{port}"):
-            client = airflow.enter_context(running_airflow(env, port, airflow_home / "standalone.log"))
+        with phase("start Airflow", f"start Airflow (LocalExecutor, SQLite) at {env['AIRFLOW__API__BASE_URL']}"):
+            client, _ = airflow.enter_context(running_airflow(env, airflow_home / "airflow.log"))
             wait_for_dags(client, ["model_retraining", "model_monitoring", "model_deployment", "ab_test",
                                    "ab_test_analysis"])
         with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {bootstrap_end}"):
@@ -387,31 +510,39 @@ def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: fl
     raise TimeoutError(f"{dag_id}: runs did not finish within {timeout:.0f} s")
 
 
-def run_ui(project: Path, port: int) -> int:
-    env = airflow_env(project, port)
-    print(f"Airflow UI at http://localhost:{port} (FINDINING_HOME={env['FINDINING_HOME']}); Ctrl-C stops it")
-    with running_airflow(env, port, Path(env["AIRFLOW_HOME"]) / "standalone.log"):
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+def run_ui(project: Path, port: int, host: str) -> int:
+    env = airflow_env(project, port, host)
+    log_path = Path(env["AIRFLOW_HOME"]) / "airflow.log"
+    with running_airflow(env, log_path) as (_, processes):
+        print(f"Airflow UI at {env['AIRFLOW__API__BASE_URL']} (listening on {host}, FINDINING_HOME="
+              f"{env['FINDINING_HOME']}); Ctrl-C stops it", flush=True)
+        while not (exited := exited_components(processes)):
+            time.sleep(2)
+    print(f"Airflow's {exited} exited; see {log_path}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project-dir", type=Path, default=Path.cwd())
     parser.add_argument("--port", type=int, default=int(os.environ.get("FINDINING_AIRFLOW_PORT", "8080")))
+    parser.add_argument("--host", default=os.environ.get("FINDINING_AIRFLOW_HOST", LOOPBACK),
+                        help="address the UI listens on with --ui-only (default 127.0.0.1: this machine only)")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--replay-limit", type=int, default=300, help="requests replayed per model and day")
     parser.add_argument("--ui-only", action="store_true", help="start Airflow and keep it running")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    exit_on_stop_signals()
     project = args.project_dir.resolve()
-    if args.ui_only:
-        return run_ui(project, args.port)
-    return run_demo(project, args.port, args.days, args.seed, args.replay_limit)
+    try:
+        if args.ui_only:
+            return run_ui(project, args.port, args.host)
+        return run_demo(project, args.port, args.days, args.seed, args.replay_limit)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
