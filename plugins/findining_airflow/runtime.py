@@ -18,22 +18,37 @@ VARIABLES = {name.lower(): name for name in (*COMMON_SETTINGS, "FINDINING_DEPLOY
 AWS_VARIABLES = {name.lower(): name for name in AWS_SETTINGS}
 
 
+class VariableReadError(RuntimeError):
+    """An Airflow Variable could not be read; the task stops rather than run on the environment's
+    settings (e.g. the local backend instead of aws). Not a fail-fast error: a retry may succeed."""
+
+
 def _settings_env() -> dict[str, str]:
+    """The environment with the ``findining_*`` Variables laid over it.
+
+    Outside a task (the CLI, tests) the Task SDK answers from ``AIRFLOW_VAR_*`` and any configured
+    secrets backend and returns the default for the rest, so there is nothing to excuse: an
+    exception is always a failure to read the configuration (access denied, a broken secrets
+    backend) and fails the task with its reason.
+    """
+    from airflow.sdk import Variable
+
     env = dict(os.environ)
-    try:
-        from airflow.sdk import Variable
 
-        def read(variables: dict[str, str]) -> None:
-            for variable, name in variables.items():
+    def read(variables: dict[str, str]) -> None:
+        for variable, name in variables.items():
+            try:
                 value = Variable.get(variable, default=None)
-                if value:
-                    env[name] = value
+            except Exception as exc:
+                raise VariableReadError(f"could not read the Airflow Variable {variable!r} ({type(exc).__name__}: "
+                                        f"{exc}); the task stops instead of falling back to the environment's "
+                                        f"{name}") from exc
+            if value:
+                env[name] = value
 
-        read(VARIABLES)
-        if env.get("FINDINING_BACKEND", "").strip().lower() == "aws":  # only then are they read at all
-            read(AWS_VARIABLES)
-    except Exception:  # outside a task (CLI, tests) there is no Variable store to ask
-        pass
+    read(VARIABLES)
+    if env.get("FINDINING_BACKEND", "").strip().lower() == "aws":  # only then are they read at all
+        read(AWS_VARIABLES)
     return env
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -134,6 +135,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _kill_survivors(pids: list[int]) -> None:
+    """A failing test leaves nothing running either."""
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _launch(mode: str) -> tuple[subprocess.Popen, list[int]]:
     launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, COMPONENT, mode], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -151,9 +159,7 @@ def test_a_stop_signal_stops_every_process_the_launcher_started(signum):
         assert launcher.wait(timeout=120) == 128 + signum
         assert [pid for pid in pids if _alive(pid)] == []
     finally:
-        for pid in [launcher.pid, *pids]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _kill_survivors([launcher.pid, *pids])
 
 
 def test_a_failure_half_way_stops_every_process_the_launcher_started():
@@ -163,6 +169,39 @@ def test_a_failure_half_way_stops_every_process_the_launcher_started():
         assert "the demo failed half-way" in launcher.stderr.read()
         assert [pid for pid in pids if _alive(pid)] == []
     finally:
-        for pid in [launcher.pid, *pids]:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _kill_survivors([launcher.pid, *pids])
+
+
+@pytest.mark.slow
+def test_make_airflow_listens_on_loopback_only_and_sigterm_leaves_nothing_running(tmp_path):
+    """The real `make airflow`: every listening socket of every process it started is on the
+    loopback, and after SIGTERM none of them is left."""
+    with socket.socket() as probe:  # a free port for the API server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "FINDINING_HOME": str(tmp_path / "findining")}
+    launcher = subprocess.Popen([sys.executable, "-m", "findining_mlops.demo", "--project-dir", str(ROOT), "--ui-only",
+                                 "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+    started: list[psutil.Process] = []
+    try:
+        line = launcher.stdout.readline()
+        assert line.startswith("Airflow UI at"), line + launcher.stdout.read()
+        started = psutil.Process(launcher.pid).children(recursive=True)
+        listening = {(proc.name(), c.laddr.ip, c.laddr.port) for proc in started
+                     for c in _connections(proc) if c.status == psutil.CONN_LISTEN}
+        assert any(port == p for _, _, p in listening), listening  # the API server is among them
+        assert {ip for _, ip, _ in listening} <= {"127.0.0.1", "::1"}, listening
+
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=180) == 128 + signal.SIGTERM
+        assert [proc.pid for proc in started if _alive(proc.pid)] == []
+    finally:
+        _kill_survivors([launcher.pid, *(proc.pid for proc in started)])
+
+
+def _connections(proc: psutil.Process) -> list:
+    try:
+        return proc.net_connections(kind="inet")
+    except psutil.NoSuchProcess:
+        return []
