@@ -1,6 +1,8 @@
 """``findining-mlops``: the pipeline's operations outside Airflow.
 
-Reads ``FINDINING_HOME`` (default ``.findining``) and ``FINDINING_BACKEND``.
+Reads ``FINDINING_HOME`` (default ``.findining``) and ``FINDINING_BACKEND``. A malformed argument
+is refused with a message and exit code 2 before anything is written; ``-`` as an output file
+is standard output.
 """
 
 from __future__ import annotations
@@ -22,10 +24,74 @@ def _date(text: str) -> date:
 
 
 def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return names
 
 
-def _platform(home: str | None):
+def _whole_number(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _input_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a directory, not a file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{path} does not exist")
+    return path
+
+
+def _output_file(text: str) -> Path | None:
+    """A file to write, checked before any work is done; ``-`` (None) is standard output."""
+    if text == "-":
+        return None
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a directory; name a file in it")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {path.parent} of {path} does not exist")
+    return path
+
+
+def _write(target: Path | None, text: str) -> None:
+    if target is None:
+        print(text)
+    else:
+        target.write_text(text + "\n", encoding="utf-8")
+
+
+def _read_parquet(path: Path, what: str):
+    import pandas as pd
+    import pyarrow
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as exc:
+        raise FindiningError(f"{what} file {path} is not a readable parquet file ({exc})") from exc
+
+
+def _platform(home: str | None, create: bool = False):
+    """The configured platform; a local home that does not exist is only created when ``create``."""
     import os
 
     from findining_mlops.platform import get_platform
@@ -34,14 +100,21 @@ def _platform(home: str | None):
     env = dict(os.environ)
     if home:
         env["FINDINING_HOME"] = home
-    return get_platform(Settings.from_env(env))
+    settings = Settings.from_env(env)
+    if settings.backend == "local":
+        if settings.home.exists() and not settings.home.is_dir():
+            raise FindiningError(f"the local backend's home {settings.home} is a file, not a directory")
+        if not create and not settings.home.is_dir():
+            raise FindiningError(f"there is no local backend at {settings.home} (--home / FINDINING_HOME); "
+                                 "`findining-mlops generate-data` or `make demo` creates one")
+    return get_platform(settings)
 
 
 def cmd_generate_data(args) -> int:
     from findining_mlops.data.synthetic import ScenarioPlan, generate
 
     scenario = ScenarioPlan(args.scenario, args.scenario_start)
-    platform = _platform(args.home)
+    platform = _platform(args.home, create=True)
     summary = generate(
         platform.store, args.start, args.days, args.seed, scenario, requests_per_day=args.requests_per_day,
         reviews_per_day=args.reviews_per_day, progress=lambda line: print(line, file=sys.stderr),
@@ -52,6 +125,10 @@ def cmd_generate_data(args) -> int:
 
 
 def cmd_registry_list(args) -> int:
+    from findining_mlops.catalog import get_model
+
+    if args.model:
+        get_model(args.model)  # an unknown name is an error, not an empty list
     platform = _platform(args.home)
     versions = [v.to_dict() for v in platform.registry.list_versions(args.model)]
     if args.json:
@@ -106,44 +183,29 @@ def cmd_abtests_show(args) -> int:
 
 
 def cmd_drift(args) -> int:
-    import pandas as pd
-
     from findining_mlops.drift import detect_drift, render_html_report
 
-    frames = []
-    for side, path in (("reference", args.reference), ("current", args.current)):
-        if not path.is_file():
-            raise FindiningError(f"{side} file {path} does not exist")
-        frames.append(pd.read_parquet(path))
-    reference, current = frames
+    reference = _read_parquet(args.reference, "reference")
+    current = _read_parquet(args.current, "current")
     result = detect_drift(reference, current, args.numerical, args.categorical)
-    text = json.dumps(result.to_dict(), indent=2)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    html = None
     if args.html:
         # the report compares exactly the columns that were judged, with the same types
         numerical = [name for name, c in result.columns.items() if c.column_type == "num"]
         categorical = [name for name, c in result.columns.items() if c.column_type == "cat"]
         html = render_html_report(reference, current, numerical, categorical, sample_size=args.sample_size)
+    _write(args.json, json.dumps(result.to_dict(), indent=2))
+    if html is not None:
         args.html.write_text(html, encoding="utf-8")
     return 0
 
 
 def cmd_ab_analyze(args) -> int:
-    import pandas as pd
-
     from findining_mlops.abtest import analyze, load_config
 
-    if not args.events.is_file():
-        raise FindiningError(f"events file {args.events} does not exist")
-    result = analyze(pd.read_parquet(args.events), load_config(args.config))
-    text = json.dumps(result, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    config = load_config(args.config)
+    result = analyze(_read_parquet(args.events, "events"), config)
+    _write(args.json, json.dumps(result, indent=2))
     return 0
 
 
@@ -183,12 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate-data", parents=[common], help="write synthetic daily partitions into the store")
     gen.add_argument("--start", type=_date, required=True, help="first day, YYYY-MM-DD")
-    gen.add_argument("--days", type=int, required=True)
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--days", type=_whole_number(1), required=True)
+    gen.add_argument("--seed", type=_whole_number(0), default=42)
     gen.add_argument("--scenario", default="stable", help="stable | taste-shift | new-district | slang-shift")
     gen.add_argument("--scenario-start", type=_date, help="first day of the scenario")
-    gen.add_argument("--requests-per-day", type=int, default=1500)
-    gen.add_argument("--reviews-per-day", type=int, default=400)
+    gen.add_argument("--requests-per-day", type=_whole_number(1), default=1500)
+    gen.add_argument("--reviews-per-day", type=_whole_number(1), default=400)
     gen.set_defaults(func=cmd_generate_data)
 
     registry = commands.add_parser("registry", help="the model registry").add_subparsers(dest="action", required=True)
@@ -214,27 +276,27 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_abtests_show)
 
     drift = commands.add_parser("drift", help="per-column and dataset drift of two parquet files (Evidently's rules)")
-    drift.add_argument("--reference", type=Path, required=True, help="reference parquet file")
-    drift.add_argument("--current", type=Path, required=True, help="current parquet file")
+    drift.add_argument("--reference", type=_input_file, required=True, help="reference parquet file")
+    drift.add_argument("--current", type=_input_file, required=True, help="current parquet file")
     drift.add_argument("--numerical", type=_names, help="comma-separated numerical columns (default: inferred)")
     drift.add_argument("--categorical", type=_names, help="comma-separated categorical columns (default: inferred)")
-    drift.add_argument("--json", type=Path, metavar="OUT", help="write the result here instead of to stdout")
-    drift.add_argument("--html", type=Path, metavar="OUT", help="also write Evidently's HTML report here")
-    drift.add_argument("--sample-size", type=int, default=5000, help="rows per side in the HTML report")
+    drift.add_argument("--json", type=_output_file, metavar="OUT", help="write the result here (default, -: stdout)")
+    drift.add_argument("--html", type=_output_file, metavar="OUT", help="also write Evidently's HTML report here")
+    drift.add_argument("--sample-size", type=_whole_number(1), default=5000, help="rows per side in the HTML report")
     drift.set_defaults(func=cmd_drift)
 
     ab = commands.add_parser("ab-analyze", help="SRM check, per-metric tests and the decision of an A/B test")
-    ab.add_argument("--events", type=Path, required=True, help="events parquet: user_id, variant, metric_name, "
-                    "metric_value, timestamp")
-    ab.add_argument("--config", type=Path, required=True, help="test config JSON (see findining_mlops.abtest)")
-    ab.add_argument("--json", type=Path, metavar="OUT", help="write the result here instead of to stdout")
+    ab.add_argument("--events", type=_input_file, required=True, help="events parquet: user_id, variant, "
+                    "metric_name, metric_value, timestamp")
+    ab.add_argument("--config", type=_input_file, required=True, help="test config JSON (see findining_mlops.abtest)")
+    ab.add_argument("--json", type=_output_file, metavar="OUT", help="write the result here (default, -: stdout)")
     ab.set_defaults(func=cmd_ab_analyze)
 
     traffic = commands.add_parser("traffic", parents=[common], help="send synthetic requests to an endpoint at a steady rate")
     traffic.add_argument("--endpoint", required=True, help="endpoint name; its model is looked up in the catalog")
-    traffic.add_argument("--rps", type=float, required=True, help="requests per second")
-    traffic.add_argument("--duration", type=float, required=True, help="seconds")
-    traffic.add_argument("--seed", type=int, default=0, help="synthetic world the requests come from")
+    traffic.add_argument("--rps", type=_positive_number, required=True, help="requests per second")
+    traffic.add_argument("--duration", type=_positive_number, required=True, help="seconds")
+    traffic.add_argument("--seed", type=_whole_number(0), default=0, help="synthetic world the requests come from")
     traffic.add_argument("--json", action="store_true", help="print the summary as JSON")
     traffic.set_defaults(func=cmd_traffic)
     return parser

@@ -32,6 +32,9 @@ INTEGER_CARDINALITY_LIMIT = 10  # integer columns with at most this many distinc
 TEXT_UNIQUE_SHARE = 0.5  # string columns with a larger share of distinct values are free text
 DISTANCE_THRESHOLD = 0.1
 P_VALUE_THRESHOLD = 0.05
+# pandas' inferred types, by the kind of value a person would call them
+VALUE_KINDS = {"integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers", "decimal": "numbers",
+               "boolean": "booleans", "string": "text", "bytes": "text"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ def detect_drift(
             raise DataValidationError(f"the {side} frame is empty")
     counted: dict[str, pd.Series] = {}
     if numerical is None or categorical is None:
+        unseen = [c for c in reference.columns if c not in current.columns]
+        if unseen:  # inferring from the current frame alone would drop them without a word
+            raise DataValidationError(f"the current frame has no column {', '.join(map(repr, unseen))} of the reference")
         inferred_numerical, inferred_categorical, counted = _column_types(current)
         named = set(numerical or ()) | set(categorical or ())
         if numerical is None:
@@ -122,6 +128,7 @@ def detect_drift(
         if categorical is None:
             categorical = [c for c in inferred_categorical if c not in named]
     _check_columns(reference, current, numerical, categorical)
+    _check_kinds(reference, current, [*numerical, *categorical])
 
     columns = {name: _numerical_drift(reference, current, name) for name in numerical}
     columns |= {name: _categorical_drift(reference, current, name, counted.get(name)) for name in categorical}
@@ -140,6 +147,26 @@ def _check_columns(reference: pd.DataFrame, current: pd.DataFrame, numerical: li
         missing = [c for c in [*numerical, *categorical] if c not in frame.columns]
         if missing:
             raise DataValidationError(f"the {side} frame has no column {', '.join(map(repr, missing))}")
+
+
+def _check_kinds(reference: pd.DataFrame, current: pd.DataFrame, names: list[str]) -> None:
+    """A column must hold the same kind of values on both sides: numbers compared with text would
+    be judged as categories that never match, a silent re-typing rather than drift."""
+    for name in names:
+        kinds = _value_kind(reference[name]), _value_kind(current[name])
+        if None not in kinds and kinds[0] != kinds[1]:
+            raise DataValidationError(f"column {name!r} holds {kinds[0]} in the reference and {kinds[1]} in the current "
+                                      "frame; convert one side or leave the column out")
+
+
+def _value_kind(series: pd.Series) -> str | None:
+    """numbers, booleans, text, or pandas' name for anything else; None for a column without values."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.cat.categories.to_series()
+    inferred = pd.api.types.infer_dtype(series, skipna=True)  # O(1) unless the dtype is object
+    if inferred == "empty":
+        return None
+    return VALUE_KINDS.get(inferred, f"{inferred} values")
 
 
 def _numerical_drift(reference: pd.DataFrame, current: pd.DataFrame, name: str) -> ColumnDrift:

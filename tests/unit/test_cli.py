@@ -118,9 +118,10 @@ def test_a_scenario_without_a_start_date_returns_2(capsys, tmp_path):
 
 
 def test_zero_days_returns_2(capsys, tmp_path):
-    code, _, err = _run(capsys, "generate-data", "--home", str(tmp_path), "--start", "2026-10-01", "--days", "0")
-    assert code == 2
-    assert "days must be at least 1" in err
+    with pytest.raises(SystemExit) as exit_info:  # refused by the parser, before the store is touched
+        main(["generate-data", "--home", str(tmp_path), "--start", "2026-10-01", "--days", "0"])
+    assert exit_info.value.code == 2
+    assert "--days: 0 is less than 1" in capsys.readouterr().err
 
 
 def test_a_command_is_required(capsys):
