@@ -42,7 +42,8 @@ METRICS = ab_metric_names()
     on_failure_callback=alert_on_dag_failure,
     on_success_callback=alert_on_dag_success,
     params={
-        "test_name": Param("recommendation_v1_vs_v2", type="string", minLength=1, maxLength=100),
+        "test_name": Param("recommendation_v1_vs_v2", type="string", minLength=1, maxLength=100, pattern=r"\S",
+                           description="a name people recognise the test by (not blank)"),
         "model_name": Param(MODELS[0], type="string", enum=MODELS),
         "control_version": Param(1, type="integer", minimum=1, description="registry version of the control arm"),
         "treatment_version": Param(2, type="integer", minimum=1, description="registry version of the treatment arm"),

@@ -49,7 +49,7 @@ MODELS = model_names()
     on_success_callback=alert_on_dag_success,
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),
-        "reason": Param("manual retraining", type="string", minLength=1, maxLength=500,
+        "reason": Param("manual retraining", type="string", minLength=1, maxLength=500, pattern=r"\S",
                         description="why; recorded with the version"),
         "data_end_date": Param(None, type=["null", "string"], format="date",
                                description="last day of the training window (default: the day before the run)"),

@@ -161,11 +161,11 @@ def _check_kinds(reference: pd.DataFrame, current: pd.DataFrame, names: list[str
 
 def _value_kind(series: pd.Series) -> str | None:
     """numbers, booleans, text, or pandas' name for anything else; None for a column without values."""
+    if not series.notna().any():  # refused later, by name, as Evidently refuses it
+        return None
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.cat.categories.to_series()
     inferred = pd.api.types.infer_dtype(series, skipna=True)  # O(1) unless the dtype is object
-    if inferred == "empty":
-        return None
     return VALUE_KINDS.get(inferred, f"{inferred} values")
 
 

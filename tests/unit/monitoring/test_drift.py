@@ -417,6 +417,7 @@ def test_cli_prints_json_for_the_requested_columns(parquet_pair, capsys):
 def test_cli_names_a_missing_file(parquet_pair, tmp_path, capsys):
     reference, _ = parquet_pair
     missing = tmp_path / "nowhere.parquet"
-    code = main(["drift", "--reference", str(reference), "--current", str(missing)])
-    assert code == 2
+    with pytest.raises(SystemExit) as exit_info:  # refused by the parser, before any work
+        main(["drift", "--reference", str(reference), "--current", str(missing)])
+    assert exit_info.value.code == 2
     assert str(missing) in capsys.readouterr().err
