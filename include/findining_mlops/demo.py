@@ -247,10 +247,12 @@ def stop(processes: list[subprocess.Popen]) -> None:
     """Stops ``processes`` (each a session leader) and everything they started.
 
     SIGTERM to each one's process group lets the components shut down cleanly; whatever is still
-    left in their sessions after that, including task processes that Airflow's supervisor put in
-    process groups of their own and orphans of components that already exited, is killed.
+    left after that is killed: every process in their sessions (task processes that Airflow's
+    supervisor put in process groups of their own, orphans of components that already exited)
+    and every descendant they had when the stop began (one that started a session of its own).
     """
     sessions = {p.pid for p in processes}
+    descendants = [child for p in processes for child in _children(p.pid)]
     with _signals_ignored():  # a second Ctrl-C must not cut the shutdown short
         for process in processes:
             with suppress(ProcessLookupError):
@@ -259,13 +261,21 @@ def stop(processes: list[subprocess.Popen]) -> None:
         for process in processes:
             with suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(deadline - time.monotonic(), 0))
-        left = [proc for proc in psutil.process_iter() if _session_of(proc.pid) in sessions]
+        left = {proc for proc in psutil.process_iter() if _session_of(proc.pid) in sessions}
+        left |= {proc for proc in descendants if proc.is_running()}  # is_running: not a reused pid
         for proc in left:
             with suppress(psutil.NoSuchProcess):
                 proc.kill()
-        psutil.wait_procs(left, timeout=STOP_GRACE_S)
+        psutil.wait_procs(list(left), timeout=STOP_GRACE_S)
         for process in processes:
             process.wait()
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _session_of(pid: int) -> int | None:

@@ -100,15 +100,16 @@ def test_exposing_the_ui_is_deliberate_and_asks_people_to_log_in(tmp_path):
 
 
 # -- 15.5: nothing outlives the command ----------------------------------------------------
-# A stand-in for an Airflow component: a child in the component's process group and a
-# grandchild in a process group of its own (as Airflow's task supervisor makes), both
-# ignoring SIGTERM; then it reports the pids and waits.
+# A stand-in for an Airflow component: a child in the component's process group, one in a
+# process group of its own (as Airflow's task supervisor makes) and one in a session of its
+# own (a sandboxed subprocess), all ignoring SIGTERM; it reports the pids and waits.
 COMPONENT = textwrap.dedent("""
     import os, signal, subprocess, sys, time
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
     child = subprocess.Popen([sys.executable, "-c", stubborn])
     task = subprocess.Popen([sys.executable, "-c", stubborn], process_group=0)
-    print(os.getpid(), child.pid, task.pid, flush=True)
+    sandbox = subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True)
+    print(os.getpid(), child.pid, task.pid, sandbox.pid, flush=True)
     time.sleep(600)
 """)
 
@@ -146,7 +147,7 @@ def _launch(mode: str) -> tuple[subprocess.Popen, list[int]]:
     launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, COMPONENT, mode], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     pids = json.loads(launcher.stdout.readline() or "[]")
-    assert len(pids) == 6, launcher.stderr.read()
+    assert len(pids) == 8, launcher.stderr.read()
     return launcher, pids
 
 
