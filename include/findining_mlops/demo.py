@@ -121,13 +121,10 @@ def _ip(host: str):
         return None
 
 
-def reset_state_dir(name: str, path: Path, default: Path) -> None:
-    """Empties the state directory ``name`` (``path``) so the demo starts from nothing, and marks it as the demo's.
-
-    Only a directory the demo owns is emptied: its default one in the project, one it created
-    itself (marked), or an empty one. Anything else, say an ``AIRFLOW_HOME`` exported for
-    another Airflow, is refused with what to do instead.
-    """
+def refuse_unless_owned(name: str, path: Path, default: Path) -> None:
+    """The demo may empty only a state directory it owns: its default one in the project, one it
+    created itself (marked), or an empty one. Anything else, say an ``AIRFLOW_HOME`` exported for
+    another Airflow, is refused with what to do instead."""
     owned = (path.resolve() == default.resolve() or (path / OWNER_MARKER).is_file()
              or (path.is_dir() and not any(path.iterdir())))
     if path.exists() and not owned:
@@ -135,6 +132,10 @@ def reset_state_dir(name: str, path: Path, default: Path) -> None:
             f"refusing to empty {name}={path}: the demo starts from an empty directory and this one holds files "
             f"it did not create. Unset {name} (the demo then uses {default}), point it at a new or empty "
             f"directory, or empty it yourself if nothing in it is needed.")
+
+
+def reset_state_dir(path: Path) -> None:
+    """Empties a state directory (``refuse_unless_owned`` first) and marks it as the demo's."""
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     (path / OWNER_MARKER).write_text("Created by `make demo`, which empties this directory on its next run.\n")
@@ -321,8 +322,11 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
     from findining_mlops.traffic import replay_day
 
     env = airflow_env(project, port)
-    for name, default in default_state_dirs(project).items():  # a demo starts from nothing, every time
-        reset_state_dir(name, Path(env[name]), default)
+    defaults = default_state_dirs(project)
+    for name, default in defaults.items():  # all checked before any is touched
+        refuse_unless_owned(name, Path(env[name]), default)
+    for name in defaults:  # a demo starts from nothing, every time
+        reset_state_dir(Path(env[name]))
     home, airflow_home = Path(env["FINDINING_HOME"]), Path(env["AIRFLOW_HOME"])
     os.environ.update({k: env[k] for k in ("FINDINING_HOME", "FINDINING_BACKEND")})
     platform = local_platform(home, seed=seed)

@@ -43,15 +43,18 @@ def test_demo_refuses_to_empty_a_state_directory_it_did_not_create(tmp_path, nam
     assert f"Unset {name}" in result.stderr
     assert (theirs / "airflow.cfg").read_text() == "someone's own Airflow\n"
     assert sorted(p.name for p in theirs.iterdir()) == ["airflow.cfg"]
+    assert not (tmp_path / "new").exists()  # all are checked before any is touched
 
 
 def test_a_directory_the_demo_created_is_emptied_on_its_next_run(tmp_path):
     default = tmp_path / "project" / ".airflow"
     created = tmp_path / "new" / "home"
-    demo.reset_state_dir("AIRFLOW_HOME", created, default)
+    demo.refuse_unless_owned("AIRFLOW_HOME", created, default)
+    demo.reset_state_dir(created)
     (created / "airflow.db").write_text("from the last run")
 
-    demo.reset_state_dir("AIRFLOW_HOME", created, default)
+    demo.refuse_unless_owned("AIRFLOW_HOME", created, default)
+    demo.reset_state_dir(created)
 
     assert sorted(p.name for p in created.iterdir()) == [demo.OWNER_MARKER]
 
@@ -60,7 +63,8 @@ def test_the_default_state_directory_in_the_project_is_emptied(tmp_path):
     default = tmp_path / ".findining"
     (default / "store").mkdir(parents=True)  # from a run before the marker existed
 
-    demo.reset_state_dir("FINDINING_HOME", default, default)
+    demo.refuse_unless_owned("FINDINING_HOME", default, default)
+    demo.reset_state_dir(default)
 
     assert sorted(p.name for p in default.iterdir()) == [demo.OWNER_MARKER]
 
@@ -68,13 +72,12 @@ def test_the_default_state_directory_in_the_project_is_emptied(tmp_path):
 def test_an_empty_directory_may_be_used_but_a_file_is_refused(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    demo.reset_state_dir("FINDINING_HOME", empty, tmp_path / ".findining")
-    assert (empty / demo.OWNER_MARKER).is_file()
+    demo.refuse_unless_owned("FINDINING_HOME", empty, tmp_path / ".findining")
 
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
     with pytest.raises(ConfigurationError, match="refusing to empty FINDINING_HOME"):
-        demo.reset_state_dir("FINDINING_HOME", a_file, tmp_path / ".findining")
+        demo.refuse_unless_owned("FINDINING_HOME", a_file, tmp_path / ".findining")
     assert a_file.read_text() == "keep me"
 
 
