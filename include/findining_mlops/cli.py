@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FindiningError, ValueError) as exc:
+    except (FindiningError, ValueError, OSError) as exc:  # OSError: an output that cannot be written
         print(f"findining-mlops: error: {exc}", file=sys.stderr)
         return 2
 
