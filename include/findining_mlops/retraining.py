@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 import findining_mlops
@@ -74,15 +75,18 @@ def require_partitions(platform: Platform, dataset: str, days: list[date]) -> No
 
 
 def read_partition(platform: Platform, dataset: str, day: date) -> pd.DataFrame:
-    """One daily partition, checked against its contract."""
+    """One daily partition, checked against its contract. Only what the data itself gets
+    wrong is a ``DataValidationError``; a store that cannot be read right now (throttled,
+    unreachable) raises its own error, which the task's retries handle."""
     require_partitions(platform, dataset, [day])
     prefix = partition_prefix(dataset, day)
     keys = partition_files(platform, dataset, day)
     tables = []
     for key in keys:
+        data = platform.store.read_bytes(key)
         try:
-            tables.append(pq.read_table(io.BytesIO(platform.store.read_bytes(key))))
-        except Exception as exc:
+            tables.append(pq.read_table(io.BytesIO(data)))
+        except (pa.ArrowException, OSError) as exc:  # parsing bytes in memory: an OSError is a corrupt file
             raise DataValidationError(f"{platform.store.uri(key)} is not readable parquet: {exc}") from exc
     frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
     expected = SCHEMAS[dataset]

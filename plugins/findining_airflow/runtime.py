@@ -54,10 +54,19 @@ def _settings_env() -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def _platform_for(settings):
-    """One platform (and its AWS clients) per distinct configuration and process."""
-    from findining_mlops.platform import get_platform
+    """One platform (and its AWS clients) per distinct configuration and process. On ``aws``
+    it acts with the Airflow connection ``FINDINING_AWS_CONN_ID``, resolved by the provider's
+    hook the way its own operators resolve it (keys, assumed role, profile, botocore config)."""
+    if settings.backend != "aws":
+        from findining_mlops.platform import get_platform
 
-    return get_platform(settings)
+        return get_platform(settings)
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from findining_mlops.platform.aws import aws_platform
+
+    hook = AwsBaseHook(aws_conn_id=settings.aws.conn_id, region_name=settings.aws.region)
+    return aws_platform(settings.aws, hook.get_session(region_name=settings.aws.region), hook.config)
 
 
 def settings():

@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
 from airflow.sdk import BaseOperator
@@ -64,11 +65,7 @@ class TrainingJobOperator(BaseOperator):
             if job.status in TERMINAL:
                 return self._finish(job.name)
             if self._defers():
-                self.defer(
-                    trigger=TrainingJobTrigger(job_name=job.name, poll_interval=self.poll_interval),
-                    method_name="execute_complete",
-                    timeout=self.max_wait,
-                )
+                self.defer(trigger=self._trigger(job.name), method_name="execute_complete", timeout=self.max_wait)
             deadline = time.monotonic() + self.max_wait.total_seconds()
             while True:
                 job = self.platform.training.describe(job.name)
@@ -86,10 +83,24 @@ class TrainingJobOperator(BaseOperator):
 
         return settings().defer_waits
 
+    def _trigger(self, job_name: str) -> "TrainingJobTrigger":
+        """The trigger, told here where the job runs: it reads no Variables in the triggerer."""
+        from findining_airflow.runtime import settings
+
+        current = settings()
+        if current.aws:
+            return TrainingJobTrigger(job_name=job_name, poll_interval=self.poll_interval,
+                                      aws_conn_id=current.aws.conn_id, region_name=current.aws.region)
+        return TrainingJobTrigger(job_name=job_name, poll_interval=self.poll_interval, local_home=str(current.home))
+
     def execute_complete(self, context, event: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowException
+
         from findining_airflow.errors import fail_fast
         from findining_mlops.errors import TrainingJobFailed
 
+        if event.get("status") == "unreachable":  # not the job's fault: the retry re-attaches to it
+            raise AirflowException(f"lost track of training job {event['job_name']}: {event['message']}")
         with fail_fast():
             if event.get("status") == "error":
                 raise TrainingJobFailed(event.get("message", "the training trigger failed"))
@@ -110,31 +121,87 @@ class TrainingJobOperator(BaseOperator):
 
 
 class TrainingJobTrigger(BaseTrigger):
-    """Polls a training job from the triggerer until it reaches a terminal state."""
+    """Polls a training job from the triggerer until it reaches a terminal state.
 
-    def __init__(self, job_name: str, poll_interval: float = 5.0):
+    Everything it needs comes from the operator, serialized: on ``aws`` the connection and
+    region to poll SageMaker with (the provider's ``SageMakerHook``), on ``local`` the backend's
+    home. A poll that fails (throttling, a network fault) is logged and tried again at the
+    next interval; only ``max_poll_errors`` failures in a row end the wait, as a retryable
+    error, and the retried task re-attaches to the job, which kept running meanwhile.
+
+    The provider's async client needs aiobotocore, whose releases pin a botocore older than
+    the project's; so each poll runs the hook's blocking call in a worker thread, off the
+    triggerer's event loop.
+    """
+
+    def __init__(self, job_name: str, poll_interval: float = 5.0, *, aws_conn_id: str | None = None,
+                 region_name: str | None = None, local_home: str | None = None, max_poll_errors: int = 10):
         super().__init__()
+        if (aws_conn_id is None) == (local_home is None):
+            raise ValueError("TrainingJobTrigger polls either SageMaker (aws_conn_id) or the local backend (local_home)")
         self.job_name = job_name
         self.poll_interval = poll_interval
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.local_home = local_home
+        self.max_poll_errors = max_poll_errors
 
     def serialize(self) -> tuple[str, dict]:
         return (f"{type(self).__module__}.{type(self).__name__}",
-                {"job_name": self.job_name, "poll_interval": self.poll_interval})
+                {"job_name": self.job_name, "poll_interval": self.poll_interval, "aws_conn_id": self.aws_conn_id,
+                 "region_name": self.region_name, "local_home": self.local_home,
+                 "max_poll_errors": self.max_poll_errors})
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from findining_airflow.runtime import platform
+    @cached_property
+    def hook(self):
+        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+        return SageMakerHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+
+    @cached_property
+    def _local_training(self):
+        from findining_mlops.platform.local import local_platform
+
+        return local_platform(Path(self.local_home)).training
+
+    def _status(self) -> str | None:
+        """The job's status; None if there is no such job (blocking: runs in a thread)."""
+        if self.local_home is not None:
+            job = self._local_training.describe(self.job_name)
+            return job.status if job else None
+        from botocore.exceptions import ClientError
+
+        from findining_mlops.platform.aws.clients import not_found
 
         try:
-            while True:
-                job = await asyncio.to_thread(platform().training.describe, self.job_name)
-                if job is None:
+            return self.hook.describe_training_job(self.job_name)["TrainingJobStatus"]
+        except ClientError as exc:
+            if not_found(exc):
+                return None
+            raise
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        errors = 0
+        while True:
+            try:
+                status = await asyncio.to_thread(self._status)
+            except Exception as exc:  # throttled or unreachable: the job runs on regardless
+                errors += 1
+                message = f"{type(exc).__name__}: {exc}"
+                if errors >= self.max_poll_errors:
+                    yield TriggerEvent({"status": "unreachable", "job_name": self.job_name,
+                                        "message": f"{errors} polls in a row failed, the last with {message}"})
+                    return
+                self.log.warning("polling training job %s failed (%d of %d in a row): %s",
+                                 self.job_name, errors, self.max_poll_errors, message)
+            else:
+                errors = 0
+                if status is None:
                     yield TriggerEvent({"status": "error", "job_name": self.job_name,
                                         "message": f"training job {self.job_name} does not exist"})
                     return
-                if job.status in TERMINAL:
+                if status in TERMINAL:
                     yield TriggerEvent({"status": "done", "job_name": self.job_name})
                     return
-                self.log.info("training job %s is %s", self.job_name, job.status)
-                await asyncio.sleep(self.poll_interval)
-        except Exception as exc:  # report instead of dying silently in the triggerer
-            yield TriggerEvent({"status": "error", "job_name": self.job_name, "message": f"{type(exc).__name__}: {exc}"})
+                self.log.info("training job %s is %s", self.job_name, status)
+            await asyncio.sleep(self.poll_interval)

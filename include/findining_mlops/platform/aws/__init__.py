@@ -1,10 +1,13 @@
 """The aws backend: S3, SageMaker (training, registry, endpoints), CloudWatch, DynamoDB and
-SNS, through the Amazon provider's hooks. Selected by ``FINDINING_BACKEND=aws``; configured
-by ``findining_mlops.settings.AwsSettings`` (docs/aws.md)."""
+SNS, through boto3 clients of the session it is given. Selected by ``FINDINING_BACKEND=aws``;
+configured by ``findining_mlops.settings.AwsSettings`` (docs/aws.md)."""
 
 from __future__ import annotations
 
-from findining_mlops.platform.aws.clients import AwsClients  # noqa: F401  (re-exported)
+import boto3
+from botocore.config import Config
+
+from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.aws.endpoints import SageMakerEndpoints
 from findining_mlops.platform.aws.experiments import DynamoDBExperiments
 from findining_mlops.platform.aws.metrics import CloudWatchMetrics
@@ -16,8 +19,9 @@ from findining_mlops.platform.ports import Platform
 from findining_mlops.settings import AwsSettings
 
 
-def aws_platform(settings: AwsSettings) -> Platform:
-    clients = AwsClients(settings)
+def aws_platform(settings: AwsSettings, session: boto3.Session | None = None, config: Config | None = None) -> Platform:
+    """The platform acting with ``session``'s credentials (default: the standard AWS chain)."""
+    clients = AwsClients(settings, session, config)
     store = S3ArtifactStore(clients, settings.bucket, settings.kms_key_arn)
     return Platform(
         store=store,

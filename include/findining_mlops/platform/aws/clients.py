@@ -1,71 +1,67 @@
-"""AWS clients through the Amazon provider's hooks, so credentials come from the Airflow
-connection (``FINDINING_AWS_CONN_ID``, default ``aws_default``) the same way the provider's
-own operators get theirs. One hook per service and platform: hooks cache their boto3 client."""
+"""AWS clients from a boto3 session, with retries for throttling and transient faults.
+
+The adapters import no Airflow: whoever builds the platform hands in the session. Airflow
+tasks build it from the Airflow connection with the provider's ``AwsBaseHook``
+(``findining_airflow.runtime``), the CLI and the tests from the standard AWS configuration
+chain (``boto3.Session()``). One client per service and platform: clients are thread-safe
+and cache their connections."""
 
 from __future__ import annotations
 
 from functools import cached_property
 
+import boto3
+from botocore.config import Config
+
 from findining_mlops.settings import AwsSettings
+
+# Throttling, 5xx and network errors are retried with exponential backoff and jitter
+# (botocore's "standard" mode) before they reach a task; what still fails is left to the
+# task's own retries. Errors about the request itself are never retried here.
+RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 10})
 
 
 class AwsClients:
-    def __init__(self, settings: AwsSettings):
+    """:param session: the credentials to act with; default: the standard AWS chain.
+    :param config: botocore settings of the connection (proxies, timeouts); the retry
+        settings above apply unless it sets its own."""
+
+    def __init__(self, settings: AwsSettings, session: boto3.Session | None = None, config: Config | None = None):
         self.settings = settings
+        self.session = session or boto3.Session()
+        self.config = RETRIES.merge(config) if config else RETRIES
 
-    def _kwargs(self) -> dict:
-        return {"aws_conn_id": self.settings.conn_id, "region_name": self.settings.region}
-
-    @cached_property
-    def s3_hook(self):
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(**self._kwargs())
-
-    @cached_property
-    def sagemaker_hook(self):
-        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
-
-        return SageMakerHook(**self._kwargs())
-
-    @cached_property
-    def sns_hook(self):
-        from airflow.providers.amazon.aws.hooks.sns import SnsHook
-
-        return SnsHook(**self._kwargs())
+    def client(self, service: str):
+        return self.session.client(service, region_name=self.settings.region, config=self.config)
 
     @cached_property
     def dynamodb(self):
         """The boto3 DynamoDB resource (typed attributes, Table helpers)."""
-        from airflow.providers.amazon.aws.hooks.dynamodb import DynamoDBHook
-
-        return DynamoDBHook(**self._kwargs()).conn
+        return self.session.resource("dynamodb", region_name=self.settings.region, config=self.config)
 
     @cached_property
     def s3(self):
-        return self.s3_hook.conn
+        return self.client("s3")
 
     @cached_property
     def sagemaker(self):
-        return self.sagemaker_hook.conn
+        return self.client("sagemaker")
+
+    @cached_property
+    def sns(self):
+        return self.client("sns")
 
     @cached_property
     def cloudwatch(self):
-        return self._generic("cloudwatch")
+        return self.client("cloudwatch")
 
     @cached_property
     def logs(self):
-        return self._generic("logs")
+        return self.client("logs")
 
     @cached_property
     def sagemaker_runtime(self):
-        return self._generic("sagemaker-runtime")
-
-    def _generic(self, client_type: str):
-        """Services without a dedicated hook: the provider's generic hook, same connection."""
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsGenericHook
-
-        return AwsGenericHook(client_type=client_type, **self._kwargs()).conn
+        return self.client("sagemaker-runtime")
 
 
 def error_code(exc: Exception) -> str:

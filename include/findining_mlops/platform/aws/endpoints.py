@@ -67,15 +67,13 @@ class SageMakerEndpoints:
         config = self._ensure_config(endpoint_name, variants, models)
         current = self._describe_raw(endpoint_name)
         if current is None:
-            self.clients.sagemaker_hook.create_endpoint({"EndpointName": endpoint_name, "EndpointConfigName": config,
-                                                         "Tags": [{"Key": "findining:managed", "Value": "true"}]},
-                                                        wait_for_completion=False)
+            self._sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config,
+                                     Tags=[{"Key": "findining:managed", "Value": "true"}])
         else:
             if current["EndpointStatus"] != IN_SERVICE:  # an earlier change still runs: SageMaker takes one at a time
                 current = self._wait(endpoint_name)
             if current["EndpointConfigName"] != config:
-                self.clients.sagemaker_hook.update_endpoint({"EndpointName": endpoint_name, "EndpointConfigName": config},
-                                                            wait_for_completion=False)
+                self._sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config)
         settled = self.settle(endpoint_name, variants)
         while settled is None and wait:
             self._wait(endpoint_name)
@@ -201,7 +199,7 @@ class SageMakerEndpoints:
                             {"Key": "findining:version", "Value": str(variant.model_version)}]}
         if s.subnet_ids:
             request["VpcConfig"] = {"Subnets": list(s.subnet_ids), "SecurityGroupIds": list(s.security_group_ids)}
-        self.clients.sagemaker_hook.create_model(request)
+        self._sm.create_model(**request)
         return name
 
     def _ensure_config(self, endpoint_name: str, variants: list[ProductionVariant], models: dict[str, str]) -> str:
@@ -228,7 +226,7 @@ class SageMakerEndpoints:
         except ClientError as exc:
             if not not_found(exc):
                 raise
-            self.clients.sagemaker_hook.create_endpoint_config({"EndpointConfigName": name, **request})
+            self._sm.create_endpoint_config(EndpointConfigName=name, **request)
         return name
 
     def _set_weights(self, endpoint_name: str, weights: dict[str, float], current: dict) -> None:
@@ -250,7 +248,7 @@ class SageMakerEndpoints:
 
     def _describe_raw(self, endpoint_name: str) -> dict | None:
         try:
-            return self.clients.sagemaker_hook.describe_endpoint(endpoint_name)
+            return self._sm.describe_endpoint(EndpointName=endpoint_name)
         except ClientError as exc:
             if not_found(exc):
                 return None

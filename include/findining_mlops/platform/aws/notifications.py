@@ -1,4 +1,4 @@
-"""The alerts topic on SNS, through the provider's SnsHook."""
+"""The alerts topic on SNS."""
 
 from __future__ import annotations
 
@@ -31,5 +31,5 @@ class SnsNotifications:
         self.topic = topic_arn
 
     def publish(self, subject: str, message: str) -> str:
-        response = self.clients.sns_hook.publish_to_target(self.topic, sns_message(message), subject=sns_subject(subject))
+        response = self.clients.sns.publish(TopicArn=self.topic, Message=sns_message(message), Subject=sns_subject(subject))
         return response["MessageId"]

@@ -7,6 +7,12 @@ point at the metrics JSON, and lineage plus the idempotency key are in
 holds at most 256 characters). The artifact is copied once to
 ``models/<model>/<version>/model.tar.gz`` before the package points at it.
 
+Reads never describe packages one by one (SageMaker allows a few DescribeModelPackage calls
+a second): a version is built from its ListModelPackages summary, read in pages, plus the
+documents at keys derived from its number; status notes, which no summary carries, are kept
+in the state table. A registration records its version under its idempotency key
+(``registry/<model>/registrations/``), so a retry finds its package without a scan.
+
 Registration takes a per-model lock (DynamoDB) because SageMaker numbers versions in
 creation order: under the lock, the next version's artifact key and the package agree.
 Deployment history is kept in the state table, one item per (model, version, endpoint,
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from datetime import datetime
 
@@ -31,6 +38,7 @@ from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, ModelVersion
 from findining_mlops.settings import AwsSettings
 
+log = logging.getLogger(__name__)
 PROPERTY_LIMIT = 256  # characters of a CustomerMetadataProperties value
 LOCK_TTL_S, LOCK_WAIT_S = 900, 300
 JSON = "application/json"
@@ -42,6 +50,16 @@ def model_artifact_key(model_name: str, version: int | str) -> str:
 
 def package_group(model_name: str) -> str:
     return f"{RESOURCE_PREFIX}-{model_name}"
+
+
+def documents_prefix(model_name: str, version: int | str) -> str:
+    """Where a version's metrics and lineage JSON live."""
+    return f"registry/{model_name}/{version}"
+
+
+def registration_key(model_name: str, idempotency_key: str) -> str:
+    """Where a registration records the version it creates (hashed: keys may hold any text)."""
+    return f"registry/{model_name}/registrations/{hashlib.sha256(idempotency_key.encode()).hexdigest()}.json"
 
 
 def idempotency_property(key: str) -> str:
@@ -60,7 +78,7 @@ class SageMakerModelRegistry:
         self.clients = clients
         self.settings = settings
         self.store = store
-        self._documents: dict[str, dict] = {}  # metrics/lineage JSON never change once written
+        self._documents: dict[str, dict] = {}  # metrics/lineage JSON never change once written (by key)
 
     @property
     def _sm(self):
@@ -87,7 +105,7 @@ class SageMakerModelRegistry:
             lock.release(owner)
 
     def _create(self, model_name, artifact_key, status, metrics, lineage, reason, idempotency_key) -> ModelVersion:
-        version = max((v for v, _ in self._packages(model_name)), default=0) + 1
+        version = max(self._summaries(model_name), default=0) + 1
         target = model_artifact_key(model_name, version)
         try:
             data = self.store.read_bytes(artifact_key)
@@ -100,7 +118,7 @@ class SageMakerModelRegistry:
             # anything else at that key is somebody's artifact and stays untouched
             if self.store.read_bytes(target) != data:
                 raise RegistryError(f"cannot register {model_name} v{version}: {exc}; the registry was not changed") from exc
-        documents = f"registry/{model_name}/{version}"
+        documents = documents_prefix(model_name, version)
         self.store.write_bytes(f"{documents}/metrics.json", json.dumps(metrics, indent=2, sort_keys=True).encode())
         self.store.write_bytes(f"{documents}/lineage.json", json.dumps(lineage, indent=2, sort_keys=True).encode())
         properties = {
@@ -135,8 +153,10 @@ class SageMakerModelRegistry:
         }
         if properties["TrainingJob"]:
             request["MetadataProperties"] = {"GeneratedBy": properties["TrainingJob"]}
+        # written before the package: a retry after a crash in between finds the version it reserved
+        self.store.write_bytes(registration_key(model_name, idempotency_key), json.dumps({"version": version}).encode())
         arn = self._sm.create_model_package(**request)["ModelPackageArn"]
-        created = self._describe(arn)
+        created = self._version(self._sm.describe_model_package(ModelPackageName=arn), {})
         if created.version != version:
             raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its artifact "
                                 f"went to {target}; was a package created outside the pipeline's lock?")
@@ -144,11 +164,14 @@ class SageMakerModelRegistry:
 
     def update_status(self, model_name, version, status, note=""):
         _check_status(status)
-        current = self._describe_raw(self._arn(model_name, version))
-        properties = {**current.get("CustomerMetadataProperties", {}), "StatusNote": note[:PROPERTY_LIMIT]}
-        request = {"ModelPackageArn": current["ModelPackageArn"], "ModelApprovalStatus": status,
+        arn = self._summary(model_name, version)["ModelPackageArn"]
+        current = self._sm.describe_model_package(ModelPackageName=arn)
+        # the note first: a version never shows its new status without the reason for it
+        self._state.put_item(Item={"pk": "status-notes", "sk": f"{model_name}#{int(version):06d}",
+                                   "model_name": model_name, "version": int(version), "note": note, "at": now_iso()})
+        request = {"ModelPackageArn": arn, "ModelApprovalStatus": status,
                    # the whole map again: properties not sent may be dropped
-                   "CustomerMetadataProperties": {k: v for k, v in properties.items() if v}}
+                   "CustomerMetadataProperties": current.get("CustomerMetadataProperties", {})}
         if note:
             request["ApprovalDescription"] = note[:1024]
         self._sm.update_model_package(**request)
@@ -168,29 +191,21 @@ class SageMakerModelRegistry:
 
     # -- reads -----------------------------------------------------------------------
     def get(self, model_name, version):
-        return self._describe(self._arn(model_name, version))
+        return self._version(self._summary(model_name, version), self._status_notes(model_name))
 
     def list_versions(self, model_name=None):
         names = [model_name] if model_name else self._model_names()
-        return [self._describe(arn) for name in names for _, arn in self._packages(name)]
+        notes = self._status_notes(model_name)
+        return [self._version(summary, notes) for name in names for summary in self._summaries(name).values()]
 
     def latest(self, model_name, status=APPROVED):
-        matching = self._packages(model_name, status)
-        return self._describe(matching[-1][1]) if matching else None
+        matching = list(self._summaries(model_name, status).values())
+        return self._version(matching[-1], self._status_notes(model_name)) if matching else None
 
     def deployment_history(self, model_name=None):
-        condition = Key("pk").eq("deployments")
-        if model_name:
-            condition &= Key("sk").begins_with(f"{model_name}#")
-        items, kwargs = [], {"KeyConditionExpression": condition, "ConsistentRead": True}
-        while True:
-            page = self._state.query(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         fields = ("model_name", "version", "endpoint", "event", "detail", "run", "at")
-        rows = [{f: (int(i[f]) if f == "version" else i[f]) for f in fields} for i in items]
+        rows = [{f: (int(i[f]) if f == "version" else i[f]) for f in fields}
+                for i in self._state_items("deployments", model_name)]
         return sorted(rows, key=lambda r: (r["at"], r["model_name"], r["version"]))
 
     # -- SageMaker plumbing ----------------------------------------------------------
@@ -198,14 +213,35 @@ class SageMakerModelRegistry:
     def _state(self):
         return self.clients.dynamodb.Table(self.settings.state_table)
 
+    def _state_items(self, kind: str, model_name: str | None) -> list[dict]:
+        """The state table's items of one kind (partition), of one model or all."""
+        condition = Key("pk").eq(kind)
+        if model_name:
+            condition &= Key("sk").begins_with(f"{model_name}#")
+        items, kwargs = [], {"KeyConditionExpression": condition, "ConsistentRead": True}
+        while True:
+            page = self._state.query(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _status_notes(self, model_name: str | None) -> dict[tuple[str, int], str]:
+        return {(i["model_name"], int(i["version"])): i["note"] for i in self._state_items("status-notes", model_name)}
+
     def _ensure_group(self, model_name: str) -> None:
         try:
             self._sm.describe_model_package_group(ModelPackageGroupName=package_group(model_name))
         except ClientError as exc:
             if not not_found(exc):
                 raise
-            self.clients.sagemaker_hook.create_model_package_group(
-                package_group(model_name), f"Find Dining {model_name} model versions (findining-mlops)")
+            try:
+                self._sm.create_model_package_group(
+                    ModelPackageGroupName=package_group(model_name),
+                    ModelPackageGroupDescription=f"Find Dining {model_name} model versions (findining-mlops)")
+            except ClientError as exc:  # a concurrent registration created it first
+                if "already exists" not in str(exc):
+                    raise
 
     def _model_names(self) -> list[str]:
         names, kwargs = [], {"NameContains": RESOURCE_PREFIX, "MaxResults": 100}
@@ -217,67 +253,68 @@ class SageMakerModelRegistry:
                 return sorted(names)
             kwargs["NextToken"] = page["NextToken"]
 
-    def _packages(self, model_name: str, status: str | None = None) -> list[tuple[int, str]]:
-        """(version, ARN) of the group's packages, oldest first; [] for an unknown group."""
-        kwargs = {"ModelPackageGroupName": package_group(model_name), "MaxResults": 100}
+    def _summaries(self, model_name: str, status: str | None = None) -> dict[int, dict]:
+        """The group's ListModelPackages summaries by version, oldest first; {} for an unknown group."""
+        kwargs = {"ModelPackageGroupName": package_group(model_name), "PaginationConfig": {"PageSize": 100}}
         if status:
             kwargs["ModelApprovalStatus"] = status
-        found = []
         try:
-            while True:
-                page = self._sm.list_model_packages(**kwargs)
-                found += [(int(p["ModelPackageVersion"]), p["ModelPackageArn"]) for p in page["ModelPackageSummaryList"]]
-                if not page.get("NextToken"):
-                    return sorted(found)
-                kwargs["NextToken"] = page["NextToken"]
+            summaries = [s for page in self._sm.get_paginator("list_model_packages").paginate(**kwargs)
+                         for s in page["ModelPackageSummaryList"]]
         except ClientError as exc:
             if not_found(exc):
-                return []
+                return {}
             raise
+        return {int(s["ModelPackageVersion"]): s for s in sorted(summaries, key=lambda s: int(s["ModelPackageVersion"]))}
 
-    def _arn(self, model_name: str, version: int) -> str:
-        for number, arn in self._packages(model_name):
-            if number == int(version):
-                return arn
-        raise RegistryError(f"model {model_name!r} has no version {version}")
+    def _summary(self, model_name: str, version: int) -> dict:
+        summary = self._summaries(model_name).get(int(version))
+        if summary is None:
+            raise RegistryError(f"model {model_name!r} has no version {version}")
+        return summary
 
     def _find(self, model_name: str, idempotency_key: str) -> ModelVersion | None:
-        wanted = idempotency_property(idempotency_key)
-        for _, arn in reversed(self._packages(model_name)):
-            raw = self._describe_raw(arn)
-            if raw.get("CustomerMetadataProperties", {}).get("IdempotencyKey") == wanted:
-                return self._version(raw)
-        return None
+        """The version an earlier registration with this key created, if its package exists and is
+        that registration's (an attempt that died before its package left only the record)."""
+        try:
+            version = json.loads(self.store.read_bytes(registration_key(model_name, idempotency_key)))["version"]
+        except FileNotFoundError:
+            return None
+        summary = self._summaries(model_name).get(version)
+        if summary is None:
+            return None
+        package = self._sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        if package.get("CustomerMetadataProperties", {}).get("IdempotencyKey") != idempotency_property(idempotency_key):
+            return None
+        return self._version(package, self._status_notes(model_name))
 
-    def _describe_raw(self, arn: str) -> dict:
-        return self._sm.describe_model_package(ModelPackageName=arn)
-
-    def _describe(self, arn: str) -> ModelVersion:
-        return self._version(self._describe_raw(arn))
-
-    def _version(self, raw: dict) -> ModelVersion:
-        props = raw.get("CustomerMetadataProperties") or {}
-        model_name = props.get("Model") or raw["ModelPackageGroupName"][len(RESOURCE_PREFIX) + 1:]
-        created = raw.get("CreationTime")
+    def _version(self, package: dict, notes: dict[tuple[str, int], str]) -> ModelVersion:
+        """A version from its package's summary (or description: it has the same fields)."""
+        model_name = package["ModelPackageGroupName"][len(RESOURCE_PREFIX) + 1:]
+        version = int(package["ModelPackageVersion"])
+        artifact_key = model_artifact_key(model_name, version)
+        created = package.get("CreationTime")
         return ModelVersion(
             model_name=model_name,
-            version=int(raw["ModelPackageVersion"]),
-            status=raw["ModelApprovalStatus"],
-            artifact_key=props["ArtifactKey"],
-            artifact_uri=self.store.uri(props["ArtifactKey"]),
-            metrics=self._document(props.get("MetricsUri")),
-            lineage=self._document(props.get("LineageUri")),
+            version=version,
+            status=package["ModelApprovalStatus"],
+            artifact_key=artifact_key,
+            artifact_uri=self.store.uri(artifact_key),
+            metrics=self._document(f"{documents_prefix(model_name, version)}/metrics.json"),
+            lineage=self._document(f"{documents_prefix(model_name, version)}/lineage.json"),
             created_at=created.isoformat(timespec="seconds") if isinstance(created, datetime) else str(created or ""),
-            reason=raw.get("ModelPackageDescription", ""),
-            status_note=raw.get("ApprovalDescription") or props.get("StatusNote", ""),
+            reason=package.get("ModelPackageDescription", ""),
+            status_note=notes.get((model_name, version), ""),
         )
 
-    def _document(self, uri: str | None) -> dict:
-        if not uri:
-            return {}
-        if uri not in self._documents:
-            self._documents[uri] = json.loads(self.store.read_bytes(uri.split("/", 3)[3]))
-        return self._documents[uri]
+    def _document(self, key: str) -> dict:
+        if key not in self._documents:
+            try:
+                self._documents[key] = json.loads(self.store.read_bytes(key))
+            except FileNotFoundError:  # a package made outside the pipeline: listed, without figures
+                log.warning("model package document %s is missing", self.store.uri(key))
+                return {}
+        return self._documents[key]
 
 
 def _check_status(status: str) -> None:

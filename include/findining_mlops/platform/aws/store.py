@@ -35,11 +35,17 @@ class S3ArtifactStore:
         return f"s3://{self.bucket}/{self._key(key)}"
 
     def exists(self, key: str) -> bool:
-        return self.clients.s3_hook.check_for_key(self._key(key), bucket_name=self.bucket)
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey"):
+                return False
+            raise
+        return True
 
     def list_keys(self, prefix: str) -> list[str]:
-        keys = self.clients.s3_hook.list_keys(bucket_name=self.bucket, prefix=self._key(prefix))
-        return sorted(k for k in keys if not k.endswith("/"))
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/"))
 
     def read_bytes(self, key: str) -> bytes:
         try:
@@ -74,7 +80,13 @@ class S3ArtifactStore:
     def delete_prefix(self, prefix: str) -> None:
         keys = self.list_keys(prefix)
         for start in range(0, len(keys), DELETE_BATCH):
-            self.clients.s3_hook.delete_objects(self.bucket, keys[start:start + DELETE_BATCH])
+            batch = keys[start:start + DELETE_BATCH]
+            response = self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch],
+                                                                             "Quiet": True})
+            if response.get("Errors"):
+                failed = ", ".join(f"{e['Key']} ({e['Code']})" for e in response["Errors"][:5])
+                raise FindiningError(f"could not delete {len(response['Errors'])} object(s) under "
+                                     f"{self.uri(prefix)}: {failed}")
 
     def _encryption(self) -> dict:
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key} if self.kms_key else {}

@@ -45,9 +45,7 @@ class SageMakerTrainingJobs:
             log.info("training job %s exists (%s): re-attaching", spec.name, existing.status)
             return existing
         try:
-            # the hook checks that every channel's S3 prefix exists before it creates the job
-            self.clients.sagemaker_hook.create_training_job(self.request(spec), wait_for_completion=False,
-                                                            print_log=False)
+            self.clients.sagemaker.create_training_job(**self.request(spec))
         except ClientError as exc:
             # a concurrent starter created it between our describe and create: that one runs it
             if error_code(exc) != "ResourceInUse" and "unique" not in str(exc).lower():
@@ -89,7 +87,7 @@ class SageMakerTrainingJobs:
 
     def describe(self, name: str) -> TrainingJob | None:
         try:
-            job = self.clients.sagemaker_hook.describe_training_job(name)
+            job = self.clients.sagemaker.describe_training_job(TrainingJobName=name)
         except ClientError as exc:
             if not_found(exc):
                 return None
