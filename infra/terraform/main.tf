@@ -3,8 +3,13 @@
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+# Zones a, b, c by name: a zone AWS adds later must not move subnets (and MWAA) around.
 data "aws_availability_zones" "available" {
   state = "available"
+  filter {
+    name   = "zone-name"
+    values = [for letter in ["a", "b", "c"] : "${var.aws_region}${letter}"]
+  }
 }
 
 locals {
