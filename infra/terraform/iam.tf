@@ -200,7 +200,7 @@ data "aws_iam_policy_document" "ml_management" {
     sid = "ModelRegistry"
     actions = [
       "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:CreateModelPackage",
-      "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:UpdateModelPackage", "sagemaker:AddTags",
+      "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage", "sagemaker:AddTags",
     ]
     resources = [
       "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
@@ -222,7 +222,7 @@ data "aws_iam_policy_document" "ml_management" {
   }
   statement {
     sid       = "AccountWideListings"
-    actions   = ["sagemaker:ListModelPackageGroups", "sagemaker:ListEndpoints"]
+    actions   = ["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages", "sagemaker:ListEndpoints"]
     resources = ["*"] # List* of SageMaker have no resource type
   }
   statement {
@@ -416,7 +416,7 @@ data "aws_iam_policy_document" "ml_monitoring" {
   }
   statement {
     sid       = "EndpointsServeRegisteredVersions"
-    actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"]
+    actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:DescribeModelPackage"]
     resources = [
       "${local.sm_arn}:endpoint/${local.sagemaker_prefix}-*",
       "${local.sm_arn}:endpoint-config/${local.sagemaker_prefix}-*",
@@ -424,6 +424,11 @@ data "aws_iam_policy_document" "ml_monitoring" {
       "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
       "${local.sm_arn}:model-package/${local.sagemaker_prefix}-*/*",
     ]
+  }
+  statement {
+    sid       = "ListModelVersions"
+    actions   = ["sagemaker:ListModelPackages"]
+    resources = ["*"] # List* of SageMaker have no resource type
   }
   statement {
     sid       = "UseTheKeyToReadReports"
