@@ -1,7 +1,7 @@
 # The seed's four roles, least privilege. Every "*" resource below is an action AWS does not
 # let you scope to a resource (tests/infra/test_iam_scoping.py holds the list and why):
 #   ecr:GetAuthorizationToken, cloudwatch:PutMetricData / GetMetricData, logs:DescribeLogGroups,
-#   s3:GetAccountPublicAccessBlock, sagemaker:List* (account-wide listings),
+#   s3:GetAccountPublicAccessBlock, sagemaker:ListModelPackageGroups / ListEndpoints (account-wide),
 #   ec2:Describe* (VPC discovery for SageMaker ENIs), sqs on MWAA's Celery queue (a service account).
 
 locals {
@@ -200,7 +200,7 @@ data "aws_iam_policy_document" "ml_management" {
     sid = "ModelRegistry"
     actions = [
       "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:CreateModelPackage",
-      "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage", "sagemaker:AddTags",
+      "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:UpdateModelPackage", "sagemaker:AddTags",
     ]
     resources = [
       "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
@@ -222,7 +222,7 @@ data "aws_iam_policy_document" "ml_management" {
   }
   statement {
     sid       = "AccountWideListings"
-    actions   = ["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages", "sagemaker:ListEndpoints"]
+    actions   = ["sagemaker:ListModelPackageGroups", "sagemaker:ListEndpoints"]
     resources = ["*"] # List* of SageMaker have no resource type
   }
   statement {
@@ -416,7 +416,7 @@ data "aws_iam_policy_document" "ml_monitoring" {
   }
   statement {
     sid       = "EndpointsServeRegisteredVersions"
-    actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:DescribeModelPackage"]
+    actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"]
     resources = [
       "${local.sm_arn}:endpoint/${local.sagemaker_prefix}-*",
       "${local.sm_arn}:endpoint-config/${local.sagemaker_prefix}-*",
@@ -424,11 +424,6 @@ data "aws_iam_policy_document" "ml_monitoring" {
       "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
       "${local.sm_arn}:model-package/${local.sagemaker_prefix}-*/*",
     ]
-  }
-  statement {
-    sid       = "ListModelVersions"
-    actions   = ["sagemaker:ListModelPackages"]
-    resources = ["*"] # List* of SageMaker have no resource type
   }
   statement {
     sid       = "UseTheKeyToReadReports"

@@ -14,7 +14,6 @@ UNSCOPABLE = {
     "logs:DescribeLogGroups": "lists the account's log groups",
     "s3:GetAccountPublicAccessBlock": "an account-level setting MWAA checks",
     "sagemaker:ListModelPackageGroups": "an account-wide listing",
-    "sagemaker:ListModelPackages": "an account-wide listing (filtered by group in the request)",
     "sagemaker:ListEndpoints": "an account-wide listing",
     "ec2:DescribeNetworkInterfaces": "EC2 Describe* calls have no resource type",
     "ec2:DescribeVpcs": "EC2 Describe* calls have no resource type",
