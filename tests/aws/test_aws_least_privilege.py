@@ -51,7 +51,8 @@ REFERENCES = {
     "aws_iam_role.bedrock_access.arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-access-role",
     "aws_vpc.main.arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0a1b2c3d",
     "var.sklearn_image_account_id": "141502667606",
-    "concat(\n      [for s in aws_subnet.private : s.arn],\n      [aws_security_group.sagemaker.arn, \"arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*\"],\n    )":
+    "concat([for s in aws_subnet.private : s.arn], [aws_security_group.sagemaker.arn, "
+    "\"arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*\"])":
         [f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0a1b2c3d", f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0a1b2c3d",
          f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
     "[for id in var.bedrock_model_ids : \"arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}\"]":
@@ -179,3 +180,77 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
         assert denied(lambda: boto3.client("dynamodb", region_name=REGION).delete_table(TableName=TABLES[0]))
 
     pipeline()
+
+
+def test_the_sagemaker_role_reads_training_data_and_writes_models_but_starts_nothing(account, monkeypatch):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/train/part-0.parquet", Body=b"rows")
+    assume("sagemaker-execution-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def container():
+        s3, sm, iam = (boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "iam"))
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="training/sentiment/job/train/")["Contents"]]
+        assert s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read() == b"rows"
+        s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/output/model.tar.gz", Body=b"model")
+        s3.put_object(Bucket=BUCKET, Key="datacapture/e/v/2026/10/01/00/capture.jsonl", Body=b"{}")
+        boto3.client("ecr", region_name=REGION).get_authorization_token()
+        assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: sm.create_training_job(
+            TrainingJobName="findining-x", RoleArn=ROLE_ARN, AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/x"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}))
+        assert denied(lambda: iam.create_user(UserName="intruder"))
+        assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+
+    container()
+
+
+def test_the_bedrock_role_reads_reviews_and_writes_the_digest_only(account, monkeypatch):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key="data/reviews/dt=2026-10-01/part-0.parquet", Body=b"reviews")
+    s3.put_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz", Body=b"model")
+    assume("bedrock-access-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def digest():
+        s3 = boto3.client("s3", region_name=REGION)
+        assert s3.get_object(Bucket=BUCKET, Key="data/reviews/dt=2026-10-01/part-0.parquet")["Body"].read() == b"reviews"
+        s3.put_object(Bucket=BUCKET, Key="reports/feedback/dt=2026-10-01/digest.json", Body=b"{}")
+        assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="models/sentiment/9/model.tar.gz", Body=b"x"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+
+    digest()
+
+
+def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypatch):
+    from findining_mlops.validate import run_checks
+
+    outputs = {"aws_region": REGION, "bucket": BUCKET, "sagemaker_execution_role_arn": ROLE_ARN,
+               "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
+               "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
+               "endpoint_names": [ENDPOINT],
+               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
+    outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
+                    "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
+                    "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
+    boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    assume("ml-monitoring-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def validate():
+        checks = run_checks(outputs, boto3.Session())
+        assert not [c for c in checks if "AccessDenied" in c.detail or "403" in c.detail], checks
+        assert {c.name for c in checks if c.ok} >= {"role sagemaker-execution-role present",
+                                                    f"table {TABLES[0]} active"}
+        s3, sm = boto3.client("s3", region_name=REGION), boto3.client("sagemaker", region_name=REGION)
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/x.json", Body=b"{}"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+        assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
+        assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+
+    validate()
