@@ -3,6 +3,7 @@
 #   airflow/plugins.zip      plugins/ and include/ (findining_airflow, findining_mlops)
 #   airflow/requirements.txt the project's requirements with MWAA's constraints
 #   airflow/startup.sh       the pipeline's settings (findining-mlops configure --format env)
+# Terraform sets only the DAGs folder; a deployment uploads the rest and points MWAA at it.
 #   airflow/wheels/          wheels of whatever MWAA's private web server cannot download
 # (README "Deployment" uploads them). The web server is private; workers have no internet.
 
@@ -16,16 +17,22 @@ resource "aws_mwaa_environment" "main" {
   kms_key                         = aws_kms_key.ml.arn
   source_bucket_arn               = aws_s3_bucket.ml.arn
   dag_s3_path                     = "airflow/dags/"
-  plugins_s3_path                 = "airflow/plugins.zip"
-  requirements_s3_path            = "airflow/requirements.txt"
   webserver_access_mode           = "PRIVATE_ONLY"
   endpoint_management             = "SERVICE"
   weekly_maintenance_window_start = "SUN:03:00"
 
   # The pipeline's settings reach the workers as environment variables exported by the
   # startup script, which `findining-mlops configure --format env` writes from this stack's
-  # outputs (MWAA's aws_default connection is already the execution role).
-  startup_script_s3_path = "airflow/startup.sh"
+  # outputs (MWAA's aws_default connection is already the execution role). The startup
+  # script, plugins.zip and requirements.txt are a deployment's, not the stack's: they can
+  # only be written once the bucket exists, and `aws mwaa update-environment` points MWAA at
+  # them (README "Deployment"), so Terraform leaves those settings alone.
+  lifecycle {
+    ignore_changes = [
+      startup_script_s3_path, startup_script_s3_object_version, plugins_s3_path, plugins_s3_object_version,
+      requirements_s3_path, requirements_s3_object_version,
+    ]
+  }
 
   airflow_configuration_options = {
     "core.default_timezone"        = "utc"
