@@ -109,7 +109,9 @@ def assume(role: str, monkeypatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
     monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
-    boto3.setup_default_session()  # the default session keeps the credentials it resolved first
+    # boto3's default session keeps the credentials it resolved first: a new one for the role,
+    # the old one back after the test
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def denied(call) -> bool:
