@@ -41,4 +41,4 @@ constraints:
 	rm -rf .constraints-venv
 
 clean:
-	rm -rf $(VENV) .airflow .findining .demo
+	rm -rf $(VENV) .venv-checkov .airflow .findining .demo

@@ -299,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--seed", type=_whole_number(0), default=0, help="synthetic world the requests come from")
     traffic.add_argument("--json", action="store_true", help="print the summary as JSON")
     traffic.set_defaults(func=cmd_traffic)
+
+    from findining_mlops import infra_config, validate
+
+    infra_config.add_command(commands)
+    validate.add_command(commands)
     return parser
 
 

@@ -1,0 +1,34 @@
+# Names and facts every file shares. One stack per environment: every name carries
+# var.environment, so dev, staging and production can share an account.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+# Zones a, b, c by name: a zone AWS adds later must not move subnets (and MWAA) around.
+data "aws_availability_zones" "available" {
+  state = "available"
+  filter {
+    name   = "zone-name"
+    values = [for letter in ["a", "b", "c"] : "${var.aws_region}${letter}"]
+  }
+}
+
+locals {
+  name       = "${var.project_prefix}-${var.environment}"
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = var.aws_region
+
+  # SageMaker names the code derives from its own constant prefix (catalog.RESOURCE_PREFIX):
+  # endpoints, endpoint configs and model package groups start with it, models with its
+  # first 10 characters, training jobs with "findining-". The IAM policies are scoped to them.
+  sagemaker_prefix     = "ai-restaurant-recommendation"
+  sagemaker_model_stem = substr(local.sagemaker_prefix, 0, 10)
+  training_job_prefix  = "findining-"
+  endpoint_names       = [for model in var.model_names : "${local.sagemaker_prefix}-${model}-endpoint"]
+
+  tags = merge(var.tags, {
+    Project     = var.project_prefix
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  })
+}

@@ -1,0 +1,120 @@
+# What the pipeline reads (findining_mlops.settings.AWS_SETTINGS maps each setting to one of
+# these) and what `findining-mlops validate` checks. `findining-mlops configure
+# --terraform-output FILE` turns `terraform output -json` into the settings.
+
+output "aws_region" {
+  description = "FINDINING_AWS_REGION"
+  value       = local.region
+}
+
+output "bucket" {
+  description = "FINDINING_BUCKET: models, data, capture, reports, and MWAA's files under airflow/"
+  value       = aws_s3_bucket.ml.id
+}
+
+output "sagemaker_execution_role_arn" {
+  description = "FINDINING_SAGEMAKER_ROLE_ARN: the role training jobs and endpoints assume"
+  value       = aws_iam_role.sagemaker_execution.arn
+}
+
+output "alerts_topic_arn" {
+  description = "FINDINING_ALERTS_TOPIC_ARN"
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "training_instance_type" {
+  description = "FINDINING_TRAINING_INSTANCE_TYPE"
+  value       = var.training_instance_type
+}
+
+output "training_volume_gb" {
+  description = "FINDINING_TRAINING_VOLUME_GB"
+  value       = var.training_volume_gb
+}
+
+output "training_max_runtime_seconds" {
+  description = "FINDINING_TRAINING_MAX_RUNTIME_SECONDS"
+  value       = var.training_max_runtime_seconds
+}
+
+output "endpoint_instance_type" {
+  description = "FINDINING_ENDPOINT_INSTANCE_TYPE"
+  value       = var.endpoint_instance_type
+}
+
+output "endpoint_instance_count" {
+  description = "FINDINING_ENDPOINT_INSTANCE_COUNT"
+  value       = var.endpoint_instance_count
+}
+
+output "data_capture_percent" {
+  description = "FINDINING_CAPTURE_PERCENT"
+  value       = var.data_capture_percent
+}
+
+output "private_subnet_ids" {
+  description = "FINDINING_VPC_SUBNET_IDS: training jobs and models run in these (no internet route)"
+  value       = aws_subnet.private[*].id
+}
+
+output "sagemaker_security_group_ids" {
+  description = "FINDINING_VPC_SECURITY_GROUP_IDS"
+  value       = [aws_security_group.sagemaker.id]
+}
+
+output "kms_key_arn" {
+  description = "FINDINING_KMS_KEY_ARN"
+  value       = aws_kms_key.ml.arn
+}
+
+output "state_table_name" {
+  description = "FINDINING_STATE_TABLE"
+  value       = aws_dynamodb_table.this["state"].name
+}
+
+output "ab_tests_table_name" {
+  description = "FINDINING_EXPERIMENTS_TABLE"
+  value       = aws_dynamodb_table.this["ab_tests"].name
+}
+
+output "ab_test_events_table_name" {
+  description = "FINDINING_EXPERIMENT_EVENTS_TABLE"
+  value       = aws_dynamodb_table.this["ab_test_events"].name
+}
+
+# ---- for findining-mlops validate ----------------------------------------------------------
+
+output "role_arns" {
+  description = "The four roles by their seed names"
+  value = {
+    "sagemaker-execution-role" = aws_iam_role.sagemaker_execution.arn
+    "bedrock-access-role"      = aws_iam_role.bedrock_access.arn
+    "ml-management-role"       = aws_iam_role.ml_management.arn
+    "ml-monitoring-role"       = aws_iam_role.ml_monitoring.arn
+  }
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of this environment"
+  value       = aws_cloudwatch_dashboard.monitoring.dashboard_name
+}
+
+output "alarm_names" {
+  description = "The stack's endpoint alarms (the DAGs add per-variant ones)"
+  value       = [for alarm in aws_cloudwatch_metric_alarm.endpoint : alarm.alarm_name]
+}
+
+output "endpoint_names" {
+  description = "The endpoints the DAGs create, one per model"
+  value       = local.endpoint_names
+}
+
+output "mwaa_environment_name" {
+  description = "The MWAA environment running the DAGs"
+  value       = aws_mwaa_environment.main.name
+}
+
+output "endpoint_autoscaling" {
+  description = "Target-tracking settings for each production variant (registered per variant once it serves)"
+  value       = local.endpoint_autoscaling
+}

@@ -1,0 +1,258 @@
+"""Least privilege proven against the code: each role's policies, rendered from
+infra/terraform's HCL, are attached to that role in moto with IAM enforcement on, and the
+pipeline's aws calls run under the role's credentials. Every call of the role's job is
+allowed; a call outside it is denied.
+
+moto authorises S3 calls against the bucket and object ARNs, but every other call against
+the resource "*" and with no condition context; so the policies go to moto with their S3
+statements as written and, elsewhere, the actions kept, the resources widened to "*" and the
+conditions dropped. Those ARNs and conditions are checked statically
+(tests/infra/test_iam_scoping.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.core import disable_iam_authentication, set_initial_no_auth_action_count
+
+from aws_stack import ACCOUNT, BUCKET, REGION, ROLE_ARN, TOPIC_ARN
+from sagemaker_emulation import runs_training_jobs, updates_endpoints
+from simulation import bootstrap
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))  # the HCL reader lives with the infra tests
+from terraform_stack import render_policy  # noqa: E402
+
+ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
+START = date(2026, 10, 1)
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+TABLES = ["ai-restaurant-recommendation-mlops-state", "ai-restaurant-recommendation-ab-tests",
+          "ai-restaurant-recommendation-ab-test-events"]
+TABLE_ARNS = [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}" for t in TABLES]
+# what each ${reference} of the HCL is in the moto account of tests/aws
+REFERENCES = {
+    "local.partition": "aws", "local.region": REGION, "local.account_id": ACCOUNT,
+    "local.name": "ai-restaurant-recommendation-test", "local.mwaa_name": "ai-restaurant-recommendation-test-airflow",
+    "local.bucket_arn": f"arn:aws:s3:::{BUCKET}", "local.objects_arn": f"arn:aws:s3:::{BUCKET}/*",
+    "local.sm_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}", "local.logs_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group",
+    "local.training_job_prefix": "findining-", "local.sagemaker_prefix": "ai-restaurant-recommendation",
+    "local.sagemaker_model_stem": "ai-restaur", "local.pipeline_metrics_namespace": "FindDining/ModelMonitoring",
+    "local.dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test",
+    "local.table_arns": TABLE_ARNS,
+    "concat(local.table_arns, [for arn in local.table_arns : \"${arn}/index/*\"])": TABLE_ARNS + [f"{a}/index/*" for a in TABLE_ARNS],
+    "aws_kms_key.ml.arn": KEY_ARN, "aws_sns_topic.alerts.arn": TOPIC_ARN,
+    "aws_iam_role.sagemaker_execution.arn": ROLE_ARN,
+    "aws_iam_role.ml_management.arn": f"arn:aws:iam::{ACCOUNT}:role/ml-management-role",
+    "aws_iam_role.bedrock_access.arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-access-role",
+    "aws_vpc.main.arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0a1b2c3d",
+    "var.sklearn_image_account_id": "141502667606",
+    "concat([for s in aws_subnet.private : s.arn], [aws_security_group.sagemaker.arn, "
+    "\"arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*\"])":
+        [f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0a1b2c3d", f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0a1b2c3d",
+         f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
+    "[for id in var.bedrock_model_ids : \"arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}\"]":
+        [f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"],
+}
+ROLE_POLICIES = {  # role -> the policy documents attached to it (iam.tf)
+    "sagemaker-execution-role": ["sagemaker_execution"],
+    "ml-management-role": ["mwaa_runtime", "ml_management"],
+    "bedrock-access-role": ["bedrock_access"],
+    "ml-monitoring-role": ["ml_monitoring"],
+}
+
+
+# moto names some calls by their API operation where IAM authorises them with another action
+MOTO_ACTION_NAMES = {
+    "s3:ListBucket": ["s3:HeadBucket"],  # HeadBucket needs s3:ListBucket on AWS
+    # TransactWriteItems needs the item actions it carries (Put, Update, Delete, ConditionCheck)
+    "dynamodb:ConditionCheckItem": ["dynamodb:TransactWriteItems"],
+}
+MOTO_SERVICE_PREFIXES = {"cloudwatch": "monitoring"}  # moto prefixes CloudWatch's actions with its endpoint name
+
+
+def moto_names(action: str) -> list[str]:
+    service, _, name = action.partition(":")
+    aliases = MOTO_ACTION_NAMES.get(action, [])
+    return aliases + ([f"{MOTO_SERVICE_PREFIXES[service]}:{name}"] if service in MOTO_SERVICE_PREFIXES else [])
+
+
+def for_moto(policy: dict) -> dict:
+    """What moto can judge of ``policy`` (see the module docstring)."""
+    statements = []
+    for statement in policy["Statement"]:
+        statement = {k: v for k, v in statement.items() if k != "Condition"}
+        statement["Action"] = statement["Action"] + [alias for action in statement["Action"] for alias in moto_names(action)]
+        if not all(action.startswith("s3:") for action in statement["Action"]):
+            statement["Resource"] = "*"
+        statements.append(statement)
+    return {**policy, "Statement": statements}
+
+
+def assume(role: str, monkeypatch) -> None:
+    """Creates ``role`` with its rendered policies and makes its session the process's credentials."""
+    iam = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+    name = f"{role}-under-test"  # the tests' stack already names sagemaker-execution-role
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    for document in ROLE_POLICIES[role]:
+        arn = iam.create_policy(PolicyName=f"{name}-{document}",
+                                PolicyDocument=json.dumps(for_moto(render_policy(document, REFERENCES))))["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="least-privilege")["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    # boto3's default session keeps the credentials it resolved first: a new one for the role,
+    # the old one back after the test
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+def denied(call) -> bool:
+    """True when IAM refuses the call (moto answers JSON-protocol services with a bare 403)."""
+    try:
+        call()
+    except ClientError as exc:
+        error = exc.response["Error"]
+        return error["Code"] in ("AccessDenied", "AccessDeniedException") or (
+            error["Code"] == "403" and "AccessDenied" in error.get("Message", ""))
+    return False
+
+
+def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monitoring_and_alerts(
+        account, sentiment, monkeypatch):
+    from findining_mlops import deployment, monitoring
+    from findining_mlops.canary import CanaryThresholds
+    from findining_mlops.platform.aws import aws_platform
+    from findining_mlops.platform.ports import ABTest, MetricDatum, MetricEvent
+
+    runs_training_jobs(monkeypatch)
+    updates_endpoints(monkeypatch)
+    assume("ml-management-role", monkeypatch)
+    aws = aws_platform(account)  # fresh hooks: they pick up the role's credentials
+
+    @set_initial_no_auth_action_count(0)
+    def pipeline():
+        bootstrap(aws, sentiment, START + timedelta(days=5), "findining-sentiment-job1")
+        bootstrap(aws, sentiment, START + timedelta(days=5), "findining-sentiment-job2")
+        rollout = deployment.plan(aws, sentiment, 2, "canary", 10, [10, 100], 0.0, "rollout-1")
+        assert aws.endpoints.acquire_deployment_lock(ENDPOINT, "rollout-1") is None
+        rollout = deployment.start(aws, rollout)
+        started = datetime.fromisoformat(rollout.step_started)
+        dims = {"EndpointName": ENDPOINT, "VariantName": "sentiment-v2"}
+        with disable_iam_authentication():
+            # what SageMaker records, not the pipeline: published outside the role
+            boto3.client("cloudwatch", region_name=REGION).put_metric_data(Namespace="AWS/SageMaker", MetricData=[
+                {"MetricName": "Invocations", "Value": 40, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                 "Timestamp": started + timedelta(seconds=5)},
+                {"MetricName": "Invocation5XXErrors", "Value": 20, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                 "Timestamp": started + timedelta(seconds=5)}])
+        baked = deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started + timedelta(minutes=2))
+        assert deployment.finish(aws, baked, "rollout-1")["outcome"] == "rollback"
+        aws.endpoints.release_deployment_lock(ENDPOINT, "rollout-1")
+
+        test = ABTest(test_id="ab-1", test_name="t", model_name="sentiment", endpoint=ENDPOINT, control_version=1,
+                      treatment_version=2, control_variant="sentiment-v1", treatment_variant="sentiment-v2",
+                      traffic_split=50, duration_days=7, success_metrics={"engaged": {"kind": "binary", "direction": "increase"}},
+                      guardrail_metrics={}, alpha=0.05, started_at="2026-10-06")
+        aws.experiments.create(test)
+        when = datetime(2026, 10, 6, tzinfo=timezone.utc)
+        aws.experiments.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(3)])
+        assert len(aws.experiments.events("ab-1")) == 3
+        aws.experiments.finish("ab-1", "stopped", "test", None, "2026-10-07")
+
+        monitoring.publish_metrics(aws, sentiment, date.today() - timedelta(days=1), {
+            "live_version": 1, "drift_share": 0.2, "drifted_columns": [], "rows": 5, "malformed": 0})
+        aws.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
+                          datetime.now(timezone.utc) - timedelta(days=2), datetime.now(timezone.utc))
+        aws.notifications.publish("least privilege", "the alerts topic takes the management role's messages")
+        aws.endpoints.list_endpoints()
+
+        s3, sm, iam = (boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "iam"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
+        assert denied(lambda: iam.create_user(UserName="intruder"))
+        assert denied(lambda: sm.delete_endpoint(EndpointName=ENDPOINT))
+        assert denied(lambda: boto3.client("dynamodb", region_name=REGION).delete_table(TableName=TABLES[0]))
+
+    pipeline()
+
+
+def test_the_sagemaker_role_reads_training_data_and_writes_models_but_starts_nothing(account, monkeypatch):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/train/part-0.parquet", Body=b"rows")
+    assume("sagemaker-execution-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def container():
+        s3, sm, iam = (boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "iam"))
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="training/sentiment/job/train/")["Contents"]]
+        assert s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read() == b"rows"
+        s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/output/model.tar.gz", Body=b"model")
+        s3.put_object(Bucket=BUCKET, Key="datacapture/e/v/2026/10/01/00/capture.jsonl", Body=b"{}")
+        boto3.client("ecr", region_name=REGION).get_authorization_token()
+        assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: sm.create_training_job(
+            TrainingJobName="findining-x", RoleArn=ROLE_ARN, AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/x"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}))
+        assert denied(lambda: iam.create_user(UserName="intruder"))
+        assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+
+    container()
+
+
+def test_the_bedrock_role_reads_reviews_and_writes_the_digest_only(account, monkeypatch):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key="data/reviews/dt=2026-10-01/part-0.parquet", Body=b"reviews")
+    s3.put_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz", Body=b"model")
+    assume("bedrock-access-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def digest():
+        s3 = boto3.client("s3", region_name=REGION)
+        assert s3.get_object(Bucket=BUCKET, Key="data/reviews/dt=2026-10-01/part-0.parquet")["Body"].read() == b"reviews"
+        s3.put_object(Bucket=BUCKET, Key="reports/feedback/dt=2026-10-01/digest.json", Body=b"{}")
+        assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="models/sentiment/9/model.tar.gz", Body=b"x"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+
+    digest()
+
+
+def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypatch):
+    from findining_mlops.validate import run_checks
+
+    outputs = {"aws_region": REGION, "bucket": BUCKET, "sagemaker_execution_role_arn": ROLE_ARN,
+               "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
+               "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
+               "endpoint_names": [ENDPOINT],
+               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
+    outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
+                    "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
+                    "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
+    boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    assume("ml-monitoring-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def validate():
+        checks = run_checks(outputs, boto3.Session())
+        assert not [c for c in checks if "AccessDenied" in c.detail or "403" in c.detail], checks
+        assert {c.name for c in checks if c.ok} >= {"role sagemaker-execution-role present",
+                                                    f"table {TABLES[0]} active"}
+        s3, sm = boto3.client("s3", region_name=REGION), boto3.client("sagemaker", region_name=REGION)
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/x.json", Body=b"{}"))
+        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+        assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
+        assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+
+    validate()

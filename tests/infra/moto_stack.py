@@ -1,0 +1,84 @@
+"""The resources infra/terraform creates, created in moto the way the stack creates them,
+and the ``terraform output -json`` that such an apply would print."""
+
+from __future__ import annotations
+
+import json
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+NAME = "ai-restaurant-recommendation-dev"
+ROLE_NAMES = {seed: f"{NAME}-{seed}" for seed in
+              ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role")}
+ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
+TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+
+
+def create_stack(session) -> dict:
+    """Bucket, key, topic, roles, tables, dashboard and alarms; returns the outputs."""
+    kms = session.client("kms", region_name=REGION)
+    key_arn = kms.create_key(Description=f"{NAME}: models")["KeyMetadata"]["Arn"]
+    bucket = f"{NAME}-ml-{ACCOUNT}"
+    s3 = session.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+        "BucketKeyEnabled": True}]})
+    topic = session.client("sns", region_name=REGION).create_topic(
+        Name="ai-restaurant-recommendation-ml-alerts-dev", Attributes={"KmsMasterKeyId": key_arn})["TopicArn"]
+    iam = session.client("iam")
+    roles = {seed: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+             for seed, name in ROLE_NAMES.items()}
+    tables = {"state_table_name": (f"{NAME}-mlops-state", ["pk", "sk"]),
+              "ab_tests_table_name": (f"{NAME}-ab-tests", ["test_id"]),
+              "ab_test_events_table_name": (f"{NAME}-ab-test-events", ["test_id", "event_id"])}
+    dynamodb = session.client("dynamodb", region_name=REGION)
+    for table, keys in tables.values():
+        dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
+                              AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+                              SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn})
+    cloudwatch = session.client("cloudwatch", region_name=REGION)
+    dashboard = "ai-restaurant-recommendation-ml-monitoring-dev"
+    cloudwatch.put_dashboard(DashboardName=dashboard, DashboardBody=json.dumps({"widgets": []}))
+    alarms = [f"{NAME}-sentiment-{kind}" for kind in ("latency", "failures", "cpu", "memory")]
+    for alarm in alarms:
+        cloudwatch.put_metric_alarm(AlarmName=alarm, EvaluationPeriods=3, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+                                    Metrics=[{"Id": "q", "Expression": "SELECT MAX(ModelLatency) FROM SCHEMA(\"AWS/SageMaker\", EndpointName, VariantName)",
+                                              "Period": 60, "ReturnData": True}], AlarmActions=[topic])
+    values = {
+        "aws_region": REGION, "bucket": bucket, "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
+        "alerts_topic_arn": topic, "training_instance_type": "ml.m5.large", "training_volume_gb": 30,
+        "training_max_runtime_seconds": 3600, "endpoint_instance_type": "ml.t2.medium", "endpoint_instance_count": 1,
+        "data_capture_percent": 100, "private_subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],
+        "sagemaker_security_group_ids": ["sg-0a1b2c3d4e5f60718"], "kms_key_arn": key_arn,
+        **{output: name for output, (name, _) in tables.items()},
+        "role_arns": roles, "dashboard_name": dashboard, "alarm_names": alarms, "endpoint_names": [ENDPOINT],
+        "mwaa_environment_name": f"{NAME}-airflow",
+        "endpoint_autoscaling": {"min_capacity": 1, "max_capacity": 1, "target_invocations_per_instance": 1000},
+    }
+    return values
+
+
+def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
+    """What the first model_retraining run leaves: an approved package and an endpoint serving it."""
+    sm = session.client("sagemaker", region_name=REGION)
+    artifact = f"s3://{bucket}/models/sentiment/1/model.tar.gz"
+    image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+    sm.create_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment")
+    sm.create_model_package(ModelPackageGroupName="ai-restaurant-recommendation-sentiment", ModelApprovalStatus="Approved",
+                            InferenceSpecification={"Containers": [{"Image": image, "ModelDataUrl": artifact}],
+                                                    "SupportedContentTypes": ["application/json"],
+                                                    "SupportedResponseMIMETypes": ["application/json"]})
+    sm.create_model(ModelName="ai-restaur-sentiment-v1-abc", ExecutionRoleArn=role_arn,
+                    PrimaryContainer={"Image": image, "ModelDataUrl": artifact})
+    sm.create_endpoint_config(EndpointConfigName=f"{ENDPOINT}-abc", ProductionVariants=[{
+        "VariantName": "sentiment-v1", "ModelName": "ai-restaur-sentiment-v1-abc", "InitialInstanceCount": 1,
+        "InstanceType": "ml.t2.medium", "InitialVariantWeight": 1.0}])
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-abc")
+
+
+def terraform_output_json(values: dict) -> str:
+    """As `terraform output -json` prints them."""
+    return json.dumps({name: {"sensitive": False, "type": "string", "value": value} for name, value in values.items()})

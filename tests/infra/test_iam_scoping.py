@@ -1,0 +1,76 @@
+"""Resource scoping of the stack's IAM, checked statically (moto checks actions, not ARNs):
+no "*" resource except for actions AWS does not let you scope, each listed here with why;
+no managed *FullAccess policy; iam:PassRole only for the SageMaker role, only to SageMaker."""
+
+from __future__ import annotations
+
+from terraform_stack import STACK, blocks, comments, literal
+
+# Actions with no resource type in the Service Authorization Reference: "*" is the only resource.
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken": "a registry login token, not tied to a repository",
+    "cloudwatch:PutMetricData": "metrics have no ARN; a cloudwatch:namespace condition scopes it instead",
+    "cloudwatch:GetMetricData": "metrics have no ARN",
+    "logs:DescribeLogGroups": "lists the account's log groups",
+    "s3:GetAccountPublicAccessBlock": "an account-level setting MWAA checks",
+    "sagemaker:ListModelPackageGroups": "an account-wide listing",
+    "sagemaker:ListEndpoints": "an account-wide listing",
+    "ec2:DescribeNetworkInterfaces": "EC2 Describe* calls have no resource type",
+    "ec2:DescribeVpcs": "EC2 Describe* calls have no resource type",
+    "ec2:DescribeDhcpOptions": "EC2 Describe* calls have no resource type",
+    "ec2:DescribeSubnets": "EC2 Describe* calls have no resource type",
+    "ec2:DescribeSecurityGroups": "EC2 Describe* calls have no resource type",
+}
+# Policies attached to a resource, where "*" names principals or (in a key policy) the key itself
+RESOURCE_POLICIES = {"ml_key", "ml_bucket", "access_logs_bucket", "alerts_topic"}
+
+
+def identity_policies() -> dict[str, list[dict]]:
+    return {name.split(".", 1)[1]: body["statement"] for name, body in blocks("data").items()
+            if name.startswith("aws_iam_policy_document.") and name.split(".", 1)[1] not in RESOURCE_POLICIES
+            and not name.endswith("_trust")}
+
+
+def test_the_four_seed_roles_exist_with_their_policies():
+    roles = {literal(body["name"]) for name, body in blocks("resource").items() if name.startswith("aws_iam_role.")}
+    for seed in ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role"):
+        assert "${local.name}-" + seed in roles
+    assert {"sagemaker_execution", "ml_management", "mwaa_runtime", "bedrock_access", "ml_monitoring"} <= identity_policies().keys()
+
+
+def test_a_star_resource_only_for_actions_aws_cannot_scope_each_with_its_reason():
+    for document, statements in identity_policies().items():
+        for statement in statements:
+            resources = literal(statement["resources"])
+            if "*" in (resources if isinstance(resources, list) else [resources]):  # a str is one expression
+                actions = literal(statement["actions"])
+                assert set(actions) <= UNSCOPABLE.keys(), f"{document}: {sorted(set(actions) - UNSCOPABLE.keys())} on '*'"
+                assert comments(statement), f"{document}: a '*' resource without a comment saying why"
+
+
+def test_no_action_wildcard_covers_a_whole_service_in_a_role_policy():
+    for document, statements in identity_policies().items():
+        for statement in statements:
+            for action in literal(statement["actions"]):
+                assert action != "*" and not action.endswith(":*"), f"{document}: {action}"
+                assert literal(statement.get("effect", '"Allow"')) == "Allow"
+
+
+def test_no_aws_managed_full_access_policy():
+    text = "\n".join(path.read_text() for path in STACK.rglob("*.tf"))
+    assert "FullAccess" not in text
+    for name, body in blocks("resource").items():
+        if name.startswith("aws_iam_role_policy_attachment."):
+            assert "arn:aws:iam::aws:policy" not in str(body["policy_arn"]), name
+
+
+def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker():
+    passing = [(document, statement) for document, statements in identity_policies().items() for statement in statements
+               if "iam:PassRole" in literal(statement["actions"])]
+    [(document, statement)] = passing
+    assert document == "ml_management"
+    assert literal(statement["actions"]) == ["iam:PassRole"]
+    assert statement["resources"] == ["${aws_iam_role.sagemaker_execution.arn}"]
+    [condition] = statement["condition"]
+    assert literal(condition["variable"]) == "iam:PassedToService"
+    assert literal(condition["test"]) == "StringEquals" and literal(condition["values"]) == ["sagemaker.amazonaws.com"]
