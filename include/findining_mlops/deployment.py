@@ -252,7 +252,7 @@ def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> dict | 
         return None
     last_look = "; ".join(a["detail"] for a in rollout.alarms)
     rollout.reason = (f"rolled back: the rollout stopped at step {rollout.step + 1}/{len(rollout.ramp)} "
-                      f"({rollout.ramp[rollout.step]} %, {rollout.outcome}) without promotion: {cause}"
+                      f"({rollout.ramp[rollout.step]} %, {rollout.outcome}) before it finished: {cause}"
                       + (f"; the alarms' last look: {last_look}" if last_look else ""))
     rollout.outcome = ROLLBACK
     return _restore_champion(platform, rollout, run)
