@@ -11,9 +11,10 @@ Puts a registered version behind the model's endpoint — the seed's
    variants with weights);
 3. **bake**: a sensor watches the challenger's alarms for `bake_minutes` per ramp step —
    model latency over 5 s, 5XX error rate over 5 %, and its prediction distribution
-   against the champion's — and ramps through `ramp` (e.g. 10 → 50 → 100). A step that cannot get the traffic its alarms need within `insufficient_data_minutes`
-   (the form, else the model's `deployment` setting in `models.toml`, else 60 minutes or
-   twice the bake time) rolls back;
+   against the champion's — and ramps through `ramp` (e.g. 10 → 50 → 100). A step that
+   cannot get the traffic its alarms need within `insufficient_data_minutes` (the form,
+   else the model's `deployment` setting in `models.toml`, else 60 minutes or twice the
+   bake time) rolls back;
 4. **finish**: promote (challenger at 100 %, old variant retired, recorded in the
    registry) or roll back (challenger removed, recorded with the reason, alert; a version
    an alarm caught is `Rejected`);
@@ -122,7 +123,8 @@ def model_deployment():
         from findining_mlops import deployment
         from findining_mlops.catalog import get_model
 
-        rollout = deployment.load(platform(), planned["endpoint"], planned["rollout_id"]) or deployment.Rollout(**planned)
+        saved = deployment.load(platform(), planned["endpoint"], planned["rollout_id"])
+        rollout = saved or deployment.Rollout(**planned)  # no state: start never ran
         if not rollout.finished:
             states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
             stopped = sorted(f"{task_id} {state}" for task_id, state in states.items()

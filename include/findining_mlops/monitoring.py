@@ -2,8 +2,9 @@
 
 For one model and one day: load the data capture of every variant of the model's
 endpoint, validate it, compare each version's requests with that version's reference
-profile (drift), score them against the day's ground truth (performance), publish the figures, write the
-reports, and decide — with every reason and its figure — whether to retrain.
+profile (drift), score them against the day's ground truth (performance), publish the
+figures, write the reports, and decide — with every reason and its figure — whether to
+retrain.
 
 Everything written is keyed on the day (``reports/<model>/dt=<day>/``) and holds no
 wall-clock time, so a re-run or a backfill rewrites the same bytes.

@@ -4,6 +4,7 @@ the deployment history, an alert, and the endpoint's deployment lock free."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -85,8 +86,13 @@ def test_a_task_failing_mid_rollout_restores_the_champion(deployment_dag, two_ve
     assert_champion_restored(platform, home, "bake failed")
 
 
-def test_a_limit_shorter_than_the_bake_is_refused(two_versions, platform):
+def test_the_insufficient_data_limit_comes_from_the_form_the_model_or_the_default(two_versions, platform):
+    def limit(spec, bake_minutes, insufficient_data_minutes=None) -> float:
+        return deployment.plan(platform, spec, 2, "canary", 10, [10, 100], bake_minutes, "planned",
+                               insufficient_data_minutes).insufficient_data_minutes
+
+    assert limit(two_versions, 10) == 60 and limit(two_versions, 45) == 90  # at least twice the bake
+    assert limit(two_versions, 10, 15) == 15
+    assert limit(replace(two_versions, deployment={"insufficient_data_minutes": 30}), 10) == 30
     with pytest.raises(DataValidationError, match="insufficient_data_minutes 5 must be > 0 and at least bake_minutes 30"):
-        deployment.plan(platform, two_versions, 2, "canary", 10, [10, 100], 30, "refused", 5)
-    model_default = deployment.plan(platform, two_versions, 2, "canary", 10, [10, 100], 45, "model-default")
-    assert model_default.insufficient_data_minutes == 90  # twice the bake, above the 60-minute default
+        limit(two_versions, 30, 5)
