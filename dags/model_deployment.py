@@ -11,10 +11,17 @@ Puts a registered version behind the model's endpoint — the seed's
    variants with weights);
 3. **bake**: a sensor watches the challenger's alarms for `bake_minutes` per ramp step —
    model latency over 5 s, 5XX error rate over 5 %, and its prediction distribution
-   against the champion's — and ramps through `ramp` (e.g. 10 → 50 → 100);
+   against the champion's — and ramps through `ramp` (e.g. 10 → 50 → 100). A step that
+   cannot get the traffic its alarms need within `insufficient_data_minutes` (the form,
+   else the model's `deployment` setting in `models.toml`, else 60 minutes or twice the
+   bake time) rolls back;
 4. **finish**: promote (challenger at 100 %, old variant retired, recorded in the
-   registry) or roll back (challenger removed, version `Rejected` with the alarm, alert);
-5. **release** the endpoint's deployment lock, whatever happened.
+   registry) or roll back (challenger removed, recorded with the reason, alert; a version
+   an alarm caught is `Rejected`);
+5. **close**, whatever happened: a rollout that did not finish (a task failed, the bake
+   timed out, the run or a task was marked failed) gets its champion back at 100 %, the
+   reason in the deployment history and an alert; then the endpoint's deployment lock is
+   released.
 
 Triggered by `model_retraining` after an approved registration, by
 `model_artifact_watch`, or by hand from the UI form.
@@ -55,6 +62,10 @@ MODELS = model_names()
                       minItems=1, description="traffic percent per step, increasing, first = canary_percent, last = 100"),
         "bake_minutes": Param(10.0, type="number", minimum=0, maximum=1440,
                               description="bake time per step (0: no bake, e.g. for the winner of an A/B test)"),
+        "insufficient_data_minutes": Param(
+            None, type=["null", "number"], exclusiveMinimum=0, maximum=1440,
+            description="how long a step may lack the traffic its alarms need before the rollout rolls back "
+                        "(default: the model's deployment setting, else 60 or twice bake_minutes)"),
         "thresholds": Param({}, type="object", description="overrides of the canary alarm thresholds"),
     },
 )
@@ -75,7 +86,7 @@ def model_deployment():
             # a re-run of this DAG run resumes its own rollout instead of planning a new one
             rollout = deployment.load(platform(), spec.endpoint_name, rollout_id) or deployment.plan(
                 platform(), spec, params["version"], params["strategy"], params["canary_percent"], params["ramp"],
-                params["bake_minutes"], rollout_id)
+                params["bake_minutes"], rollout_id, params["insufficient_data_minutes"])
             holder = platform().endpoints.acquire_deployment_lock(spec.endpoint_name, dag_run.run_id)
             if holder is not None:
                 raise EndpointError(f"{spec.endpoint_name} is being deployed by run {holder}; one rollout at a time — "
@@ -104,10 +115,24 @@ def model_deployment():
         return result
 
     @task
-    def release(params: dict, dag_run=None) -> None:
+    def close(planned: dict, params: dict, dag_run=None, ti=None) -> None:
+        """A teardown: a rollout that ``finish`` did not end is ended here, with the
+        champion back at 100 % — never left half rolled out with nobody owning it."""
+        from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
+        from findining_mlops import deployment
         from findining_mlops.catalog import get_model
 
+        saved = deployment.load(platform(), planned["endpoint"], planned["rollout_id"])
+        rollout = saved or deployment.Rollout(**planned)  # no state: start never ran
+        if not rollout.finished:
+            states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+            stopped = sorted(f"{task_id} {state}" for task_id, state in states.items()
+                             if task_id != ti.task_id and state not in ("success", "skipped"))
+            cause = f"task(s) {', '.join(stopped)} (failed, timed out or marked failed)" if stopped else \
+                "the run ended before finish"
+            result = deployment.abort(platform(), rollout, cause, dag_run.run_id)
+            publish_event(f"canary rolled back: {rollout.model} v{rollout.challenger}", result["note"])
         # only this run's own lock: a refused second run must not free the first one's
         platform().endpoints.release_deployment_lock(get_model(params["model_name"]).endpoint_name, dag_run.run_id)
 
@@ -115,7 +140,7 @@ def model_deployment():
     bake = CanaryBakeSensor(task_id="bake", model_name="{{ params.model_name }}", rollout=start(planned),
                             thresholds="{{ params.thresholds }}", timeout=timedelta(hours=24).total_seconds())
     # a teardown: runs once the lock was taken, whatever happens after, and never decides the run's state
-    finish(bake.output) >> release().as_teardown(setups=planned)
+    finish(bake.output) >> close(planned).as_teardown(setups=planned)
 
 
 model_deployment()

@@ -2,18 +2,21 @@
 ### Model monitoring
 
 Every day, for every model of the catalog (one mapped branch each), checks whether the
-live version still sees the data it was trained on and still performs — the seed's
-`model-performance-monitor` and daily retraining check.
+version(s) that served the day still see the data they were trained on and still perform —
+the seed's `model-performance-monitor` and daily retraining check.
 
 For the run's logical date:
 
 1. **analyse**: load the day's data capture of the model's endpoint (all variants),
    validate it (malformed records above the policy's share fail the run, naming the
-   partition), compute drift against the live version's reference profile (decisions
-   agree with Evidently's `DataDriftPreset`; its HTML report is rendered from a sample),
-   join the day's ground truth by inference id and score it, publish the figures to the
-   metrics namespace `FindDining/ModelMonitoring`, and write
-   `reports/<model>/dt=<date>/{drift.json, drift.html, performance.json}`;
+   partition); per version that served the day (named by the capture's variants, not by
+   what serves now; during a canary, each version on its own requests): compute drift
+   against that version's reference profile (decisions agree with Evidently's
+   `DataDriftPreset`; its HTML report is rendered from a sample), join the day's ground
+   truth by inference id and score it against the version's own evaluation, publish the
+   figures to the metrics namespace `FindDining/ModelMonitoring`, and write
+   `reports/<model>/dt=<date>/{drift.json, drift.html, performance.json}` (top level: the
+   version that served most of the day; `per_version`: each);
 2. **decide**: apply the retrain policy (drift share, performance drop, data age,
    cool-down, one retraining per drift episode, minimum rows) and write `decision.json`
    with every rule and its figure; a day without traffic or ground truth is alerted;
@@ -22,7 +25,8 @@ For the run's logical date:
 
 Backfill past days from the UI or `airflow backfill create --dag-id model_monitoring
 --from-date … --to-date …`; runs go in date order (`max_active_runs=1`) because each
-day's decision reads the days before it.
+day's decision reads the days before it. A backfill judges each day with the version(s)
+that served it, so re-running a day at any later time rewrites the same bytes.
 """
 
 from __future__ import annotations

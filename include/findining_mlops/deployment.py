@@ -6,6 +6,11 @@ shift against the champion). Any alarm rolls back: the challenger variant is rem
 its version marked ``Rejected`` with the alarm. All green through the last step promotes:
 the challenger serves 100 % and the old variant is retired.
 
+Every other end also restores the champion at 100 % and records why: a step that cannot
+get the traffic its alarms need within ``insufficient_data_minutes`` rolls back (the
+version stays ``Approved``: nothing was found wrong with it), and a rollout whose tasks
+failed, timed out or were marked failed is ended by ``abort`` from the DAG's teardown.
+
 The rollout's state lives in the store under ``deployments/<endpoint>/<rollout id>/`` so a
 retried task resumes where it was, and every endpoint change is a deterministic config, so
 re-applying it changes nothing.
@@ -32,6 +37,9 @@ from findining_mlops.retraining import variant_name
 
 log = logging.getLogger(__name__)
 PROMOTE, ROLLBACK, BAKING = "promote", "rollback", "baking"
+# how long a ramp step may wait for the traffic its alarms need, unless the model or the
+# trigger says otherwise; never shorter than twice the bake time
+DEFAULT_INSUFFICIENT_DATA_MINUTES = 60.0
 
 
 @dataclass
@@ -46,12 +54,16 @@ class Rollout:
     strategy: str
     ramp: list[int]
     bake_minutes: float
+    # a step still without enough traffic to judge this long after it started rolls back
+    insufficient_data_minutes: float = DEFAULT_INSUFFICIENT_DATA_MINUTES
     step: int = 0
     step_started: str = ""  # when the endpoint took the current step's shape: the bake clock
     outcome: str = BAKING
     pending: bool = False  # the endpoint is still taking the shape of the current step or outcome
     alarms: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    reason: str = ""  # why the rollout ended as it did
+    finished: bool = False  # the outcome is on the endpoint and in the deployment history
 
     @property
     def state_key(self) -> str:
@@ -64,11 +76,21 @@ def _variant(platform: Platform, model: str, version: int, weight: float) -> Pro
 
 
 def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str, canary_percent: int,
-         ramp: list[int], bake_minutes: float, rollout_id: str) -> Rollout:
-    """Validates everything before the endpoint is touched; raises with a clear message."""
+         ramp: list[int], bake_minutes: float, rollout_id: str,
+         insufficient_data_minutes: float | None = None) -> Rollout:
+    """Validates everything before the endpoint is touched; raises with a clear message.
+    ``insufficient_data_minutes`` defaults to the model's ``deployment`` setting, else
+    ``DEFAULT_INSUFFICIENT_DATA_MINUTES`` (at least twice the bake time)."""
     validate_rollout(strategy, canary_percent, ramp)
     if bake_minutes < 0:
         raise DataValidationError(f"bake_minutes {bake_minutes} must be >= 0")
+    if insufficient_data_minutes is None:
+        insufficient_data_minutes = spec.deployment.get("insufficient_data_minutes") or max(
+            DEFAULT_INSUFFICIENT_DATA_MINUTES, 2 * bake_minutes)
+    if insufficient_data_minutes < bake_minutes or insufficient_data_minutes <= 0:
+        raise DataValidationError(
+            f"insufficient_data_minutes {insufficient_data_minutes} must be > 0 and at least bake_minutes "
+            f"{bake_minutes}: a step cannot be judged before its bake time is up")
     if version is None:
         latest = platform.registry.latest(spec.name, APPROVED)
         if latest is None:
@@ -88,7 +110,8 @@ def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str
     if champion is None:
         strategy = "all_at_once"  # nothing to compare with: the first version takes all traffic
     steps = ramp if strategy == "canary" else [100]
-    return Rollout(rollout_id, spec.name, spec.endpoint_name, version, champion, strategy, list(steps), bake_minutes)
+    return Rollout(rollout_id, spec.name, spec.endpoint_name, version, champion, strategy, list(steps), bake_minutes,
+                   float(insufficient_data_minutes))
 
 
 def save(platform: Platform, rollout: Rollout) -> None:
@@ -168,15 +191,21 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
         challenger = variant_name(platform.registry.get(rollout.model, rollout.challenger))
         alarms = evaluate_alarms(platform, spec, rollout.endpoint, champion, challenger, started, now, thresholds)
         rollout.alarms = [a.to_dict() for a in alarms]
-        if any(a.firing for a in alarms):
-            rollout.outcome = ROLLBACK
-            apply_step(platform, rollout, wait=False)
-            save(platform, rollout)
+        fired = [a for a in alarms if a.firing]
+        if fired:
+            _end_with_rollback(platform, rollout, "rolled back by canary alarm(s): " + "; ".join(
+                f"{a.name} on {a.variant} = {a.value} (threshold {a.threshold})" for a in fired))
             return rollout
     # a step ends when its bake time is up and the alarms could judge it (enough traffic);
     # a bake time of 0 asks for no bake (e.g. the winner of an A/B test, judged on real users)
-    judged = rollout.bake_minutes == 0 or not any(a.get("insufficient_data") for a in rollout.alarms)
-    if now - started >= timedelta(minutes=rollout.bake_minutes) and judged:
+    unjudged = [] if rollout.bake_minutes == 0 else [a for a in rollout.alarms if a.get("insufficient_data")]
+    if unjudged and now - started >= timedelta(minutes=rollout.insufficient_data_minutes):
+        _end_with_rollback(platform, rollout, (
+            f"rolled back for insufficient data: step {rollout.step + 1}/{len(rollout.ramp)} "
+            f"({rollout.ramp[rollout.step]} %) could not be judged within insufficient_data_minutes "
+            f"{rollout.insufficient_data_minutes:g}: " + "; ".join(a["detail"] for a in unjudged)))
+        return rollout
+    if now - started >= timedelta(minutes=rollout.bake_minutes) and not unjudged:
         if rollout.step + 1 >= len(rollout.ramp):
             rollout.outcome = PROMOTE
             apply_step(platform, rollout, wait=False)
@@ -190,19 +219,58 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
     return rollout
 
 
+def _end_with_rollback(platform: Platform, rollout: Rollout, reason: str) -> None:
+    """Decides the rollback and submits the champion-only shape; the bake settles it."""
+    rollout.outcome, rollout.reason = ROLLBACK, reason
+    apply_step(platform, rollout, wait=False)
+    save(platform, rollout)
+
+
 def finish(platform: Platform, rollout: Rollout, run: str) -> dict:
-    """Promote or roll back; both leave a single-variant endpoint and a registry record."""
+    """Promote or roll back; both leave a single-variant endpoint and a registry record.
+    A challenger rolled back by an alarm is marked ``Rejected``; one that merely lacked the
+    traffic to be judged stays ``Approved`` and may be deployed again."""
     if rollout.outcome == PROMOTE:
         endpoint = platform.endpoints.deploy(rollout.endpoint, target_variants(platform, rollout))
         platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "promoted",
                                             f"ramp {rollout.ramp}", run)
+        rollout.reason, rollout.finished = f"promoted through ramp {rollout.ramp}", True
+        save(platform, rollout)
         return {"outcome": PROMOTE, "endpoint": endpoint.to_dict()}
     if rollout.outcome != ROLLBACK:
         raise EndpointError(f"rollout {rollout.rollout_id} of {rollout.endpoint} is still {rollout.outcome}")
-    fired = [a for a in rollout.alarms if a["firing"]]
-    note = "rolled back by canary alarm(s): " + "; ".join(
-        f"{a['name']} on {a['variant']} = {a['value']} (threshold {a['threshold']})" for a in fired)
-    endpoint = platform.endpoints.deploy(rollout.endpoint, target_variants(platform, rollout))
-    platform.registry.update_status(rollout.model, rollout.challenger, REJECTED, note)
-    platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "rolled_back", note, run)
-    return {"outcome": ROLLBACK, "endpoint": endpoint.to_dict(), "note": note}
+    if any(a["firing"] for a in rollout.alarms):
+        platform.registry.update_status(rollout.model, rollout.challenger, REJECTED, rollout.reason)
+    return _restore_champion(platform, rollout, run)
+
+
+def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> dict | None:
+    """Ends a rollout that stopped before ``finish`` recorded its outcome (a task failed,
+    the bake timed out, someone marked the run failed): the champion serves 100 % again and
+    the deployment history says why. ``None`` when the rollout had already finished."""
+    if rollout.finished:
+        return None
+    last_look = "; ".join(a["detail"] for a in rollout.alarms)
+    rollout.reason = (f"rolled back: the rollout stopped at step {rollout.step + 1}/{len(rollout.ramp)} "
+                      f"({rollout.ramp[rollout.step]} %, {rollout.outcome}) before it finished: {cause}"
+                      + (f"; the alarms' last look: {last_look}" if last_look else ""))
+    rollout.outcome = ROLLBACK
+    return _restore_champion(platform, rollout, run)
+
+
+def _restore_champion(platform: Platform, rollout: Rollout, run: str) -> dict:
+    """The champion alone at 100 % (waited for: the endpoint is left in a settled state),
+    the rollback in the deployment history, and the rollout marked finished. A first
+    deployment has no champion to go back to: its endpoint is left as it is, and the
+    failure is recorded."""
+    if rollout.champion is None:
+        platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "failed",
+                                            rollout.reason, run)
+        endpoint = platform.endpoints.describe(rollout.endpoint)
+    else:
+        endpoint = platform.endpoints.deploy(rollout.endpoint, target_variants(platform, rollout))
+        platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "rolled_back",
+                                            rollout.reason, run)
+    rollout.finished = True
+    save(platform, rollout)
+    return {"outcome": ROLLBACK, "endpoint": endpoint.to_dict() if endpoint else None, "note": rollout.reason}

@@ -1,9 +1,10 @@
-"""Daily model monitoring: the day's captured inferences against the live version.
+"""Daily model monitoring: the day's captured inferences against the version(s) that served them.
 
 For one model and one day: load the data capture of every variant of the model's
-endpoint, validate it, compare it with the live version's reference profile (drift),
-score it against the day's ground truth (performance), publish the figures, write the
-reports, and decide — with every reason and its figure — whether to retrain.
+endpoint, validate it, compare each version's requests with that version's reference
+profile (drift), score them against the day's ground truth (performance), publish the
+figures, write the reports, and decide — with every reason and its figure — whether to
+retrain.
 
 Everything written is keyed on the day (``reports/<model>/dt=<day>/``) and holds no
 wall-clock time, so a re-run or a backfill rewrites the same bytes.
@@ -17,6 +18,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
+from types import ModuleType
 
 import pandas as pd
 
@@ -24,7 +26,7 @@ from findining_mlops.capture import parse_record
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.errors import ConfigurationError, DataValidationError, MissingPartitionError
 from findining_mlops.platform.ports import MetricDatum, ModelVersion, Platform
-from findining_mlops.retraining import baseline_prefix, champion, read_partition
+from findining_mlops.retraining import baseline_prefix, read_partition, version_of_variant
 
 log = logging.getLogger(__name__)
 METRICS_NAMESPACE = "FindDining/ModelMonitoring"
@@ -33,7 +35,6 @@ METRICS_NAMESPACE = "FindDining/ModelMonitoring"
 CHECKED = "checked"
 NO_TRAFFIC = "no_traffic"
 NO_GROUND_TRUTH = "ground_truth_missing"
-NO_LIVE_MODEL = "no_live_model"
 
 
 @dataclass(frozen=True)
@@ -142,23 +143,28 @@ def _read_json(platform: Platform, key: str) -> dict | None:
     return json.loads(platform.store.read_bytes(key)) if platform.store.exists(key) else None
 
 
+def served_versions(spec: ModelSpec, captured: CapturedDay) -> dict[int, pd.DataFrame]:
+    """The day's captured rows by the registry version that served them, in version order."""
+    versions = captured.rows["variant"].map({v: version_of_variant(spec.name, v) for v in captured.per_variant})
+    return {int(version): rows.reset_index(drop=True) for version, rows in captured.rows.groupby(versions, sort=True)}
+
+
 def analyse_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
-    """Drift and performance of one day; writes drift.json/.html and performance.json."""
+    """Drift and performance of one day; writes drift.json/.html and performance.json.
+
+    The day is judged against the version(s) that served it — named by its data capture,
+    never by what the endpoint serves now — so a backfill after a later promotion rewrites
+    the same bytes. Each version is judged on its own requests, against its own reference
+    profile and evaluation (``per_version``); the top-level figures, and so the retrain
+    decision, are those of the version that served most of the day (``live_version``)."""
     from findining_mlops.drift import detect_drift, render_html_report
 
     policy = MonitoringPolicy.for_model(spec)
     prefix = report_prefix(spec.name, day)
-    live = champion(platform, spec)
-    summary = {"model": spec.name, "day": day.isoformat(), "live_version": live.version if live else None}
-    if live is None:
-        summary["outcome"] = NO_LIVE_MODEL
-        summary["message"] = f"{spec.name} has no live version; run model_retraining first"
-        _write_json(platform, f"{prefix}/performance.json", summary)
-        return summary
     module = importlib.import_module(spec.monitoring_module)
     captured = load_capture(platform, spec, day, policy)
-    summary.update(records=captured.records, malformed=captured.malformed, rows=int(len(captured.rows)),
-                   per_variant=captured.per_variant)
+    summary = {"model": spec.name, "day": day.isoformat(), "live_version": None, "records": captured.records,
+               "malformed": captured.malformed, "rows": int(len(captured.rows)), "per_variant": captured.per_variant}
     if captured.rows.empty:
         summary["outcome"] = NO_TRAFFIC
         summary["message"] = (f"no captured inferences for {spec.endpoint_name} on {day} "
@@ -166,55 +172,81 @@ def analyse_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
         _write_json(platform, f"{prefix}/performance.json", summary)
         return summary
 
-    columns = module.DRIFT_NUMERICAL + module.DRIFT_CATEGORICAL
-    reference = load_reference(platform, live)
-    drift = detect_drift(reference[columns], captured.rows[columns], module.DRIFT_NUMERICAL, module.DRIFT_CATEGORICAL,
-                         drift_share=policy.drift_share)
-    drift_report = {"model": spec.name, "day": day.isoformat(), "live_version": live.version,
-                    "reference_rows": int(len(reference)), "current_rows": int(len(captured.rows)), **drift.to_dict()}
-    _write_json(platform, f"{prefix}/drift.json", drift_report)
-    if policy.html_sample_size > 0:
-        html = render_html_report(reference[columns], captured.rows[columns], module.DRIFT_NUMERICAL,
-                                  module.DRIFT_CATEGORICAL, sample_size=policy.html_sample_size, seed=0)
-        platform.store.write_bytes(f"{prefix}/drift.html", html.encode())
-
     try:
         truth = read_partition(platform, spec.dataset, day)
     except MissingPartitionError as exc:
         truth = None
         summary["ground_truth_error"] = str(exc)
-    performance: dict = {"model": spec.name, "day": day.isoformat(), "live_version": live.version,
-                         "primary_metric": spec.primary_metric,
-                         "reference_value": live.metrics.get(spec.primary_metric)}
+    served = served_versions(spec, captured)
+    live = max(served, key=lambda version: (len(served[version]), version))
+    columns = module.DRIFT_NUMERICAL + module.DRIFT_CATEGORICAL
+    drift_reports, performances = {}, {}
+    for number, rows in served.items():
+        version = platform.registry.get(spec.name, number)
+        reference = load_reference(platform, version)
+        drift = detect_drift(reference[columns], rows[columns], module.DRIFT_NUMERICAL, module.DRIFT_CATEGORICAL,
+                             drift_share=policy.drift_share)
+        drift_reports[number] = {"reference_rows": int(len(reference)), "current_rows": int(len(rows)),
+                                 **drift.to_dict()}
+        performances[number] = _performance(spec, module, version, rows, truth)
+        if number == live and policy.html_sample_size > 0:
+            html = render_html_report(reference[columns], rows[columns], module.DRIFT_NUMERICAL,
+                                      module.DRIFT_CATEGORICAL, sample_size=policy.html_sample_size, seed=0)
+            platform.store.write_bytes(f"{prefix}/drift.html", html.encode())
+
+    heading = {"model": spec.name, "day": day.isoformat(), "live_version": live}
+    _write_json(platform, f"{prefix}/drift.json", {**heading, **drift_reports[live], "per_version": drift_reports})
+    performance = {**heading, "primary_metric": spec.primary_metric, **performances[live], "per_version": performances}
     if truth is None:
         summary["outcome"] = NO_GROUND_TRUTH
         summary["message"] = f"ground truth missing for {day}: {summary['ground_truth_error']}"
         performance.update(outcome=NO_GROUND_TRUTH, message=summary["message"])
     else:
         summary["outcome"] = CHECKED
-        performance.update(outcome=CHECKED, current=module.performance(captured.rows, truth))
-        current = performance["current"].get(spec.primary_metric)
-        if current is not None and performance["reference_value"] is not None:
-            performance["drop"] = performance["reference_value"] - current
+        performance["outcome"] = CHECKED
     _write_json(platform, f"{prefix}/performance.json", performance)
-    summary.update(dataset_drift=drift.dataset_drift, drift_share=drift.drift_share,
-                   drifted_columns=sorted(c for c, d in drift.columns.items() if d.drifted),
-                   primary_metric=spec.primary_metric,
-                   performance=performance.get("current", {}).get(spec.primary_metric),
-                   performance_drop=performance.get("drop"))
+    per_version = {number: _figures(spec, drift_reports[number], performances[number], len(rows))
+                   for number, rows in served.items()}
+    summary.update(live_version=live, primary_metric=spec.primary_metric, **per_version[live], per_version=per_version)
     publish_metrics(platform, spec, day, summary)
     return summary
 
 
+def _performance(spec: ModelSpec, module: ModuleType, version: ModelVersion, rows: pd.DataFrame,
+                 truth: pd.DataFrame | None) -> dict:
+    """One version's requests scored against the day's ground truth, and its drop from the
+    version's own evaluation."""
+    scored: dict = {"reference_value": version.metrics.get(spec.primary_metric)}
+    if truth is not None:
+        scored["current"] = module.performance(rows, truth)
+        current = scored["current"].get(spec.primary_metric)
+        if current is not None and scored["reference_value"] is not None:
+            scored["drop"] = scored["reference_value"] - current
+    return scored
+
+
+def _figures(spec: ModelSpec, drift: dict, performance: dict, rows: int) -> dict:
+    """What the decision and the published metrics read of one version's judgement."""
+    return {"rows": rows, "dataset_drift": drift["dataset_drift"], "drift_share": drift["drift_share"],
+            "drifted_columns": sorted(c for c, d in drift["columns"].items() if d["drifted"]),
+            "performance": performance.get("current", {}).get(spec.primary_metric),
+            "performance_drop": performance.get("drop")}
+
+
 def publish_metrics(platform: Platform, spec: ModelSpec, day: date, summary: dict) -> None:
-    """Publishes the day's figures once: a retried task finds its own marker and skips."""
+    """Publishes the day's figures once, per version that served it (the day's malformed
+    records, which name no version, with the live version's); a retried task finds its
+    own marker and skips."""
     when = datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
-    dims = {"Model": spec.name, "Version": str(summary["live_version"])}
-    figures = {"DriftShare": summary.get("drift_share"), "DriftedColumns": len(summary.get("drifted_columns", [])),
-               "CapturedRows": summary.get("rows"), "MalformedRecords": summary.get("malformed"),
-               f"Performance_{spec.primary_metric}": summary.get("performance"),
-               "PerformanceDrop": summary.get("performance_drop")}
-    data = [MetricDatum(name, float(value), dims, when) for name, value in figures.items() if value is not None]
+    data = []
+    for version, judged in summary["per_version"].items():
+        figures = {"DriftShare": judged["drift_share"], "DriftedColumns": len(judged["drifted_columns"]),
+                   "CapturedRows": judged["rows"], f"Performance_{spec.primary_metric}": judged["performance"],
+                   "PerformanceDrop": judged["performance_drop"]}
+        if version == summary["live_version"]:
+            figures["MalformedRecords"] = summary["malformed"]
+        dims = {"Model": spec.name, "Version": str(version)}
+        data += [MetricDatum(name, float(value), dims, when) for name, value in figures.items() if value is not None]
     marker_key = f"{report_prefix(spec.name, day)}/published-metrics.json"
     payload = {"namespace": METRICS_NAMESPACE, "data": [{**asdict(d), "timestamp": when.isoformat()} for d in data]}
     if _read_json(platform, marker_key) == json.loads(json.dumps(payload)):

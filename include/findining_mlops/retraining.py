@@ -290,3 +290,15 @@ def bootstrap_deploy(platform: Platform, spec: ModelSpec, version: ModelVersion,
 
 def variant_name(version: ModelVersion) -> str:
     return f"{version.model_name}-v{version.version}"
+
+
+def version_of_variant(model_name: str, variant: str) -> int:
+    """The registry version a production variant serves, from its name (``variant_name``'s
+    inverse). Data capture is filed under the variant's name, so this is how a past day's
+    traffic names the version that served it, whatever serves the endpoint now."""
+    prefix = f"{model_name}-v"
+    number = variant[len(prefix):] if variant.startswith(prefix) else ""
+    if not number.isdigit():
+        raise DataValidationError(f"variant {variant!r} of {model_name} is not named {prefix}<version>: "
+                                  "cannot tell which version served its traffic")
+    return int(number)

@@ -122,7 +122,7 @@ class ModelRegistry(Protocol):
 
     def record_deployment(self, model_name: str, version: int, endpoint: str, event: str, detail: str,
                           run: str) -> None:
-        """Appends ``promoted`` / ``rolled_back`` / ``deployed``; the same (event, run) is kept once."""
+        """Appends ``promoted`` / ``rolled_back`` / ``failed`` / ``deployed``; the same (event, run) is kept once."""
 
     def deployment_history(self, model_name: str | None = None) -> list[dict]: ...
 
