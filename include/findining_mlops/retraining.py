@@ -161,12 +161,17 @@ def check_finished(job: TrainingJob, logs: str = "") -> TrainingJob:
     return job
 
 
-def load_artifact(platform: Platform, key: str, workdir: Path):
-    """Unpacks a model.tar.gz from the store and loads it with the training contract."""
-    archive = platform.store.download_file(key, workdir / "model.tar.gz")
-    target = workdir / "model"
+def extract_artifact(archive: Path, target: Path) -> Path:
+    """Unpacks a model.tar.gz; the ``data`` filter refuses members that would land outside
+    ``target``. Nothing is loaded: that runs the pickled code inside."""
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(target, filter="data")
+    return target
+
+
+def load_artifact(platform: Platform, key: str, workdir: Path):
+    """Unpacks a model.tar.gz from the store and loads it with the training contract."""
+    target = extract_artifact(platform.store.download_file(key, workdir / "model.tar.gz"), workdir / "model")
     return contract.load_model(target), target
 
 
@@ -224,6 +229,13 @@ def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
     return {"approved": approved, "status": APPROVED if approved else REJECTED, "checks": checks}
 
 
+def gate_summary(gate: dict) -> str:
+    """The failed checks of a gate, with their figures: why a version was rejected."""
+    failed = [f"{c['check']} failed with {c['value']:.4f}" if isinstance(c["value"], float)
+              else f"{c['check']} failed with {c['value']}" for c in gate["checks"] if not c["passed"]]
+    return "; ".join(failed) or "every check passed"
+
+
 def code_version() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -265,7 +277,8 @@ def store_baseline(platform: Platform, version: ModelVersion) -> str:
     """Copies the reference profile computed at training time next to the version."""
     prefix = baseline_prefix(version.model_name, version.version)
     with tempfile.TemporaryDirectory() as tmp:
-        _, model_dir = load_artifact(platform, version.artifact_key, Path(tmp))
+        archive = platform.store.download_file(version.artifact_key, Path(tmp) / "model.tar.gz")
+        model_dir = extract_artifact(archive, Path(tmp) / "model")  # files only: the model is not loaded
         for name in BASELINE_FILES:
             platform.store.upload_file(model_dir / name, f"{prefix}/{name}")
     return prefix
