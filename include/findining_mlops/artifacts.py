@@ -12,7 +12,7 @@ An upload is treated like a retrained version: evaluated with the champion on th
 recent labelled days and passed through the model's quality gate
 (``retraining.quality_gate``). Loading it runs the pickled code inside, so the load, the
 smoke request and the evaluation run in a child process with a time limit and without
-the worker's credentials (``findining_mlops.upload_check``).
+the worker's credentials (``findining_mlops.model_check``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import re
-import sys
 import tarfile
 import tempfile
 import zlib
@@ -33,14 +32,14 @@ import pandas as pd
 
 from findining_mlops.catalog import ModelSpec, get_model
 from findining_mlops.data.contracts import SENTIMENT_LABELS
-from findining_mlops.errors import DataValidationError, FindiningError, MissingPartitionError, UnknownModelError
+from findining_mlops.errors import DataValidationError, MissingPartitionError, UnknownModelError
 from findining_mlops.handlers import FAULT_FILE
+from findining_mlops.model_check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
 from findining_mlops.platform.ports import APPROVED, ModelVersion, Platform
 from findining_mlops.retraining import (
-    BASELINE_FILES, champion, code_version, extract_artifact, gate_summary, quality_gate, read_partition,
-    store_baseline,
+    BASELINE_FILES, HOLDOUT_FILE, code_version, evaluate_champion, extract_artifact, gate_summary, quality_gate,
+    read_partition, store_baseline,
 )
-from findining_mlops.sandbox import TimeLimitExceeded, child_environment, run_child
 from findining_mlops.traffic import synthetic_requests
 
 log = logging.getLogger(__name__)
@@ -48,8 +47,6 @@ UPLOAD_KEY = re.compile(r"models/(?P<model>[^/]+)/(?P<version>[^/]+)/model\.tar\
 PARTITION_DAY = re.compile(r"/dt=(?P<day>\d{4}-\d{2}-\d{2})/")
 # one fixed request of the synthetic world, so a check gives the same verdict every time
 SMOKE_SEED, SMOKE_DAY = 0, date(2026, 1, 1)
-# loading, one request and a holdout evaluation take seconds; a model still busy after this never serves
-CHECK_TIME_LIMIT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,7 @@ def _natural(label: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
 
 
-def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = CHECK_TIME_LIMIT_S) -> dict:
+def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S) -> dict:
     """Unpacks the tarball and, in a child process, loads it with the model's serving
     handlers, asks one smoke request of it and evaluates it with the champion on the
     newest labelled days; then the model's quality gate judges. Whatever keeps the upload
@@ -128,10 +125,11 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = CH
             raise DataValidationError(f"{where} holds {FAULT_FILE}: fault injection is for rollback drills, never "
                                       f"for an uploaded model; remove the file and upload again")
         days, holdout = recent_holdout(platform, spec)
-        holdout.to_parquet(workdir / "holdout.parquet", index=False)
+        holdout.to_parquet(workdir / HOLDOUT_FILE, index=False)
         _, _, body = synthetic_requests(spec, SMOKE_SEED, SMOKE_DAY, 1)[0]
         try:
-            checked = check_in_sandbox(spec, model_dir, workdir, smoke_request=body, time_limit_s=time_limit_s)
+            checked = check_model(spec, model_dir, workdir / HOLDOUT_FILE, workdir, time_limit_s=time_limit_s,
+                                  smoke_request=body)
         except ModelCheckFailed as exc:
             raise DataValidationError(f"{where} {exc}") from exc
         problem = check(body, checked["smoke_response"])
@@ -139,7 +137,7 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = CH
             raise DataValidationError(f"{where} answers a smoke request wrongly: {problem}; "
                                       f"got {checked['smoke_response']}")
         evaluation = {"holdout_rows": int(len(holdout)), "holdout_days": days, "challenger": checked["metrics"],
-                      "champion": _champion_evaluation(platform, spec, workdir, time_limit_s)}
+                      "champion": evaluate_champion(platform, spec, workdir)}
         files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
         return {"upload": upload.to_dict(), "sha256": sha256, "evaluation": evaluation,
                 "gate": quality_gate(spec, evaluation), "files": files, "smoke_response": checked["smoke_response"]}
@@ -156,50 +154,6 @@ def recent_holdout(platform: Platform, spec: ModelSpec) -> tuple[list[str], pd.D
     days = labelled[-spec.holdout_days:]
     frame = pd.concat([read_partition(platform, spec.dataset, date.fromisoformat(d)) for d in days], ignore_index=True)
     return days, frame
-
-
-def _champion_evaluation(platform: Platform, spec: ModelSpec, workdir: Path, time_limit_s: float) -> dict | None:
-    incumbent = champion(platform, spec)
-    if incumbent is None:
-        return None
-    archive = platform.store.download_file(incumbent.artifact_key, workdir / "champion.tar.gz")
-    try:
-        checked = check_in_sandbox(spec, extract_artifact(archive, workdir / "champion"), workdir,
-                                   time_limit_s=time_limit_s)
-    except ModelCheckFailed as exc:  # not the upload's fault: the check fails instead of rejecting it
-        raise FindiningError(f"the champion {spec.name} v{incumbent.version} ({incumbent.artifact_uri}) {exc}; "
-                             f"uploads of {spec.name} cannot be compared with it") from exc
-    return {"version": incumbent.version, "metrics": checked["metrics"]}
-
-
-class ModelCheckFailed(Exception):
-    """A model failed its check in the sandbox; the message says how."""
-
-
-def check_in_sandbox(spec: ModelSpec, model_dir: Path, workdir: Path, *, time_limit_s: float,
-                     smoke_request: dict | None = None) -> dict:
-    """Runs ``findining_mlops.upload_check`` on ``model_dir`` and ``workdir/holdout.parquet``
-    in a child process without credentials; its result, or ModelCheckFailed."""
-    task_path, result_path = workdir / f"{model_dir.name}-task.json", workdir / f"{model_dir.name}-result.json"
-    task_path.write_text(json.dumps({
-        "model_dir": str(model_dir), "inference_module": spec.inference_module,
-        "training_module": spec.training_module, "smoke_request": smoke_request,
-        "holdout": str(workdir / "holdout.parquet"), "result": str(result_path),
-    }, ensure_ascii=False), encoding="utf-8")
-    command = [sys.executable, "-m", "findining_mlops.upload_check", str(task_path)]
-    try:
-        done = run_child(command, env=child_environment(workdir), cwd=workdir, timeout_s=time_limit_s)
-    except TimeLimitExceeded:
-        raise ModelCheckFailed(f"was stopped: loading, one smoke request and the evaluation did not finish within "
-                               f"the time limit of {time_limit_s:g} s") from None
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        tail = "\n".join(done.stderr.splitlines()[-10:])
-        raise ModelCheckFailed(f"crashed the check process (exit code {done.returncode}) without a result:\n{tail}") from None
-    if "error" in result:
-        raise ModelCheckFailed(result["error"])
-    return result
 
 
 def _scores_per_candidate(body: dict, response) -> str | None:

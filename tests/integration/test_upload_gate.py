@@ -47,11 +47,19 @@ def live_champion(platform, watch_dag, good_files):
 
 @pytest.fixture
 def deployments(airflow_db):
-    """model_deployment runs triggered since the test began (the Airflow database is the session's)."""
+    """model_deployment runs triggered during the test. The Airflow database is the
+    session's: runs are removed before and after, so a run id (``upload__sentiment__v2``)
+    of another test can be triggered again."""
     from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
 
-    before = {r.run_id for r in DagRun.find(dag_id="model_deployment")}
-    return lambda: [r for r in DagRun.find(dag_id="model_deployment") if r.run_id not in before]
+    def remove_runs():
+        with create_session() as session:
+            session.query(DagRun).filter(DagRun.dag_id == "model_deployment").delete()
+
+    remove_runs()
+    yield lambda: DagRun.find(dag_id="model_deployment")
+    remove_runs()
 
 
 def served(platform) -> list[tuple[int, float]]:

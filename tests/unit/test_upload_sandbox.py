@@ -20,7 +20,7 @@ from findining_mlops.models import contract
 from findining_mlops.retraining import bootstrap_deploy
 from findining_mlops.sandbox import child_environment
 from simulation import tarball
-from upload_fixtures import joblib_bytes, majority_class_model, model_running_on_load, sentiment_files
+from upload_fixtures import RunsOnLoad, joblib_bytes, majority_class_model, model_running_on_load, sentiment_files
 
 UPLOAD = "models/sentiment/1.1.0/model.tar.gz"
 SECRET = "fake-secret-5f2c9d"
@@ -172,3 +172,27 @@ def test_a_poll_does_not_download_an_object_it_has_seen(platform, monkeypatch):
     assert [u.key for u in find_uploads(platform)] == [UPLOAD, "models/sentiment/1.2.0/model.tar.gz"]
     assert counting.reads == []
 
+
+
+def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_files, tmp_path):
+    """An approved upload becomes the champion that the next retraining evaluates: that load
+    runs in the check's child process as well."""
+    from findining_mlops.errors import RegistryError
+    from findining_mlops.platform.ports import TrainingJob
+    from findining_mlops.retraining import Snapshot, evaluate_candidates, partition_files
+
+    loaded_in = tmp_path / "pid"
+    records_its_process = RunsOnLoad(exec, f"import os; open({str(loaded_in)!r}, 'w').write(str(os.getpid()))")
+    labelled.store.write_bytes("training/sentiment/job-v1/output/model.tar.gz",
+                               tarball({contract.MODEL_FILE: joblib_bytes(records_its_process)}))
+    labelled.registry.register("sentiment", "training/sentiment/job-v1/output/model.tar.gz", status="Approved",
+                               metrics={}, lineage={}, reason="an approved upload", idempotency_key="job-v1")
+    holdout = partition_files(labelled, "reviews", date(2026, 10, 2))[0]
+    labelled.store.write_bytes("training/sentiment/job-v2/test/part-0.parquet", labelled.store.read_bytes(holdout))
+    labelled.store.write_bytes("training/sentiment/job-v2/output/model.tar.gz", tarball(good_files))
+    job = TrainingJob("job-v2", "Completed", "training/sentiment/job-v2/output/model.tar.gz")
+    snapshot = Snapshot("job-v2", {"test": "training/sentiment/job-v2/test"}, {"test": ["2026-10-02"]}, {}, "")
+
+    with pytest.raises(RegistryError, match=r"the champion sentiment v1 \(.*\) fails its evaluation on the holdout"):
+        evaluate_candidates(labelled, get_model("sentiment"), job, snapshot)
+    assert int(loaded_in.read_text()) != os.getpid()
