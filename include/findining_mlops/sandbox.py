@@ -41,7 +41,7 @@ def run_child(command: list[str], *, env: dict[str, str], cwd: Path, timeout_s: 
             out, err = process.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(process)
-            process.communicate()
+            process.wait()  # not communicate(): a descendant that left the group may hold the pipes open
             raise TimeLimitExceeded(f"{command[0]} did not finish within {timeout_s:g} s") from None
         finally:
             if process.poll() is None:  # interrupted some other way: leave nothing behind
