@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 # what the interpreter and its libraries need to start; nothing here is a secret
-INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP")
+INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP")
 
 
 def child_environment(home: Path, **variables: str) -> dict[str, str]:
