@@ -8,22 +8,27 @@ registry's own copies sit in integer version folders).
 
 Every 5 minutes, a poll:
 
-1. **find** uploads not registered yet, known by key and SHA-256 (the same bytes register
-   once; new bytes at the same key are checked again);
-2. **validate** each (mapped): it unpacks, loads with the model's serving handlers and
-   answers a smoke request from the synthetic world with a response of the right shape.
-   A corrupt or incompatible tarball, or one for a model the catalog does not know, is
-   rejected with an alert naming it, and recorded under `uploads/rejected/` so later polls
-   do not alert again; the other uploads go on;
-3. **register** the valid ones as `Approved`, with the upload's key and hash as lineage,
-   and store the drift baseline when the tarball has `reference.parquet`;
-4. **deploy**: a model without an endpoint gets one serving the version at 100 %;
-   otherwise a canary through `model_deployment` (run id `upload__<model>__v<version>`,
-   with the model's deployment defaults). Of several uploads of one model in a poll, the
-   highest label is deployed; the others are only registered.
-
-Loading a tarball runs its pickled code, here and on the endpoint: only people allowed to
-deploy models may write under `models/`.
+1. **find** uploads not registered yet, known by key and the store's ETag (read from the
+   listing: an object seen before is not downloaded again; new bytes at the same key are
+   checked again);
+2. **validate** each (mapped), like a retrained version: in a child process with a time
+   limit and none of the worker's credentials, it unpacks, loads with the model's serving
+   handlers, answers a smoke request from the synthetic world with a response of the right
+   shape, and is evaluated with the champion on the newest labelled days; then the
+   model's quality gate judges (the code `model_retraining` uses). A corrupt,
+   incompatible, hanging or crashing tarball, one holding `fault-injection.json`, or one
+   for a model the catalog does not know, is rejected with an alert naming it, and
+   recorded under `uploads/rejected/` so later polls do not alert again; the other
+   uploads go on;
+3. **register** each checked upload as the gate decided — `Approved`, or `Rejected` with
+   the gate's reason and an alert — with the upload's key, ETag and hash, the gate's
+   checks and the champion's figures as lineage, and store the drift baseline when the
+   tarball has `reference.parquet`;
+4. **deploy** the approved: a model without an endpoint gets one serving the version at
+   100 %; otherwise a canary through `model_deployment` (run id
+   `upload__<model>__v<version>`, with the model's deployment defaults). Of several
+   approved uploads of one model in a poll, the highest label is deployed; the others are
+   only registered.
 
 A poll, because it works the same on every backend. On AWS, the push alternative is an
 S3 `ObjectCreated` notification on `models/` to an SQS queue watched by an Airflow
@@ -85,15 +90,22 @@ def model_artifact_watch():
     @task
     def register(validations: list, dag_run=None) -> list[dict]:
         from findining_airflow.errors import fail_fast
+        from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
         from findining_mlops.artifacts import Upload, register_upload
+        from findining_mlops.platform.ports import APPROVED
 
         versions = []
         with fail_fast():
             for validation in filter(None, validations):  # in find order: the highest label of a model last
+                key = validation["upload"]["key"]
                 version = register_upload(platform(), Upload(**validation["upload"]), validation,
                                           f"{dag_run.dag_id}/{dag_run.run_id}")
-                print(f"{validation['upload']['key']} is {version.model_name} v{version.version}: {version.reason}")
+                print(f"{key} is {version.model_name} v{version.version} ({version.status}): {version.reason}")
+                if version.status != APPROVED:
+                    publish_event(f"upload rejected: {key}",
+                                  f"{version.reason}\n\nRegistered as {version.model_name} v{version.version} "
+                                  f"({version.status}); nothing was deployed.")
                 versions.append(version.to_dict())
         return versions
 
@@ -104,8 +116,10 @@ def model_artifact_watch():
         from findining_airflow.endpoints import settle_target
         from findining_airflow.runtime import deployment_defaults, platform
         from findining_mlops.catalog import get_model
+        from findining_mlops.platform.ports import APPROVED
         from findining_mlops.retraining import bootstrap_deploy
 
+        versions = [v for v in versions if v["status"] == APPROVED]
         newest = {v["model"]: v for v in versions}
         requests, new_endpoints = [], []
         for version in newest.values():

@@ -48,6 +48,15 @@ def small_data(platform):
     return platform
 
 
+@pytest.fixture
+def fault_drill_endpoints(monkeypatch):
+    """Endpoints served by this process honour fault-injection.json, as on a rollback drill
+    (production ignores the file)."""
+    from findining_mlops.handlers import FAULT_DRILL_ENV
+
+    monkeypatch.setenv(FAULT_DRILL_ENV, "1")
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """A migrated SQLite metadata database for ``dag.test()`` runs."""

@@ -317,6 +317,7 @@ def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 18
 def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) -> int:
     from findining_mlops.catalog import get_model, model_names
     from findining_mlops.data.synthetic import ScenarioPlan, generate
+    from findining_mlops.handlers import fault_drill
     from findining_mlops.platform.local import local_platform
     from findining_mlops.report import demo_summary
     from findining_mlops.traffic import replay_day
@@ -381,7 +382,8 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                 client.wait("model_deployment", rollouts)
         with phase("rollback drill", "rollback drill: a sentiment version that fails 25 % of requests goes out as a canary"):
             drill = faulty_version(platform, "sentiment", {"error_rate": 0.25})
-            with background_traffic(platform, ["sentiment"], DEMO_RPS, live, label="drill"):
+            # the endpoint this process serves honours the drill version's faults (production never does)
+            with fault_drill(), background_traffic(platform, ["sentiment"], DEMO_RPS, live, label="drill"):
                 client.wait("model_deployment", [client.trigger("model_deployment", {
                     "model_name": "sentiment", "version": drill, "canary_percent": 20, "ramp": [20, 100],
                     "bake_minutes": DEMO_BAKE_MINUTES})])

@@ -1,5 +1,5 @@
 """Loads a model's SageMaker scikit-learn serving handlers from its inference module, and
-wraps them with injected faults for rollback drills."""
+wraps them with injected faults for rollback drills — only in a process started as a drill."""
 
 from __future__ import annotations
 
@@ -8,18 +8,24 @@ import hashlib
 import importlib
 import io
 import json
+import logging
+import os
 import tarfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
 from findining_mlops.errors import ConfigurationError, DataValidationError
 
+log = logging.getLogger(__name__)
 HANDLER_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn")
 FAULT_FILE = "fault-injection.json"
+# set to "1" in the environment of an endpoint started as a rollback drill, and nowhere else
+FAULT_DRILL_ENV = "FINDINING_FAULT_DRILL"
 PREDICTION_SHIFTS = ("constant",)
 
 
@@ -42,12 +48,35 @@ def load_handlers(module_name: str) -> ServingHandlers:
 # -- fault injection ---------------------------------------------------------------------
 # Rollback drills and demos need a challenger that really misbehaves: a model archive that
 # holds fault-injection.json, e.g. {"error_rate": 0.2, "added_latency_ms": 6000,
-# "prediction_shift": "constant"}, is served with those faults. Without the file (every
-# model the pipeline trains) the handlers are returned untouched.
+# "prediction_shift": "constant"}, is served with those faults — by a serving process
+# whose environment has FINDINING_FAULT_DRILL=1 (see ``fault_drill``). Anywhere else
+# (production) the file is ignored, so no artifact can make a production endpoint fail on
+# purpose; without the file (every model the pipeline trains) the handlers are untouched.
+
+
+def fault_drill_enabled() -> bool:
+    return os.environ.get(FAULT_DRILL_ENV) == "1"
+
+
+@contextmanager
+def fault_drill() -> Iterator[None]:
+    """Within the block, models this process loads honour their fault-injection.json:
+    the flag a rollback drill sets around the endpoint it serves."""
+    previous = os.environ.get(FAULT_DRILL_ENV)
+    os.environ[FAULT_DRILL_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(FAULT_DRILL_ENV, None)
+        else:
+            os.environ[FAULT_DRILL_ENV] = previous
 
 
 def with_fault_injection(handlers: ServingHandlers, model_dir: str) -> ServingHandlers:
-    """The handlers, with ``predict_fn`` wrapped when ``model_dir`` holds fault-injection.json.
+    """The handlers, with ``predict_fn`` wrapped when ``model_dir`` holds fault-injection.json
+    and this process serves a drill (``FINDINING_FAULT_DRILL=1``); outside a drill the file
+    is ignored with a warning.
 
     Each key is optional: ``error_rate`` (share of requests that raise RuntimeError, chosen
     by a hash of the request's content so the same request always fails), ``added_latency_ms``
@@ -55,6 +84,10 @@ def with_fault_injection(handlers: ServingHandlers, model_dir: str) -> ServingHa
     scores become 1 - score, sentiment labels always "negative")."""
     path = Path(model_dir) / FAULT_FILE
     if not path.is_file():
+        return handlers
+    if not fault_drill_enabled():
+        log.warning("%s is ignored: faults are injected only on an endpoint started as a rollback drill (%s=1)",
+                    path, FAULT_DRILL_ENV)
         return handlers
     try:
         faults = json.loads(path.read_text(encoding="utf-8"))

@@ -8,7 +8,6 @@ retried step or a re-run finds its own earlier result instead of doing the work 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import logging
@@ -26,7 +25,8 @@ import pyarrow.parquet as pq
 import findining_mlops
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.data.contracts import SCHEMAS, partition_prefix
-from findining_mlops.errors import DataValidationError, MissingPartitionError, TrainingJobFailed
+from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, TrainingJobFailed
+from findining_mlops.model_check import ModelCheckFailed, check_model
 from findining_mlops.models import contract
 from findining_mlops.platform.ports import (
     APPROVED, COMPLETED, FAILED, REJECTED, ModelVersion, Platform, ProductionVariant, TrainingJob, TrainingJobSpec,
@@ -165,13 +165,12 @@ def check_finished(job: TrainingJob, logs: str = "") -> TrainingJob:
     return job
 
 
-def load_artifact(platform: Platform, key: str, workdir: Path):
-    """Unpacks a model.tar.gz from the store and loads it with the training contract."""
-    archive = platform.store.download_file(key, workdir / "model.tar.gz")
-    target = workdir / "model"
+def extract_artifact(archive: Path, target: Path) -> Path:
+    """Unpacks a model.tar.gz; the ``data`` filter refuses members that would land outside
+    ``target``. Nothing is loaded: that runs the pickled code inside."""
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(target, filter="data")
-    return contract.load_model(target), target
+    return target
 
 
 def champion(platform: Platform, spec: ModelSpec) -> ModelVersion | None:
@@ -183,24 +182,43 @@ def champion(platform: Platform, spec: ModelSpec) -> ModelVersion | None:
     return platform.registry.latest(spec.name, APPROVED)
 
 
+HOLDOUT_FILE = "holdout.parquet"
+
+
 def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot) -> dict:
-    """Challenger and champion on the same holdout (the snapshot's test channel)."""
-    trainer = importlib.import_module(spec.training_module)
+    """Challenger and champion on the same holdout (the snapshot's test channel), each
+    loaded and evaluated in a credential-free child process (``model_check``)."""
     holdout = pd.concat(
         [pd.read_parquet(io.BytesIO(platform.store.read_bytes(k))) for k in platform.store.list_keys(snapshot.channels["test"] + "/")],
         ignore_index=True,
     )
     result = {"holdout_rows": int(len(holdout)), "holdout_days": snapshot.days["test"]}
     with tempfile.TemporaryDirectory() as tmp:
-        model, _ = load_artifact(platform, job.model_artifact_key, Path(tmp) / "challenger")
-        result["challenger"] = trainer.evaluate(model, holdout)
-        incumbent = champion(platform, spec)
-        if incumbent is None:
-            result["champion"] = None
-        else:
-            model, _ = load_artifact(platform, incumbent.artifact_key, Path(tmp) / "champion")
-            result["champion"] = {"version": incumbent.version, "metrics": trainer.evaluate(model, holdout)}
+        workdir = Path(tmp)
+        holdout.to_parquet(workdir / HOLDOUT_FILE, index=False)
+        archive = platform.store.download_file(job.model_artifact_key, workdir / "challenger.tar.gz")
+        try:
+            checked = check_model(spec, extract_artifact(archive, workdir / "challenger"), workdir / HOLDOUT_FILE,
+                                  workdir)
+        except ModelCheckFailed as exc:
+            raise TrainingJobFailed(f"the model of training job {job.name} {exc}") from exc
+        result["challenger"] = checked["metrics"]
+        result["champion"] = evaluate_champion(platform, spec, workdir)
     return result
+
+
+def evaluate_champion(platform: Platform, spec: ModelSpec, workdir: Path) -> dict | None:
+    """The champion's version and figures on ``workdir/holdout.parquet``; None without one."""
+    incumbent = champion(platform, spec)
+    if incumbent is None:
+        return None
+    archive = platform.store.download_file(incumbent.artifact_key, workdir / "champion.tar.gz")
+    try:
+        checked = check_model(spec, extract_artifact(archive, workdir / "champion"), workdir / HOLDOUT_FILE, workdir)
+    except ModelCheckFailed as exc:  # not the candidate's fault: nothing can be compared with this champion
+        raise RegistryError(f"the champion {spec.name} v{incumbent.version} ({incumbent.artifact_uri}) {exc}; "
+                            f"no candidate of {spec.name} can be compared with it") from exc
+    return {"version": incumbent.version, "metrics": checked["metrics"]}
 
 
 def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
@@ -226,6 +244,13 @@ def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
         )
     approved = all(c["passed"] for c in checks)
     return {"approved": approved, "status": APPROVED if approved else REJECTED, "checks": checks}
+
+
+def gate_summary(gate: dict) -> str:
+    """The failed checks of a gate, with their figures: why a version was rejected."""
+    failed = [f"{c['check']} failed with {c['value']:.4f}" if isinstance(c["value"], float)
+              else f"{c['check']} failed with {c['value']}" for c in gate["checks"] if not c["passed"]]
+    return "; ".join(failed) or "every check passed"
 
 
 def code_version() -> str:
@@ -269,7 +294,8 @@ def store_baseline(platform: Platform, version: ModelVersion) -> str:
     """Copies the reference profile computed at training time next to the version."""
     prefix = baseline_prefix(version.model_name, version.version)
     with tempfile.TemporaryDirectory() as tmp:
-        _, model_dir = load_artifact(platform, version.artifact_key, Path(tmp))
+        archive = platform.store.download_file(version.artifact_key, Path(tmp) / "model.tar.gz")
+        model_dir = extract_artifact(archive, Path(tmp) / "model")  # files only: the model is not loaded
         for name in BASELINE_FILES:
             platform.store.upload_file(model_dir / name, f"{prefix}/{name}")
     return prefix

@@ -42,9 +42,10 @@ def run_status_message(context: dict, state: str) -> tuple[str, str]:
     exception = context.get("exception")
     if exception is not None:
         lines.append(f"Error: {exception}")
-    params = context.get("params")
-    if params:
-        lines.append(f"Params: {dict(params)}")
+    # the model, not the whole Params: a form may carry what an alert must not
+    model_name = (context.get("params") or {}).get("model_name")
+    if model_name:
+        lines.append(f"Model: {model_name}")
     detail = getattr(ti, "task_id", "") if ti is not None and state == "failed" else ""
     return subject(state, dag_id, detail), "\n".join(lines)
 

@@ -67,6 +67,12 @@ def watch_dag(airflow_db, catalog, monkeypatch):
     return bag.dags["model_artifact_watch"]
 
 
+@pytest.fixture(autouse=True)
+def labelled_days(platform):
+    """The newest labelled reviews, which an upload and the champion are evaluated on."""
+    generate(platform.store, START + timedelta(days=6), 2, seed=5, requests_per_day=10, reviews_per_day=150)
+
+
 @pytest.fixture
 def live_v1(platform, watch_dag, trained_artifact):
     """The trained model registered as v1 and serving the endpoint at 100 %, as
@@ -112,7 +118,7 @@ def test_an_upload_is_registered_once_and_handed_to_a_canary_deployment(watch_da
     assert uploaded.artifact_key == "models/sentiment/2/model.tar.gz"
     assert uploaded.lineage["uploaded_artifact"] == UPLOAD and uploaded.lineage["source"] == "manual upload"
     assert uploaded.lineage["sha256"] == hashlib.sha256(trained_artifact).hexdigest()
-    assert uploaded.metrics["macro_f1"] > 0.6  # from the tarball's evaluation.json
+    assert uploaded.metrics["macro_f1"] > 0.6  # on the newest labelled days
     assert platform.store.exists("baselines/sentiment/2/reference.parquet")
     assert served(platform) == [(1, 1.0)]  # the canary is model_deployment's job
     from airflow.models.dagrun import DagRun
@@ -134,8 +140,8 @@ CORRUPT = b"\x1f\x8b but not really a gzip stream"
 @pytest.mark.parametrize("make_upload, reason", [
     (lambda model: CORRUPT, "is not a readable model.tar.gz"),
     (lambda model: tarball({"evaluation.json": b'{"macro_f1": 0.9}'}), "does not load"),
-    (lambda model: tarball({"model.joblib": model, "fault-injection.json": b'{"prediction_shift": "random"}'}),
-     "prediction_shift 'random'"),
+    (lambda model: tarball({"model.joblib": model, "fault-injection.json": b'{"error_rate": 0.25}'}),
+     "holds fault-injection.json"),
 ], ids=["corrupt", "no-model", "bad-fault-file"])
 def test_a_corrupt_or_incompatible_upload_is_rejected_with_an_alert(watch_dag, live_v1, platform, home,
                                                                     trained_artifact, new_deployments, make_upload,

@@ -16,7 +16,7 @@ from findining_mlops.handlers import inject_faults
 from findining_mlops.traffic import generate_traffic
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_drill_endpoints")]  # the faulty versions are drills
 START = date(2026, 10, 1)
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 

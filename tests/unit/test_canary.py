@@ -23,6 +23,8 @@ from findining_mlops.models import contract
 from findining_mlops.platform.ports import APPROVED, MetricDatum, ProductionVariant
 from findining_mlops.traffic import frame_requests
 
+pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
+
 UTC = timezone.utc
 START = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)

@@ -17,6 +17,8 @@ from findining_mlops.errors import ConfigurationError, DataValidationError
 from findining_mlops.handlers import FAULT_FILE, inject_faults, load_handlers, with_fault_injection
 from findining_mlops.traffic import frame_requests
 
+pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
+
 DAY = date(2026, 10, 1)
 SENTIMENT = "findining_mlops.models.sentiment.inference"
 RECOMMENDATION = "findining_mlops.models.recommendation.inference"

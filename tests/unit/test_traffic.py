@@ -25,6 +25,8 @@ from findining_mlops.models.recommendation.features import request_rows
 from findining_mlops.platform.ports import APPROVED, ProductionVariant
 from findining_mlops.traffic import generate_traffic, synthetic_requests
 
+pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
+
 SPEC = get_model("sentiment")
 DAY = date(2026, 10, 1)
 

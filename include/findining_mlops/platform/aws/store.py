@@ -47,6 +47,11 @@ class S3ArtifactStore:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/"))
 
+    def etags(self, prefix: str) -> dict[str, str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+        return {item["Key"]: item["ETag"].strip('"') for page in pages for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")}
+
     def read_bytes(self, key: str) -> bytes:
         try:
             return self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()

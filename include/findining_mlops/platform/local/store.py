@@ -40,6 +40,15 @@ class LocalArtifactStore:
                     keys.append(key)
         return sorted(keys)
 
+    def etags(self, prefix: str) -> dict[str, str]:
+        # every write publishes a new file (os.replace / link), so its inode, size and
+        # modification time name the version without reading the bytes
+        etags = {}
+        for key in self.list_keys(prefix):
+            stat = self.path(key).stat()
+            etags[key] = f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
+        return etags
+
     def read_bytes(self, key: str) -> bytes:
         try:
             return self.path(key).read_bytes()

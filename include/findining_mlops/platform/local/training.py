@@ -18,6 +18,7 @@ import psutil
 
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.ports import FAILED, IN_PROGRESS, TrainingJob, TrainingJobSpec
+from findining_mlops.sandbox import child_environment
 
 
 def output_artifact_key(spec_output_prefix: str, job_name: str) -> str:
@@ -54,6 +55,7 @@ class LocalTrainingJobs:
                 [sys.executable, "-m", "findining_mlops.platform.local.training_runner", str(job_dir), str(self.store.root)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=child_environment(job_dir),  # the runner needs only its arguments, like the job
                 start_new_session=True,  # outlives a killed Airflow worker, like a SageMaker job
             )
         return self.describe(spec.name)

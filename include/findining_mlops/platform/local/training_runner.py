@@ -4,6 +4,10 @@
 copies each channel to ``input/data/<channel>``, runs the entry point with the
 ``SM_*`` environment and hyperparameters as ``--name value`` arguments, packs
 ``model/`` into ``model.tar.gz`` and uploads it under the job's output key.
+
+The entry point gets what a SageMaker container gives it — the ``SM_*`` variables, its
+channels and hyperparameters — plus what starting Python needs; none of the worker's
+credentials or Airflow connections (``findining_mlops.sandbox``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.local.training import _write_status, output_artifact_key
 from findining_mlops.platform.ports import COMPLETED, FAILED, IN_PROGRESS
+from findining_mlops.sandbox import child_environment
 
 FAILURE_TAIL_LINES = 25
 
@@ -35,16 +40,17 @@ def hyperparameter_args(hyperparameters: dict) -> list[str]:
 def run(job_dir: Path, store: LocalArtifactStore) -> dict:
     spec = json.loads((job_dir / "spec.json").read_text())
     model_dir, output_dir = job_dir / "model", job_dir / "output"
-    env = dict(os.environ)
+    channel_dirs = {}
     for channel, prefix in spec["channels"].items():
         target = job_dir / "input" / "data" / channel
         target.mkdir(parents=True, exist_ok=True)
         for key in store.list_keys(prefix.rstrip("/") + "/"):
             store.download_file(key, target / Path(key).name)
-        env[f"SM_CHANNEL_{channel.upper()}"] = str(target)
+        channel_dirs[f"SM_CHANNEL_{channel.upper()}"] = str(target)
     for folder in (model_dir, output_dir / "data"):
         folder.mkdir(parents=True, exist_ok=True)
-    env.update(
+    env = child_environment(
+        job_dir, **channel_dirs,
         SM_MODEL_DIR=str(model_dir),
         SM_OUTPUT_DIR=str(output_dir),
         SM_OUTPUT_DATA_DIR=str(output_dir / "data"),
