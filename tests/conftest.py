@@ -19,6 +19,8 @@ os.environ.update(
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
     AIRFLOW__CORE__UNIT_TEST_MODE="False",
     AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+    # a task that fails and retries (e.g. a deployment refused by a busy endpoint) retries at once
+    FINDINING_RETRY_DELAY_SECONDS="0",
 )
 
 START = date(2026, 10, 1)
