@@ -57,3 +57,12 @@ def airflow_db():
 
     db.resetdb()
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def trained_jobs(tmp_path_factory):
+    """Pass to ``simulation.bootstrap``: each model is trained once per session (and
+    xdist worker) on each distinct data set, and copied where a test trains it again."""
+    from simulation import TrainedJobs
+
+    return TrainedJobs(tmp_path_factory.mktemp("trained-jobs"))
