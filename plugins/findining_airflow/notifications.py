@@ -98,7 +98,25 @@ def publish_event(title: str, message: str) -> None:
 def default_args() -> dict:
     """Every DAG's task defaults: an owner, retries for transient failures (errors a retry
     cannot fix fail at once, see ``errors.fail_fast``), and the failure alert."""
+    return {"owner": "ml-platform", "retries": 2, "retry_delay": retry_delay(),
+            "on_failure_callback": alert_on_task_failure}
+
+
+def retry_delay():
+    """The wait between a failed task's tries: ``FINDINING_RETRY_DELAY_SECONDS`` (default 20).
+    Read from the environment when a DAG file is parsed (an Airflow Variable would cost a
+    database query per parse); the tests set 0 so that a retried run does not wait."""
+    import math
+    import os
     from datetime import timedelta
 
-    return {"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(seconds=20),
-            "on_failure_callback": alert_on_task_failure}
+    from findining_mlops.errors import ConfigurationError
+
+    value = os.environ.get("FINDINING_RETRY_DELAY_SECONDS", "20")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0 or math.isinf(seconds):
+        raise ConfigurationError(f"FINDINING_RETRY_DELAY_SECONDS={value!r} is not a number of seconds >= 0")
+    return timedelta(seconds=seconds)

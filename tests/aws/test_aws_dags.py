@@ -19,7 +19,7 @@ GROUP = "ai-restaurant-recommendation-sentiment"
 START = date(2026, 10, 1)
 
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ history (bootstrap a model, replay the app's daily traffic, run the daily check)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import shutil
 import tarfile
 import time
 from datetime import date, timedelta
@@ -12,7 +14,8 @@ from pathlib import Path
 
 from findining_mlops import monitoring, retraining
 from findining_mlops.catalog import ModelSpec
-from findining_mlops.platform.ports import Platform
+from findining_mlops.platform.local.training import output_artifact_key
+from findining_mlops.platform.ports import COMPLETED, Platform, TrainingJob, TrainingJobSpec
 from findining_mlops.traffic import replay_day
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -53,15 +56,55 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
-def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str, reason: str = "bootstrap"):
-    """What model_retraining does, in one synchronous call."""
-    snapshot = retraining.snapshot_training_data(platform, spec, job_name, end_day)
-    platform.training.start(retraining.training_spec(spec, snapshot))
+def run_training_job(platform: Platform, training: TrainingJobSpec) -> TrainingJob:
+    """Starts the job and waits for its end, as the training operator does."""
+    platform.training.start(training)
     deadline = time.monotonic() + 300
-    while platform.training.describe(job_name).status == "InProgress":
-        assert time.monotonic() < deadline, f"training job {job_name} did not finish"
+    while platform.training.describe(training.name).status == "InProgress":
+        assert time.monotonic() < deadline, f"training job {training.name} did not finish"
         time.sleep(0.2)
-    job = retraining.check_finished(platform.training.describe(job_name))
+    return retraining.check_finished(platform.training.describe(training.name))
+
+
+class TrainedJobs:
+    """The training jobs this test session has run, by what they were trained on.
+
+    The integration tests bootstrap the same small models on the same generated data many
+    times over, and a real training job takes seconds. A job whose entry point,
+    hyperparameters and data (the snapshot's fingerprint) match one run earlier in the
+    session gets a copy of that job's ``model.tar.gz`` and metrics where the job would have
+    put them, instead of a second, identical run. Everything after the training job (the
+    evaluation against the champion, the gate, registration, the baseline, deployment)
+    still runs in the test's own platform.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def run(self, platform: Platform, training: TrainingJobSpec, fingerprint: str) -> TrainingJob:
+        recipe = json.dumps([training.entry_point, training.hyperparameters, fingerprint], sort_keys=True)
+        done = self.root / hashlib.sha256(recipe.encode()).hexdigest()[:16]
+        if done.exists():
+            key = output_artifact_key(training.output_prefix, training.name)
+            platform.store.write_bytes(key, (done / "model.tar.gz").read_bytes())
+            return TrainingJob(training.name, COMPLETED, key, metrics=json.loads((done / "metrics.json").read_text()))
+        job = run_training_job(platform, training)
+        staging = self.root / f"{done.name}.partial"  # a job cut short is never taken as done
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        (staging / "model.tar.gz").write_bytes(platform.store.read_bytes(job.model_artifact_key))
+        (staging / "metrics.json").write_text(json.dumps(job.metrics))
+        staging.rename(done)
+        return job
+
+
+def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str, reason: str = "bootstrap",
+              trained: TrainedJobs | None = None):
+    """What model_retraining does, in one synchronous call; with ``trained``, a job this
+    session already ran on the same data is not run again."""
+    snapshot = retraining.snapshot_training_data(platform, spec, job_name, end_day)
+    training = retraining.training_spec(spec, snapshot)
+    job = trained.run(platform, training, snapshot.fingerprint) if trained else run_training_job(platform, training)
     evaluation = retraining.evaluate_candidates(platform, spec, job, snapshot)
     gate = retraining.quality_gate(spec, evaluation)
     version = retraining.register(platform, spec, job, snapshot, evaluation, gate, reason, "test")

@@ -29,13 +29,13 @@ FORM = {"test_name": "sentiment v1 vs v2", "model_name": "sentiment", "control_v
 
 
 @pytest.fixture
-def versions(platform, airflow_db, use_catalog):
+def versions(platform, airflow_db, use_catalog, trained_jobs):
     """Sentiment v1 live, v2 approved (both real models), v3 rejected."""
     use_catalog(sentiment={**SENTIMENT, "training_window_days": 5, "holdout_days": 1, "max_regression": 0.05})
     generate(platform.store, START, 10, seed=4, requests_per_day=10, reviews_per_day=150)
     spec = get_model("sentiment")
-    bootstrap(platform, spec, START + timedelta(days=5), "job-v1")
-    bootstrap(platform, spec, START + timedelta(days=5), "job-v2")
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v1", trained=trained_jobs)
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v2", trained=trained_jobs)
     v1 = platform.registry.get("sentiment", 1)
     platform.registry.register("sentiment", v1.artifact_key, status="Rejected", metrics={}, lineage={},
                                reason="a rejected version", idempotency_key="v3")

@@ -45,15 +45,15 @@ def catalog(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained_artifact(catalog, tmp_path_factory) -> bytes:
-    """A real sentiment model.tar.gz from a training job, trained once for the module."""
+def trained_artifact(catalog, tmp_path_factory, trained_jobs) -> bytes:
+    """A real sentiment model.tar.gz from a training job (of the session's trained jobs)."""
     from findining_mlops.platform.local import local_platform
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FINDINING_MODELS_CONFIG", str(catalog))
         trainer = local_platform(tmp_path_factory.mktemp("trainer"), seed=1)
         generate(trainer.store, START, 6, seed=4, requests_per_day=10, reviews_per_day=150)
-        version = bootstrap(trainer, get_model("sentiment"), START + timedelta(days=5), "job-v1")
+        version = bootstrap(trainer, get_model("sentiment"), START + timedelta(days=5), "job-v1", trained=trained_jobs)
         return trainer.store.read_bytes(version.artifact_key)
 
 

@@ -28,12 +28,12 @@ def monitoring_dag(airflow_db, use_catalog):
 
 
 @pytest.fixture
-def live_sentiment(platform, monitoring_dag):
+def live_sentiment(platform, monitoring_dag, trained_jobs):
     """A deployed sentiment model and five days of replayed traffic; slang from day 3."""
     generate(platform.store, START, 13, seed=8, scenario=ScenarioPlan("slang-shift", FIRST + timedelta(days=2)),
              requests_per_day=20, reviews_per_day=150)
     spec = get_model("sentiment")
-    bootstrap(platform, spec, FIRST - timedelta(days=1), "bootstrap-sentiment")
+    bootstrap(platform, spec, FIRST - timedelta(days=1), "bootstrap-sentiment", trained=trained_jobs)
     for offset in range(5):
         replay_day(platform, spec, FIRST + timedelta(days=offset))
     return spec

@@ -29,7 +29,9 @@ def retraining_dag(airflow_db, test_catalog):
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "model_retraining.py"))
     assert not bag.import_errors
-    return bag.dags[DAG_ID]
+    dag = bag.dags[DAG_ID]
+    dag.get_task("train").poll_interval = 0.2  # the small jobs take seconds, not the 5 s the operator waits by default
+    return dag
 
 
 def run(dag, conf: dict, logical_date: datetime):

@@ -29,11 +29,11 @@ def catalog(use_catalog):
                 sentiment={**SENTIMENT, "monitoring": {**POLICY, "min_rows": 100}})
 
 
-def history(platform, model: str, scenario: ScenarioPlan, monitored_days: int) -> list[dict]:
+def history(platform, trained_jobs, model: str, scenario: ScenarioPlan, monitored_days: int) -> list[dict]:
     generate(platform.store, START, TRAIN_DAYS + monitored_days, seed=21, scenario=scenario,
              requests_per_day=120, reviews_per_day=150)
     spec = get_model(model)
-    bootstrap(platform, spec, FIRST_MONITORED - timedelta(days=1), f"bootstrap-{model}")
+    bootstrap(platform, spec, FIRST_MONITORED - timedelta(days=1), f"bootstrap-{model}", trained=trained_jobs)
     return monitor_days(platform, spec, FIRST_MONITORED, monitored_days)
 
 
@@ -42,8 +42,8 @@ def retrain_days(decisions: list[dict]) -> list[str]:
 
 
 @pytest.mark.parametrize("model", ["recommendation", "sentiment"])
-def test_thirty_stable_days_trigger_no_retraining(platform, catalog, model):
-    decisions = history(platform, model, ScenarioPlan(), 30)
+def test_thirty_stable_days_trigger_no_retraining(platform, catalog, trained_jobs, model):
+    decisions = history(platform, trained_jobs, model, ScenarioPlan(), 30)
     assert len(decisions) == 30
     assert retrain_days(decisions) == [], [d["reason"] for d in decisions if d["retrain"]]
     assert all(d["outcome"] == "checked" for d in decisions)
@@ -57,9 +57,9 @@ def test_thirty_stable_days_trigger_no_retraining(platform, catalog, model):
         ("sentiment", "slang-shift", "performance_drop"),
     ],
 )
-def test_drift_triggers_one_retraining_within_two_days(platform, catalog, model, scenario, expected_rule):
+def test_drift_triggers_one_retraining_within_two_days(platform, catalog, trained_jobs, model, scenario, expected_rule):
     starts = FIRST_MONITORED + timedelta(days=3)
-    decisions = history(platform, model, ScenarioPlan(scenario, starts), 10)
+    decisions = history(platform, trained_jobs, model, ScenarioPlan(scenario, starts), 10)
     retrained = retrain_days(decisions)
     assert len(retrained) == 1, f"expected one retraining for the episode, got {retrained}"
     assert starts <= date.fromisoformat(retrained[0]) <= starts + timedelta(days=1)

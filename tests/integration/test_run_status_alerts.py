@@ -9,6 +9,7 @@ import pytest
 
 from simulation import load_dag, read_alerts
 
+pytestmark = pytest.mark.slow
 WHEN = datetime(2026, 10, 5, tzinfo=timezone.utc)
 
 
