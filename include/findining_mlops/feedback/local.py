@@ -58,6 +58,19 @@ PRAISE_REPLY = {"en": "Thank you for your kind words; we hope to see you again s
                 "yue": "多謝你嘅支持，期待再見到你！"}
 
 
+def live_model(platform: Platform, name: str) -> tuple[object, int]:
+    """The model object of ``name``'s live version (the one serving most traffic) and its number."""
+    from findining_mlops.retraining import champion, load_artifact
+
+    live = champion(platform, get_model(name))
+    if live is None:
+        raise FindiningError(f"feedback analysis needs a {name} model, and none is approved; "
+                             f"run model_retraining with model_name={name} first")
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = load_artifact(platform, live.artifact_key, Path(tmp) / name)
+    return model, live.version
+
+
 def language_of(text: str) -> str:
     return "yue" if len(_CJK.findall(text)) > len(_LATIN.findall(text)) else "en"
 
@@ -77,19 +90,10 @@ class LocalAnalyser:
         self.name = f"local:aspects v{versions[ASPECT_MODEL]}+sentiment v{versions[SENTIMENT_MODEL]}"
 
     @classmethod
-    def from_platform(cls, platform: Platform, workdir: Path | None = None) -> "LocalAnalyser":
-        from findining_mlops.retraining import champion, load_artifact
-
-        models, versions = {}, {}
-        with tempfile.TemporaryDirectory() as tmp:
-            for name in (ASPECT_MODEL, SENTIMENT_MODEL):
-                live = champion(platform, get_model(name))
-                if live is None:
-                    raise FindiningError(f"the local feedback analyser needs a {name} model, and none is approved; "
-                                         f"run model_retraining with model_name={name} first")
-                models[name], _ = load_artifact(platform, live.artifact_key, Path(workdir or tmp) / name)
-                versions[name] = live.version
-        return cls(models[ASPECT_MODEL], models[SENTIMENT_MODEL], versions)
+    def from_platform(cls, platform: Platform) -> "LocalAnalyser":
+        (aspects, aspect_version), (sentiment, sentiment_version) = (live_model(platform, name)
+                                                                     for name in (ASPECT_MODEL, SENTIMENT_MODEL))
+        return cls(aspects, sentiment, {ASPECT_MODEL: aspect_version, SENTIMENT_MODEL: sentiment_version})
 
     def analyse_prepared(self, prepared: PreparedText, feedback_id: str | None) -> FeedbackResult:
         analysis = self.analysis(prepared.text)
