@@ -299,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--seed", type=_whole_number(0), default=0, help="synthetic world the requests come from")
     traffic.add_argument("--json", action="store_true", help="print the summary as JSON")
     traffic.set_defaults(func=cmd_traffic)
+
+    from findining_mlops.feedback.cli import add_feedback_commands
+
+    add_feedback_commands(commands, common, _platform)
     return parser
 
 
