@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
+
 from findining_mlops.errors import ConfigurationError
 from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME, BedrockSettings, user_message
 from findining_mlops.feedback.redaction import InvalidFeedbackError, prepare
@@ -23,6 +25,8 @@ from findining_mlops.feedback.schema import analysis_schema, schema_errors
 from findining_mlops.platform.ports import ArtifactStore
 
 BATCH_MINIMUM_RECORDS = 100  # Bedrock's minimum per batch inference job
+JOB_DONE = {"Completed", "PartiallyCompleted"}  # PartiallyCompleted: some records carry an error
+JOB_FAILED = {"Failed", "Stopped", "Expired"}
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 
@@ -36,13 +40,14 @@ class BatchInput:
     prepared: dict[str, dict]  # record id -> {"truncated", "redactions"}, to carry into the results
 
 
-def batch_prefix(day: date) -> str:
-    return f"feedback/batch/dt={day.isoformat()}/"
+def job_name(day: date, stamp: str) -> str:
+    """One job per run of a day (``stamp``: when the run prepared it): Bedrock keeps job
+    names unique, so a re-run of the day submits a job of its own."""
+    return f"findining-feedback-{day:%Y%m%d}-{stamp}"
 
 
-def job_name(day: date) -> str:
-    """Deterministic per day, so a retried task finds its job instead of starting another."""
-    return f"findining-feedback-{day:%Y%m%d}"
+def job_prefix(day: date, job: str) -> str:
+    return f"feedback/batch/dt={day.isoformat()}/{job}/"
 
 
 def model_input(text: str, settings: BedrockSettings) -> dict:
@@ -78,19 +83,19 @@ def batch_input(items: list[tuple[str, object]], settings: BedrockSettings, anal
     return BatchInput(("\n".join(lines) + "\n").encode() if lines else b"", len(lines), refused, prepared)
 
 
-def write_batch_input(store: ArtifactStore, day: date, batch: BatchInput) -> tuple[str, str]:
+def write_batch_input(store: ArtifactStore, day: date, job: str, batch: BatchInput) -> tuple[str, str]:
     """Writes the input; returns the job's input file URI and output folder URI."""
-    key = batch_prefix(day) + "input/records.jsonl"
+    key = job_prefix(day, job) + "input/records.jsonl"
     store.write_bytes(key, batch.jsonl)
-    return store.uri(key), store.uri(batch_prefix(day) + "output/")
+    return store.uri(key), store.uri(job_prefix(day, job) + "output/")
 
 
-def read_batch_output(store: ArtifactStore, day: date, batch_prepared: dict[str, dict],
+def read_batch_output(store: ArtifactStore, day: date, job: str, batch_prepared: dict[str, dict],
                       analyser_name: str) -> list[FeedbackResult]:
     """Every record of the job's ``*.jsonl.out`` files as a result: the tool call's input when
     it meets the schema, else a failure naming what went wrong."""
     results = []
-    for key in sorted(k for k in store.list_keys(batch_prefix(day) + "output/") if k.endswith(".jsonl.out")):
+    for key in sorted(k for k in store.list_keys(job_prefix(day, job) + "output/") if k.endswith(".jsonl.out")):
         for line in store.read_bytes(key).decode("utf-8").splitlines():
             if line.strip():
                 record = json.loads(line)
@@ -98,6 +103,43 @@ def read_batch_output(store: ArtifactStore, day: date, batch_prepared: dict[str,
                 results.append(_result(record, analyser_name, extra.get("truncated", False),
                                        extra.get("redactions", {})))
     return results
+
+
+def prepare_batch(store: ArtifactStore, day: date, rows: pd.DataFrame, settings: BedrockSettings,
+                  stamp: str) -> dict:
+    """Writes the job's input and what collecting it needs later (``plan.json``: the
+    redaction facts, refusals and restaurants); returns the job's name and URIs."""
+    analyser_name = f"bedrock-batch:{settings.model_id}"
+    job = job_name(day, stamp)
+    batch = batch_input(list(zip(rows["inference_id"], rows["text"])), settings, analyser_name)
+    input_uri, output_uri = write_batch_input(store, day, job, batch)
+    plan = {"analyser": analyser_name, "prepared": batch.prepared, "refused": [r.to_dict() for r in batch.refused],
+            "restaurants": dict(zip(rows["inference_id"], rows["restaurant_id"]))}
+    store.write_bytes(job_prefix(day, job) + "plan.json", json.dumps(plan, ensure_ascii=False).encode())
+    return {"job_name": job, "input_uri": input_uri, "output_uri": output_uri, "records": batch.records}
+
+
+def submit_batch_job(bedrock, job: dict, role_arn: str, model_id: str) -> str:
+    """Starts the job (``bedrock``: a boto3 ``bedrock`` client); the job name is also the
+    idempotency token, so a retried submission returns the same job. Returns its ARN."""
+    return bedrock.create_model_invocation_job(
+        jobName=job["job_name"], clientRequestToken=job["job_name"], roleArn=role_arn, modelId=model_id,
+        inputDataConfig={"s3InputDataConfig": {"s3Uri": job["input_uri"], "s3InputFormat": "JSONL"}},
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": job["output_uri"]}},
+    )["jobArn"]
+
+
+def batch_job_status(bedrock, job_arn: str) -> tuple[str, str]:
+    """``(status, message)`` of the job."""
+    job = bedrock.get_model_invocation_job(jobIdentifier=job_arn)
+    return job["status"], job.get("message", "")
+
+
+def collect_batch(store: ArtifactStore, day: date, job: str) -> tuple[list[FeedbackResult], dict[str, str]]:
+    """The finished job's results (and the refusals before it), with each feedback's restaurant."""
+    plan = json.loads(store.read_bytes(job_prefix(day, job) + "plan.json"))
+    results = read_batch_output(store, day, job, plan["prepared"], plan["analyser"])
+    return results + [FeedbackResult(**r) for r in plan["refused"]], plan["restaurants"]
 
 
 def _result(record: dict, analyser_name: str, truncated: bool, redactions: dict) -> FeedbackResult:

@@ -44,6 +44,9 @@ BEDROCK_SETTINGS = {
     "FINDINING_BEDROCK_GUARDRAIL_VERSION": "",
     "FINDINING_BEDROCK_TIMEOUT_SECONDS": "60",
     "FINDINING_BEDROCK_MAX_ATTEMPTS": "8",
+    # the role Bedrock assumes to read a batch job's input and write its output; without
+    # it every day goes through Converse
+    "FINDINING_BEDROCK_BATCH_ROLE_ARN": "",
 }
 
 
@@ -58,6 +61,7 @@ class BedrockSettings:
     timeout_s: int = 60
     max_attempts: int = 8  # botocore's adaptive retries on throttling and 5xx
     max_tokens: int = 1024
+    batch_role_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], region: str | None = None) -> "BedrockSettings":
@@ -77,7 +81,8 @@ class BedrockSettings:
                    guardrail_id=value["FINDINING_BEDROCK_GUARDRAIL_ID"],
                    guardrail_version=value["FINDINING_BEDROCK_GUARDRAIL_VERSION"],
                    timeout_s=numbers["FINDINING_BEDROCK_TIMEOUT_SECONDS"],
-                   max_attempts=numbers["FINDINING_BEDROCK_MAX_ATTEMPTS"])
+                   max_attempts=numbers["FINDINING_BEDROCK_MAX_ATTEMPTS"],
+                   batch_role_arn=value["FINDINING_BEDROCK_BATCH_ROLE_ARN"])
 
     def client_config(self) -> Config:
         return Config(retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},

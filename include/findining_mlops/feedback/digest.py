@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.stats import poisson
 
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.feedback.results import ANALYSED, Analyser, analyse
+from findining_mlops.feedback.results import ANALYSED, Analyser, FeedbackResult, analyse
 from findining_mlops.platform.ports import Platform
 
 BASELINE_DAYS = 28
@@ -41,15 +41,25 @@ def negative_rows(frame: pd.DataFrame, sentiment_model) -> pd.DataFrame:
     return frame[sentiment_model.predict(frame["text"].astype(str)) == "negative"].reset_index(drop=True)
 
 
-def analyse_day(platform: Platform, day: date, analyser: Analyser, sentiment_model) -> list[dict]:
-    """The analysis (or failure) of each of the day's negative feedback, with its restaurant,
-    written as ``analyses.jsonl``. A day without a feedback partition fails by name."""
+def negative_feedback(platform: Platform, day: date, sentiment_model) -> pd.DataFrame:
+    """The day's feedback the sentiment model scores negative; a missing day fails by name."""
     from findining_mlops.retraining import read_partition, require_partitions
 
     require_partitions(platform, "feedback", [day])
-    rows = negative_rows(read_partition(platform, "feedback", day), sentiment_model)
-    records = [{**analyse(analyser, row.text, row.inference_id).to_dict(), "restaurant_id": row.restaurant_id}
-               for row in rows.itertuples()]
+    return negative_rows(read_partition(platform, "feedback", day), sentiment_model)
+
+
+def analyse_day(platform: Platform, day: date, analyser: Analyser, sentiment_model) -> list[dict]:
+    """The analysis (or failure) of each of the day's negative feedback, one call each."""
+    rows = negative_feedback(platform, day, sentiment_model)
+    return write_analyses(platform, day, [analyse(analyser, row.text, row.inference_id) for row in rows.itertuples()],
+                          dict(zip(rows["inference_id"], rows["restaurant_id"])))
+
+
+def write_analyses(platform: Platform, day: date, results: Iterable[FeedbackResult],
+                   restaurants: dict[str, str]) -> list[dict]:
+    """The results with their restaurants, as ``analyses.jsonl`` (rewritten whole on a re-run)."""
+    records = [{**result.to_dict(), "restaurant_id": restaurants[result.feedback_id]} for result in results]
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     platform.store.write_bytes(report_prefix(day) + "analyses.jsonl", body.encode())
     return records
