@@ -27,6 +27,8 @@ def test_aspect_macro_f1_on_held_out_feedback_is_at_least_080_in_each_language(l
 @pytest.mark.parametrize("text, language, aspect", [
     ("Found a hair in my ramen and the toilet was filthy, never coming back.", "en", "hygiene"),
     ("等位等咗一個鐘，啲伙計好串，唔會再嚟。", "yue", "wait_time"),
+    # two aspects: each is found in its own clause even when the whole text is less sure of it
+    ("Waited an hour for a table, found a hair in my wonton noodles, never coming back.", "en", "hygiene"),
 ])
 def test_an_analysis_meets_the_schema_in_the_feedbacks_language(local_analyser, text, language, aspect):
     result = analyse(local_analyser, text, "fb-1")

@@ -11,6 +11,8 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from findining_mlops.catalog import get_model
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.errors import FindiningError
@@ -107,8 +109,10 @@ class LocalAnalyser:
     def analysis(self, text: str) -> dict:
         language = language_of(text)
         parts = clauses(text)
-        whole = self.aspect_model.predict_proba([text])[0]
         per_clause = self.aspect_model.predict_proba(parts)
+        # an aspect counts when the whole text or any one clause says it: in a long complaint
+        # about several things, each one's share of the whole text can fall below the threshold
+        whole = np.maximum(self.aspect_model.predict_proba([text])[0], per_clause.max(axis=0))
         sentiment = str(self.sentiment_model.predict([text])[0])
         attention = sorted({reason for reason, words in ATTENTION_WORDS.items() if words.search(text)})
         aspects = []
