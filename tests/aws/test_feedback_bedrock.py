@@ -180,3 +180,20 @@ class _Raw(io.BytesIO):
 
     def stream(self, **_):
         yield self.getvalue()
+
+
+def test_the_airflow_layer_builds_the_bedrock_analyser_from_the_connection_and_variables(aws_env, monkeypatch):
+    """On aws the analyser's client comes from the provider hook's session, and its settings
+    from the findining_bedrock_* Variables (here AIRFLOW_VAR_*), which win over env vars."""
+    from findining_airflow import runtime
+    from findining_airflow.feedback import feedback_analyser
+
+    monkeypatch.setenv("FINDINING_BEDROCK_MODEL_ID", "anthropic.claude-3-haiku-20240307-v1:0")
+    monkeypatch.setenv("AIRFLOW_VAR_FINDINING_BEDROCK_MODEL_ID", MODEL_ID)
+    monkeypatch.setenv("AIRFLOW_VAR_FINDINING_BEDROCK_TIMEOUT_SECONDS", "25")
+    runtime._platform_for.cache_clear()
+    analyser = feedback_analyser()
+    assert isinstance(analyser, BedrockAnalyser) and analyser.settings.model_id == MODEL_ID
+    assert analyser.client.meta.service_model.service_name == "bedrock-runtime"
+    assert analyser.client.meta.region_name == aws_env["FINDINING_AWS_REGION"]
+    assert analyser.client.meta.config.retries["mode"] == "adaptive" and analyser.client.meta.config.read_timeout == 25
