@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import date, timedelta
 
 import pytest
 
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.platform.local import local_platform
+from feedback_support import DATA_DAYS, DATA_START, TRAINED_UNTIL, WORLD_SEED
 from simulation import bootstrap
-
-DATA_START = date(2026, 10, 1)
-DATA_DAYS = 14
-TRAINED_UNTIL = date(2026, 10, 11)  # the days after it are the digest's, unseen in training
-WORLD_SEED = 3
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +49,3 @@ def local_analyser(trained_home):
     from findining_mlops.feedback.local import LocalAnalyser
 
     return LocalAnalyser.from_platform(local_platform(trained_home, seed=5))
-
-
-def unseen_days(count: int) -> list[date]:
-    return [TRAINED_UNTIL + timedelta(days=40 + k) for k in range(count)]

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from conftest import WORLD_SEED, unseen_days
+from feedback_support import WORLD_SEED, unseen_days
 from findining_mlops.cli import main
 from findining_mlops.client import MLService
 from findining_mlops.data.synthetic import ScenarioPlan, World

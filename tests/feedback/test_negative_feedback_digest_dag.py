@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 
-from conftest import WORLD_SEED
+from feedback_support import WORLD_SEED
 from findining_mlops.data.contracts import FEEDBACK, partition_key
 from findining_mlops.data.synthetic import ScenarioPlan, World, to_parquet_bytes
 from findining_mlops.feedback.digest import report_prefix
