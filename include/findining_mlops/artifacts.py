@@ -171,8 +171,15 @@ def _sentiment_label(body: dict, response) -> str | None:
     return None
 
 
+def _aspect_scores(body: dict, response) -> str | None:
+    if not isinstance(response, dict) or not isinstance(response.get("scores"), dict) \
+            or not isinstance(response.get("aspects"), list):
+        return "expected 'aspects' (a list) and 'scores' (aspect -> probability)"
+    return None
+
+
 # per dataset, as the smoke request is (traffic.frame_requests)
-RESPONSE_CHECKS = {"interactions": _scores_per_candidate, "reviews": _sentiment_label}
+RESPONSE_CHECKS = {"interactions": _scores_per_candidate, "reviews": _sentiment_label, "feedback": _aspect_scores}
 
 
 def register_upload(platform: Platform, upload: Upload, validation: dict, dag_run: str = "") -> ModelVersion:

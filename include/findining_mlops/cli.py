@@ -301,9 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.set_defaults(func=cmd_traffic)
 
     from findining_mlops import infra_config, validate
+    from findining_mlops.feedback.cli import add_feedback_commands
 
     infra_config.add_command(commands)
     validate.add_command(commands)
+    add_feedback_commands(commands, common, _platform)
     return parser
 
 

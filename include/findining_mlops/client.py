@@ -41,6 +41,7 @@ class MLService:
         self._tests: dict[str, ABTest] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        self.feedback_analyser = None  # a feedback.results.Analyser; built on first use
 
     # -- the seed's mlService ---------------------------------------------------------
     def get_recommendations(self, user_id: str, user_preferences: dict, emotional_state: str, *, time_of_day: str,
@@ -55,6 +56,19 @@ class MLService:
                        event_time: datetime | None = None) -> Served:
         """The review's sentiment (``label`` and per-class ``scores``)."""
         return self.invoke("sentiment", user_id, {"text": text}, inference_id=inference_id, event_time=event_time)
+
+    def analyze_negative_feedback(self, text: str):
+        """The seed's ``analyzeNegativeFeedback``: aspects with severity and evidence, summary,
+        suggested reply and needs-attention, as a ``feedback.results.FeedbackResult`` (refused
+        with a reason when ``text`` is not feedback). The analyser is the one handed to the
+        service (e.g. Bedrock's), else the live aspect and sentiment models, loaded once."""
+        from findining_mlops.feedback.local import LocalAnalyser
+        from findining_mlops.feedback.results import analyse
+
+        with self._lock:
+            if self.feedback_analyser is None:
+                self.feedback_analyser = LocalAnalyser.from_platform(self.platform)
+        return analyse(self.feedback_analyser, text)
 
     def record_ab_test_result(self, user_id: str, model_name: str, metric_name: str, metric_value: float,
                               context: dict | None = None) -> bool:

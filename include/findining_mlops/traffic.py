@@ -98,6 +98,8 @@ def frame_requests(spec: ModelSpec, frame: pd.DataFrame) -> list[tuple[str, pd.T
         return [(iid, times[iid], body) for iid, body in requests_from_interactions(frame)]
     if spec.dataset == "reviews":
         return [(r.inference_id, r.review_time, {"text": r.text}) for r in frame.itertuples()]
+    if spec.dataset == "feedback":
+        return [(r.inference_id, r.feedback_time, {"text": r.text}) for r in frame.itertuples()]
     raise EndpointError(f"no request replay is defined for dataset {spec.dataset!r} of model {spec.name}")
 
 
@@ -174,7 +176,7 @@ def generate_traffic(platform: Platform, spec: ModelSpec, rps: float, duration_s
 def synthetic_requests(spec: ModelSpec, seed: int, day: date, count: int) -> list[tuple[str, pd.Timestamp, dict]]:
     """``count`` requests of the synthetic world's ``day``, as the app would have sent them."""
     world = World(seed)
-    generators = {"interactions": world.interactions, "reviews": world.reviews}
+    generators = {"interactions": world.interactions, "reviews": world.reviews, "feedback": world.feedback}
     if spec.dataset not in generators:
         raise EndpointError(f"no synthetic traffic is defined for dataset {spec.dataset!r} of model {spec.name}")
     return frame_requests(spec, generators[spec.dataset](day, count, ScenarioPlan()))

@@ -42,7 +42,20 @@ REVIEWS = pa.schema(
     ]
 )
 
-SCHEMAS = {"interactions": INTERACTIONS, "reviews": REVIEWS}
+FEEDBACK = pa.schema(
+    [
+        ("inference_id", pa.string()),  # = feedback id; one feedback = one aspect-model invocation
+        ("feedback_time", pa.timestamp("us", tz="UTC")),
+        ("user_id", pa.string()),
+        ("restaurant_id", pa.string()),
+        ("language", pa.string()),  # "en" | "yue"
+        ("text", pa.string()),
+        ("sentiment", pa.string()),  # "negative" (a complaint) | "positive" (praise)
+        ("aspects", pa.string()),  # "|"-separated, sorted; empty for praise
+    ]
+)
+
+SCHEMAS = {"interactions": INTERACTIONS, "reviews": REVIEWS, "feedback": FEEDBACK}
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 

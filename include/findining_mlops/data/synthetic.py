@@ -28,7 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from findining_mlops.data.contracts import INTERACTIONS, REVIEWS, partition_key
+from findining_mlops.data.contracts import FEEDBACK, INTERACTIONS, REVIEWS, partition_key
+from findining_mlops.data.feedback import draw_aspects, feedback_frame
 
 SCENARIOS = ("stable", "taste-shift", "new-district", "slang-shift")
 
@@ -323,6 +324,22 @@ class World:
         )
 
 
+    # -- feedback (labelled with the aspects it complains about) -----------------------
+    def feedback(self, day: date, count: int, scenario: ScenarioPlan) -> pd.DataFrame:
+        rng = _seed(self.seed, "feedback", day.isoformat())
+        users = self.users.iloc[self._pick_users(rng, count, scenario, day)].reset_index(drop=True)
+        restaurants = self.restaurants["restaurant_id"].to_numpy()[rng.integers(0, self.n_restaurants, count)]
+        return feedback_frame(rng, day, "fb", users, restaurants, draw_aspects(rng, count))
+
+    def complaints(self, day: date, restaurant_id: str, aspect: str, count: int) -> pd.DataFrame:
+        """``count`` complaints about ``aspect`` at one restaurant (a planted spike), with
+        ids of their own so they add to the day's feedback."""
+        rng = _seed(self.seed, "complaints", restaurant_id, aspect, day.isoformat())
+        users = self.users.iloc[rng.integers(0, len(self.users), count)].reset_index(drop=True)
+        return feedback_frame(rng, day, f"fb-{restaurant_id}-{aspect}", users, np.full(count, restaurant_id),
+                              [[aspect]] * count)
+
+
 def _review_text(rng: np.random.Generator, lang: str, label: str, slang: bool) -> str:
     dish = DISHES[lang][rng.integers(len(DISHES[lang]))]
     tod = TOD_WORDS[lang][rng.integers(5)]
@@ -357,12 +374,13 @@ class GenerationSummary:
     interactions: int
     reviews: int
     keys: list[str]
+    feedback: int = 0
 
 
 def generate(store, start: date, days: int, seed: int, scenario: ScenarioPlan = ScenarioPlan(),
              requests_per_day: int = 1500, reviews_per_day: int = 400, world: World | None = None,
-             progress=None) -> GenerationSummary:
-    """Write ``days`` daily partitions of both datasets, plus the world's dimension tables."""
+             progress=None, feedback_per_day: int = 120) -> GenerationSummary:
+    """Write ``days`` daily partitions of every dataset, plus the world's dimension tables."""
     if days < 1:
         raise ValueError("days must be at least 1")
     world = world or World(seed)
@@ -370,7 +388,7 @@ def generate(store, start: date, days: int, seed: int, scenario: ScenarioPlan = 
         store.write_bytes("data/restaurants/restaurants.parquet", to_parquet_bytes(world.restaurants)),
         store.write_bytes("data/users/users.parquet", to_parquet_bytes(world.users)),
     ]
-    total_i = total_r = 0
+    total_i = total_r = total_f = 0
     for offset in range(days):
         day = start + timedelta(days=offset)
         interactions = world.interactions(day, requests_per_day, scenario)
@@ -379,7 +397,11 @@ def generate(store, start: date, days: int, seed: int, scenario: ScenarioPlan = 
         keys.append(store.write_bytes(partition_key("reviews", day), to_parquet_bytes(reviews, REVIEWS)))
         total_i += len(interactions)
         total_r += len(reviews)
+        if feedback_per_day:
+            feedback = world.feedback(day, feedback_per_day, scenario)
+            keys.append(store.write_bytes(partition_key("feedback", day), to_parquet_bytes(feedback, FEEDBACK)))
+            total_f += len(feedback)
         if progress:
             progress(f"{day}: {len(interactions)} interaction rows, {len(reviews)} reviews")
-    return GenerationSummary(days, total_i, total_r, keys)
+    return GenerationSummary(days, total_i, total_r, keys, total_f)
 

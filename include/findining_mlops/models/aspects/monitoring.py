@@ -1,0 +1,39 @@
+"""What monitoring needs to know about the aspect model: a captured inference becomes text
+descriptors plus its top aspect; the day's labelled feedback scores it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from findining_mlops.capture import CapturedInference
+from findining_mlops.data.feedback import ASPECTS
+from findining_mlops.models.aspects.features import CATEGORICAL, NUMERICAL
+from findining_mlops.models.aspects.train import aspect_f1, indicator
+from findining_mlops.models.sentiment.features import text_features
+
+DRIFT_NUMERICAL = NUMERICAL
+DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
+
+
+def captured_rows(record: CapturedInference) -> pd.DataFrame:
+    text = record.request["text"]
+    if not isinstance(text, str):
+        raise ValueError("captured aspect request has no text")
+    row = text_features(pd.Series([text]))
+    row["prediction"] = str(record.response["top"])
+    row["predicted_aspects"] = "|".join(record.response["aspects"])
+    row["inference_id"] = record.inference_id
+    return row
+
+
+def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    joined = captured.merge(truth[["inference_id", "aspects"]], on="inference_id", how="inner")
+    metrics = {"labelled_rows": int(len(joined)),
+               "ground_truth_coverage": float(len(joined) / max(len(captured), 1))}
+    if not joined.empty:
+        labels, predicted = indicator(joined["aspects"]), indicator(joined["predicted_aspects"])
+        metrics["macro_f1"] = aspect_f1(labels, predicted)
+        metrics["exact_match"] = float(np.mean((labels == predicted).all(axis=1)))
+        metrics["aspects"] = len(ASPECTS)
+    return metrics
