@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from findining_mlops.catalog import RESOURCE_PREFIX
 from findining_mlops.errors import ConfigurationError
 
 BACKENDS = ("local", "aws")
@@ -40,6 +41,11 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_STATE_TABLE": ("state_table_name", "ai-restaurant-recommendation-mlops-state"),
     "FINDINING_EXPERIMENTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
     "FINDINING_EXPERIMENT_EVENTS_TABLE": ("ab_test_events_table_name", "ai-restaurant-recommendation-ab-test-events"),
+}
+# Names of this environment's resources, read by findining_mlops.catalog from the process
+# environment only (never an Airflow Variable): env var -> (Terraform output, default)
+NAME_SETTINGS: dict[str, tuple[str, str]] = {
+    "FINDINING_RESOURCE_PREFIX": ("resource_prefix", RESOURCE_PREFIX),
 }
 # settings of both backends that Airflow Variables may also set
 COMMON_SETTINGS = ("FINDINING_BACKEND", "FINDINING_HOME", "FINDINING_DEFER_WAITS")

@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from findining_mlops.catalog import all_models, endpoint_name, model_package_group, resource_prefix
 from findining_mlops.infra_config import read_outputs, settings_from_outputs
 from findining_mlops.settings import AwsSettings
 
@@ -32,7 +33,8 @@ class Check:
 
 def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True) -> list[Check]:
     """Every check, in order; an AWS error fails its own check only."""
-    settings = AwsSettings.from_env(settings_from_outputs(outputs))
+    env = settings_from_outputs(outputs)
+    settings, prefix = AwsSettings.from_env(env), resource_prefix(env)
     missing = [name for name in VALIDATE_OUTPUTS if name not in outputs]
     if missing:
         return [Check("terraform outputs", False, f"missing {', '.join(missing)}: apply this repository's infra/terraform")]
@@ -48,7 +50,7 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
     checks += [(f"dashboard {outputs['dashboard_name']} present", lambda: _dashboard(client, str(outputs["dashboard_name"]))),
                ("stack alarms present", lambda: _alarms(client, list(outputs["alarm_names"])))]
     if endpoints:
-        checks += [(f"endpoint {name} serves registered versions", lambda name=name: _endpoint(client, name))
+        checks += [(f"endpoint {name} serves registered versions", lambda name=name: _endpoint(client, name, prefix))
                    for name in outputs["endpoint_names"]]
     results = []
     for name, check in checks:
@@ -123,11 +125,9 @@ def _alarms(client, names: list[str]) -> str:
     return f"{len(found)} alarm(s)"
 
 
-def _endpoint(client, name: str) -> str:
-    from findining_mlops.catalog import all_models
-    from findining_mlops.platform.aws.registry import package_group
-
-    models = {spec.endpoint_name: spec.name for spec in all_models().values()}
+def _endpoint(client, name: str, prefix: str) -> str:
+    """``prefix``: the environment's (Terraform's ``resource_prefix``), not this process's."""
+    models = {endpoint_name(model, prefix): model for model in all_models()}
     if name not in models:
         raise _Failed(f"no model of the catalog serves on {name}")
     sm = client("sagemaker")
@@ -139,7 +139,7 @@ def _endpoint(client, name: str) -> str:
         raise _Failed(f"{name} is {endpoint['EndpointStatus']}: {endpoint.get('FailureReason', '')}".rstrip(": "))
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     approved = {}
-    for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=package_group(models[name])):
+    for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=model_package_group(models[name], prefix)):
         for summary in page["ModelPackageSummaryList"]:
             package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
             if package["ModelApprovalStatus"] == "Approved":

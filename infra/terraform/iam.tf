@@ -203,8 +203,8 @@ data "aws_iam_policy_document" "ml_management" {
       "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:UpdateModelPackage", "sagemaker:AddTags",
     ]
     resources = [
-      "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:model-package/${local.sagemaker_prefix}-*/*",
+      "${local.sm_arn}:model-package-group/${local.name}-*",
+      "${local.sm_arn}:model-package/${local.name}-*/*",
     ]
   }
   statement {
@@ -215,9 +215,9 @@ data "aws_iam_policy_document" "ml_management" {
       "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:InvokeEndpoint", "sagemaker:AddTags",
     ]
     resources = [
-      "${local.sm_arn}:model/${local.sagemaker_model_stem}-*",
-      "${local.sm_arn}:endpoint-config/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:endpoint/${local.sagemaker_prefix}-*",
+      "${local.sm_arn}:model/${local.name}-*",
+      "${local.sm_arn}:endpoint-config/${local.name}-*",
+      "${local.sm_arn}:endpoint/${local.name}-*",
     ]
   }
   statement {
@@ -254,7 +254,7 @@ data "aws_iam_policy_document" "ml_management" {
     sid       = "PerVariantAlarms"
     actions   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"]
     # the DAGs' per-variant alarms: <endpoint>-<variant>-<metric>, endpoint = <prefix>-<model>-endpoint
-    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.sagemaker_prefix}-*-endpoint-*"]
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*-endpoint-*"]
   }
   statement {
     sid       = "TrainingJobLogs"
@@ -405,7 +405,6 @@ data "aws_iam_policy_document" "ml_monitoring" {
     actions   = ["cloudwatch:GetDashboard", "cloudwatch:DescribeAlarms"]
     resources = [
       "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${local.dashboard_name}",
-      "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.sagemaker_prefix}-*",
       "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*",
     ]
   }
@@ -418,11 +417,11 @@ data "aws_iam_policy_document" "ml_monitoring" {
     sid       = "EndpointsServeRegisteredVersions"
     actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"]
     resources = [
-      "${local.sm_arn}:endpoint/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:endpoint-config/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:model/${local.sagemaker_model_stem}-*",
-      "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:model-package/${local.sagemaker_prefix}-*/*",
+      "${local.sm_arn}:endpoint/${local.name}-*",
+      "${local.sm_arn}:endpoint-config/${local.name}-*",
+      "${local.sm_arn}:model/${local.name}-*",
+      "${local.sm_arn}:model-package-group/${local.name}-*",
+      "${local.sm_arn}:model-package/${local.name}-*/*",
     ]
   }
   statement {

@@ -2,6 +2,11 @@
 # these) and what `findining-mlops validate` checks. `findining-mlops configure
 # --terraform-output FILE` turns `terraform output -json` into the settings.
 
+output "resource_prefix" {
+  description = "FINDINING_RESOURCE_PREFIX: endpoints, model package groups, SageMaker models and configs, per-variant alarms and lock keys start with it"
+  value       = local.name
+}
+
 output "aws_region" {
   description = "FINDINING_AWS_REGION"
   value       = local.region

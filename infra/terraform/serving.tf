@@ -20,3 +20,10 @@ check "endpoint_capacity" {
     error_message = "endpoint_instance_count must lie between endpoint_min_capacity and endpoint_max_capacity."
   }
 }
+
+check "sagemaker_name_lengths" {
+  assert {
+    condition     = alltrue([for name in local.endpoint_names : length(name) <= 63])
+    error_message = "An endpoint name (<project_prefix>-<environment>-<model>-endpoint) exceeds SageMaker's 63 characters: shorten project_prefix or the model's name."
+  }
+}

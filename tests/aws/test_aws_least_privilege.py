@@ -40,8 +40,7 @@ REFERENCES = {
     "local.name": "ai-restaurant-recommendation-test", "local.mwaa_name": "ai-restaurant-recommendation-test-airflow",
     "local.bucket_arn": f"arn:aws:s3:::{BUCKET}", "local.objects_arn": f"arn:aws:s3:::{BUCKET}/*",
     "local.sm_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}", "local.logs_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group",
-    "local.training_job_prefix": "findining-", "local.sagemaker_prefix": "ai-restaurant-recommendation",
-    "local.sagemaker_model_stem": "ai-restaur", "local.pipeline_metrics_namespace": "FindDining/ModelMonitoring",
+    "local.training_job_prefix": "findining-", "local.pipeline_metrics_namespace": "FindDining/ModelMonitoring",
     "local.dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test",
     "local.table_arns": TABLE_ARNS,
     "concat(local.table_arns, [for arn in local.table_arns : \"${arn}/index/*\"])": TABLE_ARNS + [f"{a}/index/*" for a in TABLE_ARNS],
@@ -231,7 +230,8 @@ def test_the_bedrock_role_reads_reviews_and_writes_the_digest_only(account, monk
 def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypatch):
     from findining_mlops.validate import run_checks
 
-    outputs = {"aws_region": REGION, "bucket": BUCKET, "sagemaker_execution_role_arn": ROLE_ARN,
+    outputs = {"resource_prefix": "ai-restaurant-recommendation", "aws_region": REGION, "bucket": BUCKET,
+               "sagemaker_execution_role_arn": ROLE_ARN,
                "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
                "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
                "endpoint_names": [ENDPOINT],

@@ -10,7 +10,8 @@ ACCOUNT = "123456789012"  # moto's default account
 NAME = "ai-restaurant-recommendation-dev"
 ROLE_NAMES = {seed: f"{NAME}-{seed}" for seed in
               ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role")}
-ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
+ENDPOINT = f"{NAME}-sentiment-endpoint"
+PACKAGE_GROUP = f"{NAME}-sentiment"
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
 
@@ -48,7 +49,7 @@ def create_stack(session) -> dict:
                                     Metrics=[{"Id": "q", "Expression": "SELECT MAX(ModelLatency) FROM SCHEMA(\"AWS/SageMaker\", EndpointName, VariantName)",
                                               "Period": 60, "ReturnData": True}], AlarmActions=[topic])
     values = {
-        "aws_region": REGION, "bucket": bucket, "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
+        "resource_prefix": NAME, "aws_region": REGION, "bucket": bucket, "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
         "alerts_topic_arn": topic, "training_instance_type": "ml.m5.large", "training_volume_gb": 30,
         "training_max_runtime_seconds": 3600, "endpoint_instance_type": "ml.t2.medium", "endpoint_instance_count": 1,
         "data_capture_percent": 100, "private_subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],
@@ -66,15 +67,15 @@ def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
     sm = session.client("sagemaker", region_name=REGION)
     artifact = f"s3://{bucket}/models/sentiment/1/model.tar.gz"
     image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
-    sm.create_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment")
-    sm.create_model_package(ModelPackageGroupName="ai-restaurant-recommendation-sentiment", ModelApprovalStatus="Approved",
+    sm.create_model_package_group(ModelPackageGroupName=PACKAGE_GROUP)
+    sm.create_model_package(ModelPackageGroupName=PACKAGE_GROUP, ModelApprovalStatus="Approved",
                             InferenceSpecification={"Containers": [{"Image": image, "ModelDataUrl": artifact}],
                                                     "SupportedContentTypes": ["application/json"],
                                                     "SupportedResponseMIMETypes": ["application/json"]})
-    sm.create_model(ModelName="ai-restaur-sentiment-v1-abc", ExecutionRoleArn=role_arn,
+    sm.create_model(ModelName=f"{NAME}-sentiment-v1-abc", ExecutionRoleArn=role_arn,
                     PrimaryContainer={"Image": image, "ModelDataUrl": artifact})
     sm.create_endpoint_config(EndpointConfigName=f"{ENDPOINT}-abc", ProductionVariants=[{
-        "VariantName": "sentiment-v1", "ModelName": "ai-restaur-sentiment-v1-abc", "InitialInstanceCount": 1,
+        "VariantName": "sentiment-v1", "ModelName": f"{NAME}-sentiment-v1-abc", "InitialInstanceCount": 1,
         "InstanceType": "ml.t2.medium", "InitialVariantWeight": 1.0}])
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-abc")
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError, WaiterError
 
-from findining_mlops.catalog import RESOURCE_PREFIX, get_model
+from findining_mlops.catalog import all_models, get_model, resource_prefix
 from findining_mlops.errors import EndpointError
 from findining_mlops.platform.aws import alarms
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
@@ -142,10 +142,13 @@ class SageMakerEndpoints:
                         updated.isoformat(timespec="milliseconds") if isinstance(updated, datetime) else str(updated))
 
     def list_endpoints(self) -> list[Endpoint]:
-        names, kwargs = [], {"NameContains": RESOURCE_PREFIX, "MaxResults": 100}
+        """This environment's endpoints of the catalog's models: by exact name, since another
+        environment's prefix may extend this one's (``…-recommendation-dev``)."""
+        ours = {spec.endpoint_name for spec in all_models().values()}
+        names, kwargs = [], {"NameContains": resource_prefix(), "MaxResults": 100}
         while True:
             page = self._sm.list_endpoints(**kwargs)
-            names += [e["EndpointName"] for e in page["Endpoints"]]
+            names += [e["EndpointName"] for e in page["Endpoints"] if e["EndpointName"] in ours]
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
@@ -187,7 +190,7 @@ class SageMakerEndpoints:
                "FINDINING_MODEL_VERSION": str(variant.model_version), "FINDINING_ARTIFACT_URI": variant.artifact_uri}
         container = {"Image": image_uri(s.region, s.sklearn_framework_version, "inference"),
                      "ModelDataUrl": variant.artifact_uri, "Environment": env}
-        name = _name(f"{RESOURCE_PREFIX[:10]}-{variant.variant_name}", json.dumps(container, sort_keys=True))
+        name = _name(f"{resource_prefix()}-{variant.variant_name}", json.dumps(container, sort_keys=True))
         try:
             self._sm.describe_model(ModelName=name)
             return name
