@@ -257,6 +257,33 @@ data "aws_iam_policy_document" "ml_management" {
     resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*-endpoint-*"]
   }
   statement {
+    sid     = "ScaleTheVariants"
+    actions = ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DeregisterScalableTarget"]
+    # a scalable target's ARN ends in an opaque id, not the endpoint's name: region and account scope it
+    resources = ["arn:${local.partition}:application-autoscaling:${local.region}:${local.account_id}:scalable-target/*"]
+  }
+  statement {
+    sid       = "FindScaledVariants"
+    actions   = ["application-autoscaling:DescribeScalableTargets"]
+    resources = ["*"] # Describe* of Application Auto Scaling have no resource type
+  }
+  statement {
+    sid     = "TargetTrackingAlarms"
+    actions = ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]
+    # a tracking policy's alarms, which Application Auto Scaling manages with the caller's permission
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:TargetTracking-endpoint/${local.name}-*"]
+  }
+  statement {
+    sid       = "CreateTheAutoScalingServiceLinkedRoleOnce"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["sagemaker.application-autoscaling.amazonaws.com"]
+    }
+  }
+  statement {
     sid       = "TrainingJobLogs"
     actions   = ["logs:FilterLogEvents"]
     resources = ["${local.logs_arn}:/aws/sagemaker/TrainingJobs:*"]

@@ -52,6 +52,21 @@ output "endpoint_instance_count" {
   value       = var.endpoint_instance_count
 }
 
+output "endpoint_min_capacity" {
+  description = "FINDINING_ENDPOINT_MIN_CAPACITY: each variant's auto-scaling floor"
+  value       = var.endpoint_min_capacity
+}
+
+output "endpoint_max_capacity" {
+  description = "FINDINING_ENDPOINT_MAX_CAPACITY: each variant's auto-scaling ceiling"
+  value       = var.endpoint_max_capacity
+}
+
+output "target_invocations_per_instance" {
+  description = "FINDINING_ENDPOINT_TARGET_INVOCATIONS: the target of each variant's SageMakerVariantInvocationsPerInstance tracking"
+  value       = var.target_invocations_per_instance
+}
+
 output "data_capture_percent" {
   description = "FINDINING_CAPTURE_PERCENT"
   value       = var.data_capture_percent
@@ -117,9 +132,4 @@ output "endpoint_names" {
 output "mwaa_environment_name" {
   description = "The MWAA environment running the DAGs"
   value       = aws_mwaa_environment.main.name
-}
-
-output "endpoint_autoscaling" {
-  description = "Target-tracking settings for each production variant (registered per variant once it serves)"
-  value       = local.endpoint_autoscaling
 }

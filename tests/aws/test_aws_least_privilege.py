@@ -155,6 +155,12 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
         baked = deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started + timedelta(minutes=2))
         assert deployment.finish(aws, baked, "rollout-1")["outcome"] == "rollback"
         aws.endpoints.release_deployment_lock(ENDPOINT, "rollout-1")
+        autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+        targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        assert [t["ResourceId"] for t in targets] == [f"endpoint/{ENDPOINT}/variant/sentiment-v1"]  # the canary's went
+        assert denied(lambda: autoscaling.put_scheduled_action(
+            ServiceNamespace="sagemaker", ScheduledActionName="x", ResourceId=targets[0]["ResourceId"],
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount", Schedule="rate(1 hour)"))
 
         test = ABTest(test_id="ab-1", test_name="t", model_name="sentiment", endpoint=ENDPOINT, control_version=1,
                       treatment_version=2, control_variant="sentiment-v1", treatment_variant="sentiment-v2",
@@ -238,6 +244,7 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
     outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
+                    "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
                     "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
     boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
     assume("ml-monitoring-role", monkeypatch)

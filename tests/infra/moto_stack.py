@@ -57,7 +57,7 @@ def create_stack(session) -> dict:
         **{output: name for output, (name, _) in tables.items()},
         "role_arns": roles, "dashboard_name": dashboard, "alarm_names": alarms, "endpoint_names": [ENDPOINT],
         "mwaa_environment_name": f"{NAME}-airflow",
-        "endpoint_autoscaling": {"min_capacity": 1, "max_capacity": 1, "target_invocations_per_instance": 1000},
+        "endpoint_min_capacity": 1, "endpoint_max_capacity": 1, "target_invocations_per_instance": 1000,
     }
     return values
 
