@@ -193,7 +193,7 @@ class SageMakerEndpoints:
     def _ensure_model(self, variant: ProductionVariant) -> str:
         """A SageMaker model for the variant's artifact, created once (named by its content)."""
         s = self.settings
-        source = upload_source(self.store, get_model(variant.model_name))
+        source = upload_source(self.store, get_model(variant.model_name), s.sklearn_framework_version)
         env = {**serving_environment(source, s.region), "FINDINING_MODEL_NAME": variant.model_name,
                "FINDINING_MODEL_VERSION": str(variant.model_version), "FINDINING_ARTIFACT_URI": variant.artifact_uri}
         container = {"Image": image_uri(s.region, s.sklearn_framework_version, "inference"),

@@ -138,7 +138,7 @@ class SageMakerModelRegistry:
             "CodeVersion": str(lineage.get("code_version", "")),
             "DataSha256": str((lineage.get("data_snapshot") or {}).get("sha256", "")),
         }
-        source = upload_source(self.store, get_model(model_name))
+        source = upload_source(self.store, get_model(model_name), self.settings.sklearn_framework_version)
         s = self.settings
         request = {
             "ModelPackageGroupName": package_group(model_name),
