@@ -436,6 +436,11 @@ data "aws_iam_policy_document" "ml_monitoring" {
     ]
   }
   statement {
+    sid       = "AirflowEnvironmentAvailable"
+    actions   = ["airflow:GetEnvironment"]
+    resources = ["arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${local.mwaa_name}"]
+  }
+  statement {
     sid       = "ReadMetrics"
     actions   = ["cloudwatch:GetMetricData"]
     resources = ["*"] # GetMetricData has no resource type

@@ -26,6 +26,7 @@ from sagemaker_emulation import runs_training_jobs, updates_endpoints
 from simulation import bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))  # the HCL reader lives with the infra tests
+from moto_stack import answer_mwaa  # noqa: E402
 from terraform_stack import render_policy  # noqa: E402
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
@@ -240,13 +241,15 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                "sagemaker_execution_role_arn": ROLE_ARN,
                "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
                "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
-               "endpoint_names": [ENDPOINT],
+               "endpoint_names": [ENDPOINT], "mwaa_environment_name": "ai-restaurant-recommendation-test-airflow",
                **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
     outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
                     "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
     boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    answer_mwaa(monkeypatch, {"Name": outputs["mwaa_environment_name"], "Status": "AVAILABLE",
+                              "StartupScriptS3Path": "airflow/startup.sh"})  # moto has no MWAA
     assume("ml-monitoring-role", monkeypatch)
 
     @set_initial_no_auth_action_count(0)

@@ -83,3 +83,32 @@ def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
 def terraform_output_json(values: dict) -> str:
     """As `terraform output -json` prints them."""
     return json.dumps({name: {"sensitive": False, "type": "string", "value": value} for name, value in values.items()})
+
+
+def mwaa_environment(outputs: dict, **changes) -> dict:
+    """GetEnvironment's answer for the stack's environment after the README's update-environment."""
+    name = outputs["mwaa_environment_name"]
+    return {"Name": name, "Arn": f"arn:aws:airflow:{REGION}:{ACCOUNT}:environment/{name}", "Status": "AVAILABLE",
+            "AirflowVersion": "3.0.6", "ExecutionRoleArn": outputs["role_arns"]["ml-management-role"],
+            "StartupScriptS3Path": "airflow/startup.sh", **changes}
+
+
+def answer_mwaa(monkeypatch, environment: dict) -> None:
+    """moto has no MWAA: every MWAA client boto3 makes answers GetEnvironment with
+    ``environment`` as it is when the client is made (a test may change it), through botocore's
+    Stubber, which checks request and answer against the service model; every other client
+    is moto's."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.session.Session.client
+
+    def client_with_mwaa_answered(self, service, *args, **kwargs):
+        made = client(self, service, *args, **kwargs)
+        if service == "mwaa":
+            stub = Stubber(made)
+            stub.add_response("get_environment", {"Environment": dict(environment)}, {"Name": environment["Name"]})
+            stub.activate()
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_mwaa_answered)

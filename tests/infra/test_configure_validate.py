@@ -8,7 +8,10 @@ import shlex
 
 import pytest
 
-from moto_stack import ENDPOINT, NAME, PACKAGE_GROUP, REGION, ROLE_NAMES, create_stack, deploy_registered_version, terraform_output_json
+from moto_stack import (
+    ENDPOINT, NAME, PACKAGE_GROUP, REGION, ROLE_NAMES, answer_mwaa, create_stack, deploy_registered_version,
+    mwaa_environment, terraform_output_json,
+)
 
 
 @pytest.fixture
@@ -25,9 +28,18 @@ def account(monkeypatch):
 
 
 @pytest.fixture
-def stack(account, tmp_path):
+def mwaa(account, monkeypatch) -> dict:
+    """What MWAA answers about the environment (moto has no MWAA)."""
+    environment: dict = {}
+    answer_mwaa(monkeypatch, environment)
+    return environment
+
+
+@pytest.fixture
+def stack(account, mwaa, tmp_path):
     outputs = create_stack(account)
     deploy_registered_version(account, outputs["bucket"], outputs["sagemaker_execution_role_arn"])
+    mwaa.update(mwaa_environment(outputs))
     path = tmp_path / "outputs.json"
     path.write_text(terraform_output_json(outputs))
     return outputs, path
@@ -135,8 +147,24 @@ def test_validate_fails_an_endpoint_serving_an_unregistered_artifact(stack, acco
     assert "which no approved model package registers" in capsys.readouterr().out
 
 
-def test_validate_before_the_first_deployment_skips_the_endpoints(account, tmp_path, capsys):
+def test_validate_before_the_first_deployment_skips_the_endpoints(account, mwaa, tmp_path, capsys):
+    outputs = create_stack(account)
+    mwaa.update(mwaa_environment(outputs))
     path = tmp_path / "outputs.json"
-    path.write_text(terraform_output_json(create_stack(account)))
+    path.write_text(terraform_output_json(outputs))
     assert cli("validate", "--terraform-output", str(path), "--before-first-deployment") == 0
     assert "endpoint" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("changes, detail", [
+    ({"Status": "UPDATE_FAILED", "LastUpdate": {"Error": {"ErrorMessage": "plugins.zip is not a zip file"}}},
+     "is UPDATE_FAILED: plugins.zip is not a zip file"),
+    ({"ExecutionRoleArn": "arn:aws:iam::123456789012:role/somebody-else"}, "not the stack's ml-management-role"),
+    ({"StartupScriptS3Path": ""}, "no startup script"),
+])
+def test_validate_checks_the_airflow_environment_through_the_mwaa_api(stack, mwaa, capsys, changes, detail):
+    _, path = stack
+    mwaa.update(changes)
+    assert cli("validate", "--terraform-output", str(path)) == 1
+    [failed] = [line for line in capsys.readouterr().out.splitlines() if " FAIL " in line]
+    assert failed.startswith(f"Airflow environment {NAME}-airflow available") and detail in failed

@@ -90,3 +90,10 @@ def test_auto_scaling_is_the_management_role_s_and_only_for_its_own_endpoints_al
     assert literal(statements["TargetTrackingAlarms"]["resources"])[0].endswith(":alarm:TargetTracking-endpoint/${local.name}-*")
     [condition] = statements["CreateTheAutoScalingServiceLinkedRoleOnce"]["condition"]
     assert literal(condition["values"]) == ["sagemaker.application-autoscaling.amazonaws.com"]
+
+
+def test_validate_reads_the_airflow_environment_of_its_own_stack_only():
+    statements = {literal(s["sid"]): s for s in identity_policies()["ml_monitoring"]}
+    airflow = statements["AirflowEnvironmentAvailable"]
+    assert literal(airflow["actions"]) == ["airflow:GetEnvironment"]
+    assert literal(airflow["resources"])[0].endswith(":environment/${local.mwaa_name}")
