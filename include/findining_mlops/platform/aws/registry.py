@@ -298,7 +298,7 @@ class SageMakerModelRegistry:
 
     def _version(self, package: dict, notes: dict[tuple[str, int], str]) -> ModelVersion:
         """A version from its package's summary (or description: it has the same fields)."""
-        model_name = _models_by_group()[package["ModelPackageGroupName"]]
+        model_name = package["ModelPackageGroupName"].removeprefix(f"{resource_prefix()}-")
         version = int(package["ModelPackageVersion"])
         artifact_key = model_artifact_key(model_name, version)
         created = package.get("CreationTime")
