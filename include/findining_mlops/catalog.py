@@ -7,14 +7,17 @@ only, because DAG files call it at parse time to build the ``model_name`` enum.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 from findining_mlops.errors import ConfigurationError, UnknownModelError
 
-RESOURCE_PREFIX = "ai-restaurant-recommendation"
+RESOURCE_PREFIX = "ai-restaurant-recommendation"  # the names' prefix unless FINDINING_RESOURCE_PREFIX sets another
+MAX_SAGEMAKER_NAME = 63  # endpoints and model package groups
 DEFAULT_CATALOG = Path(__file__).with_name("models.toml")
 
 
@@ -62,11 +65,44 @@ class ModelSpec:
 
     @property
     def endpoint_name(self) -> str:
-        return f"{RESOURCE_PREFIX}-{self.name}-endpoint"
+        """This environment's endpoint of the model (``FINDINING_RESOURCE_PREFIX``)."""
+        return endpoint_name(self.name)
 
     @property
     def model_package_group(self) -> str:
-        return f"{RESOURCE_PREFIX}-{self.name}"
+        """This environment's model package group of the model (``FINDINING_RESOURCE_PREFIX``)."""
+        return model_package_group(self.name)
+
+
+def resource_prefix(env: Mapping[str, str] | None = None) -> str:
+    """The prefix of every name the pipeline gives a resource: ``FINDINING_RESOURCE_PREFIX``
+    (the Terraform output ``resource_prefix``, ``<project>-<environment>``), so dev, staging
+    and production share an account without sharing an endpoint, package group or alarm.
+
+    Read from the process environment, not from an Airflow Variable: names are resolved
+    wherever a model is (DAG forms, the CLI, the serving client), with no settings at hand."""
+    prefix = (os.environ if env is None else env).get("FINDINING_RESOURCE_PREFIX", "").strip() or RESOURCE_PREFIX
+    if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", prefix) or "--" in prefix:
+        raise ConfigurationError(f"FINDINING_RESOURCE_PREFIX={prefix!r} is not a name prefix: lowercase letters, "
+                                 "digits and single hyphens, starting with a letter (e.g. ai-restaurant-recommendation-dev)")
+    return prefix
+
+
+def endpoint_name(model_name: str, prefix: str | None = None) -> str:
+    """``<prefix>-<model>-endpoint``; ``prefix`` defaults to this environment's."""
+    return _sagemaker_name(f"{prefix or resource_prefix()}-{model_name}-endpoint")
+
+
+def model_package_group(model_name: str, prefix: str | None = None) -> str:
+    """``<prefix>-<model>``; ``prefix`` defaults to this environment's."""
+    return _sagemaker_name(f"{prefix or resource_prefix()}-{model_name}")
+
+
+def _sagemaker_name(name: str) -> str:
+    if len(name) > MAX_SAGEMAKER_NAME:
+        raise ConfigurationError(f"{name} has {len(name)} characters, SageMaker allows {MAX_SAGEMAKER_NAME}: "
+                                 "shorten FINDINING_RESOURCE_PREFIX (Terraform's project_prefix) or the model's name")
+    return name
 
 
 def catalog_path() -> Path:

@@ -7,18 +7,21 @@ the same rules a task applies (``AwsSettings.from_env``), and writes them as
 - ``env``: ``export FINDINING_…=…`` lines, MWAA's startup script (``airflow/startup.sh``) or a
   shell's ``source``;
 - ``airflow-variables``: JSON for ``airflow variables import`` on a self-managed Airflow
-  (the lower-cased names the plugin layer maps back to ``FINDINING_…``).
+  (the lower-cased names the plugin layer maps back to ``FINDINING_…``). The resource prefix
+  (``settings.NAME_SETTINGS``) is no Variable: it goes to the Airflow processes' environment.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import sys
 from pathlib import Path
 from typing import Mapping
 
+from findining_mlops.catalog import all_models, endpoint_name, resource_prefix
 from findining_mlops.errors import ConfigurationError
-from findining_mlops.settings import AWS_SETTINGS, AwsSettings
+from findining_mlops.settings import AWS_SETTINGS, NAME_SETTINGS, AwsSettings
 
 FORMATS = ("env", "airflow-variables")
 
@@ -37,18 +40,21 @@ def read_outputs(path: Path) -> dict[str, object]:
 
 
 def settings_from_outputs(outputs: Mapping[str, object]) -> dict[str, str]:
-    """The pipeline's environment (``FINDINING_BACKEND=aws`` and every AWS setting the stack
-    provides), checked as a task would check it."""
-    missing = sorted(output for output, _ in AWS_SETTINGS.values() if output and output not in outputs)
+    """The pipeline's environment (``FINDINING_BACKEND=aws``, every AWS setting and the resource
+    prefix the stack provides), checked as a task would check it."""
+    stack_settings = {**NAME_SETTINGS, **AWS_SETTINGS}
+    missing = sorted(output for output, _ in stack_settings.values() if output and output not in outputs)
     if missing:
         raise ConfigurationError(f"the Terraform outputs lack {', '.join(missing)}; "
                                  "run `terraform apply` with this repository's infra/terraform first")
     env = {"FINDINING_BACKEND": "aws"}
-    for name, (output, _) in AWS_SETTINGS.items():
+    for name, (output, _) in stack_settings.items():
         if output:
             value = outputs[output]
             env[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     AwsSettings.from_env(env)  # a bad value fails here, naming the setting, not in the first task
+    for model in all_models():
+        endpoint_name(model, resource_prefix(env))
     return env
 
 
@@ -57,16 +63,21 @@ def render(env: Mapping[str, str], fmt: str) -> str:
         lines = ["# the Find Dining pipeline's settings, from `terraform output -json` (findining-mlops configure)"]
         return "\n".join(lines + [f"export {name}={shlex.quote(value)}" for name, value in env.items()]) + "\n"
     if fmt == "airflow-variables":
-        return json.dumps({name.lower(): value for name, value in env.items()}, indent=2) + "\n"
+        return json.dumps({name.lower(): value for name, value in env.items() if name not in NAME_SETTINGS}, indent=2) + "\n"
     raise ConfigurationError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
 
 
 def cmd_configure(args) -> int:
-    text = render(settings_from_outputs(read_outputs(args.terraform_output)), args.format)
+    env = settings_from_outputs(read_outputs(args.terraform_output))
+    text = render(env, args.format)
     if args.out:
         Path(args.out).write_text(text)
     else:
         print(text, end="")
+    if args.format != "env":
+        names = " ".join(f"{name}={shlex.quote(env[name])}" for name in NAME_SETTINGS)
+        print(f"also set {names} in the environment of every Airflow process (scheduler, DAG processor, workers, "
+              "triggerer): resource names are read from the environment, never from an Airflow Variable", file=sys.stderr)
     return 0
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import findining_mlops
-from findining_mlops.catalog import ModelSpec
+from findining_mlops.catalog import ModelSpec, resource_prefix
 from findining_mlops.data.contracts import SCHEMAS, partition_prefix
 from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, TrainingJobFailed
 from findining_mlops.model_check import ModelCheckFailed, check_model
@@ -38,8 +38,9 @@ MAX_JOB_NAME = 63  # SageMaker's limit
 
 
 def training_job_name(model_name: str, dag_id: str, run_id: str) -> str:
-    """Deterministic per DAG run, valid as a SageMaker job name (``[a-zA-Z0-9-]``, <= 63)."""
-    digest = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:12]
+    """Deterministic per DAG run and environment (environments sharing an account run the same
+    DAG ids and run ids), valid as a SageMaker job name (``[a-zA-Z0-9-]``, <= 63)."""
+    digest = hashlib.sha256(f"{resource_prefix()}/{dag_id}/{run_id}".encode()).hexdigest()[:12]
     return f"findining-{model_name}"[: MAX_JOB_NAME - 13].rstrip("-") + f"-{digest}"
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from findining_mlops.catalog import RESOURCE_PREFIX
 from findining_mlops.errors import ConfigurationError
 
 BACKENDS = ("local", "aws")
@@ -32,6 +33,9 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_TRAINING_MAX_RUNTIME_SECONDS": ("training_max_runtime_seconds", "7200"),
     "FINDINING_ENDPOINT_INSTANCE_TYPE": ("endpoint_instance_type", "ml.m5.large"),
     "FINDINING_ENDPOINT_INSTANCE_COUNT": ("endpoint_instance_count", "1"),
+    "FINDINING_ENDPOINT_MIN_CAPACITY": ("endpoint_min_capacity", "1"),
+    "FINDINING_ENDPOINT_MAX_CAPACITY": ("endpoint_max_capacity", "2"),
+    "FINDINING_ENDPOINT_TARGET_INVOCATIONS": ("target_invocations_per_instance", "1000"),
     "FINDINING_CAPTURE_PERCENT": ("data_capture_percent", "100"),
     "FINDINING_SKLEARN_FRAMEWORK_VERSION": ("", "1.9-0"),
     "FINDINING_VPC_SUBNET_IDS": ("private_subnet_ids", ""),
@@ -40,6 +44,11 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_STATE_TABLE": ("state_table_name", "ai-restaurant-recommendation-mlops-state"),
     "FINDINING_EXPERIMENTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
     "FINDINING_EXPERIMENT_EVENTS_TABLE": ("ab_test_events_table_name", "ai-restaurant-recommendation-ab-test-events"),
+}
+# Names of this environment's resources, read by findining_mlops.catalog from the process
+# environment only (never an Airflow Variable): env var -> (Terraform output, default)
+NAME_SETTINGS: dict[str, tuple[str, str]] = {
+    "FINDINING_RESOURCE_PREFIX": ("resource_prefix", RESOURCE_PREFIX),
 }
 # settings of both backends that Airflow Variables may also set
 COMMON_SETTINGS = ("FINDINING_BACKEND", "FINDINING_HOME", "FINDINING_DEFER_WAITS")
@@ -66,6 +75,10 @@ class AwsSettings:
     training_max_runtime_s: int = 7200
     endpoint_instance_type: str = "ml.m5.large"
     endpoint_instance_count: int = 1
+    # each variant's auto-scaling: target tracking on SageMakerVariantInvocationsPerInstance
+    endpoint_min_capacity: int = 1
+    endpoint_max_capacity: int = 2
+    target_invocations_per_instance: int = 1000
     capture_percent: int = 100
     sklearn_framework_version: str = "1.9-0"
     subnet_ids: tuple[str, ...] = ()
@@ -98,6 +111,15 @@ class AwsSettings:
             _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
         for name in ("FINDINING_STATE_TABLE", "FINDINING_EXPERIMENTS_TABLE", "FINDINING_EXPERIMENT_EVENTS_TABLE"):
             _match(name, value[name], _TABLE, "a DynamoDB table name")
+        instances = _int("FINDINING_ENDPOINT_INSTANCE_COUNT", value, 1, 100)
+        low = _int("FINDINING_ENDPOINT_MIN_CAPACITY", value, 1, 100)
+        high = _int("FINDINING_ENDPOINT_MAX_CAPACITY", value, 1, 100)
+        if high < low:
+            raise ConfigurationError(f"FINDINING_ENDPOINT_MAX_CAPACITY={high} is below FINDINING_ENDPOINT_MIN_CAPACITY={low}")
+        if not low <= instances <= high:
+            raise ConfigurationError(f"FINDINING_ENDPOINT_INSTANCE_COUNT={instances} is outside the auto-scaling bounds "
+                                     f"FINDINING_ENDPOINT_MIN_CAPACITY..FINDINING_ENDPOINT_MAX_CAPACITY ({low}..{high}): "
+                                     "a new variant would be scaled at once to within them")
         subnets = _ids("FINDINING_VPC_SUBNET_IDS", value["FINDINING_VPC_SUBNET_IDS"], "subnet-")
         groups = _ids("FINDINING_VPC_SECURITY_GROUP_IDS", value["FINDINING_VPC_SECURITY_GROUP_IDS"], "sg-")
         if bool(subnets) != bool(groups):
@@ -113,7 +135,10 @@ class AwsSettings:
             training_volume_gb=_int("FINDINING_TRAINING_VOLUME_GB", value, 1, 16384),
             training_max_runtime_s=_int("FINDINING_TRAINING_MAX_RUNTIME_SECONDS", value, 60, 28 * 24 * 3600),
             endpoint_instance_type=value["FINDINING_ENDPOINT_INSTANCE_TYPE"],
-            endpoint_instance_count=_int("FINDINING_ENDPOINT_INSTANCE_COUNT", value, 1, 100),
+            endpoint_instance_count=instances,
+            endpoint_min_capacity=low,
+            endpoint_max_capacity=high,
+            target_invocations_per_instance=_int("FINDINING_ENDPOINT_TARGET_INVOCATIONS", value, 1, 1_000_000),
             capture_percent=_int("FINDINING_CAPTURE_PERCENT", value, 0, 100),
             sklearn_framework_version=value["FINDINING_SKLEARN_FRAMEWORK_VERSION"],
             subnet_ids=subnets,

@@ -3,8 +3,9 @@
 The seed's ``validate-ml-deployment.sh`` as read-only API calls (the ml-monitoring role is
 enough): bucket reachable and encrypted with the stack's key, alerts topic reachable and
 encrypted, the four roles present, the three tables active, the dashboard and the stack's
-alarms present, and each endpoint ``InService`` with every variant serving an approved,
-registered model version. One line per check; any failure makes the exit status non-zero.
+alarms present, the Airflow (MWAA) environment available, running as the management role
+with the startup script that carries the settings, and each endpoint ``InService`` with
+every variant serving an approved, registered model version. One line per check; any failure makes the exit status non-zero.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from findining_mlops.catalog import all_models, endpoint_name, model_package_group, resource_prefix
 from findining_mlops.infra_config import read_outputs, settings_from_outputs
 from findining_mlops.settings import AwsSettings
 
 # outputs read here beyond the settings (infra/terraform/outputs.tf)
-VALIDATE_OUTPUTS = ("role_arns", "dashboard_name", "alarm_names", "endpoint_names")
+VALIDATE_OUTPUTS = ("role_arns", "dashboard_name", "alarm_names", "endpoint_names", "mwaa_environment_name")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Check:
 
 def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True) -> list[Check]:
     """Every check, in order; an AWS error fails its own check only."""
-    settings = AwsSettings.from_env(settings_from_outputs(outputs))
+    env = settings_from_outputs(outputs)
+    settings, prefix = AwsSettings.from_env(env), resource_prefix(env)
     missing = [name for name in VALIDATE_OUTPUTS if name not in outputs]
     if missing:
         return [Check("terraform outputs", False, f"missing {', '.join(missing)}: apply this repository's infra/terraform")]
@@ -46,9 +49,11 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
     checks += [(f"table {table} active", lambda table=table: _table(client, table))
                for table in (settings.state_table, settings.experiments_table, settings.experiment_events_table)]
     checks += [(f"dashboard {outputs['dashboard_name']} present", lambda: _dashboard(client, str(outputs["dashboard_name"]))),
-               ("stack alarms present", lambda: _alarms(client, list(outputs["alarm_names"])))]
+               ("stack alarms present", lambda: _alarms(client, list(outputs["alarm_names"]))),
+               (f"Airflow environment {outputs['mwaa_environment_name']} available",
+                lambda: _airflow(client, str(outputs["mwaa_environment_name"]), dict(outputs["role_arns"])))]
     if endpoints:
-        checks += [(f"endpoint {name} serves registered versions", lambda name=name: _endpoint(client, name))
+        checks += [(f"endpoint {name} serves registered versions", lambda name=name: _endpoint(client, name, prefix))
                    for name in outputs["endpoint_names"]]
     results = []
     for name, check in checks:
@@ -123,11 +128,23 @@ def _alarms(client, names: list[str]) -> str:
     return f"{len(found)} alarm(s)"
 
 
-def _endpoint(client, name: str) -> str:
-    from findining_mlops.catalog import all_models
-    from findining_mlops.platform.aws.registry import package_group
+def _airflow(client, name: str, roles: Mapping[str, str]) -> str:
+    environment = client("mwaa").get_environment(Name=name)["Environment"]
+    if environment["Status"] != "AVAILABLE":
+        error = environment.get("LastUpdate", {}).get("Error", {}).get("ErrorMessage", "")
+        raise _Failed(f"{name} is {environment['Status']}" + (f": {error}" if error else ""))
+    role = roles.get("ml-management-role")
+    if role and environment.get("ExecutionRoleArn") != role:
+        raise _Failed(f"runs as {environment.get('ExecutionRoleArn')}, not the stack's ml-management-role {role}")
+    if not environment.get("StartupScriptS3Path"):
+        raise _Failed("no startup script: the settings of `findining-mlops configure` never reach the tasks "
+                      "(README, Deployment: aws mwaa update-environment --startup-script-s3-path airflow/startup.sh)")
+    return f"AVAILABLE, Airflow {environment.get('AirflowVersion', '?')}, startup script {environment['StartupScriptS3Path']}"
 
-    models = {spec.endpoint_name: spec.name for spec in all_models().values()}
+
+def _endpoint(client, name: str, prefix: str) -> str:
+    """``prefix``: the environment's (Terraform's ``resource_prefix``), not this process's."""
+    models = {endpoint_name(model, prefix): model for model in all_models()}
     if name not in models:
         raise _Failed(f"no model of the catalog serves on {name}")
     sm = client("sagemaker")
@@ -139,7 +156,7 @@ def _endpoint(client, name: str) -> str:
         raise _Failed(f"{name} is {endpoint['EndpointStatus']}: {endpoint.get('FailureReason', '')}".rstrip(": "))
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     approved = {}
-    for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=package_group(models[name])):
+    for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=model_package_group(models[name], prefix)):
         for summary in page["ModelPackageSummaryList"]:
             package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
             if package["ModelApprovalStatus"] == "Approved":

@@ -203,8 +203,8 @@ data "aws_iam_policy_document" "ml_management" {
       "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:UpdateModelPackage", "sagemaker:AddTags",
     ]
     resources = [
-      "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:model-package/${local.sagemaker_prefix}-*/*",
+      "${local.sm_arn}:model-package-group/${local.name}-*",
+      "${local.sm_arn}:model-package/${local.name}-*/*",
     ]
   }
   statement {
@@ -215,9 +215,9 @@ data "aws_iam_policy_document" "ml_management" {
       "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:InvokeEndpoint", "sagemaker:AddTags",
     ]
     resources = [
-      "${local.sm_arn}:model/${local.sagemaker_model_stem}-*",
-      "${local.sm_arn}:endpoint-config/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:endpoint/${local.sagemaker_prefix}-*",
+      "${local.sm_arn}:model/${local.name}-*",
+      "${local.sm_arn}:endpoint-config/${local.name}-*",
+      "${local.sm_arn}:endpoint/${local.name}-*",
     ]
   }
   statement {
@@ -254,7 +254,34 @@ data "aws_iam_policy_document" "ml_management" {
     sid       = "PerVariantAlarms"
     actions   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"]
     # the DAGs' per-variant alarms: <endpoint>-<variant>-<metric>, endpoint = <prefix>-<model>-endpoint
-    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.sagemaker_prefix}-*-endpoint-*"]
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*-endpoint-*"]
+  }
+  statement {
+    sid     = "ScaleTheVariants"
+    actions = ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DeregisterScalableTarget"]
+    # a scalable target's ARN ends in an opaque id, not the endpoint's name: region and account scope it
+    resources = ["arn:${local.partition}:application-autoscaling:${local.region}:${local.account_id}:scalable-target/*"]
+  }
+  statement {
+    sid       = "FindScaledVariants"
+    actions   = ["application-autoscaling:DescribeScalableTargets"]
+    resources = ["*"] # Describe* of Application Auto Scaling have no resource type
+  }
+  statement {
+    sid     = "TargetTrackingAlarms"
+    actions = ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]
+    # a tracking policy's alarms, which Application Auto Scaling manages with the caller's permission
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:TargetTracking-endpoint/${local.name}-*"]
+  }
+  statement {
+    sid       = "CreateTheAutoScalingServiceLinkedRoleOnce"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["sagemaker.application-autoscaling.amazonaws.com"]
+    }
   }
   statement {
     sid       = "TrainingJobLogs"
@@ -405,9 +432,13 @@ data "aws_iam_policy_document" "ml_monitoring" {
     actions   = ["cloudwatch:GetDashboard", "cloudwatch:DescribeAlarms"]
     resources = [
       "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${local.dashboard_name}",
-      "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.sagemaker_prefix}-*",
       "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*",
     ]
+  }
+  statement {
+    sid       = "AirflowEnvironmentAvailable"
+    actions   = ["airflow:GetEnvironment"]
+    resources = ["arn:${local.partition}:airflow:${local.region}:${local.account_id}:environment/${local.mwaa_name}"]
   }
   statement {
     sid       = "ReadMetrics"
@@ -418,11 +449,11 @@ data "aws_iam_policy_document" "ml_monitoring" {
     sid       = "EndpointsServeRegisteredVersions"
     actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"]
     resources = [
-      "${local.sm_arn}:endpoint/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:endpoint-config/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:model/${local.sagemaker_model_stem}-*",
-      "${local.sm_arn}:model-package-group/${local.sagemaker_prefix}-*",
-      "${local.sm_arn}:model-package/${local.sagemaker_prefix}-*/*",
+      "${local.sm_arn}:endpoint/${local.name}-*",
+      "${local.sm_arn}:endpoint-config/${local.name}-*",
+      "${local.sm_arn}:model/${local.name}-*",
+      "${local.sm_arn}:model-package-group/${local.name}-*",
+      "${local.sm_arn}:model-package/${local.name}-*/*",
     ]
   }
   statement {

@@ -18,13 +18,12 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = var.aws_region
 
-  # SageMaker names the code derives from its own constant prefix (catalog.RESOURCE_PREFIX):
-  # endpoints, endpoint configs and model package groups start with it, models with its
-  # first 10 characters, training jobs with "findining-". The IAM policies are scoped to them.
-  sagemaker_prefix     = "ai-restaurant-recommendation"
-  sagemaker_model_stem = substr(local.sagemaker_prefix, 0, 10)
-  training_job_prefix  = "findining-"
-  endpoint_names       = [for model in var.model_names : "${local.sagemaker_prefix}-${model}-endpoint"]
+  # The code names its SageMaker resources, alarms and lock keys with local.name (the output
+  # resource_prefix, its FINDINING_RESOURCE_PREFIX): endpoints, endpoint configs, models and
+  # model package groups start with it; training jobs with "findining-". The IAM policies are
+  # scoped to these names, so one environment's role cannot touch another's resources.
+  training_job_prefix = "findining-"
+  endpoint_names      = [for model in var.model_names : "${local.name}-${model}-endpoint"]
 
   tags = merge(var.tags, {
     Project     = var.project_prefix

@@ -12,8 +12,8 @@ locals {
   # SELECT <stat>(<metric>) FROM SCHEMA("<namespace>", <dimensions>) WHERE EndpointName = '<endpoint>'
   endpoint_queries = {
     for model in var.model_names : model => {
-      endpoint = "${local.sagemaker_prefix}-${model}-endpoint"
-      where    = "WHERE EndpointName = '${local.sagemaker_prefix}-${model}-endpoint'"
+      endpoint = "${local.name}-${model}-endpoint"
+      where    = "WHERE EndpointName = '${local.name}-${model}-endpoint'"
     }
   }
 }
@@ -129,7 +129,7 @@ resource "aws_cloudwatch_event_rule" "sagemaker_failures" {
     source = ["aws.sagemaker"]
     "$or" = [
       { "detail-type" = ["SageMaker Training Job State Change"], detail = { TrainingJobStatus = ["Failed"], TrainingJobName = [{ prefix = local.training_job_prefix }] } },
-      { "detail-type" = ["SageMaker Endpoint State Change"], detail = { EndpointStatus = ["FAILED"], EndpointName = [{ prefix = "${local.sagemaker_prefix}-" }] } },
+      { "detail-type" = ["SageMaker Endpoint State Change"], detail = { EndpointStatus = ["FAILED"], EndpointName = [{ prefix = "${local.name}-" }] } },
     ]
   })
 }

@@ -2,6 +2,11 @@
 # these) and what `findining-mlops validate` checks. `findining-mlops configure
 # --terraform-output FILE` turns `terraform output -json` into the settings.
 
+output "resource_prefix" {
+  description = "FINDINING_RESOURCE_PREFIX: endpoints, model package groups, SageMaker models and configs, per-variant alarms and lock keys start with it"
+  value       = local.name
+}
+
 output "aws_region" {
   description = "FINDINING_AWS_REGION"
   value       = local.region
@@ -45,6 +50,21 @@ output "endpoint_instance_type" {
 output "endpoint_instance_count" {
   description = "FINDINING_ENDPOINT_INSTANCE_COUNT"
   value       = var.endpoint_instance_count
+}
+
+output "endpoint_min_capacity" {
+  description = "FINDINING_ENDPOINT_MIN_CAPACITY: each variant's auto-scaling floor"
+  value       = var.endpoint_min_capacity
+}
+
+output "endpoint_max_capacity" {
+  description = "FINDINING_ENDPOINT_MAX_CAPACITY: each variant's auto-scaling ceiling"
+  value       = var.endpoint_max_capacity
+}
+
+output "target_invocations_per_instance" {
+  description = "FINDINING_ENDPOINT_TARGET_INVOCATIONS: the target of each variant's SageMakerVariantInvocationsPerInstance tracking"
+  value       = var.target_invocations_per_instance
 }
 
 output "data_capture_percent" {
@@ -112,9 +132,4 @@ output "endpoint_names" {
 output "mwaa_environment_name" {
   description = "The MWAA environment running the DAGs"
   value       = aws_mwaa_environment.main.name
-}
-
-output "endpoint_autoscaling" {
-  description = "Target-tracking settings for each production variant (registered per variant once it serves)"
-  value       = local.endpoint_autoscaling
 }

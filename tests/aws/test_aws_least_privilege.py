@@ -26,6 +26,7 @@ from sagemaker_emulation import runs_training_jobs, updates_endpoints
 from simulation import bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))  # the HCL reader lives with the infra tests
+from moto_stack import answer_mwaa  # noqa: E402
 from terraform_stack import render_policy  # noqa: E402
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
@@ -40,8 +41,7 @@ REFERENCES = {
     "local.name": "ai-restaurant-recommendation-test", "local.mwaa_name": "ai-restaurant-recommendation-test-airflow",
     "local.bucket_arn": f"arn:aws:s3:::{BUCKET}", "local.objects_arn": f"arn:aws:s3:::{BUCKET}/*",
     "local.sm_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}", "local.logs_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group",
-    "local.training_job_prefix": "findining-", "local.sagemaker_prefix": "ai-restaurant-recommendation",
-    "local.sagemaker_model_stem": "ai-restaur", "local.pipeline_metrics_namespace": "FindDining/ModelMonitoring",
+    "local.training_job_prefix": "findining-", "local.pipeline_metrics_namespace": "FindDining/ModelMonitoring",
     "local.dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test",
     "local.table_arns": TABLE_ARNS,
     "concat(local.table_arns, [for arn in local.table_arns : \"${arn}/index/*\"])": TABLE_ARNS + [f"{a}/index/*" for a in TABLE_ARNS],
@@ -156,6 +156,12 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
         baked = deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started + timedelta(minutes=2))
         assert deployment.finish(aws, baked, "rollout-1")["outcome"] == "rollback"
         aws.endpoints.release_deployment_lock(ENDPOINT, "rollout-1")
+        autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+        targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        assert [t["ResourceId"] for t in targets] == [f"endpoint/{ENDPOINT}/variant/sentiment-v1"]  # the canary's went
+        assert denied(lambda: autoscaling.put_scheduled_action(
+            ServiceNamespace="sagemaker", ScheduledActionName="x", ResourceId=targets[0]["ResourceId"],
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount", Schedule="rate(1 hour)"))
 
         test = ABTest(test_id="ab-1", test_name="t", model_name="sentiment", endpoint=ENDPOINT, control_version=1,
                       treatment_version=2, control_variant="sentiment-v1", treatment_variant="sentiment-v2",
@@ -231,15 +237,19 @@ def test_the_bedrock_role_reads_reviews_and_writes_the_digest_only(account, monk
 def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypatch):
     from findining_mlops.validate import run_checks
 
-    outputs = {"aws_region": REGION, "bucket": BUCKET, "sagemaker_execution_role_arn": ROLE_ARN,
+    outputs = {"resource_prefix": "ai-restaurant-recommendation", "aws_region": REGION, "bucket": BUCKET,
+               "sagemaker_execution_role_arn": ROLE_ARN,
                "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
                "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
-               "endpoint_names": [ENDPOINT],
+               "endpoint_names": [ENDPOINT], "mwaa_environment_name": "ai-restaurant-recommendation-test-airflow",
                **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
     outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
+                    "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
                     "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
     boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    answer_mwaa(monkeypatch, {"Name": outputs["mwaa_environment_name"], "Status": "AVAILABLE",
+                              "StartupScriptS3Path": "airflow/startup.sh"})  # moto has no MWAA
     assume("ml-monitoring-role", monkeypatch)
 
     @set_initial_no_auth_action_count(0)

@@ -59,7 +59,7 @@ def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels)
     from findining_mlops.catalog import get_model
     from findining_mlops.platform.aws.source import source_tarball, upload_source
 
-    first, again = source_tarball(get_model("sentiment")), source_tarball(get_model("sentiment"))
+    first, again = source_tarball(get_model("sentiment"), "1.9-0"), source_tarball(get_model("sentiment"), "1.9-0")
     assert first == again  # reproducible: the same code is the same key
     with tarfile.open(fileobj=io.BytesIO(first)) as tar:
         names = tar.getnames()
@@ -67,8 +67,8 @@ def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels)
         serve = tar.extractfile("findining_serve.py").read().decode()
     assert "findining_mlops/models/sentiment/train.py" in names and "requirements.txt" in names
     assert "findining_mlops.models.sentiment.train" in program and "findining_mlops.models.sentiment.inference" in serve
-    uri = upload_source(channels.store, get_model("sentiment"))
-    assert upload_source(channels.store, get_model("sentiment")) == uri
+    uri = upload_source(channels.store, get_model("sentiment"), "1.9-0")
+    assert upload_source(channels.store, get_model("sentiment"), "1.9-0") == uri
     assert len(channels.store.list_keys("code/sentiment/")) == 1
 
 
@@ -86,9 +86,9 @@ def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchange
     monkeypatch.setattr(findining_mlops, "__file__", str(package / "__init__.py"))
     # a fresh cache: this process has not read the copy yet
     monkeypatch.setattr(source, "_source_tarball", functools.lru_cache(maxsize=16)(source._source_tarball.__wrapped__))
-    before = source.source_tarball(get_model("sentiment"))
+    before = source.source_tarball(get_model("sentiment"), "1.9-0")
     (package / "demo.py").write_text((package / "demo.py").read_text() + "\n# edited by somebody else\n")
-    assert source.source_tarball(get_model("sentiment")) == before
+    assert source.source_tarball(get_model("sentiment"), "1.9-0") == before
 
 
 def test_vpc_and_kms_settings_reach_the_request(channels, monkeypatch):

@@ -10,7 +10,8 @@ ACCOUNT = "123456789012"  # moto's default account
 NAME = "ai-restaurant-recommendation-dev"
 ROLE_NAMES = {seed: f"{NAME}-{seed}" for seed in
               ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role")}
-ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
+ENDPOINT = f"{NAME}-sentiment-endpoint"
+PACKAGE_GROUP = f"{NAME}-sentiment"
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
 
@@ -48,7 +49,7 @@ def create_stack(session) -> dict:
                                     Metrics=[{"Id": "q", "Expression": "SELECT MAX(ModelLatency) FROM SCHEMA(\"AWS/SageMaker\", EndpointName, VariantName)",
                                               "Period": 60, "ReturnData": True}], AlarmActions=[topic])
     values = {
-        "aws_region": REGION, "bucket": bucket, "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
+        "resource_prefix": NAME, "aws_region": REGION, "bucket": bucket, "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
         "alerts_topic_arn": topic, "training_instance_type": "ml.m5.large", "training_volume_gb": 30,
         "training_max_runtime_seconds": 3600, "endpoint_instance_type": "ml.t2.medium", "endpoint_instance_count": 1,
         "data_capture_percent": 100, "private_subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],
@@ -56,7 +57,7 @@ def create_stack(session) -> dict:
         **{output: name for output, (name, _) in tables.items()},
         "role_arns": roles, "dashboard_name": dashboard, "alarm_names": alarms, "endpoint_names": [ENDPOINT],
         "mwaa_environment_name": f"{NAME}-airflow",
-        "endpoint_autoscaling": {"min_capacity": 1, "max_capacity": 1, "target_invocations_per_instance": 1000},
+        "endpoint_min_capacity": 1, "endpoint_max_capacity": 1, "target_invocations_per_instance": 1000,
     }
     return values
 
@@ -66,15 +67,15 @@ def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
     sm = session.client("sagemaker", region_name=REGION)
     artifact = f"s3://{bucket}/models/sentiment/1/model.tar.gz"
     image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
-    sm.create_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment")
-    sm.create_model_package(ModelPackageGroupName="ai-restaurant-recommendation-sentiment", ModelApprovalStatus="Approved",
+    sm.create_model_package_group(ModelPackageGroupName=PACKAGE_GROUP)
+    sm.create_model_package(ModelPackageGroupName=PACKAGE_GROUP, ModelApprovalStatus="Approved",
                             InferenceSpecification={"Containers": [{"Image": image, "ModelDataUrl": artifact}],
                                                     "SupportedContentTypes": ["application/json"],
                                                     "SupportedResponseMIMETypes": ["application/json"]})
-    sm.create_model(ModelName="ai-restaur-sentiment-v1-abc", ExecutionRoleArn=role_arn,
+    sm.create_model(ModelName=f"{NAME}-sentiment-v1-abc", ExecutionRoleArn=role_arn,
                     PrimaryContainer={"Image": image, "ModelDataUrl": artifact})
     sm.create_endpoint_config(EndpointConfigName=f"{ENDPOINT}-abc", ProductionVariants=[{
-        "VariantName": "sentiment-v1", "ModelName": "ai-restaur-sentiment-v1-abc", "InitialInstanceCount": 1,
+        "VariantName": "sentiment-v1", "ModelName": f"{NAME}-sentiment-v1-abc", "InitialInstanceCount": 1,
         "InstanceType": "ml.t2.medium", "InitialVariantWeight": 1.0}])
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-abc")
 
@@ -82,3 +83,32 @@ def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
 def terraform_output_json(values: dict) -> str:
     """As `terraform output -json` prints them."""
     return json.dumps({name: {"sensitive": False, "type": "string", "value": value} for name, value in values.items()})
+
+
+def mwaa_environment(outputs: dict, **changes) -> dict:
+    """GetEnvironment's answer for the stack's environment after the README's update-environment."""
+    name = outputs["mwaa_environment_name"]
+    return {"Name": name, "Arn": f"arn:aws:airflow:{REGION}:{ACCOUNT}:environment/{name}", "Status": "AVAILABLE",
+            "AirflowVersion": "3.0.6", "ExecutionRoleArn": outputs["role_arns"]["ml-management-role"],
+            "StartupScriptS3Path": "airflow/startup.sh", **changes}
+
+
+def answer_mwaa(monkeypatch, environment: dict) -> None:
+    """moto has no MWAA: every MWAA client boto3 makes answers GetEnvironment with
+    ``environment`` as it is when the client is made (a test may change it), through botocore's
+    Stubber, which checks request and answer against the service model; every other client
+    is moto's."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.session.Session.client
+
+    def client_with_mwaa_answered(self, service, *args, **kwargs):
+        made = client(self, service, *args, **kwargs)
+        if service == "mwaa":
+            stub = Stubber(made)
+            stub.add_response("get_environment", {"Environment": dict(environment)}, {"Name": environment["Name"]})
+            stub.activate()
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_mwaa_answered)

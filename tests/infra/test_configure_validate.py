@@ -8,7 +8,10 @@ import shlex
 
 import pytest
 
-from moto_stack import ENDPOINT, REGION, ROLE_NAMES, create_stack, deploy_registered_version, terraform_output_json
+from moto_stack import (
+    ENDPOINT, NAME, PACKAGE_GROUP, REGION, ROLE_NAMES, answer_mwaa, create_stack, deploy_registered_version,
+    mwaa_environment, terraform_output_json,
+)
 
 
 @pytest.fixture
@@ -25,9 +28,18 @@ def account(monkeypatch):
 
 
 @pytest.fixture
-def stack(account, tmp_path):
+def mwaa(account, monkeypatch) -> dict:
+    """What MWAA answers about the environment (moto has no MWAA)."""
+    environment: dict = {}
+    answer_mwaa(monkeypatch, environment)
+    return environment
+
+
+@pytest.fixture
+def stack(account, mwaa, tmp_path):
     outputs = create_stack(account)
     deploy_registered_version(account, outputs["bucket"], outputs["sagemaker_execution_role_arn"])
+    mwaa.update(mwaa_environment(outputs))
     path = tmp_path / "outputs.json"
     path.write_text(terraform_output_json(outputs))
     return outputs, path
@@ -53,6 +65,24 @@ def test_configure_writes_every_setting_as_an_env_file_the_settings_accept(stack
     settings = Settings.from_env(exported).aws
     assert (settings.bucket, settings.kms_key_arn, settings.state_table) == (
         outputs["bucket"], outputs["kms_key_arn"], outputs["state_table_name"])
+    assert exported["FINDINING_RESOURCE_PREFIX"] == outputs["resource_prefix"] == NAME
+
+
+def test_configure_leaves_the_resource_prefix_to_the_environment_not_to_a_variable(stack, capsys):
+    """The catalog names resources from the process environment: a Variable would be ignored."""
+    _, path = stack
+    assert cli("configure", "--terraform-output", str(path), "--format", "airflow-variables") == 0
+    out, err = capsys.readouterr()
+    assert "findining_resource_prefix" not in json.loads(out)
+    assert f"FINDINING_RESOURCE_PREFIX={NAME}" in err and "environment of every Airflow process" in err
+
+
+def test_configure_refuses_a_prefix_too_long_for_sagemaker_names(stack, tmp_path, capsys):
+    outputs, _ = stack
+    path = tmp_path / "long.json"
+    path.write_text(terraform_output_json({**outputs, "resource_prefix": "ai-restaurant-recommendation-production-eu"}))
+    assert cli("configure", "--terraform-output", str(path)) == 2
+    assert "FINDINING_RESOURCE_PREFIX" in capsys.readouterr().err
 
 
 def test_configure_writes_airflow_variables(stack, capsys):
@@ -111,14 +141,30 @@ def test_validate_names_the_check_that_fails_when_a_resource_is_removed(stack, a
 def test_validate_fails_an_endpoint_serving_an_unregistered_artifact(stack, account, capsys):
     outputs, path = stack
     sm = account.client("sagemaker", region_name=REGION)
-    [package] = sm.list_model_packages(ModelPackageGroupName="ai-restaurant-recommendation-sentiment")["ModelPackageSummaryList"]
+    [package] = sm.list_model_packages(ModelPackageGroupName=PACKAGE_GROUP)["ModelPackageSummaryList"]
     sm.update_model_package(ModelPackageArn=package["ModelPackageArn"], ModelApprovalStatus="Rejected")
     assert cli("validate", "--terraform-output", str(path)) == 1
     assert "which no approved model package registers" in capsys.readouterr().out
 
 
-def test_validate_before_the_first_deployment_skips_the_endpoints(account, tmp_path, capsys):
+def test_validate_before_the_first_deployment_skips_the_endpoints(account, mwaa, tmp_path, capsys):
+    outputs = create_stack(account)
+    mwaa.update(mwaa_environment(outputs))
     path = tmp_path / "outputs.json"
-    path.write_text(terraform_output_json(create_stack(account)))
+    path.write_text(terraform_output_json(outputs))
     assert cli("validate", "--terraform-output", str(path), "--before-first-deployment") == 0
     assert "endpoint" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("changes, detail", [
+    ({"Status": "UPDATE_FAILED", "LastUpdate": {"Error": {"ErrorMessage": "plugins.zip is not a zip file"}}},
+     "is UPDATE_FAILED: plugins.zip is not a zip file"),
+    ({"ExecutionRoleArn": "arn:aws:iam::123456789012:role/somebody-else"}, "not the stack's ml-management-role"),
+    ({"StartupScriptS3Path": ""}, "no startup script"),
+])
+def test_validate_checks_the_airflow_environment_through_the_mwaa_api(stack, mwaa, capsys, changes, detail):
+    _, path = stack
+    mwaa.update(changes)
+    assert cli("validate", "--terraform-output", str(path)) == 1
+    [failed] = [line for line in capsys.readouterr().out.splitlines() if " FAIL " in line]
+    assert failed.startswith(f"Airflow environment {NAME}-airflow available") and detail in failed

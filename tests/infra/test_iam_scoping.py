@@ -15,6 +15,7 @@ UNSCOPABLE = {
     "s3:GetAccountPublicAccessBlock": "an account-level setting MWAA checks",
     "sagemaker:ListModelPackageGroups": "an account-wide listing",
     "sagemaker:ListEndpoints": "an account-wide listing",
+    "application-autoscaling:DescribeScalableTargets": "an account-wide listing of a service namespace",
     "ec2:DescribeNetworkInterfaces": "EC2 Describe* calls have no resource type",
     "ec2:DescribeVpcs": "EC2 Describe* calls have no resource type",
     "ec2:DescribeDhcpOptions": "EC2 Describe* calls have no resource type",
@@ -74,3 +75,25 @@ def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker():
     [condition] = statement["condition"]
     assert literal(condition["variable"]) == "iam:PassedToService"
     assert literal(condition["test"]) == "StringEquals" and literal(condition["values"]) == ["sagemaker.amazonaws.com"]
+
+
+def test_auto_scaling_is_the_management_role_s_and_only_for_its_own_endpoints_alarms():
+    """The pipeline registers variants for scaling; only ml_management may, and the alarms a
+    tracking policy creates are scoped to the environment's endpoints."""
+    scaling = {document: statement for document, statements in identity_policies().items() for statement in statements
+               if any(action.startswith("application-autoscaling:") for action in literal(statement["actions"]))}
+    assert {document for document in scaling} == {"ml_management"}
+    statements = {literal(s["sid"]): s for s in identity_policies()["ml_management"]}
+    assert set(literal(statements["ScaleTheVariants"]["actions"])) == {
+        "application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DeregisterScalableTarget"}
+    assert literal(statements["TargetTrackingAlarms"]["resources"])[0].endswith(":alarm:TargetTracking-endpoint/${local.name}-*")
+    [condition] = statements["CreateTheAutoScalingServiceLinkedRoleOnce"]["condition"]
+    assert literal(condition["values"]) == ["sagemaker.application-autoscaling.amazonaws.com"]
+
+
+def test_validate_reads_the_airflow_environment_of_its_own_stack_only():
+    statements = {literal(s["sid"]): s for s in identity_policies()["ml_monitoring"]}
+    airflow = statements["AirflowEnvironmentAvailable"]
+    assert literal(airflow["actions"]) == ["airflow:GetEnvironment"]
+    assert literal(airflow["resources"])[0].endswith(":environment/${local.mwaa_name}")

@@ -18,35 +18,35 @@ SAGEMAKER_PUBLISHES = {
     "/aws/sagemaker/Endpoints": {"CPUUtilization", "MemoryUtilization", "DiskUtilization"},
 }
 # outputs no code reads yet, each with why it is an output anyway
-NOT_YET_READ = {
-    "endpoint_autoscaling": "registering each variant as a scalable target is the endpoints adapter's next step",
-}
+NOT_YET_READ: dict[str, str] = {}
+
+
+def _stack_settings() -> dict[str, tuple[str, str | None]]:
+    """Every setting the code reads that the stack provides: AWS settings and resource names."""
+    from findining_mlops.settings import AWS_SETTINGS, NAME_SETTINGS
+
+    return {**AWS_SETTINGS, **NAME_SETTINGS}
 
 
 def test_every_aws_setting_the_code_reads_is_an_output():
-    from findining_mlops.settings import AWS_SETTINGS
-
     outputs = blocks("output")
-    wanted = {output for output, _ in AWS_SETTINGS.values() if output}
+    wanted = {output for output, _ in _stack_settings().values() if output}
     assert wanted - outputs.keys() == set()
 
 
 def test_every_output_is_used_by_the_settings_validate_or_the_readme():
-    from findining_mlops.settings import AWS_SETTINGS
     from findining_mlops.validate import VALIDATE_OUTPUTS
 
     readme = README.read_text()
-    used = {output for output, _ in AWS_SETTINGS.values() if output} | set(VALIDATE_OUTPUTS) | set(NOT_YET_READ)
+    used = {output for output, _ in _stack_settings().values() if output} | set(VALIDATE_OUTPUTS) | set(NOT_YET_READ)
     used |= {name for name in blocks("output") if f"terraform output -raw {name}" in readme}
     assert set(blocks("output")) - used == set()
     assert set(NOT_YET_READ) <= set(blocks("output"))
 
 
 def test_each_output_says_which_setting_it_feeds():
-    from findining_mlops.settings import AWS_SETTINGS
-
     outputs = blocks("output")
-    for name, (output, _) in AWS_SETTINGS.items():
+    for name, (output, _) in _stack_settings().items():
         if output:
             assert literal(outputs[output]["description"]).startswith(name), output
 
@@ -126,3 +126,16 @@ def test_names_carry_the_environment():
             or "local.dashboard_name" in name or "local.mwaa_name" in name, (resource, name)
     assert '"${var.project_prefix}-${var.environment}"' in text
     assert 'name = "${local.name}-mlops-state"' in text
+
+
+def test_the_code_s_resource_names_are_the_environment_s():
+    """The names the code gives endpoints, configs, models, package groups and alarms start with
+    the output resource_prefix (local.name), which is what the IAM policies and alarms scope to."""
+    outputs = blocks("output")
+    assert literal(outputs["resource_prefix"]["value"]) == "${local.name}"
+    text = "\n".join(p.read_text() for p in STACK.glob("*.tf"))
+    for resource in ("model-package-group", "model-package", "model", "endpoint-config", "endpoint"):
+        scoped = re.findall(rf':{resource}/([^"*]*)\*', text)
+        assert scoped and set(scoped) == {"${local.name}-"}, (resource, scoped)
+    assert set(re.findall(r':alarm:([^"*]*)\*', text)) == {"${local.name}-", "TargetTracking-endpoint/${local.name}-"}
+    assert '"${local.name}-${model}-endpoint"' in text

@@ -60,6 +60,10 @@ class AwsClients:
         return self.client("logs")
 
     @cached_property
+    def application_autoscaling(self):
+        return self.client("application-autoscaling")
+
+    @cached_property
     def sagemaker_runtime(self):
         return self.client("sagemaker-runtime")
 

@@ -8,7 +8,9 @@ success. ``deploy(..., wait=False)`` only submits: ``settle``, called again late
 canary bake sensor, in reschedule mode), does the check once the endpoint is in service.
 Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
 ``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.capture``).
-Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do."""
+Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do. Each variant served
+gets its alarms and its auto-scaling (``scaling``) once the endpoint serves it; before an
+update the variants stop scaling, since SageMaker refuses to retire a scaled one."""
 
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError, WaiterError
 
-from findining_mlops.catalog import RESOURCE_PREFIX, get_model
+from findining_mlops.catalog import all_models, get_model, resource_prefix
 from findining_mlops.errors import EndpointError
-from findining_mlops.platform.aws import alarms
+from findining_mlops.platform.aws import alarms, scaling
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.dynamodb import Lock
 from findining_mlops.platform.aws.registry import serving_environment
@@ -73,6 +75,9 @@ class SageMakerEndpoints:
             if current["EndpointStatus"] != IN_SERVICE:  # an earlier change still runs: SageMaker takes one at a time
                 current = self._wait(endpoint_name)
             if current["EndpointConfigName"] != config:
+                # SageMaker refuses an update that retires a scaled variant or changes its instance type;
+                # scaling waits during an update anyway, and settle registers the served variants again
+                scaling.stop_scaling(self.clients, endpoint_name, sorted(scaling.scaled_variants(self.clients, endpoint_name)))
                 self._sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config)
         settled = self.settle(endpoint_name, variants)
         while settled is None and wait:
@@ -104,8 +109,11 @@ class SageMakerEndpoints:
                 return None
         for name in wanted:
             alarms.put_variant_alarms(self.clients, endpoint_name, name, self.settings.alerts_topic_arn)
+            scaling.scale_variant(self.clients, self.settings, endpoint_name, name)
         alarms.delete_variant_alarms(self.clients, endpoint_name,
                                      sorted(alarms.alarmed_variants(self.clients, endpoint_name) - set(wanted)))
+        scaling.stop_scaling(self.clients, endpoint_name,
+                             sorted(scaling.scaled_variants(self.clients, endpoint_name) - set(wanted)))
         return self.describe(endpoint_name)
 
     def update_weights(self, endpoint_name: str, weights: dict[str, float], *, wait: bool = True) -> Endpoint:
@@ -142,10 +150,13 @@ class SageMakerEndpoints:
                         updated.isoformat(timespec="milliseconds") if isinstance(updated, datetime) else str(updated))
 
     def list_endpoints(self) -> list[Endpoint]:
-        names, kwargs = [], {"NameContains": RESOURCE_PREFIX, "MaxResults": 100}
+        """This environment's endpoints of the catalog's models: by exact name, since another
+        environment's prefix may extend this one's (``…-recommendation-dev``)."""
+        ours = {spec.endpoint_name for spec in all_models().values()}
+        names, kwargs = [], {"NameContains": resource_prefix(), "MaxResults": 100}
         while True:
             page = self._sm.list_endpoints(**kwargs)
-            names += [e["EndpointName"] for e in page["Endpoints"]]
+            names += [e["EndpointName"] for e in page["Endpoints"] if e["EndpointName"] in ours]
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
@@ -182,12 +193,12 @@ class SageMakerEndpoints:
     def _ensure_model(self, variant: ProductionVariant) -> str:
         """A SageMaker model for the variant's artifact, created once (named by its content)."""
         s = self.settings
-        source = upload_source(self.store, get_model(variant.model_name))
+        source = upload_source(self.store, get_model(variant.model_name), s.sklearn_framework_version)
         env = {**serving_environment(source, s.region), "FINDINING_MODEL_NAME": variant.model_name,
                "FINDINING_MODEL_VERSION": str(variant.model_version), "FINDINING_ARTIFACT_URI": variant.artifact_uri}
         container = {"Image": image_uri(s.region, s.sklearn_framework_version, "inference"),
                      "ModelDataUrl": variant.artifact_uri, "Environment": env}
-        name = _name(f"{RESOURCE_PREFIX[:10]}-{variant.variant_name}", json.dumps(container, sort_keys=True))
+        name = _name(f"{resource_prefix()}-{variant.variant_name}", json.dumps(container, sort_keys=True))
         try:
             self._sm.describe_model(ModelName=name)
             return name

@@ -1,6 +1,6 @@
 """The model registry as SageMaker model package groups and versions.
 
-A version is a model package of the group ``ai-restaurant-recommendation-<model>``: its
+A version is a model package of the group ``<prefix>-<model>`` (``catalog.model_package_group``): its
 ``ModelPackageVersion`` is the version, ``ModelApprovalStatus`` the status, ``ModelMetrics``
 point at the metrics JSON, and lineage plus the idempotency key are in
 ``CustomerMetadataProperties`` (the full lineage JSON next to the metrics, since a property
@@ -29,7 +29,7 @@ from datetime import datetime
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from findining_mlops.catalog import RESOURCE_PREFIX, get_model
+from findining_mlops.catalog import all_models, get_model, model_package_group, resource_prefix
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.dynamodb import Lock, now_iso
@@ -49,7 +49,12 @@ def model_artifact_key(model_name: str, version: int | str) -> str:
 
 
 def package_group(model_name: str) -> str:
-    return f"{RESOURCE_PREFIX}-{model_name}"
+    return model_package_group(model_name)
+
+
+def _models_by_group() -> dict[str, str]:
+    """This environment's package group -> model name, for every model of the catalog."""
+    return {package_group(name): name for name in all_models()}
 
 
 def documents_prefix(model_name: str, version: int | str) -> str:
@@ -133,7 +138,7 @@ class SageMakerModelRegistry:
             "CodeVersion": str(lineage.get("code_version", "")),
             "DataSha256": str((lineage.get("data_snapshot") or {}).get("sha256", "")),
         }
-        source = upload_source(self.store, get_model(model_name))
+        source = upload_source(self.store, get_model(model_name), self.settings.sklearn_framework_version)
         s = self.settings
         request = {
             "ModelPackageGroupName": package_group(model_name),
@@ -244,11 +249,14 @@ class SageMakerModelRegistry:
                     raise
 
     def _model_names(self) -> list[str]:
-        names, kwargs = [], {"NameContains": RESOURCE_PREFIX, "MaxResults": 100}
+        """The catalog's models with a group in this environment: by exact group name, since
+        another environment's prefix may extend this one's (``…-recommendation-dev``)."""
+        models = _models_by_group()
+        names, kwargs = [], {"NameContains": resource_prefix(), "MaxResults": 100}
         while True:
             page = self._sm.list_model_package_groups(**kwargs)
-            names += [g["ModelPackageGroupName"][len(RESOURCE_PREFIX) + 1:] for g in page["ModelPackageGroupSummaryList"]
-                      if g["ModelPackageGroupName"].startswith(RESOURCE_PREFIX + "-")]
+            names += [models[g["ModelPackageGroupName"]] for g in page["ModelPackageGroupSummaryList"]
+                      if g["ModelPackageGroupName"] in models]
             if not page.get("NextToken"):
                 return sorted(names)
             kwargs["NextToken"] = page["NextToken"]
@@ -290,7 +298,7 @@ class SageMakerModelRegistry:
 
     def _version(self, package: dict, notes: dict[tuple[str, int], str]) -> ModelVersion:
         """A version from its package's summary (or description: it has the same fields)."""
-        model_name = package["ModelPackageGroupName"][len(RESOURCE_PREFIX) + 1:]
+        model_name = package["ModelPackageGroupName"].removeprefix(f"{resource_prefix()}-")
         version = int(package["ModelPackageVersion"])
         artifact_key = model_artifact_key(model_name, version)
         created = package.get("CreationTime")

@@ -4,8 +4,14 @@ and the source tarball of script mode (``sagemaker_submit_directory``).
 The tarball holds the whole ``findining_mlops`` package, so the container runs the same
 training and inference modules as the local backend, plus two small generated entry scripts
 (script mode runs a file, our entry points are modules) and a ``requirements.txt`` the
-container installs. It is built reproducibly and stored under its content hash, so the
-same code is uploaded once and a job's source is known by its key.
+container installs at start. It is built reproducibly and stored under its content hash, so
+the same code is uploaded once and a job's source is known by its key.
+
+Jobs and endpoints run in private subnets with no route to the internet, so that
+``requirements.txt`` never reaches an index (``--no-index``): what the code imports and the
+image ships is only checked as installed, and whatever the image lacks travels in the bundle
+as wheels for the image's platform (``wheels/``, manylinux x86_64 for its Python), downloaded
+once at bundle-build time into a local cache (``FINDINING_WHEEL_CACHE``).
 
 The bundle is read from disk once per process: the code a process deploys is the code it
 started with. Read at every call, a file of the package edited while the process runs (a
@@ -17,17 +23,53 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import tarfile
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
 import findining_mlops
 from findining_mlops.catalog import ModelSpec
+from findining_mlops.errors import ConfigurationError
 
 TRAIN_PROGRAM, SERVE_PROGRAM = "findining_train.py", "findining_serve.py"
-# what the container lacks of the training and serving code's imports; pinned as installed here
-EXTRA_REQUIREMENTS = ("pyarrow",)
+WHEELS = "wheels"  # the bundle's folder of vendored wheels
+# the third-party distributions the training and serving code imports
+RUNTIME_REQUIREMENTS = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy")
+# x86_64 with glibc 2.34 (Amazon Linux 2023, the 1.9-0 image): pip takes it to mean every older
+# manylinux too (manylinux2014 = 2_17); pyarrow publishes manylinux_2_28 wheels only
+PLATFORM = "manylinux_2_34_x86_64"
+MANYLINUX_X86_64 = [f"manylinux_2_{minor}_x86_64" for minor in range(34, 16, -1)] + ["manylinux2014_x86_64"]
+
+
+@dataclass(frozen=True)
+class SklearnImage:
+    """What a prebuilt scikit-learn image runs and ships (aws/deep-learning-containers,
+    docker/sklearn/<version>: its Dockerfile's PYTHON_VERSION and its pinned packages)."""
+
+    python: tuple[int, int]
+    ships: frozenset[str]
+
+    def tags(self) -> set[Tag]:
+        """The wheel tags pip in the container accepts."""
+        return set(cpython_tags(self.python, platforms=MANYLINUX_X86_64)) | set(
+            compatible_tags(self.python, platforms=MANYLINUX_X86_64))
+
+
+# both images pin every distribution the code imports (pyarrow 25.0.0 and 23.0.1 respectively)
+_SHIPPED = frozenset(RUNTIME_REQUIREMENTS)
+# by FINDINING_SKLEARN_FRAMEWORK_VERSION
+SKLEARN_IMAGES = {
+    "1.9-0": SklearnImage(python=(3, 12), ships=_SHIPPED),
+    "1.4-2-py312": SklearnImage(python=(3, 12), ships=_SHIPPED),
+}
 
 _TRAIN = '''"""SageMaker script-mode entry point: runs {module} as __main__ (hyperparameters arrive as --name value)."""
 import runpy
@@ -72,20 +114,33 @@ def _image_uri(region: str, framework_version: str, scope: str) -> str:
                                instance_type="ml.m5.large", image_scope=scope)
 
 
-def source_tarball(spec: ModelSpec) -> bytes:
-    """The model's source bundle; the same code gives the same bytes."""
-    return _source_tarball(spec.training_module, spec.inference_module)
+def sklearn_image(framework_version: str) -> SklearnImage:
+    try:
+        return SKLEARN_IMAGES[framework_version]
+    except KeyError:
+        raise ConfigurationError(
+            f"FINDINING_SKLEARN_FRAMEWORK_VERSION={framework_version!r}: the Python and packages of that image are not "
+            f"known here, so its source bundle cannot carry what it lacks; use one of {', '.join(SKLEARN_IMAGES)}") from None
+
+
+def source_tarball(spec: ModelSpec, framework_version: str) -> bytes:
+    """The model's source bundle for the image; the same code gives the same bytes."""
+    return _source_tarball(spec.training_module, spec.inference_module, framework_version)
 
 
 @lru_cache(maxsize=16)
-def _source_tarball(training_module: str, inference_module: str) -> bytes:
+def _source_tarball(training_module: str, inference_module: str, framework_version: str) -> bytes:
     package = Path(findining_mlops.__file__).parent
     files = {f"findining_mlops/{p.relative_to(package).as_posix()}": p.read_bytes()
              for p in sorted(package.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml")}
     files[TRAIN_PROGRAM] = _TRAIN.format(module=training_module).encode()
     files[SERVE_PROGRAM] = _SERVE.format(module=inference_module).encode()
-    files["requirements.txt"] = "".join(f"{name}=={metadata.version(name)}\n" for name in EXTRA_REQUIREMENTS).encode()
+    image = sklearn_image(framework_version)
+    vendored = [_wheel(name, metadata.version(name), image) for name in RUNTIME_REQUIREMENTS
+                if name not in image.ships]
+    files.update({f"{WHEELS}/{wheel.name}": wheel.read_bytes() for wheel in vendored})
+    files["requirements.txt"] = requirements(image, vendored).encode()
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in sorted(files.items()):
@@ -95,9 +150,63 @@ def _source_tarball(training_module: str, inference_module: str) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def upload_source(store, spec: ModelSpec) -> str:
+def requirements(image: SklearnImage, vendored: list[Path]) -> str:
+    """pip's instructions in the container: never an index; what the image ships is checked as
+    installed, each vendored wheel installed from the bundle (the container runs pip in the
+    bundle's folder)."""
+    lines = ["# installed by the SageMaker scikit-learn container at start, with no internet: no index",
+             "--no-index", f"--find-links {WHEELS}"]
+    lines += sorted(name for name in RUNTIME_REQUIREMENTS if name in image.ships)
+    lines += [f"{name}=={version}" for name, version, *_ in sorted(parse_wheel_filename(w.name) for w in vendored)]
+    return "\n".join(lines) + "\n"
+
+
+def wheel_cache() -> Path:
+    return Path(os.environ.get("FINDINING_WHEEL_CACHE") or Path.home() / ".cache" / "findining-mlops" / "wheels")
+
+
+def _wheel(name: str, version: str, image: SklearnImage) -> Path:
+    """The wheel of ``name==version`` for the image's platform: from the cache, else downloaded
+    into it once (binary only: nothing is built for a platform this machine is not)."""
+    folder = wheel_cache() / f"cp{image.python[0]}{image.python[1]}-{PLATFORM}"
+    found, failure = _matching(folder, name, version, image), ""
+    if found is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        failure = _download(f"{name}=={version}", image, folder)
+        found = _matching(folder, name, version, image)
+    if found is None:
+        raise ConfigurationError(
+            f"no wheel of {name}=={version} for Python {image.python[0]}.{image.python[1]} on manylinux x86_64 in {folder} "
+            f"({failure.strip() or 'pip downloaded none'}); "
+            f"the training and serving image lacks {name}: on a machine with internet run `pip download "
+            f"--only-binary=:all: --no-deps --platform {PLATFORM} --python-version {image.python[0]}.{image.python[1]} "
+            f"-d {folder} {name}=={version}` and copy the wheel there (FINDINING_WHEEL_CACHE)")
+    return found
+
+
+def _matching(folder: Path, name: str, version: str, image: SklearnImage) -> Path | None:
+    if not folder.is_dir():
+        return None
+    for wheel in sorted(folder.glob("*.whl")):
+        wheel_name, wheel_version, _, tags = parse_wheel_filename(wheel.name)
+        if wheel_name == canonicalize_name(name) and str(wheel_version) == version and tags & image.tags():
+            return wheel
+    return None
+
+
+def _download(requirement: str, image: SklearnImage, folder: Path) -> str:
+    """``pip download`` for the image's platform; returns pip's complaint, if any, for the
+    caller to report with what to do instead (no index reachable from this machine)."""
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
+                    "--platform", PLATFORM, "--python-version", f"{image.python[0]}.{image.python[1]}",
+                    "--implementation", "cp", "--dest", str(folder), requirement],
+                          check=False, capture_output=True, text=True, timeout=600)
+    return done.stderr if done.returncode else ""
+
+
+def upload_source(store, spec: ModelSpec, framework_version: str) -> str:
     """``code/<model>/<sha256>/sourcedir.tar.gz`` in the store (uploaded once); returns its URI."""
-    data = source_tarball(spec)
+    data = source_tarball(spec, framework_version)
     key = f"code/{spec.name}/{hashlib.sha256(data).hexdigest()[:16]}/sourcedir.tar.gz"
     if not store.exists(key):
         store.write_bytes(key, data)
