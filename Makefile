@@ -42,3 +42,8 @@ constraints:
 
 clean:
 	rm -rf $(VENV) .airflow .findining .demo
+
+# The production topology: docker-compose.yaml's settings, and the same as local processes.
+.PHONY: compose-env airflow-cluster
+compose-env: $(STAMP)
+	$(BIN)/python -m findining_mlops.compose_env --example .env.example --output .env
