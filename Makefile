@@ -47,3 +47,5 @@ clean:
 .PHONY: compose-env airflow-cluster
 compose-env: $(STAMP)
 	$(BIN)/python -m findining_mlops.compose_env --example .env.example --output .env
+airflow-cluster: $(STAMP)
+	$(BIN)/python -m findining_mlops.airflow_cluster --project-dir $(CURDIR)

@@ -1,0 +1,75 @@
+"""The process cluster's launcher without starting Airflow: settings and service checks."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from findining_mlops.airflow_cluster import (AirflowCluster, ClusterConfig, ServiceUnreachable, check_services,
+                                             main, worker_hostname)
+
+
+def closed_port() -> int:
+    """A port nothing listens on: bound, never listened, released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def config(tmp_path: Path, **overrides) -> ClusterConfig:
+    return ClusterConfig(project=Path.cwd(), home=tmp_path / "airflow", findining_home=tmp_path / "findining",
+                         **overrides)
+
+
+def test_unreachable_postgres_is_named_with_its_address(tmp_path):
+    port = closed_port()
+    with pytest.raises(ServiceUnreachable, match=rf"PostgreSQL \(the metadata database\) at 127.0.0.1:{port}"):
+        check_services(config(tmp_path, database_url=f"postgresql://postgres@127.0.0.1:{port}/cluster"))
+
+
+def test_unreachable_redis_is_named_with_its_address(tmp_path, monkeypatch):
+    import psycopg2
+
+    monkeypatch.setattr(psycopg2, "connect", lambda *a, **k: type("Connection", (), {"close": lambda self: None})())
+    port = closed_port()
+    with pytest.raises(ServiceUnreachable, match=rf"Redis \(the Celery broker\) at 127.0.0.1:{port}"):
+        check_services(config(tmp_path, broker_url=f"redis://127.0.0.1:{port}/3"))
+
+
+def test_command_fails_with_the_service_name_and_starts_nothing(tmp_path, capsys):
+    port = closed_port()
+    code = main(["--airflow-home", str(tmp_path / "airflow"),
+                 "--database-url", f"postgresql://postgres@127.0.0.1:{port}/cluster"])
+    assert code == 1
+    assert f"PostgreSQL (the metadata database) at 127.0.0.1:{port} is not reachable" in capsys.readouterr().err
+    assert not (tmp_path / "airflow" / "cluster-logs").exists()
+
+
+def test_components_share_one_database_and_broker_with_a_local_ui_and_no_all_admins(tmp_path):
+    env = config(tmp_path, database_url="postgresql://postgres@db.internal:5433/cluster_a",
+                 broker_url="redis://127.0.0.1:6379/7", port=18123).env()
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://postgres@db.internal:5433/cluster_a"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql+psycopg2://postgres@db.internal:5433/cluster_a"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6379/7"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18123/execution/"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
+
+
+def test_n_workers_with_distinct_celery_node_names(tmp_path):
+    commands = AirflowCluster(config(tmp_path, workers=3)).component_commands()
+    assert {"scheduler", "dag-processor", "triggerer", "api-server"} < set(commands)
+    nodes = [cmd[cmd.index("--celery-hostname") + 1] for name, cmd in commands.items() if name.startswith("worker-")]
+    assert len(nodes) == len(set(nodes)) == 3
+    api = commands["api-server"]
+    assert api[api.index("--host") + 1] == "127.0.0.1"
+
+
+def test_worker_hostname_is_the_celery_node_name(monkeypatch):
+    monkeypatch.setenv("FINDINING_CELERY_WORKER_NAME", "worker-2@box")
+    assert worker_hostname() == "worker-2@box"
+    monkeypatch.delenv("FINDINING_CELERY_WORKER_NAME")
+    assert worker_hostname() == socket.getfqdn()
