@@ -8,10 +8,12 @@ every process it started and drops the database.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import socket
+import subprocess
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 START = date(2026, 10, 1)
 BOOTSTRAP_END = START + timedelta(days=9)  # ten days to train on
 MONITORED = [BOOTSTRAP_END + timedelta(days=k) for k in (1, 2, 3)]
+RESTART_BACKFILL = [BOOTSTRAP_END + timedelta(days=k) for k in (4, 5, 6)]  # the scheduler restarts during it
 MODELS = ("recommendation", "sentiment")
 DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/findining_cluster_test_{os.getpid()}"
 BROKER_URL = "redis://127.0.0.1:6379/14"  # this test's own DB index on the shared server
@@ -72,7 +75,7 @@ def clear_broker_index() -> None:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """Thirteen small days of app data, the small catalog, the local backend."""
+    """Sixteen small days of app data, the small catalog, the local backend."""
     from findining_mlops.data.synthetic import generate
     from findining_mlops.platform.local import local_platform
 
@@ -85,7 +88,7 @@ def platform(tmp_path_factory):
         env.setenv("FINDINING_HOME", str(tmp / "findining"))
         env.setenv("FINDINING_BACKEND", "local")
         platform = local_platform(tmp / "findining", seed=5)
-        generate(platform.store, START, 13, seed=5, requests_per_day=150, reviews_per_day=150)
+        generate(platform.store, START, 16, seed=5, requests_per_day=150, reviews_per_day=150)
         yield platform
 
 
@@ -127,20 +130,31 @@ def training_jobs(platform, model: str) -> set[str]:
     return {key.split("/")[2] for key in platform.store.list_keys(f"training/{model}/")}
 
 
-def wait_for_backfill(client: PasswordClient, dag_id: str, expected: int, timeout: float = 600) -> list[dict]:
+def backfill_runs(client: PasswordClient, dag_id: str, days: list[date]) -> list[dict]:
+    wanted = {d.isoformat() for d in days}
+    return [r for r in client.runs(dag_id) if r["run_type"] == "backfill" and r["logical_date"][:10] in wanted]
+
+
+def wait_for_backfill(client: PasswordClient, dag_id: str, days: list[date], timeout: float = 600) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = [r for r in client.runs(dag_id) if r["run_type"] == "backfill"]
-        if len(runs) >= expected and all(r["state"] in ("success", "failed") for r in runs):
+        runs = backfill_runs(client, dag_id, days)
+        if len(runs) >= len(days) and all(r["state"] in ("success", "failed") for r in runs):
             return runs
         time.sleep(2)
-    raise TimeoutError(f"{dag_id}: the backfill did not finish within {timeout:.0f} s")
+    raise TimeoutError(f"{dag_id}: the backfill of {days[0]}..{days[-1]} did not finish within {timeout:.0f} s")
 
 
-def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluster, platform):
+def replay(platform, days: list[date]) -> None:
     from findining_mlops.catalog import get_model
     from findining_mlops.traffic import replay_day
 
+    for day in days:
+        for model in MODELS:
+            assert replay_day(platform, get_model(model), day).errors == 0
+
+
+def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluster, platform):
     airflow, client = cluster
     runs = [client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap on the cluster",
                                                 "data_end_date": BOOTSTRAP_END.isoformat()}) for m in MODELS]
@@ -149,11 +163,9 @@ def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluste
         assert len(training_jobs(platform, model)) == 1
         assert [v.version for v in platform.registry.list_versions(model)] == [1]
 
-    for day in MONITORED:
-        for model in MODELS:
-            assert replay_day(platform, get_model(model), day).errors == 0
+    replay(platform, MONITORED)
     client.backfill("model_monitoring", MONITORED[0], MONITORED[-1])
-    backfill = wait_for_backfill(client, "model_monitoring", len(MONITORED))
+    backfill = wait_for_backfill(client, "model_monitoring", MONITORED)
     assert sorted(r["logical_date"][:10] for r in backfill) == [d.isoformat() for d in MONITORED]
     assert {r["state"] for r in backfill} == {"success"}
     for model in MODELS:
@@ -188,3 +200,85 @@ def test_a_worker_killed_during_training_leaves_one_job_and_one_version(cluster,
     assert final["try_number"] >= 2 and final["hostname"] != train["hostname"]
     assert len(training_jobs(platform, "sentiment") - jobs_before) == 1
     assert len(platform.registry.list_versions("sentiment")) == len(versions_before) + 1
+
+
+def test_a_scheduler_restarted_mid_backfill_finishes_it_without_duplicate_runs(cluster, platform):
+    airflow, client = cluster
+    replay(platform, RESTART_BACKFILL)
+    client.backfill("model_monitoring", RESTART_BACKFILL[0], RESTART_BACKFILL[-1])
+    deadline = time.monotonic() + 300
+    while not any(r["state"] == "success" for r in backfill_runs(client, "model_monitoring", RESTART_BACKFILL)):
+        assert time.monotonic() < deadline, "the backfill's first run never finished"
+        time.sleep(1)
+    assert not all(r["state"] == "success" for r in backfill_runs(client, "model_monitoring", RESTART_BACKFILL))
+    airflow.stop("scheduler")
+    airflow.start("scheduler")
+
+    runs = wait_for_backfill(client, "model_monitoring", RESTART_BACKFILL)
+    assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in RESTART_BACKFILL]
+    assert {r["state"] for r in runs} == {"success"}
+    every_day = [r["logical_date"][:10] for r in client.runs("model_monitoring")]
+    assert len(every_day) == len(set(every_day)) == len(MONITORED) + len(RESTART_BACKFILL)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own, with an append-only file, that the test may restart."""
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+               "--appendonly", "yes", "--save", ""]
+    servers: list[subprocess.Popen] = []
+
+    def start() -> None:
+        import redis
+
+        servers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                redis.Redis(port=port).ping()
+                return
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "the private redis-server did not start"
+                time.sleep(0.2)
+
+    def restart() -> None:
+        servers[-1].terminate()  # SHUTDOWN: the append-only file is flushed
+        servers[-1].wait(timeout=30)
+        start()
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", restart
+    for server in servers:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_tasks_queued_while_redis_restarts_are_not_lost(cluster, platform, private_redis):
+    import redis
+
+    airflow, client = cluster
+    broker_url, restart_redis = private_redis
+    # the broker moves to a redis-server this test may restart: scheduler and workers follow
+    airflow.config = dataclasses.replace(airflow.config, broker_url=broker_url)
+    components = ["scheduler", *airflow.worker_names()]
+    for name in components:
+        if name in airflow.processes:
+            airflow.stop(name)
+    airflow.start("scheduler")
+    versions_before = len(platform.registry.list_versions("recommendation"))
+    run = client.trigger("model_retraining", {"model_name": "recommendation", "reason": "the broker restarts",
+                                              "data_end_date": BOOTSTRAP_END.isoformat()})
+    queue = redis.Redis.from_url(broker_url)
+    deadline = time.monotonic() + 120
+    while not queue.llen("default"):  # no worker yet: the first task waits in the broker
+        assert time.monotonic() < deadline, "no task reached the broker"
+        time.sleep(0.5)
+
+    restart_redis()
+    assert queue.llen("default") >= 1, "the queued task survived the restart"
+    for name in airflow.worker_names():
+        airflow.start(name)
+    assert client.wait("model_retraining", [run], timeout=600) == {run: "success"}
+    assert len(platform.registry.list_versions("recommendation")) == versions_before + 1
