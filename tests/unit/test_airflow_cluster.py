@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import psutil
 import pytest
 
 from findining_mlops.airflow_cluster import (AirflowCluster, ClusterConfig, ServiceUnreachable, check_services,
@@ -73,3 +74,57 @@ def test_worker_hostname_is_the_celery_node_name(monkeypatch):
     assert worker_hostname() == "worker-2@box"
     monkeypatch.delenv("FINDINING_CELERY_WORKER_NAME")
     assert worker_hostname() == socket.getfqdn()
+
+
+def test_sigterm_stops_every_component_the_command_started(tmp_path, monkeypatch):
+    """The command's own signal path, with stand-in programs for the Airflow components."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    import findining_mlops.airflow_cluster as launcher
+
+    started: list[int] = []
+    real_start = AirflowCluster.start
+
+    def start(self, name):
+        process = real_start(self, name)
+        started.append(process.pid)
+        return process
+
+    monkeypatch.setattr(launcher, "check_services", lambda config: None)
+    monkeypatch.setattr(AirflowCluster, "migrate", lambda self: self.config.log_dir.mkdir(parents=True))
+    monkeypatch.setattr(AirflowCluster, "wait_until_healthy", lambda self: None)
+    monkeypatch.setattr(AirflowCluster, "start", start)
+    # each stand-in has a child in its group, as a worker has its task processes
+    monkeypatch.setattr(AirflowCluster, "component_commands", lambda self: {
+        name: ["sh", "-c", "sleep 300 & sleep 300"] for name in ("scheduler", "api-server", "worker-1")})
+    previous = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(2, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        timer.start()
+        with pytest.raises(SystemExit):
+            main(["--airflow-home", str(tmp_path / "airflow")])
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+    assert len(started) == 3
+    assert not [p.pid for p in psutil.process_iter() if _group(p) in started and _alive(p)]
+
+
+def _group(process) -> int | None:
+    import os
+
+    try:
+        return os.getpgid(process.pid)
+    except ProcessLookupError:
+        return None
+
+
+def _alive(process) -> bool:
+    """Running, not a zombie awaiting its (re-)parent's wait()."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
