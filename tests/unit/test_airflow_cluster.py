@@ -76,13 +76,10 @@ def test_worker_hostname_is_the_celery_node_name(monkeypatch):
     assert worker_hostname() == socket.getfqdn()
 
 
-def test_sigterm_stops_every_component_the_command_started(tmp_path, monkeypatch):
-    """The command's own signal path, with stand-in programs for the Airflow components."""
-    import os
-    import signal
-    import sys
-    import threading
-
+@pytest.fixture
+def stand_ins(monkeypatch):
+    """The command with stand-in programs for the Airflow components (no database, no broker);
+    returns how to set the programs and the process ids it started."""
     import findining_mlops.airflow_cluster as launcher
 
     started: list[int] = []
@@ -97,9 +94,25 @@ def test_sigterm_stops_every_component_the_command_started(tmp_path, monkeypatch
     monkeypatch.setattr(AirflowCluster, "migrate", lambda self: self.config.log_dir.mkdir(parents=True))
     monkeypatch.setattr(AirflowCluster, "wait_until_healthy", lambda self: None)
     monkeypatch.setattr(AirflowCluster, "start", start)
-    # each stand-in has a child in its group, as a worker has its task processes
-    monkeypatch.setattr(AirflowCluster, "component_commands", lambda self: {
-        name: ["sh", "-c", "sleep 300 & sleep 300"] for name in ("scheduler", "api-server", "worker-1")})
+
+    def programs(commands: dict[str, str]) -> list[int]:
+        monkeypatch.setattr(AirflowCluster, "component_commands",
+                            lambda self: {name: ["sh", "-c", script] for name, script in commands.items()})
+        return started
+
+    return programs
+
+
+# each stand-in has a child in its group, as a worker has its task processes
+RUNNING = "sleep 300 & sleep 300"
+
+
+def test_sigterm_stops_every_component_the_command_started(tmp_path, stand_ins):
+    import os
+    import signal
+    import threading
+
+    started = stand_ins({"scheduler": RUNNING, "api-server": RUNNING, "worker-1": RUNNING})
     previous = signal.getsignal(signal.SIGTERM)
     timer = threading.Timer(2, os.kill, (os.getpid(), signal.SIGTERM))
     try:
@@ -110,7 +123,25 @@ def test_sigterm_stops_every_component_the_command_started(tmp_path, monkeypatch
         timer.cancel()
         signal.signal(signal.SIGTERM, previous)
     assert len(started) == 3
-    assert not [p.pid for p in psutil.process_iter() if _group(p) in started and _alive(p)]
+    assert not survivors(started)
+
+
+def test_a_component_that_exits_stops_the_cluster_and_is_named(tmp_path, stand_ins, capsys):
+    started = stand_ins({"scheduler": RUNNING, "api-server": RUNNING, "worker-1": "sleep 1; exit 3"})
+    assert main(["--airflow-home", str(tmp_path / "airflow")]) == 1
+    assert "worker-1 exited with 3" in capsys.readouterr().err
+    assert not survivors(started)
+
+
+def survivors(groups: list[int], grace: float = 5) -> list[int]:
+    """Live processes of these groups once SIGKILL had ``grace`` seconds to land."""
+    import time
+
+    deadline = time.monotonic() + grace
+    while (alive := [p.pid for p in psutil.process_iter() if _group(p) in groups and _alive(p)]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
 
 
 def _group(process) -> int | None:
