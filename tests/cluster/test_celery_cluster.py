@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ import pytest
 from findining_mlops.airflow_cluster import (AirflowCluster, ClusterConfig, ServiceUnreachable, check_services,
                                              drop_database, ensure_admin_password)
 from findining_mlops.demo import AirflowClient, wait_for_dags
-from simulation import RECOMMENDATION, SENTIMENT, write_catalog
+from simulation import RECOMMENDATION, SENTIMENT, load_dag, write_catalog
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,7 @@ RESTART_BACKFILL = [BOOTSTRAP_END + timedelta(days=k) for k in (4, 5, 6)]  # the
 MODELS = ("recommendation", "sentiment")
 DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/findining_cluster_test_{os.getpid()}"
 BROKER_URL = "redis://127.0.0.1:6379/14"  # this test's own DB index on the shared server
+REPORTS = ("drift.json", "performance.json", "decision.json")
 SMALL_MONITORING = {"min_rows": 50, "html_sample_size": 200}
 
 
@@ -154,7 +155,7 @@ def replay(platform, days: list[date]) -> None:
             assert replay_day(platform, get_model(model), day).errors == 0
 
 
-def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluster, platform):
+def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluster, platform, airflow_db):
     airflow, client = cluster
     runs = [client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap on the cluster",
                                                 "data_end_date": BOOTSTRAP_END.isoformat()}) for m in MODELS]
@@ -177,6 +178,14 @@ def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluste
     assert instances and {ti["state"] for ti in instances} <= {"success", "skipped"}
     workers = {AirflowCluster.worker_node(name) for name in airflow.worker_names()}
     assert {ti["hostname"] for ti in instances if ti["state"] == "success"} == workers
+
+    # the last day again, in-process as the rest of the suite runs DAGs: the same reports, byte for byte
+    day = MONITORED[-1]
+    on_cluster = {(m, name): platform.store.read_bytes(f"reports/{m}/dt={day}/{name}")
+                  for m in MODELS for name in REPORTS}
+    when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    assert load_dag("model_monitoring").test(logical_date=when, run_after=when + timedelta(days=1)).state == "success"
+    assert {key: platform.store.read_bytes(f"reports/{key[0]}/dt={day}/{key[1]}") for key in on_cluster} == on_cluster
 
 
 def test_a_worker_killed_during_training_leaves_one_job_and_one_version(cluster, platform):
