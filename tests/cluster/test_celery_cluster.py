@@ -95,6 +95,7 @@ def platform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster(platform, tmp_path_factory):
+    # FINDINING_HOME is the platform fixture's: the cluster's tasks and this test share one local backend
     config = ClusterConfig(
         project=ROOT, home=tmp_path_factory.mktemp("airflow"), findining_home=Path(os.environ["FINDINING_HOME"]),
         database_url=DATABASE_URL, broker_url=BROKER_URL, port=free_port(), workers=2, worker_concurrency=2,
