@@ -42,3 +42,10 @@ constraints:
 
 clean:
 	rm -rf $(VENV) .venv-checkov .airflow .findining .demo
+
+# The production topology: docker-compose.yaml's settings, and the same as local processes.
+.PHONY: compose-env airflow-cluster
+compose-env: $(STAMP)
+	$(BIN)/python -m findining_mlops.compose_env --example .env.example --output .env
+airflow-cluster: $(STAMP)
+	$(BIN)/python -m findining_mlops.airflow_cluster --project-dir $(CURDIR)
