@@ -26,5 +26,5 @@ def aws_platform(settings: AwsSettings) -> Platform:
         endpoints=SageMakerEndpoints(clients, settings, store),
         metrics=CloudWatchMetrics(clients),
         notifications=SnsNotifications(clients, settings.alerts_topic_arn),
-        experiments=DynamoDBExperiments(clients, settings),
+        experiments=DynamoDBExperiments(clients, settings, store),
     )
