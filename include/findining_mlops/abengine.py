@@ -56,8 +56,13 @@ def parquet_relation(paths: list[Path]) -> str:
     """The events of these part files as a relation, an empty one when there are none."""
     if not paths:
         return NO_EVENTS
+    return f"(SELECT {EVENT_COLUMNS} FROM {parquet_table(*paths)})"
+
+
+def parquet_table(*paths: Path) -> str:
+    """The files as one table; the ``dt=`` in their keys is layout, not a column to add."""
     files = ", ".join(absql.literal(str(p)) for p in paths)
-    return f"(SELECT {EVENT_COLUMNS} FROM read_parquet([{files}]))"
+    return f"read_parquet([{files}], hive_partitioning = false)"
 
 
 def arm_moments(run: Callable[[str], Rows], plan: absql.Plan, events: str | Callable[[], str],
@@ -76,7 +81,7 @@ def arm_moments(run: Callable[[str], Rows], plan: absql.Plan, events: str | Call
     for variant in absql.VARIANTS:
         group = [r for r in rows if r["first_variant"] == r["last_variant"] == variant and not r["no_user"]]
         row = group[0] if group else {}
-        moments[variant] = {"in_test": int(row.get("in_test") or 0),
+        moments[variant] = {"events": int(row.get("events") or 0), "in_test": int(row.get("in_test") or 0),
                             "metrics": {name: _metric_moments(plan, row, name) for name in plan.metrics}}
     return moments
 
@@ -95,13 +100,6 @@ def _problem(plan: absql.Plan, rows: Rows) -> tuple | None:
     """The first way the per-arm groups break the contract, from the aggregates alone."""
     if any(r["first_variant"] not in absql.VARIANTS or r["last_variant"] not in absql.VARIANTS for r in rows):
         return ("variants",)
-    users_of = {name: sum(int(r[f"users{plan.column(name)}"]) for r in rows) for name in plan.metrics}
-    absent = sorted(name for name in plan.tested if not users_of[name])
-    if absent:
-        return ("absent", absent)
-    for name, covariate in plan.covariates.items():
-        if not users_of[covariate]:
-            return ("covariate", name, covariate)
     without_user = sum(int(r["events"]) for r in rows if r["no_user"])
     if without_user:
         return ("no_user", without_user)
@@ -124,10 +122,6 @@ def _describe(run, plan: absql.Plan, problem: tuple, events: str, users: str) ->
     if kind == "variants":
         unknown = sorted(str(r["variant"]) for r in run(absql.unknown_variants_sql(events)))
         return f"events have variant values other than 'control' and 'treatment': {unknown}"
-    if kind == "absent":
-        return f"metrics {details[0]} are in the config but not in the events"
-    if kind == "covariate":
-        return f"covariate {details[1]!r} of metric {details[0]!r} is not a metric_name in the events"
     if kind == "no_user":
         return f"{details[0]} events have no user_id"
     if kind == "both":
@@ -161,15 +155,14 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
         store.upload_file(partial, users_key(test_id, day, "partial"))
         previous = users_key(test_id, day - timedelta(days=1), "running")
         if day > first_day and store.exists(previous):
-            running_sql = absql.merge_sql(plan, f"read_parquet({absql.literal(str(files.path(previous)))})",
-                                          f"read_parquet({absql.literal(str(partial))})")
+            running_sql = absql.merge_sql(plan, parquet_table(files.path(previous)), parquet_table(partial))
         else:
             running_sql = absql.user_sql(plan, parquet_relation(files.paths(abevents.part_keys(store, test_id, day))))
         running = engine.to_parquet(running_sql + " ORDER BY user_id", Path(tmp, "running.parquet"))
         store.upload_file(running, users_key(test_id, day, "running"))
         return arm_moments(engine.rows, plan,
                            lambda: parquet_relation(files.paths(abevents.part_keys(store, test_id, day))),
-                           f"read_parquet({absql.literal(str(running))})")
+                           parquet_table(running))
 
 
 def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: absql.Plan,

@@ -201,11 +201,18 @@ def analyze(events: pd.DataFrame, config: dict) -> dict:
     as plain JSON types."""
     from findining_mlops import abengine, absql
 
-    config = _validated_config(config)
+    plan = sql_plan(config)
     engine = abengine.DuckDB(deterministic=True)  # an in-memory frame is small; the same frame, the same bits
     engine.connection.register("events", _events_table(events))
-    plan = absql.Plan.of({**config["success_metrics"], **config["guardrail_metrics"]})
     return analyze_moments(abengine.arm_moments(engine.rows, plan, "events"), config)
+
+
+def sql_plan(config: dict):
+    """What the SQL computes for this config (``absql.Plan``), once the config is valid."""
+    from findining_mlops import absql
+
+    config = _validated_config(config)
+    return absql.Plan.of({**config["success_metrics"], **config["guardrail_metrics"]})
 
 
 def _events_table(events: pd.DataFrame):
@@ -230,6 +237,15 @@ def analyze_moments(moments: dict, config: dict) -> dict:
     config = _validated_config(config)
     metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
     alpha = config["alpha"]
+    users_of = {name: sum(moments[v]["metrics"][name]["users"] for v in VARIANTS)
+                for name in moments["control"]["metrics"]}
+    absent = sorted(name for name in metrics if not users_of[name])
+    if absent:
+        raise DataValidationError(f"metrics {absent} are in the config but not in the events")
+    for name, spec in metrics.items():
+        if "covariate" in spec and not users_of[spec["covariate"]]:
+            raise DataValidationError(f"covariate {spec['covariate']!r} of metric {name!r} is not a metric_name in "
+                                      "the events")
 
     srm = _srm([moments[v]["in_test"] for v in VARIANTS], config["control_share"])
     results = {name: _metric_result({v: moments[v]["metrics"][name] for v in VARIANTS}, name, spec, alpha)
