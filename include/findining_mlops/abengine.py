@@ -144,21 +144,31 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
     """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
     one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
 
-    Deterministic, so a re-run of a day writes the same bytes: it reads one day and one table of users, which a
-    single thread does in about the time of day 1."""
-    engine = DuckDB(deterministic=True)
+    A re-run of a day writes the same bytes: the tables that sum a user's events are computed by one thread and
+    both tables are sorted by user. The merge adds exactly two values per user, which gives the same bits in any
+    order, so it and the per-arm sums use every thread."""
+    engine = DuckDB()
     with tempfile.TemporaryDirectory(prefix="abtest-") as tmp:
         files = _LocalFiles(store, Path(tmp))
-        partial = engine.to_parquet(
-            absql.user_sql(plan, parquet_relation(files.paths(abevents.part_keys(store, test_id, day, day))))
-            + " ORDER BY user_id", Path(tmp, "partial.parquet"))
+
+        def in_order(sql: str, name: str, one_thread: bool) -> Path:
+            if one_thread:
+                engine.connection.execute("SET threads = 1")
+            try:
+                return engine.to_parquet(sql + " ORDER BY user_id", Path(tmp, f"{name}.parquet"))
+            finally:
+                engine.connection.execute("RESET threads")
+
+        partial = in_order(absql.user_sql(plan, parquet_relation(
+            files.paths(abevents.part_keys(store, test_id, day, day)))), "partial", one_thread=True)
         store.upload_file(partial, users_key(test_id, day, "partial"))
         previous = users_key(test_id, day - timedelta(days=1), "running")
         if day > first_day and store.exists(previous):
-            running_sql = absql.merge_sql(plan, parquet_table(files.path(previous)), parquet_table(partial))
+            running = in_order(absql.merge_sql(plan, parquet_table(files.path(previous)), parquet_table(partial)),
+                               "running", one_thread=False)
         else:
-            running_sql = absql.user_sql(plan, parquet_relation(files.paths(abevents.part_keys(store, test_id, day))))
-        running = engine.to_parquet(running_sql + " ORDER BY user_id", Path(tmp, "running.parquet"))
+            running = in_order(absql.user_sql(plan, parquet_relation(
+                files.paths(abevents.part_keys(store, test_id, day)))), "running", one_thread=True)
         store.upload_file(running, users_key(test_id, day, "running"))
         return arm_moments(engine.rows, plan,
                            lambda: parquet_relation(files.paths(abevents.part_keys(store, test_id, day))),
