@@ -144,35 +144,39 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
     """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
     one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
 
-    A re-run of a day writes the same bytes: the tables that sum a user's events are computed by one thread and
-    both tables are sorted by user. The merge adds exactly two values per user, which gives the same bits in any
-    order, so it and the per-arm sums use every thread."""
+    A re-run of a day writes the same bytes. The tables that sum a user's events are computed by one thread, whose
+    output order and sums depend on the input only. The merge adds exactly two values per user, which gives the
+    same bits in any order, so it uses every thread and sorts its result by user."""
     engine = DuckDB()
     with tempfile.TemporaryDirectory(prefix="abtest-") as tmp:
         files = _LocalFiles(store, Path(tmp))
 
-        def in_order(sql: str, name: str, one_thread: bool) -> Path:
+        def kept(name: str, sql: str, one_thread: bool) -> str:
+            """The table ``name``, in memory for the next step and written to the store."""
             if one_thread:
                 engine.connection.execute("SET threads = 1")
             try:
-                return engine.to_parquet(sql + " ORDER BY user_id", Path(tmp, f"{name}.parquet"))
+                engine.connection.execute(f"CREATE TEMP TABLE {name} AS {sql}")
             finally:
                 engine.connection.execute("RESET threads")
+            store.upload_file(engine.to_parquet(f"SELECT * FROM {name}", Path(tmp, f"{name}.parquet")),
+                              users_key(test_id, day, name))
+            return name
 
-        partial = in_order(absql.user_sql(plan, parquet_relation(
-            files.paths(abevents.part_keys(store, test_id, day, day)))), "partial", one_thread=True)
-        store.upload_file(partial, users_key(test_id, day, "partial"))
+        def events(first: date | None, last: date) -> str:
+            return parquet_relation(files.paths(abevents.part_keys(store, test_id, last, first)))
+
+        partial = kept("partial", absql.user_sql(plan, events(day, day)), one_thread=True)
         previous = users_key(test_id, day - timedelta(days=1), "running")
+        earlier = abevents.part_keys(store, test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
-            running = in_order(absql.merge_sql(plan, parquet_table(files.path(previous)), parquet_table(partial)),
-                               "running", one_thread=False)
+            merged = absql.merge_sql(plan, parquet_table(files.path(previous)), partial) + " ORDER BY user_id"
+            running = kept("running", merged, one_thread=False)
+        elif earlier:  # no running table of the day before (a backfill, or events before the first day)
+            running = kept("running", absql.user_sql(plan, events(None, day)), one_thread=True)
         else:
-            running = in_order(absql.user_sql(plan, parquet_relation(
-                files.paths(abevents.part_keys(store, test_id, day)))), "running", one_thread=True)
-        store.upload_file(running, users_key(test_id, day, "running"))
-        return arm_moments(engine.rows, plan,
-                           lambda: parquet_relation(files.paths(abevents.part_keys(store, test_id, day))),
-                           parquet_table(running))
+            running = kept("running", f"SELECT * FROM {partial}", one_thread=True)
+        return arm_moments(engine.rows, plan, lambda: events(None, day), running)
 
 
 def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: absql.Plan,
