@@ -128,3 +128,22 @@ def test_the_one_sql_source_is_valid_trino_for_athena():
         assert "fsum(" not in lowered and "isfinite(" not in lowered and "read_parquet" not in lowered
     assert "is_finite(" in absql.to_athena(absql.non_finite_sql(plan, events)).lower()
     assert "'it''s'" in absql.to_athena(absql.analysis_sql(plan, events))
+
+
+def test_the_client_writes_one_batch_per_test_and_a_resent_batch_counts_nothing(platform):
+    from findining_mlops.client import MLService
+    from findining_mlops.platform.ports import ABTest
+
+    for model, metric in (("recommendation", "recommendation_accuracy"), ("sentiment", "sentiment_accuracy")):
+        platform.experiments.create(ABTest(f"t-{model}", model, model, f"{model}-endpoint", 1, 2, "v1", "v2", 50, 14,
+                                           {metric: {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05,
+                                           START.isoformat()))
+    when = {"timestamp": "2026-11-01T10:00:00+00:00"}
+    results = [("alice", "recommendation", "recommendation_accuracy", 1.0, {**when, "inference_id": "r1"}),
+               ("bob", "sentiment", "sentiment_accuracy", 0.0, {**when, "inference_id": "s1"}),
+               ("carol", "sentiment", "sentiment_accuracy", 1.0, {**when, "inference_id": "s2"})]
+    service = MLService(platform)
+    assert service.record_ab_test_results(results) == 3
+    assert service.record_ab_test_results(results) == 0
+    assert [len(platform.experiments.events(f"t-{m}")) for m in ("recommendation", "sentiment")] == [1, 2]
+    assert len(platform.store.list_keys("abtests/t-sentiment/events/dt=2026-11-01/")) == 1
