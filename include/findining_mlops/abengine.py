@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import duckdb
+import pyarrow.parquet as pq
 
 from findining_mlops import abevents, absql
 from findining_mlops.errors import DataValidationError
@@ -31,6 +32,8 @@ EVENT_COLUMNS = "user_id, variant, metric_name, metric_value"
 NO_EVENTS = ("(SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS variant, NULL::VARCHAR AS metric_name, "
              "NULL::DOUBLE AS metric_value WHERE false)")
 Rows = list[dict]
+# DuckDB spills to disk beyond this, so a test of any size is analysed in bounded memory next to other tasks
+MEMORY_LIMIT = "3GB"
 
 
 class DuckDB:
@@ -40,7 +43,9 @@ class DuckDB:
     threads, the order in which their partial sums meet varies, and so does the last bit of a sum."""
 
     def __init__(self, deterministic: bool = False):
-        self.connection = duckdb.connect(config={"threads": 1} if deterministic else {})
+        spill = Path(tempfile.gettempdir(), "findining-duckdb")
+        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
+                                                 **({"threads": 1} if deterministic else {})})
 
     def rows(self, sql: str) -> Rows:
         result = self.connection.sql(sql)
@@ -159,8 +164,11 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
                 engine.connection.execute(f"CREATE TEMP TABLE {name} AS {sql}")
             finally:
                 engine.connection.execute("RESET threads")
-            store.upload_file(engine.to_parquet(f"SELECT * FROM {name}", Path(tmp, f"{name}.parquet")),
-                              users_key(test_id, day, name))
+            # written by pyarrow from one contiguous table: DuckDB's writer lays out pages after the chunks that its
+            # threads happened to produce, so equal rows could give other bytes
+            path = Path(tmp, f"{name}.parquet")
+            pq.write_table(engine.connection.sql(f"SELECT * FROM {name}").fetch_arrow_table().combine_chunks(), path)
+            store.upload_file(path, users_key(test_id, day, name))
             return name
 
         def events(first: date | None, last: date) -> str:

@@ -13,8 +13,9 @@ Two levels, as a data engineer would write them:
 
 The statistics (``findining_mlops.abtest``) need nothing more than those few numbers. Metric names are bound as
 escaped literals and the columns are numbered (``n0``, ``v0``…), so a metric name never becomes SQL. Sums of
-values use ``fsum`` (compensated summation): its result does not depend on the order in which threads combine
-their parts, so the same events give the same figures and the same bytes on every run. The text is DuckDB's
+values use ``fsum`` (compensated summation), so millions of users' squares keep their precision; which thread's
+part comes first can still move the last bit, which is why ``abengine`` sums a user's events on one thread. The
+text is DuckDB's
 dialect; ``to_athena`` transpiles it with sqlglot to Trino, Athena's engine.
 """
 
@@ -72,8 +73,10 @@ def merge_sql(plan: Plan, *user_tables: str) -> str:
     columns = ["user_id", "min(first_variant) AS first_variant", "max(last_variant) AS last_variant",
                "CAST(sum(events) AS BIGINT) AS events"]
     for k, name in enumerate(plan.metrics):
+        # a user has one row per table, so plain addition of those few values is exact in any order, where
+        # fsum's compensation term depends on which thread's part comes first
         columns += [f"CAST(sum(n{k}) AS BIGINT) AS n{k}",
-                    f"{'max' if plan.kinds[name] == 'binary' else 'fsum'}(v{k}) AS v{k}"]
+                    f"{'max' if plan.kinds[name] == 'binary' else 'sum'}(v{k}) AS v{k}"]
         if plan.kinds[name] == "binary":
             columns.append(f"CAST(sum(bad{k}) AS BIGINT) AS bad{k}")
     union = " UNION ALL ".join(f"SELECT * FROM {table}" for table in user_tables)
