@@ -147,3 +147,11 @@ def test_the_client_writes_one_batch_per_test_and_a_resent_batch_counts_nothing(
     assert service.record_ab_test_results(results) == 0
     assert [len(platform.experiments.events(f"t-{m}")) for m in ("recommendation", "sentiment")] == [1, 2]
     assert len(platform.store.list_keys("abtests/t-sentiment/events/dt=2026-11-01/")) == 1
+
+
+def test_parquet_files_read_by_duckdb_give_the_figures_of_the_same_rows_in_memory(recorded, tmp_path):
+    frame = _frame(recorded)
+    halves = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    frame.iloc[: len(frame) // 2].to_parquet(halves[0])
+    frame.iloc[len(frame) // 2:].to_parquet(halves[1])
+    _assert_close(abtest.analyze_parquet(halves, CONFIG), abtest.analyze(frame, CONFIG))
