@@ -6,7 +6,7 @@ Engines:
   after downloading the few files a day's run needs. The daily run is incremental: day D's per-user partial
   aggregate is computed from day D's files only and merged into day D−1's running aggregate, both kept under
   ``abtests/<test-id>/users/dt=YYYY-MM-DD/{partial,running}.parquet``, so day 14 reads what day 1 reads plus
-  one table of users. A re-run of a day rewrites its two files with the same rows in the same order.
+  one table of users. A re-run of a day rewrites its two files with the same bytes.
 * **Athena** (``FINDINING_AB_ENGINE=athena``): the same statement, transpiled to Trino, over the Glue table of
   the events on S3, run by a caller-supplied function (the Airflow layer uses the Amazon provider's
   ``AthenaHook``, so this module imports no Airflow).
@@ -37,7 +37,7 @@ MEMORY_LIMIT = "3GB"
 
 
 class DuckDB:
-    """One in-memory DuckDB connection: queries return rows as dicts, or are copied to a parquet file.
+    """One in-memory DuckDB connection, whose queries return rows as dicts.
 
     ``deterministic``: one thread, so sums add in file order and the same input gives the same bits. With several
     threads, the order in which their partial sums meet varies, and so does the last bit of a sum."""
@@ -51,10 +51,6 @@ class DuckDB:
         result = self.connection.sql(sql)
         names = [d[0] for d in result.description]
         return [dict(zip(names, row)) for row in result.fetchall()]
-
-    def to_parquet(self, sql: str, path: Path) -> Path:
-        self.connection.execute(f"COPY ({sql}) TO {absql.literal(str(path))} (FORMAT parquet)")
-        return path
 
 
 def parquet_relation(paths: list[Path]) -> str:
