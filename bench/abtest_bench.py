@@ -263,7 +263,9 @@ def side_by_side(events: int, users: int) -> dict:
            for key in ("seconds", "cpu_seconds", "peak_increase_mib", "process_peak_mib")},
         "time_vs_duckdb_query": ours["seconds"] / query["seconds"],
         "speedup_vs_pandas": pandas["seconds"] / ours["seconds"],
-        "memory_vs_duckdb_query": ours["process_peak_mib"] / query["process_peak_mib"],
+        # the memory the analysis adds: a child's process peak also counts the parent's at fork (Linux keeps
+        # the high-water mark across fork and exec), which is the data generator's when the file is generated now
+        "memory_vs_duckdb_query": ours["peak_increase_mib"] / query["peak_increase_mib"],
         **_agreement(measured), "figures": ours["figures"],
     }
 
@@ -276,7 +278,8 @@ def incremental(events_per_day: int, users: int) -> dict:
     days = measured["incremental"]["days"]
     agreement = _agreement({"findining_mlops": measured["incremental"], "duckdb_query": query})
     return {"days": DAYS, "events_per_day": events_per_day, "users": users, "generation_seconds": generated,
-            "day_seconds": [d["seconds"] for d in days], "day14_vs_day1": days[-1]["seconds"] / days[0]["seconds"],
+            "day_seconds": [d["seconds"] for d in days], "day_cpu_seconds": [d["cpu_seconds"] for d in days],
+            "day14_vs_day1": days[-1]["seconds"] / days[0]["seconds"],
             "query_over_14_days_seconds": query["seconds"],
             "day14_speedup_vs_query_over_14_days": query["seconds"] / days[-1]["seconds"],
             "day_peak_mib": max(d["process_peak_mib"] for d in days), **agreement}
@@ -286,7 +289,8 @@ def scale(events: int, users: int) -> dict:
     path, generated = cached_events(events, users)
     ours = in_children("bench.abtest_bench", ("findining_mlops",), ["--files", str(path)])["findining_mlops"]
     return {"events": events, "users": users, "generation_seconds": generated, "seconds": ours["seconds"],
-            "process_peak_mib": ours["process_peak_mib"], "scale_peak_gib": ours["process_peak_mib"] / 1024}
+            "cpu_seconds": ours["cpu_seconds"], "process_peak_mib": ours["process_peak_mib"],
+            "scale_peak_gib": ours["process_peak_mib"] / 1024}
 
 
 def report(results: dict) -> str:
@@ -299,7 +303,7 @@ def report(results: dict) -> str:
                      "(each contender a process, from reading the file to the figures)")
         lines.append(f"{'':<24}" + "".join(f"{c:>18}" for c in CONTENDERS))
         for key, label in (("seconds", "wall time (s)"), ("cpu_seconds", "CPU time (s)"),
-                           ("process_peak_mib", "process peak (MiB)")):
+                           ("peak_increase_mib", "peak memory added (MiB)"), ("process_peak_mib", "process peak (MiB)")):
             lines.append(f"{label:<24}" + "".join(f"{side[key][c]:>18.2f}" for c in CONTENDERS))
         lines.append(f"time vs the DuckDB query {side['time_vs_duckdb_query']:.2f} (target <= "
                      f"{TARGETS['time_vs_duckdb_query']}: {met('time_vs_duckdb_query', side['time_vs_duckdb_query'])})"
