@@ -20,8 +20,8 @@ import html
 import json
 import logging
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -194,11 +194,12 @@ def analyse_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
 
     day_number = (day - date.fromisoformat(test.started_at)).days + 1
     plan = abtest.sql_plan(test.analysis_config())
-    if moments is None:
-        def moments(test, plan, day):
-            return abengine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
+
+    def on_duckdb(test: ABTest, plan, day: date) -> dict:
+        return abengine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
+
     try:
-        arms = moments(test, plan, day)
+        arms = (moments or on_duckdb)(test, plan, day)
     except DataValidationError as exc:
         raise DataValidationError(f"A/B test {test.test_id}, {day}: the recorded events break the contract: "
                                   f"{exc}") from exc
