@@ -5,7 +5,9 @@ Every day, for every A/B test running that day — the seed's `ab-test-manager`
 `analyze_test` action on a schedule:
 
 1. **analyse** (one mapped branch per test): every metric event up to the end of the
-   run's day, at the user level — users, means, difference with its confidence interval and
+   run's day (parquet batches under `abtests/<test-id>/events/dt=…/`), reduced in SQL to one
+   value per user and a few sums per arm — by DuckDB, merging the day into the running
+   per-user aggregate, or by Athena when `FINDINING_AB_ENGINE=athena` — then, at the user level — users, means, difference with its confidence interval and
    p-value per arm and metric (Welch's t-test / two-proportion z-test), the sample-ratio
    check against the planned split, always-valid (mSPRT) p-values because this is read
    every day, Holm across the success metrics, guardrails outside that family. Written to
@@ -61,15 +63,19 @@ def ab_test_analysis():
         import json
         from datetime import date
 
+        from findining_airflow.athena import AthenaQueries
         from findining_airflow.errors import fail_fast
         from findining_airflow.notifications import publish_event
-        from findining_airflow.runtime import platform
+        from findining_airflow.runtime import platform, settings
         from findining_mlops import experiments
         from findining_mlops.platform.ports import RUNNING
 
+        aws = settings().aws
+        on_athena = aws is not None and aws.ab_engine == "athena"
         with fail_fast():
             found = platform().experiments.get(test["test_id"])
-            summary = experiments.analyse_day(platform(), found, date.fromisoformat(test["day"]))
+            summary = experiments.analyse_day(platform(), found, date.fromisoformat(test["day"]),
+                                              AthenaQueries(aws).moments if on_athena else None)
         print(json.dumps(summary, indent=2))
         if summary["outcome"] != RUNNING and found.status == RUNNING:
             # alert first: a retry may send the message twice but never loses it

@@ -41,17 +41,16 @@ Config (JSON)::
                          "satisfaction": {"kind": "continuous", "covariate": "pre_satisfaction"}},
      "guardrail_metrics": {"latency_ms": {"kind": "continuous", "direction": "lower_is_better"}}}
 
-Speed: the daily analysis reads every event of a test, tens of millions for a large one, and the cost is
-dominated by hashing the string columns. So each of ``user_id``, ``variant`` and ``metric_name`` is factorized
-exactly once (see ``_factorize`` for why that is cheap on frames read from parquet), and everything after that
-(validation, the both-arms check, the per-user aggregation of every metric at once) is integer arithmetic with
-``np.bincount`` on the codes, without copying or filtering the frame. ``make bench`` measures it against the
-plain pandas + scipy/statsmodels computation at ten million events.
+Scale: the events are reduced in SQL (``findining_mlops.absql``, run by DuckDB or Athena) to one value per user
+per metric and then to a few sums per arm: n, sum and sum of squares, and for CUPED the moments of X and X·Y. Every
+figure below is a closed form of those sums, so the statistics cost the same for a hundred events or a hundred
+million. ``analyze`` runs that SQL on an in-memory frame; the daily analysis runs it on the test's parquet files
+(``findining_mlops.abengine``) and calls ``analyze_moments``. ``make bench`` compares it with a hand-written DuckDB
+query and with pandas + scipy.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,8 +71,8 @@ SRM_P_VALUE = 0.001
 # a prior on standardised effects sized like typical product effects, which is where mSPRT is most powerful;
 # being relative to the metric's own spread makes it work for any unit.
 MIXING_SD = 0.1
-# rows that ``_factorize`` looks at to see whether equal values share one object
-SHARING_SAMPLE = 10_000
+# a spread below this share of the mean square is rounding noise of the sums, not variation between users
+RELATIVE_SPREAD_FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
@@ -199,14 +198,69 @@ def _validated_metric(role: str, name: str, spec) -> dict:
 
 
 def analyze(events: pd.DataFrame, config: dict) -> dict:
-    """The analysis of the events so far: SRM check, per-metric results and the decision, as plain JSON types."""
+    """The analysis of an in-memory event table (``COLUMNS``): SRM check, per-metric results and the decision,
+    as plain JSON types."""
+    from findining_mlops import abengine, absql
+
+    plan = sql_plan(config)
+    engine = abengine.DuckDB(deterministic=True)  # an in-memory frame is small; the same frame, the same bits
+    engine.connection.register("events", _events_table(events))
+    return analyze_moments(abengine.arm_moments(engine.rows, plan, "events"), config)
+
+
+def analyze_parquet(paths: Sequence[str | Path], config: dict) -> dict:
+    """The analysis of the events in parquet files (``COLUMNS``), read by DuckDB with every thread: the figures
+    agree with ``analyze`` of the same rows to rounding, the last bit may depend on the threads' timing."""
+    from findining_mlops import abengine
+
+    plan = sql_plan(config)
+    moments = abengine.arm_moments(abengine.DuckDB().rows, plan, abengine.parquet_relation([Path(p) for p in paths]))
+    return analyze_moments(moments, config)
+
+
+def sql_plan(config: dict):
+    """What the SQL computes for this config (``absql.Plan``), once the config is valid."""
+    from findining_mlops import absql
+
+    config = _validated_config(config)
+    return absql.Plan.of({**config["success_metrics"], **config["guardrail_metrics"]})
+
+
+def _events_table(events: pd.DataFrame):
+    """The events as an arrow table of strings and doubles; a metric_value that is not a number becomes NaN,
+    which the SQL reports only where it belongs to a configured metric."""
+    import pyarrow as pa
+
+    missing = [c for c in COLUMNS if c not in events.columns]
+    if missing:
+        raise DataValidationError(f"events lack the columns {missing}")
+    values = pd.to_numeric(events["metric_value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return pa.table({
+        **{c: pa.array(events[c].astype(object).where(events[c].notna(), None).to_numpy(), type=pa.string(),
+                       from_pandas=True) for c in ("user_id", "variant", "metric_name")},
+        "metric_value": pa.array(values, type=pa.float64(), from_pandas=False),  # NaN stays NaN, not NULL
+    })
+
+
+def analyze_moments(moments: dict, config: dict) -> dict:
+    """The analysis from the per-arm moments (``abengine.arm_moments``): SRM check, per-metric results and the
+    decision, as plain JSON types."""
     config = _validated_config(config)
     metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
-    users = _user_table(events, metrics)
     alpha = config["alpha"]
+    users_of = {name: sum(moments[v]["metrics"][name]["users"] for v in VARIANTS)
+                for name in moments["control"]["metrics"]}
+    absent = sorted(name for name in metrics if not users_of[name])
+    if absent:
+        raise DataValidationError(f"metrics {absent} are in the config but not in the events")
+    for name, spec in metrics.items():
+        if "covariate" in spec and not users_of[spec["covariate"]]:
+            raise DataValidationError(f"covariate {spec['covariate']!r} of metric {name!r} is not a metric_name in "
+                                      "the events")
 
-    srm = _srm(users, config["control_share"])
-    results = {name: _metric_result(users, name, spec, alpha) for name, spec in metrics.items()}
+    srm = _srm([moments[v]["in_test"] for v in VARIANTS], config["control_share"])
+    results = {name: _metric_result({v: moments[v]["metrics"][name] for v in VARIANTS}, name, spec, alpha)
+               for name, spec in metrics.items()}
     success = list(config["success_metrics"])
     fixed_adjusted = _holm([results[n]["p_value"] for n in success])
     sequential_adjusted = _holm([results[n]["sequential_p_value"] for n in success])
@@ -233,119 +287,6 @@ def analyze(events: pd.DataFrame, config: dict) -> dict:
     return {"srm": srm, "metrics": results, "decision": decision}
 
 
-@dataclass(frozen=True)
-class _UserTable:
-    """The validated events reduced to one entry per user, indexed by the user_id's factorized code."""
-
-    treatment: np.ndarray  # bool: the user is in the treatment arm
-    in_test: np.ndarray  # bool: the user has events of a success or guardrail metric, the SRM population
-    has: dict[str, np.ndarray]  # metric or covariate -> bool: the user has events of it
-    value: dict[str, np.ndarray]  # metric or covariate -> mean of the user's events (binary: max); 0 where not has
-
-
-def _user_table(events: pd.DataFrame, metrics: dict[str, dict]) -> _UserTable:
-    """The per-user table of the configured metrics and covariates, or an error that names what breaks the
-    contract. Each string column is factorized once; every later step is arithmetic on the integer codes."""
-    missing = [c for c in COLUMNS if c not in events.columns]
-    if missing:
-        raise DataValidationError(f"events lack the columns {missing}")
-    row_variant = _row_codes(events["variant"], VARIANTS)  # 0 control, 1 treatment, 2 anything else
-    if (row_variant == len(VARIANTS)).any():
-        unknown = sorted({str(v) for v in events["variant"][row_variant == len(VARIANTS)].unique()})
-        raise DataValidationError(f"events have variant values other than 'control' and 'treatment': {unknown}")
-
-    covariates = {spec["covariate"]: name for name, spec in metrics.items() if "covariate" in spec}
-    wanted = [*metrics, *(c for c in covariates if c not in metrics)]
-    row_metric = _row_codes(events["metric_name"], wanted)  # len(wanted) for other metrics' rows, ignored below
-    rows_of = dict(zip(wanted, np.bincount(row_metric, minlength=len(wanted))))
-    absent = sorted(name for name in metrics if not rows_of[name])
-    if absent:
-        raise DataValidationError(f"metrics {absent} are in the config but not in the events")
-    for covariate, name in covariates.items():
-        if not rows_of[covariate]:
-            raise DataValidationError(f"covariate {covariate!r} of metric {name!r} is not a metric_name in the events")
-
-    user_codes, user_ids = _factorize(events["user_id"])
-    if (user_codes < 0).any():
-        raise DataValidationError(f"{int((user_codes < 0).sum())} events have no user_id")
-    n_users = len(user_ids)
-    # one cell per (metric, user, arm): a single pass counts and sums every metric of every user at once
-    cell = (row_metric * n_users + user_codes) * 2 + row_variant
-    del user_codes, row_variant
-    shape = (len(wanted) + 1, n_users, 2)  # the last metric block collects the ignored metrics' rows
-    counts = np.bincount(cell, minlength=np.prod(shape)).reshape(shape)
-    arm_events = counts.sum(axis=0)
-    in_both = np.flatnonzero((arm_events > 0).all(axis=1))
-    if len(in_both):
-        raise DataValidationError(f"{len(in_both)} users appear in both variants, e.g. {user_ids[in_both[0]]!r}")
-
-    values = pd.to_numeric(events["metric_value"], errors="coerce")
-    values = values.to_numpy() if values.dtype == np.float64 else values.to_numpy(dtype=float, na_value=np.nan)
-    wanted_rows = row_metric < len(wanted)
-    bad = wanted_rows & ~np.isfinite(values)
-    if bad.any():
-        per_metric = np.bincount(row_metric[bad], minlength=len(wanted))
-        raise DataValidationError("metric_value is not a finite number in " + ", ".join(
-            f"{per_metric[k]} rows of metric {wanted[k]!r}" for k in np.argsort(-per_metric, kind="stable")
-            if per_metric[k]))
-    for k, name in enumerate(wanted):
-        if metrics.get(name, {}).get("kind") == "binary":
-            others = values[(row_metric == k) & (values != 0.0) & (values != 1.0)]
-            if len(others):
-                raise DataValidationError(f"binary metric {name!r} has values other than 0 and 1 in {len(others)} "
-                                          f"rows, e.g. {np.unique(others)[:5].tolist()}")
-    del row_metric, wanted_rows
-    # the ignored rows' values may be anything, even NaN, but they only reach the last block, which is not read
-    sums = np.bincount(cell, weights=values, minlength=np.prod(shape)).reshape(shape)
-
-    has, value = {}, {}
-    for k, name in enumerate(wanted):
-        user_events, user_sum = counts[k].sum(axis=1), sums[k].sum(axis=1)  # each user has one arm's column
-        has[name] = user_events > 0
-        binary = metrics.get(name, {}).get("kind") == "binary"
-        value[name] = (user_sum > 0).astype(float) if binary else user_sum / np.maximum(user_events, 1)
-    in_test = (counts[: len(metrics)] > 0).any(axis=(0, 2))
-    return _UserTable(arm_events[:, 1] > 0, in_test, has, value)
-
-
-def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index | np.ndarray]:
-    """The codes and uniques of ``pd.factorize(column)``, about three times faster on object columns read from
-    parquet.
-
-    Hashing ten million string ids is most of an analysis's time, and it is slow because every row costs cache
-    misses on its string object and on the table. But pyarrow hands out equal strings as one shared object
-    (``to_pandas(deduplicate_objects=True)``, its default), so a million users' ids are only a million objects.
-    Factorizing the objects' addresses, plain integers that an object array stores anyway, and then only the
-    distinct objects' values gives the same codes at a fraction of the cost; distinct objects with equal values
-    are merged by that second step, so the codes are exact either way. Where equal values are not shared (a frame
-    built from Python records), the detour would cost twice the direct hashing, so a look at the first rows
-    decides: the detour is taken only where no value there is held by two objects.
-    """
-    if column.dtype != object:
-        return pd.factorize(column)
-    objects = np.ascontiguousarray(column.to_numpy())
-    # the array's PyObject pointers read as integers; ``objects`` keeps every object alive, so each address is
-    # one object's for the whole call
-    addresses = np.ctypeslib.as_array(ctypes.cast(objects.ctypes.data, ctypes.POINTER(ctypes.c_size_t)),
-                                      shape=objects.shape)
-    head = slice(0, SHARING_SAMPLE)
-    if len(pd.unique(addresses[head])) > len(pd.unique(objects[head])):
-        return pd.factorize(objects)
-    object_codes, distinct = pd.factorize(addresses)
-    row_of = np.empty(len(distinct), dtype=np.intp)
-    row_of[object_codes] = np.arange(len(objects))  # a row holding each object; any one will do
-    value_codes, uniques = pd.factorize(objects[row_of])  # objects in order of first appearance, as pd.factorize
-    return value_codes[object_codes], uniques
-
-
-def _row_codes(column: pd.Series, names: Sequence[str]) -> np.ndarray:
-    """Each row's index in ``names``, or ``len(names)`` for any other value, a missing one included."""
-    codes, uniques = _factorize(column)
-    position = {name: k for k, name in enumerate(names)}
-    lookup = np.array([position.get(value, len(names)) for value in uniques] + [len(names)], dtype=np.int64)
-    return lookup[codes]  # a missing value's code, -1, takes the last entry
-
-
 def _holm(p_values: list[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values, as statsmodels' ``multipletests(method="holm")`` computes them, without
     the full garbage collection that it runs on every call (a noticeable pause with millions of events in memory)."""
@@ -357,48 +298,71 @@ def _holm(p_values: list[float]) -> np.ndarray:
     return adjusted
 
 
-def _srm(users: _UserTable, control_share: float) -> dict:
+def _srm(users_per_arm: list[int], control_share: float) -> dict:
     """Chi-square goodness of fit of the distinct users per arm against the planned split."""
-    treated = int(users.treatment[users.in_test].sum())
-    observed = np.array([int(users.in_test.sum()) - treated, treated])
+    observed = np.array(users_per_arm)
     expected = observed.sum() * np.array([control_share, 1 - control_share])
     p_value = float(stats.chisquare(observed, expected).pvalue)
     return {"p_value": p_value, "mismatch": p_value < SRM_P_VALUE}
 
 
-def _cuped(y: np.ndarray, x: np.ndarray, has_x: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Y − θ(X − mean X) over both arms pooled, and the figures that describe the adjustment."""
-    x = np.where(has_x, x, x[has_x].mean() if has_x.any() else 0.0)
-    x_centred = x - x.mean()
-    spread = x_centred @ x_centred
-    theta = float(x_centred @ (y - y.mean()) / spread) if spread > 0 else 0.0  # a constant X explains nothing
-    adjusted = y - theta * x_centred
-    y_variance = y.var()
-    reduction = float(1 - adjusted.var() / y_variance) if y_variance > 0 else 0.0
-    return adjusted, {"theta": theta, "variance_reduction": reduction}
+def _cuped(arms: dict[str, dict]) -> tuple[dict[str, tuple[float, float]], dict]:
+    """Per arm, the sum and sum of squares of Y − θ(X − mean X) over both arms pooled, and the figures that
+    describe the adjustment, in closed form from the arms' moments of X, Y and X·Y.
+
+    Users without X take the mean X of the metric's users who have it, so their X − mean X adds nothing."""
+    with_x = sum(a["cuped"]["users"] for a in arms.values())
+    x_fill = sum(a["cuped"]["sum"] for a in arms.values()) / with_x if with_x else 0.0
+    sums = {}
+    for variant, arm in arms.items():
+        cov, without_x = arm["cuped"], arm["users"] - arm["cuped"]["users"]
+        sums[variant] = {"n": arm["users"], "y": arm["sum"], "yy": arm["squares"],
+                         "x": cov["sum"] + without_x * x_fill, "xx": cov["squares"] + without_x * x_fill**2,
+                         "xy": cov["products"] + x_fill * (arm["sum"] - cov["metric_sum"])}
+    total = {field: sum(s[field] for s in sums.values()) for field in ("n", "y", "yy", "x", "xx", "xy")}
+    x_mean, y_mean = total["x"] / total["n"], total["y"] / total["n"]
+    spread = total["xx"] - total["n"] * x_mean**2
+    covariance = total["xy"] - total["n"] * x_mean * y_mean
+    # a constant X explains nothing
+    theta = covariance / spread if spread > RELATIVE_SPREAD_FLOOR * total["xx"] else 0.0
+    adjusted = {}
+    for variant, s in sums.items():
+        centred_x = s["x"] - s["n"] * x_mean
+        adjusted[variant] = (s["y"] - theta * centred_x,
+                             s["yy"] - 2 * theta * (s["xy"] - x_mean * s["y"])
+                             + theta**2 * (s["xx"] - 2 * x_mean * s["x"] + s["n"] * x_mean**2))
+    y_variance = total["yy"] / total["n"] - y_mean**2
+    adjusted_mean = sum(a[0] for a in adjusted.values()) / total["n"]
+    adjusted_variance = sum(a[1] for a in adjusted.values()) / total["n"] - adjusted_mean**2
+    reduction = 1 - adjusted_variance / y_variance if y_variance > 0 else 0.0
+    return adjusted, {"theta": float(theta), "variance_reduction": float(reduction)}
 
 
-def _metric_result(users: _UserTable, name: str, spec: dict, alpha: float) -> dict:
-    has = users.has[name]
-    treated, values = users.treatment[has], users.value[name][has]
-    thin = [v for v, n in zip(VARIANTS, (len(treated) - treated.sum(), treated.sum())) if n < 2]
+def _continuous_arm(n: int, total: float, squares: float) -> _Arm:
+    """Mean and sample variance (ddof=1) from n, the sum and the sum of squares."""
+    mean = total / n
+    spread = squares - total * mean
+    if spread <= RELATIVE_SPREAD_FLOOR * squares:
+        spread = 0.0  # equal values: the sums' rounding must not pass for a tiny spread
+    return _Arm(np.asarray(n), np.asarray(mean), np.asarray(spread / (n - 1)))
+
+
+def _metric_result(arms: dict[str, dict], name: str, spec: dict, alpha: float) -> dict:
+    thin = [v for v in VARIANTS if arms[v]["users"] < 2]
     if thin:
         raise DataValidationError(f"metric {name!r} needs at least 2 users per arm; too few in {thin}")
+    sums = {v: (arms[v]["sum"], arms[v]["squares"]) for v in VARIANTS}
     cuped = None
     if "covariate" in spec:
-        covariate = spec["covariate"]
-        values, figures = _cuped(values, users.value[covariate][has], users.has[covariate][has])
-        cuped = {"covariate": covariate, **figures}
+        sums, figures = _cuped(arms)
+        cuped = {"covariate": spec["covariate"], **figures}
 
-    arms = {}
-    for variant, arm_values in (("control", values[~treated]), ("treatment", values[treated])):
-        n = len(arm_values)
-        arms[variant] = (_binary_arm(n, arm_values.sum()) if spec["kind"] == "binary"
-                         else _Arm(np.asarray(n), arm_values.mean(), arm_values.var(ddof=1)))
-    result = _compare(spec["kind"], arms["control"], arms["treatment"], alpha)
-    control_mean = float(arms["control"].mean)
+    summary = {v: (_binary_arm(arms[v]["users"], sums[v][0]) if spec["kind"] == "binary"
+                   else _continuous_arm(arms[v]["users"], *sums[v])) for v in VARIANTS}
+    result = _compare(spec["kind"], summary["control"], summary["treatment"], alpha)
+    control_mean = float(summary["control"].mean)
     return {
-        **{v: {"users": int(arms[v].users), "mean": float(arms[v].mean)} for v in VARIANTS},
+        **{v: {"users": int(summary[v].users), "mean": float(summary[v].mean)} for v in VARIANTS},
         "difference": float(result.difference),
         "relative_lift": float(result.difference) / control_mean if control_mean else None,
         "ci_low": float(result.ci_low),

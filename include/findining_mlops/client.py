@@ -79,11 +79,14 @@ class MLService:
         return self.record_ab_test_results([(user_id, model_name, metric_name, metric_value, context or {})]) == 1
 
     def record_ab_test_results(self, results: list[tuple[str, str, str, float, dict]]) -> int:
-        """Many ``record_ab_test_result`` calls in one write; returns how many were new."""
+        """Many ``record_ab_test_result`` calls as one batch per test (a parquet file per day of the test's events,
+        named by the batch: the same results sent again are found and not counted); returns how many were new."""
         tests = {model: self.running_test(model) for model in {result[1] for result in results}}
-        events = [self._event(tests[model], user, model, metric, value, context)
-                  for user, model, metric, value, context in results]
-        return self.platform.experiments.record(events)
+        batches: dict[str, list[MetricEvent]] = {}
+        for user, model, metric, value, context in results:
+            event = self._event(tests[model], user, model, metric, value, context)
+            batches.setdefault(event.test_id, []).append(event)
+        return sum(self.platform.experiments.record(events) for events in batches.values())
 
     def health_check(self) -> dict:
         """Each model's endpoint: status and variants, or why it cannot serve."""

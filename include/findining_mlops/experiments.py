@@ -20,8 +20,10 @@ import html
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
+from typing import TYPE_CHECKING
 
 from findining_mlops.catalog import ModelSpec, get_model
 from findining_mlops.errors import DataValidationError, ExperimentError, RegistryError
@@ -31,11 +33,13 @@ from findining_mlops.platform.ports import (
     RUNNING,
     STOPPED,
     ABTest,
-    MetricEvent,
     Platform,
     ProductionVariant,
 )
 from findining_mlops.retraining import variant_name
+
+if TYPE_CHECKING:
+    from findining_mlops.absql import Plan
 
 log = logging.getLogger(__name__)
 ARMS = ("control", "treatment")
@@ -178,35 +182,33 @@ def running_on(platform: Platform, day: date) -> list[ABTest]:
             and (t.status == RUNNING or date.fromisoformat(t.concluded_at) >= day)]
 
 
-def events_frame(events: list[MetricEvent]):
-    """The analysis' event table (``abtest.COLUMNS``)."""
-    import pandas as pd
-
-    return pd.DataFrame({
-        "user_id": [e.user_id for e in events],
-        "variant": [e.variant for e in events],
-        "metric_name": [e.metric_name for e in events],
-        "metric_value": [e.metric_value for e in events],
-        "timestamp": [e.timestamp for e in events],
-    })
+MomentsSource = Callable[[ABTest, "Plan", date], dict]
 
 
-def analyse_day(platform: Platform, test: ABTest, day: date) -> dict:
-    """The analysis of every event up to the end of ``day`` and what it means for the test."""
-    from findining_mlops import abtest
+def analyse_day(platform: Platform, test: ABTest, day: date, moments: MomentsSource | None = None) -> dict:
+    """The analysis of every event up to the end of ``day`` and what it means for the test.
+
+    ``moments`` computes the per-arm moments of the test's events up to ``day``; by default DuckDB, incrementally
+    from the day's partition and the running per-user aggregate on the store (``abengine.daily_moments``)."""
+    from findining_mlops import abengine, abtest
 
     day_number = (day - date.fromisoformat(test.started_at)).days + 1
-    until = datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
-    events = events_frame(platform.experiments.events(test.test_id, until))
-    summary = {"test_id": test.test_id, "day": day.isoformat(), "day_number": day_number,
-               "duration_days": test.duration_days, "events": len(events),
-               "users": {arm: int(events.loc[events["variant"] == arm, "user_id"].nunique()) for arm in ARMS}}
+    plan = abtest.sql_plan(test.analysis_config())
+
+    def on_duckdb(test: ABTest, plan, day: date) -> dict:
+        return abengine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
+
     try:
-        result = abtest.analyze(events, test.analysis_config())
+        arms = (moments or on_duckdb)(test, plan, day)
     except DataValidationError as exc:
-        if not _too_early(events, test):
-            raise DataValidationError(f"A/B test {test.test_id}, {day}: the recorded events break the contract: "
-                                      f"{exc}") from exc
+        raise DataValidationError(f"A/B test {test.test_id}, {day}: the recorded events break the contract: "
+                                  f"{exc}") from exc
+    summary = {"test_id": test.test_id, "day": day.isoformat(), "day_number": day_number,
+               "duration_days": test.duration_days, "events": sum(arms[arm]["events"] for arm in ARMS),
+               "users": {arm: arms[arm]["in_test"] for arm in ARMS}}
+    try:
+        result = abtest.analyze_moments(arms, test.analysis_config())
+    except DataValidationError as exc:  # too few users of a metric in an arm: a normal first day
         result = {"srm": None, "metrics": {}, "decision": "inconclusive", "note": f"not enough data yet: {exc}"}
     summary.update(result)
     summary["outcome"] = _outcome(result["decision"], day_number >= test.duration_days)
@@ -218,16 +220,6 @@ def analyse_day(platform: Platform, test: ABTest, day: date) -> dict:
     log.info("A/B test %s day %d/%d: %s -> %s", test.test_id, day_number, test.duration_days, result["decision"],
              summary["outcome"])
     return summary
-
-
-def _too_early(events, test: ABTest) -> bool:
-    """Too few users for a metric is a normal first day; anything else in the events is not."""
-    if not set(events["variant"]) <= set(ARMS):
-        return False
-    metrics = {**test.success_metrics, **test.guardrail_metrics}
-    present = events[events["metric_name"].isin(list(metrics))]
-    per_arm = present.groupby(["metric_name", "variant"])["user_id"].nunique()
-    return any(per_arm.get((m, arm), 0) < 2 for m in metrics for arm in ARMS)
 
 
 def _outcome(decision: str, ended: bool) -> str:

@@ -44,12 +44,18 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_STATE_TABLE": ("state_table_name", "ai-restaurant-recommendation-mlops-state"),
     "FINDINING_EXPERIMENTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
     "FINDINING_EXPERIMENT_EVENTS_TABLE": ("ab_test_events_table_name", "ai-restaurant-recommendation-ab-test-events"),
+    # the A/B analysis' engine: DuckDB in the task, or Athena over the events' Glue table (docs/aws.md)
+    "FINDINING_AB_ENGINE": ("", "duckdb"),
+    "FINDINING_ATHENA_DATABASE": ("athena_database_name", "findining_mlops"),
+    "FINDINING_ATHENA_EVENTS_TABLE": ("ab_events_glue_table_name", "ab_test_events"),
+    "FINDINING_ATHENA_WORKGROUP": ("athena_workgroup_name", "findining-mlops"),
 }
 # Names of this environment's resources, read by findining_mlops.catalog from the process
 # environment only (never an Airflow Variable): env var -> (Terraform output, default)
 NAME_SETTINGS: dict[str, tuple[str, str]] = {
     "FINDINING_RESOURCE_PREFIX": ("resource_prefix", RESOURCE_PREFIX),
 }
+AB_ENGINES = ("duckdb", "athena")
 # settings of both backends that Airflow Variables may also set
 COMMON_SETTINGS = ("FINDINING_BACKEND", "FINDINING_HOME", "FINDINING_DEFER_WAITS")
 
@@ -59,6 +65,8 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{
 _INSTANCE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _KMS = re.compile(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+|alias/[\w/-]+|[0-9a-f-]{36})$")
 _TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
+_WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,10 @@ class AwsSettings:
     state_table: str = "ai-restaurant-recommendation-mlops-state"
     experiments_table: str = "ai-restaurant-recommendation-ab-tests"
     experiment_events_table: str = "ai-restaurant-recommendation-ab-test-events"
+    ab_engine: str = "duckdb"
+    athena_database: str = "findining_mlops"
+    athena_events_table: str = "ab_test_events"
+    athena_workgroup: str = "findining-mlops"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "AwsSettings":
@@ -120,6 +132,14 @@ class AwsSettings:
             raise ConfigurationError(f"FINDINING_ENDPOINT_INSTANCE_COUNT={instances} is outside the auto-scaling bounds "
                                      f"FINDINING_ENDPOINT_MIN_CAPACITY..FINDINING_ENDPOINT_MAX_CAPACITY ({low}..{high}): "
                                      "a new variant would be scaled at once to within them")
+        engine = value["FINDINING_AB_ENGINE"].lower()
+        if engine not in AB_ENGINES:
+            raise ConfigurationError(f"FINDINING_AB_ENGINE={engine!r} is not an A/B engine; use one of "
+                                     f"{', '.join(AB_ENGINES)}")
+        for name in ("FINDINING_ATHENA_DATABASE", "FINDINING_ATHENA_EVENTS_TABLE"):
+            _match(name, value[name], _GLUE_NAME, "a Glue name (lowercase letters, digits and underscores)")
+        _match("FINDINING_ATHENA_WORKGROUP", value["FINDINING_ATHENA_WORKGROUP"], _WORKGROUP,
+               "an Athena workgroup name")
         subnets = _ids("FINDINING_VPC_SUBNET_IDS", value["FINDINING_VPC_SUBNET_IDS"], "subnet-")
         groups = _ids("FINDINING_VPC_SECURITY_GROUP_IDS", value["FINDINING_VPC_SECURITY_GROUP_IDS"], "sg-")
         if bool(subnets) != bool(groups):
@@ -147,6 +167,10 @@ class AwsSettings:
             state_table=value["FINDINING_STATE_TABLE"],
             experiments_table=value["FINDINING_EXPERIMENTS_TABLE"],
             experiment_events_table=value["FINDINING_EXPERIMENT_EVENTS_TABLE"],
+            ab_engine=engine,
+            athena_database=value["FINDINING_ATHENA_DATABASE"],
+            athena_events_table=value["FINDINING_ATHENA_EVENTS_TABLE"],
+            athena_workgroup=value["FINDINING_ATHENA_WORKGROUP"],
         )
 
 

@@ -1,4 +1,4 @@
-"""A/B tests in DynamoDB: conditional writes keep the local store's semantics."""
+"""A/B tests in DynamoDB and their events on S3: conditional writes keep the local store's semantics."""
 
 from __future__ import annotations
 
@@ -38,10 +38,13 @@ def test_one_running_test_per_endpoint_and_create_is_idempotent(aws):
         aws.experiments.finish("ab-9", "stopped", "x", None, "2026-10-16")
 
 
-def test_each_event_is_written_and_counted_once(aws):
+def test_each_batch_of_events_is_written_to_s3_and_counted_once(aws):
     aws.experiments.create(TEST)
     assert aws.experiments.record([event(n) for n in range(5)]) == 5
-    assert aws.experiments.record([event(n) for n in range(3, 8)]) == 3  # a retried batch: only the new ones count
+    assert aws.experiments.record([event(n) for n in range(5)]) == 0  # a retried batch counts nothing
+    assert aws.experiments.record([event(n) for n in range(5, 8)], batch_id="b2") == 3
+    assert aws.store.list_keys("abtests/ab-1/events/dt=2026-10-01/")[-1] == (
+        "abtests/ab-1/events/dt=2026-10-01/part-b2.parquet")
     events = aws.experiments.events("ab-1")
     assert [e.event_id for e in events] == [f"e{n}" for n in range(8)]
     assert events[1] == event(1)  # values, times and context come back as written

@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from findining_mlops.abtest import _Arm, _binary_arm, _compare, _factorize, _holm, analyze, load_config
+from findining_mlops.abtest import _Arm, _binary_arm, _compare, _holm, analyze, load_config
 from findining_mlops.cli import main
 from findining_mlops.errors import DataValidationError
 
@@ -305,18 +305,6 @@ def test_cuped_gives_users_without_a_pre_period_value_the_pooled_one_and_ignores
 
 
 # the same result whatever the events' dtypes
-
-
-def test_factorize_gives_pandas_codes_for_shared_and_unshared_objects_and_missing_values():
-    shared = np.array(["u1", "u2", "u3"], dtype=object)[np.random.default_rng(10).integers(0, 3, 30_000)]
-    unshared = np.array(["".join(["u", str(i % 7)]) for i in range(30_000)], dtype=object)  # a new object per row
-    mixed = np.array(["1", 1, None, "1", np.nan, 1.5, "u2"] * 3, dtype=object)
-    strided = pd.Series(np.concatenate([shared, unshared]))[::3]  # a view that is not contiguous
-    for values in (pd.Series(shared), pd.Series(unshared), pd.Series(mixed), strided):
-        codes, uniques = _factorize(values)
-        expected_codes, expected_uniques = pd.factorize(values)
-        assert codes.tolist() == expected_codes.tolist()
-        assert list(uniques) == list(expected_uniques)
 
 
 @pytest.mark.parametrize("convert", [

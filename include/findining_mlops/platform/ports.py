@@ -304,7 +304,7 @@ class MetricEvent:
 
 
 class Experiments(Protocol):
-    """A/B tests and their metric events (DynamoDB-shaped: tests by id, events by (test, event id))."""
+    """A/B tests (DynamoDB-shaped: tests by id) and their metric events (parquet batches on the store)."""
 
     def create(self, test: ABTest) -> ABTest:
         """Records a running test; the same ``test_id`` again returns the stored one. Refuses
@@ -316,8 +316,9 @@ class Experiments(Protocol):
     def finish(self, test_id: str, status: str, decision: str, winner: int | None, when: str) -> ABTest:
         """Moves a running test to ``concluded`` / ``stopped``; a test already finished is returned unchanged."""
 
-    def record(self, events: list[MetricEvent]) -> int:
-        """Writes events, each at most once by ``event_id``; returns how many were new."""
+    def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
+        """Writes the events of one test as one batch, at most once by ``batch_id`` (by default a hash of the
+        events' ids); returns how many were new, 0 for a retried batch."""
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
         """The test's events with ``timestamp < until`` (all when None)."""

@@ -1,5 +1,5 @@
 """The local experiments store: tests keyed by id, one running test per endpoint, a finished
-test stays finished, and each metric event is kept once however often it is written."""
+test stays finished, and each batch of metric events is kept once however often it is written."""
 
 from __future__ import annotations
 
@@ -55,10 +55,12 @@ def test_finish_refuses_an_unknown_test_or_a_running_status(platform):
         platform.experiments.finish("t1", RUNNING, "", None, "2026-11-03")
 
 
-def test_events_are_kept_once_by_event_id_and_read_back_up_to_a_time(platform):
+def test_a_batch_of_events_is_kept_once_and_read_back_up_to_a_time(platform):
     events = [_event(i, when=T0 + timedelta(hours=i)) for i in range(5)]
     assert platform.experiments.record(events) == 5
-    assert platform.experiments.record(events[:3] + [_event(9, when=T0 + timedelta(hours=9))]) == 1
+    assert platform.experiments.record(list(reversed(events))) == 0  # the same events resent: a retried batch
+    assert platform.experiments.record([_event(9, when=T0 + timedelta(hours=9))], batch_id="b9") == 1
+    assert platform.experiments.record([_event(9, when=T0 + timedelta(hours=9))], batch_id="b9") == 0
     assert [e.event_id for e in platform.experiments.events("t1")] == ["e0", "e1", "e2", "e3", "e4", "e9"]
     assert [e.event_id for e in platform.experiments.events("t1", until=T0 + timedelta(hours=2))] == ["e0", "e1"]
     assert platform.experiments.events("t1")[0] == events[0]

@@ -30,5 +30,5 @@ def aws_platform(settings: AwsSettings, session: boto3.Session | None = None, co
         endpoints=SageMakerEndpoints(clients, settings, store),
         metrics=CloudWatchMetrics(clients),
         notifications=SnsNotifications(clients, settings.alerts_topic_arn),
-        experiments=DynamoDBExperiments(clients, settings),
+        experiments=DynamoDBExperiments(clients, settings, store),
     )

@@ -1,8 +1,7 @@
-"""A/B tests and their metric events in DynamoDB (the local SQLite store's semantics).
+"""A/B tests in DynamoDB (the local SQLite store's semantics); their metric events are parquet
+batches on S3 (``findining_mlops.abevents``), which Athena and DuckDB scan.
 
 - tests table, by ``test_id``: the test's definition as JSON plus its status;
-- events table, by (``test_id``, ``event_id``): each event written with
-  ``attribute_not_exists(event_id)``, so a retried write is kept once and counted once;
 - "one running test per endpoint" is an item in the state table written in the same
   transaction as the test: DynamoDB refuses the second one atomically."""
 
@@ -10,15 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
+from findining_mlops import abevents
 from findining_mlops.errors import ExperimentError
 from findining_mlops.platform.aws.clients import AwsClients, error_code
-from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, MetricEvent
+from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
 from findining_mlops.settings import AwsSettings
 
 
@@ -27,9 +26,10 @@ def _running_key(endpoint: str) -> dict:
 
 
 class DynamoDBExperiments:
-    def __init__(self, clients: AwsClients, settings: AwsSettings):
+    def __init__(self, clients: AwsClients, settings: AwsSettings, store: ArtifactStore):
         self.clients = clients
         self.settings = settings
+        self.store = store
 
     @property
     def _client(self):
@@ -39,10 +39,6 @@ class DynamoDBExperiments:
     @property
     def _tests(self):
         return self.clients.dynamodb.Table(self.settings.experiments_table)
-
-    @property
-    def _events(self):
-        return self.clients.dynamodb.Table(self.settings.experiment_events_table)
 
     def create(self, test: ABTest) -> ABTest:
         existing = self.get(test.test_id)
@@ -108,30 +104,11 @@ class DynamoDBExperiments:
             return self.get(test_id)  # finished by a concurrent attempt
         return finished
 
-    def record(self, events: list[MetricEvent]) -> int:
-        new = 0
-        for event in events:
-            try:
-                self._events.put_item(Item={
-                    "test_id": event.test_id, "event_id": event.event_id, "user_id": event.user_id,
-                    "variant": event.variant, "metric_name": event.metric_name,
-                    "metric_value": Decimal(repr(float(event.metric_value))), "ts": _utc(event.timestamp),
-                    "context": _json(event.context)}, ConditionExpression="attribute_not_exists(event_id)")
-                new += 1
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":  # written by an earlier attempt
-                    raise
-        return new
+    def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
+        return abevents.write_batch(self.store, events, batch_id)
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
-        kwargs = {"KeyConditionExpression": Key("test_id").eq(test_id), "ConsistentRead": True}
-        if until is not None:
-            kwargs["FilterExpression"] = Attr("ts").lt(_utc(until))
-        items = _pages(self._events.query, kwargs)
-        rows = sorted(items, key=lambda i: (i["ts"], i["event_id"]))
-        return [MetricEvent(i["event_id"], i["test_id"], i["user_id"], i["variant"], i["metric_name"],
-                            float(i["metric_value"]), datetime.fromisoformat(i["ts"]), json.loads(i["context"]))
-                for i in rows]
+        return abevents.read_events(self.store, test_id, until)
 
 
 def _pages(call, kwargs: dict) -> list[dict]:
@@ -147,9 +124,3 @@ def _pages(call, kwargs: dict) -> list[dict]:
 def _json(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
-
-def _utc(when: datetime) -> str:
-    """ISO text in UTC with a fixed width, so text order is time order (as the local store)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")

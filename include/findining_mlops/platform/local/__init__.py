@@ -31,5 +31,5 @@ def local_platform(home: Path, seed: int | None = None) -> Platform:
         endpoints=LocalEndpoints(db, store, metrics, home / "endpoint-cache", seed=seed),
         metrics=metrics,
         notifications=LocalNotifications(home / "alerts.log", ALERTS_TOPIC),
-        experiments=LocalExperiments(db),
+        experiments=LocalExperiments(db, store),
     )

@@ -1,20 +1,22 @@
-"""A/B tests and their metric events in SQLite, keyed the way the DynamoDB tables are:
-tests by ``test_id``, events by ``(test_id, event_id)``."""
+"""A/B tests in SQLite, keyed the way the DynamoDB table is (by ``test_id``); their metric
+events are parquet batches on the store (``findining_mlops.abevents``)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 
+from findining_mlops import abevents
 from findining_mlops.errors import ExperimentError
 from findining_mlops.platform.local.db import StateDB
-from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, MetricEvent
+from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
 
 
 class LocalExperiments:
-    def __init__(self, db: StateDB):
+    def __init__(self, db: StateDB, store: ArtifactStore):
         self.db = db
+        self.store = store
 
     def create(self, test: ABTest) -> ABTest:
         with self.db.transaction() as conn:
@@ -56,27 +58,8 @@ class LocalExperiments:
                          (status, json.dumps(test.to_dict(), sort_keys=True), test_id))
         return test
 
-    def record(self, events: list[MetricEvent]) -> int:
-        rows = [(e.test_id, e.event_id, e.user_id, e.variant, e.metric_name, float(e.metric_value),
-                 _utc(e.timestamp), json.dumps(e.context, sort_keys=True, ensure_ascii=False)) for e in events]
-        with self.db.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO ab_test_events VALUES (?,?,?,?,?,?,?,?)", rows)
-            return conn.total_changes - before
+    def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
+        return abevents.write_batch(self.store, events, batch_id)
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
-        with self.db.reader() as conn:
-            rows = conn.execute(
-                "SELECT * FROM ab_test_events WHERE test_id=? AND (? IS NULL OR ts < ?) ORDER BY ts, event_id",
-                (test_id, _utc(until) if until else None, _utc(until) if until else None),
-            ).fetchall()
-        return [MetricEvent(r["event_id"], r["test_id"], r["user_id"], r["variant"], r["metric_name"],
-                            r["metric_value"], datetime.fromisoformat(r["ts"]), json.loads(r["context"]))
-                for r in rows]
-
-
-def _utc(when: datetime) -> str:
-    """ISO text in UTC with a fixed width, so text order is time order."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        return abevents.read_events(self.store, test_id, until)

@@ -1,0 +1,213 @@
+"""Runs the A/B SQL (``findining_mlops.absql``) and turns its per-arm rows into the moments the statistics need.
+
+Engines:
+
+* **DuckDB** (default), in process, reading the parquet part files straight from the local store, or from S3
+  after downloading the few files a day's run needs. The daily run is incremental: day D's per-user partial
+  aggregate is computed from day D's files only and merged into day D−1's running aggregate, both kept under
+  ``abtests/<test-id>/users/dt=YYYY-MM-DD/{partial,running}.parquet``, so day 14 reads what day 1 reads plus
+  one table of users. A re-run of a day rewrites its two files with the same bytes.
+* **Athena** (``FINDINING_AB_ENGINE=athena``): the same statement, transpiled to Trino, over the Glue table of
+  the events on S3, run by a caller-supplied function (the Airflow layer uses the Amazon provider's
+  ``AthenaHook``, so this module imports no Airflow).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import duckdb
+import pyarrow.parquet as pq
+
+from findining_mlops import abevents, absql
+from findining_mlops.errors import DataValidationError
+from findining_mlops.platform.ports import ArtifactStore
+
+EVENT_COLUMNS = "user_id, variant, metric_name, metric_value"
+NO_EVENTS = ("(SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS variant, NULL::VARCHAR AS metric_name, "
+             "NULL::DOUBLE AS metric_value WHERE false)")
+Rows = list[dict]
+# DuckDB spills to disk beyond this, so a test of any size is analysed in bounded memory next to other tasks
+MEMORY_LIMIT = "3GB"
+
+
+class DuckDB:
+    """One in-memory DuckDB connection, whose queries return rows as dicts.
+
+    ``deterministic``: one thread, so sums add in file order and the same input gives the same bits. With several
+    threads, the order in which their partial sums meet varies, and so does the last bit of a sum."""
+
+    def __init__(self, deterministic: bool = False):
+        spill = Path(tempfile.gettempdir(), "findining-duckdb")
+        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
+                                                 **({"threads": 1} if deterministic else {})})
+
+    def rows(self, sql: str) -> Rows:
+        result = self.connection.sql(sql)
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+def parquet_relation(paths: list[Path]) -> str:
+    """The events of these part files as a relation, an empty one when there are none."""
+    if not paths:
+        return NO_EVENTS
+    return f"(SELECT {EVENT_COLUMNS} FROM {parquet_table(*paths)})"
+
+
+def parquet_table(*paths: Path) -> str:
+    """The files as one table; the ``dt=`` in their keys is layout, not a column to add."""
+    files = ", ".join(absql.literal(str(p)) for p in paths)
+    return f"read_parquet([{files}], hive_partitioning = false)"
+
+
+def arm_moments(run: Callable[[str], Rows], plan: absql.Plan, events: str | Callable[[], str],
+                users: str | None = None) -> dict:
+    """Per arm, the users in the test and each metric's moments, from ``events`` (or the per-user table ``users``
+    when given), or a DataValidationError that names what in the events breaks the contract.
+
+    ``events`` may be a function that returns the relation: with ``users`` given, the events are only read again
+    when a check fails and has to name the offending rows."""
+    rows = run(absql.arm_sql(plan, users) if users else absql.analysis_sql(plan, events))
+    problem = _problem(plan, rows)
+    if problem:
+        relation = events() if callable(events) else events
+        raise DataValidationError(_describe(run, plan, problem, relation, users or f"({absql.user_sql(plan, relation)})"))
+    moments = {}
+    for variant in absql.VARIANTS:
+        group = [r for r in rows if r["first_variant"] == r["last_variant"] == variant and not r["no_user"]]
+        row = group[0] if group else {}
+        moments[variant] = {"events": int(row.get("events") or 0), "in_test": int(row.get("in_test") or 0),
+                            "metrics": {name: _metric_moments(plan, row, name) for name in plan.metrics}}
+    return moments
+
+
+def _metric_moments(plan: absql.Plan, row: dict, name: str) -> dict:
+    k = plan.column(name)
+    moments = {"users": int(row.get(f"users{k}") or 0), "sum": float(row.get(f"sum{k}") or 0.0),
+               "squares": float(row.get(f"squares{k}") or 0.0)}
+    if name in plan.covariates:
+        moments["cuped"] = {field: float(row.get(f"cov_{field}{k}") or 0.0)
+                            for field in ("users", "sum", "squares", "products", "metric_sum")}
+    return moments
+
+
+def _problem(plan: absql.Plan, rows: Rows) -> tuple | None:
+    """The first way the per-arm groups break the contract, from the aggregates alone."""
+    if any(r["first_variant"] not in absql.VARIANTS or r["last_variant"] not in absql.VARIANTS for r in rows):
+        return ("variants",)
+    without_user = sum(int(r["events"]) for r in rows if r["no_user"])
+    if without_user:
+        return ("no_user", without_user)
+    in_both = sum(int(r["users"]) for r in rows if r["first_variant"] != r["last_variant"])
+    if in_both:
+        return ("both", in_both)
+    sums = [v for r in rows for key, v in r.items() if key.startswith(("sum", "squares", "cov_")) and v is not None]
+    if not all(math.isfinite(v) for v in sums):
+        return ("non_finite",)
+    for name in plan.metrics:
+        bad = sum(int(r.get(f"bad{plan.column(name)}") or 0) for r in rows)
+        if bad:
+            return ("binary", name, bad)
+    return None
+
+
+def _describe(run, plan: absql.Plan, problem: tuple, events: str, users: str) -> str:
+    """The message for a problem, naming the offending values found by a query of the rows."""
+    kind, *details = problem
+    if kind == "variants":
+        unknown = sorted(str(r["variant"]) for r in run(absql.unknown_variants_sql(events)))
+        return f"events have variant values other than 'control' and 'treatment': {unknown}"
+    if kind == "no_user":
+        return f"{details[0]} events have no user_id"
+    if kind == "both":
+        example = next(iter(run(absql.both_arms_example_sql(users))[0].values()))
+        return f"{details[0]} users appear in both variants, e.g. {example!r}"
+    if kind == "non_finite":
+        counts = run(absql.non_finite_sql(plan, events))
+        return "metric_value is not a finite number in " + (", ".join(
+            f"{r['rows']} rows of metric {r['metric_name']!r}" for r in counts) or "the sums (values too large)")
+    name, bad = details
+    examples = [r["metric_value"] for r in run(absql.bad_binary_sql(name, events))]
+    return f"binary metric {name!r} has values other than 0 and 1 in {bad} rows, e.g. {examples}"
+
+
+def users_key(test_id: str, day: date, table: str) -> str:
+    return f"abtests/{test_id}/users/dt={day.isoformat()}/{table}.parquet"
+
+
+def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: date, first_day: date) -> dict:
+    """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
+    one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
+
+    A re-run of a day writes the same bytes. The tables that sum a user's events are computed by one thread, whose
+    output order and sums depend on the input only. The merge adds exactly two values per user, which gives the
+    same bits in any order, so it uses every thread and sorts its result by user."""
+    engine = DuckDB()
+    with tempfile.TemporaryDirectory(prefix="abtest-") as tmp:
+        files = _LocalFiles(store, Path(tmp))
+
+        def kept(name: str, sql: str, one_thread: bool) -> str:
+            """The table ``name``, in memory for the next step and written to the store."""
+            if one_thread:
+                engine.connection.execute("SET threads = 1")
+            try:
+                engine.connection.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+            finally:
+                engine.connection.execute("RESET threads")
+            # written by pyarrow from one contiguous table: DuckDB's writer lays out pages after the chunks that its
+            # threads happened to produce, so equal rows could give other bytes
+            path = Path(tmp, f"{name}.parquet")
+            pq.write_table(engine.connection.sql(f"SELECT * FROM {name}").fetch_arrow_table().combine_chunks(), path)
+            store.upload_file(path, users_key(test_id, day, name))
+            return name
+
+        def events(first: date | None, last: date) -> str:
+            return parquet_relation(files.paths(abevents.part_keys(store, test_id, last, first)))
+
+        partial = kept("partial", absql.user_sql(plan, events(day, day)), one_thread=True)
+        previous = users_key(test_id, day - timedelta(days=1), "running")
+        earlier = abevents.part_keys(store, test_id, day - timedelta(days=1))
+        if day > first_day and store.exists(previous):
+            merged = absql.merge_sql(plan, parquet_table(files.path(previous)), partial) + " ORDER BY user_id"
+            running = kept("running", merged, one_thread=False)
+        elif earlier:  # no running table of the day before (a backfill, or events before the first day)
+            running = kept("running", absql.user_sql(plan, events(None, day)), one_thread=True)
+        else:
+            running = kept("running", f"SELECT * FROM {partial}", one_thread=True)
+        return arm_moments(engine.rows, plan, lambda: events(None, day), running)
+
+
+def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: absql.Plan,
+                   day: date) -> dict:
+    """The moments of every event up to the end of ``day`` by one Athena query over the events' Glue table
+    (partitioned by ``test_id`` and ``dt``); ``run`` executes Trino SQL and returns rows as dicts."""
+    events = (f'(SELECT {EVENT_COLUMNS} FROM "{database}"."{table}" '
+              f"WHERE test_id = {absql.literal(test_id)} AND dt <= {absql.literal(day.isoformat())})")
+
+    def on_athena(sql: str) -> Rows:
+        return run(absql.to_athena(sql))
+
+    return arm_moments(on_athena, plan, events)
+
+
+class _LocalFiles:
+    """Local paths of store keys: the file itself on a local store, a download into ``folder`` otherwise."""
+
+    def __init__(self, store: ArtifactStore, folder: Path):
+        self.store = store
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        uri = urlparse(self.store.uri(key))
+        if uri.scheme == "file":
+            return Path(unquote(uri.path))
+        return self.store.download_file(key, self.folder / "store" / key)
+
+    def paths(self, keys: list[str]) -> list[Path]:
+        return [self.path(k) for k in keys]

@@ -1,0 +1,148 @@
+"""The A/B analysis' SQL: one source, run by DuckDB on one machine and by Athena over S3.
+
+Two levels, as a data engineer would write them:
+
+1. **per user** (``user_sql``): one row per user with, per metric, the number of events and their sum
+   (continuous) or maximum (binary), plus the user's smallest and largest variant, which differ exactly when the
+   user is in both arms. These rows are also the daily partial aggregates: ``merge_sql`` combines two such tables
+   into the same shape, so day D's running table is day D−1's merged with day D's partial;
+2. **per arm** (``arm_sql``): the sufficient statistics of the user values, n, sum and sum of squares per metric,
+   and for a CUPED covariate X the moments of X and X·Y, grouped by (smallest variant, largest variant, missing
+   user) so the checks of the contract come out of the same pass: a group that is not a single known arm is
+   broken input, and ``detail_sql`` then finds the rows to name.
+
+The statistics (``findining_mlops.abtest``) need nothing more than those few numbers. Metric names are bound as
+escaped literals and the columns are numbered (``n0``, ``v0``…), so a metric name never becomes SQL. Sums of
+values use ``fsum`` (compensated summation), so millions of users' squares keep their precision; which thread's
+part comes first can still move the last bit, which is why ``abengine`` sums a user's events on one thread. The
+text is DuckDB's
+dialect; ``to_athena`` transpiles it with sqlglot to Trino, Athena's engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+VARIANTS = ("control", "treatment")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the SQL computes for one test: the metrics in column order, their kinds and CUPED covariates."""
+
+    metrics: tuple[str, ...]  # success and guardrail metrics, then covariates that are not metrics themselves
+    kinds: dict[str, str]  # name -> "binary" | "continuous" (covariates are continuous)
+    tested: tuple[str, ...]  # the success and guardrail metrics: the sample-ratio population
+    covariates: dict[str, str]  # metric -> its covariate
+
+    @classmethod
+    def of(cls, metrics: dict[str, dict]) -> Plan:
+        """The plan of a validated config's success and guardrail metrics (``abtest._validated_config``)."""
+        covariates = {name: spec["covariate"] for name, spec in metrics.items() if "covariate" in spec}
+        extra = tuple(dict.fromkeys(c for c in covariates.values() if c not in metrics))
+        kinds = {**{name: spec["kind"] for name, spec in metrics.items()}, **{c: "continuous" for c in extra}}
+        return cls(tuple(metrics) + extra, kinds, tuple(metrics), covariates)
+
+    def column(self, name: str) -> int:
+        return self.metrics.index(name)
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def user_sql(plan: Plan, events: str) -> str:
+    """Per user: events, smallest and largest variant, and per metric k ``n{k}`` events with sum/max ``v{k}``
+    (binary metrics also ``bad{k}``, their values other than 0 and 1)."""
+    columns = ["user_id", "min(variant) AS first_variant", "max(variant) AS last_variant", "count(*) AS events"]
+    for k, name in enumerate(plan.metrics):
+        of_metric = f"metric_name = {literal(name)}"
+        binary = plan.kinds[name] == "binary"
+        columns += [f"count(*) FILTER (WHERE {of_metric}) AS n{k}",
+                    f"{'max' if binary else 'fsum'}(metric_value) FILTER (WHERE {of_metric}) AS v{k}"]
+        if binary:
+            columns.append(f"count(*) FILTER (WHERE {of_metric} AND metric_value NOT IN (0, 1)) AS bad{k}")
+    return f"SELECT {', '.join(columns)} FROM {events} GROUP BY user_id"
+
+
+def merge_sql(plan: Plan, *user_tables: str) -> str:
+    """Per-user tables (``user_sql``'s shape) combined into one of the same shape and types."""
+    columns = ["user_id", "min(first_variant) AS first_variant", "max(last_variant) AS last_variant",
+               "CAST(sum(events) AS BIGINT) AS events"]
+    for k, name in enumerate(plan.metrics):
+        # a user has one row per table, so plain addition of those few values is exact in any order, where
+        # fsum's compensation term depends on which thread's part comes first
+        columns += [f"CAST(sum(n{k}) AS BIGINT) AS n{k}",
+                    f"{'max' if plan.kinds[name] == 'binary' else 'sum'}(v{k}) AS v{k}"]
+        if plan.kinds[name] == "binary":
+            columns.append(f"CAST(sum(bad{k}) AS BIGINT) AS bad{k}")
+    union = " UNION ALL ".join(f"SELECT * FROM {table}" for table in user_tables)
+    return f"SELECT {', '.join(columns)} FROM ({union}) AS parts GROUP BY user_id"
+
+
+def arm_sql(plan: Plan, users: str) -> str:
+    """Per (first_variant, last_variant, no_user) group: users in the test and each metric's moments."""
+    values = [f"CASE WHEN n{k} > 0 THEN {'v' + str(k) if plan.kinds[name] == 'binary' else f'v{k} / n{k}'} END "
+              f"AS y{k}" for k, name in enumerate(plan.metrics)]
+    in_test = " OR ".join(f"n{plan.column(name)} > 0" for name in plan.tested)
+    columns = ["first_variant", "last_variant", "user_id IS NULL AS no_user", "count(*) AS users",
+               "sum(events) AS events",
+               f"count(*) FILTER (WHERE {in_test}) AS in_test"]
+    for k, name in enumerate(plan.metrics):
+        columns += [f"count(*) FILTER (WHERE n{k} > 0) AS users{k}", f"fsum(y{k}) AS sum{k}",
+                    f"fsum(y{k} * y{k}) AS squares{k}"]
+        if plan.kinds[name] == "binary":
+            columns.append(f"sum(bad{k}) AS bad{k}")
+    for name, covariate in plan.covariates.items():
+        k, c = plan.column(name), plan.column(covariate)
+        columns += [f"count(y{c}) FILTER (WHERE n{k} > 0) AS cov_users{k}",
+                    f"fsum(y{c}) FILTER (WHERE n{k} > 0) AS cov_sum{k}",
+                    f"fsum(y{c} * y{c}) FILTER (WHERE n{k} > 0) AS cov_squares{k}",
+                    f"fsum(y{c} * y{k}) AS cov_products{k}",
+                    f"fsum(y{k}) FILTER (WHERE y{c} IS NOT NULL) AS cov_metric_sum{k}"]
+    return (f"SELECT {', '.join(columns)} FROM (SELECT *, {', '.join(values)} FROM {users}) AS u "
+            "GROUP BY first_variant, last_variant, user_id IS NULL")
+
+
+def analysis_sql(plan: Plan, events: str) -> str:
+    """From the events straight to the per-arm moments, in one statement."""
+    return f"WITH users AS ({user_sql(plan, events)}) {arm_sql(plan, 'users')}"
+
+
+def unknown_variants_sql(events: str) -> str:
+    arms = ", ".join(literal(v) for v in VARIANTS)
+    return f"SELECT DISTINCT variant FROM {events} WHERE variant IS NULL OR variant NOT IN ({arms}) ORDER BY 1"
+
+
+def both_arms_example_sql(users: str) -> str:
+    return f"SELECT min(user_id) FROM {users} WHERE first_variant <> last_variant"
+
+
+def non_finite_sql(plan: Plan, events: str) -> str:
+    names = ", ".join(literal(n) for n in plan.metrics)
+    return (f"SELECT metric_name, count(*) AS rows FROM {events} WHERE metric_name IN ({names}) "
+            "AND (metric_value IS NULL OR NOT isfinite(metric_value)) GROUP BY metric_name ORDER BY 2 DESC, 1")
+
+
+def bad_binary_sql(name: str, events: str) -> str:
+    return (f"SELECT DISTINCT metric_value FROM {events} WHERE metric_name = {literal(name)} "
+            "AND metric_value NOT IN (0, 1) ORDER BY 1 LIMIT 5")
+
+
+# DuckDB functions that Trino spells differently (Trino's double sum has no compensated variant)
+TRINO_FUNCTIONS = {"fsum": "sum", "isfinite": "is_finite"}
+
+
+def to_athena(sql: str) -> str:
+    """The same statement in Trino's dialect, which Athena (engine v3) runs."""
+
+    def renamed(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.lower() in TRINO_FUNCTIONS:
+            return exp.Anonymous(this=TRINO_FUNCTIONS[node.name.lower()], expressions=node.expressions)
+        return node
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(renamed)
+    return tree.sql(dialect="trino", unsupported_level=sqlglot.ErrorLevel.RAISE)
