@@ -174,7 +174,8 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
         aws.experiments.finish("ab-1", "stopped", "test", None, "2026-10-07")
 
         monitoring.publish_metrics(aws, sentiment, date.today() - timedelta(days=1), {
-            "live_version": 1, "drift_share": 0.2, "drifted_columns": [], "rows": 5, "malformed": 0})
+            "live_version": 1, "malformed": 0, "per_version": {1: {
+                "drift_share": 0.2, "drifted_columns": [], "rows": 5, "performance": None, "performance_drop": None}}})
         aws.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
                           datetime.now(timezone.utc) - timedelta(days=2), datetime.now(timezone.utc))
         aws.notifications.publish("least privilege", "the alerts topic takes the management role's messages")

@@ -80,8 +80,8 @@ def _published_by_the_code(home: Path) -> dict[str, set[str]]:
             published.setdefault(namespace, set()).update(d.name for d in data)
 
     platform = replace(local_platform(home), metrics=Recorder())
-    summary = {"live_version": 1, "drift_share": 0.1, "drifted_columns": ["a"], "rows": 10, "malformed": 0,
-               "performance": 0.7, "performance_drop": 0.01}
+    judged = {"drift_share": 0.1, "drifted_columns": ["a"], "rows": 10, "performance": 0.7, "performance_drop": 0.01}
+    summary = {"live_version": 1, "malformed": 0, "per_version": {1: judged}}
     for spec in all_models().values():
         monitoring.publish_metrics(platform, spec, date(2026, 10, 1), summary)
     return published

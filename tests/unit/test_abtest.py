@@ -417,5 +417,7 @@ def test_cli_reports_bad_input_and_exits_2(tmp_path, capsys):
     config.write_text(json.dumps({**GOOD_CONFIG, "success_metrics": {}}), encoding="utf-8")
     assert main(["ab-analyze", "--events", str(events), "--config", str(config)]) == 2
     assert "no success_metrics" in capsys.readouterr().err
-    assert main(["ab-analyze", "--events", str(tmp_path / "none.parquet"), "--config", str(config)]) == 2
+    with pytest.raises(SystemExit) as refused:  # the argument parser refuses a missing file before any work
+        main(["ab-analyze", "--events", str(tmp_path / "none.parquet"), "--config", str(config)])
+    assert refused.value.code == 2
     assert "does not exist" in capsys.readouterr().err
