@@ -47,7 +47,7 @@ class PasswordClient(AirflowClient):
 
     def token(self) -> str:
         if self._token is None:
-            self._token = self._request("POST", "/auth/token",
+            self._token = self._request("POST", "/auth/token", authenticated=False, body=
                                         {"username": "admin", "password": self.password})["access_token"]
         return self._token
 

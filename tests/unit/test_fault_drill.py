@@ -48,7 +48,7 @@ def no_drill(monkeypatch):
 
 def serving_entry_point(model_dir) -> dict:
     """The SageMaker serving script of the sentiment model, as the container runs it."""
-    tar = tarfile.open(fileobj=io.BytesIO(source_tarball(get_model("sentiment"))))
+    tar = tarfile.open(fileobj=io.BytesIO(source_tarball(get_model("sentiment"), "1.9-0")))
     namespace: dict = {}
     exec(tar.extractfile(SERVE_PROGRAM).read().decode(), namespace)
     model = namespace["model_fn"](str(model_dir))

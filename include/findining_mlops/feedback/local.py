@@ -62,14 +62,16 @@ PRAISE_REPLY = {"en": "Thank you for your kind words; we hope to see you again s
 
 def live_model(platform: Platform, name: str) -> tuple[object, int]:
     """The model object of ``name``'s live version (the one serving most traffic) and its number."""
-    from findining_mlops.retraining import champion, load_artifact
+    from findining_mlops.models import contract
+    from findining_mlops.retraining import champion, extract_artifact
 
     live = champion(platform, get_model(name))
     if live is None:
         raise FindiningError(f"feedback analysis needs a {name} model, and none is approved; "
                              f"run model_retraining with model_name={name} first")
     with tempfile.TemporaryDirectory() as tmp:
-        model, _ = load_artifact(platform, live.artifact_key, Path(tmp) / name)
+        archive = platform.store.download_file(live.artifact_key, Path(tmp) / name / "model.tar.gz")
+        model = contract.load_model(extract_artifact(archive, Path(tmp) / name / "model"))
     return model, live.version
 
 
