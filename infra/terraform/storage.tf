@@ -122,6 +122,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "ml" {
     }
   }
 
+  # Athena's query results: the task reads them once, right after the query
+  rule {
+    id     = "athena-results"
+    status = "Enabled"
+    filter {
+      prefix = local.athena_results_prefix
+    }
+    expiration {
+      days = 7
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   # Models are never overwritten or deleted by the code; old ones stay readable at once
   # (Glacier Instant Retrieval) so a rollback to any version works.
   rule {
