@@ -2,7 +2,7 @@
 
 The seed's ``validate-ml-deployment.sh`` as read-only API calls (the ml-monitoring role is
 enough): bucket reachable and encrypted with the stack's key, alerts topic reachable and
-encrypted, the four roles present, the three tables active, the dashboard and the stack's
+encrypted, the four roles present, the two tables active, the dashboard and the stack's
 alarms present, the Airflow (MWAA) environment available, running as the management role
 with the startup script that carries the settings, and each endpoint ``InService`` with
 every variant serving an approved, registered model version. One line per check; any failure makes the exit status non-zero.
@@ -47,7 +47,7 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
     checks += [(f"role {seed_name} present", lambda arn=arn: _role(client, arn))
                for seed_name, arn in sorted(dict(outputs["role_arns"]).items())]
     checks += [(f"table {table} active", lambda table=table: _table(client, table))
-               for table in (settings.state_table, settings.experiments_table, settings.experiment_events_table)]
+               for table in (settings.state_table, settings.experiments_table)]
     checks += [(f"dashboard {outputs['dashboard_name']} present", lambda: _dashboard(client, str(outputs["dashboard_name"]))),
                ("stack alarms present", lambda: _alarms(client, list(outputs["alarm_names"]))),
                (f"Airflow environment {outputs['mwaa_environment_name']} available",

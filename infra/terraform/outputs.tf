@@ -97,11 +97,6 @@ output "ab_tests_table_name" {
   value       = aws_dynamodb_table.this["ab_tests"].name
 }
 
-output "ab_test_events_table_name" {
-  description = "FINDINING_EXPERIMENT_EVENTS_TABLE"
-  value       = aws_dynamodb_table.this["ab_test_events"].name
-}
-
 output "athena_database_name" {
   description = "FINDINING_ATHENA_DATABASE: the Glue database of the A/B events table"
   value       = aws_glue_catalog_database.ab.name

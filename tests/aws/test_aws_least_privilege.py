@@ -34,8 +34,7 @@ from terraform_stack import render_policy  # noqa: E402
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 START = date(2026, 10, 1)
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-TABLES = ["ai-restaurant-recommendation-mlops-state", "ai-restaurant-recommendation-ab-tests",
-          "ai-restaurant-recommendation-ab-test-events"]
+TABLES = ["ai-restaurant-recommendation-mlops-state", "ai-restaurant-recommendation-ab-tests"]
 TABLE_ARNS = [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}" for t in TABLES]
 # the settings' defaults, which tests/aws's account uses
 GLUE_DATABASE, GLUE_TABLE, WORKGROUP = "findining_mlops", "ab_test_events", "findining-mlops"
@@ -294,7 +293,7 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                "endpoint_names": [ENDPOINT], "mwaa_environment_name": "ai-restaurant-recommendation-test-airflow",
                "athena_database_name": GLUE_DATABASE, "ab_events_glue_table_name": GLUE_TABLE,
                "athena_workgroup_name": WORKGROUP,
-               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
+               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name"), TABLES)}}
     outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,

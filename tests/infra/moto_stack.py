@@ -33,8 +33,7 @@ def create_stack(session) -> dict:
     roles = {seed: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
              for seed, name in ROLE_NAMES.items()}
     tables = {"state_table_name": (f"{NAME}-mlops-state", ["pk", "sk"]),
-              "ab_tests_table_name": (f"{NAME}-ab-tests", ["test_id"]),
-              "ab_test_events_table_name": (f"{NAME}-ab-test-events", ["test_id", "event_id"])}
+              "ab_tests_table_name": (f"{NAME}-ab-tests", ["test_id"])}
     dynamodb = session.client("dynamodb", region_name=REGION)
     for table, keys in tables.values():
         dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
