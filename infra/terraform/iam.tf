@@ -445,6 +445,16 @@ data "aws_iam_policy_document" "ml_monitoring" {
     resources = local.table_arns
   }
   statement {
+    sid       = "AbWorkgroupConfigured"
+    actions   = ["athena:GetWorkGroup"]
+    resources = [aws_athena_workgroup.ab.arn]
+  }
+  statement {
+    sid       = "AbEventsTableDefined"
+    actions   = ["glue:GetTable"]
+    resources = [local.glue_catalog_arn, aws_glue_catalog_database.ab.arn, aws_glue_catalog_table.ab_events.arn]
+  }
+  statement {
     sid       = "DashboardAndAlarms"
     actions   = ["cloudwatch:GetDashboard", "cloudwatch:DescribeAlarms"]
     resources = [

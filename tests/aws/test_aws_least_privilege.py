@@ -299,6 +299,12 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
                     "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
     boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
+    glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={
+        "Name": GLUE_TABLE, "PartitionKeys": [{"Name": "test_id", "Type": "string"}, {"Name": "dt", "Type": "string"}]})
+    boto3.client("athena", region_name=REGION).create_work_group(Name=WORKGROUP, Configuration={
+        "EnforceWorkGroupConfiguration": True, "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"}})
     answer_mwaa(monkeypatch, {"Name": outputs["mwaa_environment_name"], "Status": "AVAILABLE",
                               "StartupScriptS3Path": "airflow/startup.sh"})  # moto has no MWAA
     assume("ml-monitoring-role", monkeypatch)
@@ -308,12 +314,18 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
         checks = run_checks(outputs, boto3.Session())
         assert not [c for c in checks if "AccessDenied" in c.detail or "403" in c.detail], checks
         assert {c.name for c in checks if c.ok} >= {"role sagemaker-execution-role present",
-                                                    f"table {TABLES[0]} active"}
+                                                    f"table {TABLES[0]} active",
+                                                    f"Athena workgroup {WORKGROUP} enforces its configuration",
+                                                    f"Glue table {GLUE_DATABASE}.{GLUE_TABLE} present"}
         s3, sm = boto3.client("s3", region_name=REGION), boto3.client("sagemaker", region_name=REGION)
         assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/x.json", Body=b"{}"))
         assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
         assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
         assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
         assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+        assert denied(lambda: boto3.client("athena", region_name=REGION).start_query_execution(
+            QueryString="SELECT 1", WorkGroup=WORKGROUP))
+        assert denied(lambda: boto3.client("glue", region_name=REGION).delete_table(
+            DatabaseName=GLUE_DATABASE, Name=GLUE_TABLE))
 
     validate()

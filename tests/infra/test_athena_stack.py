@@ -72,3 +72,12 @@ def test_the_management_role_runs_queries_in_its_workgroup_and_reads_its_events_
     assert [literal(s["actions"]) for s in glue] == [["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"]]
     assert glue[0]["resources"] == ["${local.glue_catalog_arn}", "${aws_glue_catalog_database.ab.arn}",
                                     "${aws_glue_catalog_table.ab_events.arn}"]
+
+
+def test_validate_only_reads_the_workgroup_and_the_table_s_definition():
+    statements = policy_statements("ml_monitoring")
+    found = {action: statement["resources"] for statement in statements for action in literal(statement["actions"])
+             if action.startswith(("athena:", "glue:"))}
+    assert found == {"athena:GetWorkGroup": ["${aws_athena_workgroup.ab.arn}"],
+                     "glue:GetTable": ["${local.glue_catalog_arn}", "${aws_glue_catalog_database.ab.arn}",
+                                       "${aws_glue_catalog_table.ab_events.arn}"]}
