@@ -31,7 +31,7 @@ resource "aws_glue_catalog_table" "ab_events" {
     "projection.test_id.type"     = "injected" # every query names its test (WHERE test_id = '...')
     "projection.dt.type"          = "date"
     "projection.dt.format"        = "yyyy-MM-dd"
-    "projection.dt.range"         = "NOW-3YEARS,NOW"
+    "projection.dt.range"         = "NOW-3YEARS,NOW" # days outside it are never read; tests run for weeks
     "projection.dt.interval"      = "1"
     "projection.dt.interval.unit" = "DAYS"
     "storage.location.template"   = "s3://${aws_s3_bucket.ml.id}/abtests/$${test_id}/events/dt=$${dt}/"
