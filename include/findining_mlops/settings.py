@@ -43,7 +43,6 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_KMS_KEY_ARN": ("kms_key_arn", ""),
     "FINDINING_STATE_TABLE": ("state_table_name", "ai-restaurant-recommendation-mlops-state"),
     "FINDINING_EXPERIMENTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
-    "FINDINING_EXPERIMENT_EVENTS_TABLE": ("ab_test_events_table_name", "ai-restaurant-recommendation-ab-test-events"),
     # the A/B analysis' engine: DuckDB in the task, or Athena over the events' Glue table (docs/aws.md)
     "FINDINING_AB_ENGINE": ("", "duckdb"),
     "FINDINING_ATHENA_DATABASE": ("athena_database_name", "findining_mlops"),
@@ -94,7 +93,6 @@ class AwsSettings:
     kms_key_arn: str = ""
     state_table: str = "ai-restaurant-recommendation-mlops-state"
     experiments_table: str = "ai-restaurant-recommendation-ab-tests"
-    experiment_events_table: str = "ai-restaurant-recommendation-ab-test-events"
     ab_engine: str = "duckdb"
     athena_database: str = "findining_mlops"
     athena_events_table: str = "ab_test_events"
@@ -121,7 +119,7 @@ class AwsSettings:
             _match(name, value[name], _INSTANCE, "a SageMaker instance type such as ml.m5.large")
         if value["FINDINING_KMS_KEY_ARN"]:
             _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
-        for name in ("FINDINING_STATE_TABLE", "FINDINING_EXPERIMENTS_TABLE", "FINDINING_EXPERIMENT_EVENTS_TABLE"):
+        for name in ("FINDINING_STATE_TABLE", "FINDINING_EXPERIMENTS_TABLE"):
             _match(name, value[name], _TABLE, "a DynamoDB table name")
         instances = _int("FINDINING_ENDPOINT_INSTANCE_COUNT", value, 1, 100)
         low = _int("FINDINING_ENDPOINT_MIN_CAPACITY", value, 1, 100)
@@ -166,7 +164,6 @@ class AwsSettings:
             kms_key_arn=value["FINDINING_KMS_KEY_ARN"],
             state_table=value["FINDINING_STATE_TABLE"],
             experiments_table=value["FINDINING_EXPERIMENTS_TABLE"],
-            experiment_events_table=value["FINDINING_EXPERIMENT_EVENTS_TABLE"],
             ab_engine=engine,
             athena_database=value["FINDINING_ATHENA_DATABASE"],
             athena_events_table=value["FINDINING_ATHENA_EVENTS_TABLE"],

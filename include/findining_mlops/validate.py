@@ -2,8 +2,9 @@
 
 The seed's ``validate-ml-deployment.sh`` as read-only API calls (the ml-monitoring role is
 enough): bucket reachable and encrypted with the stack's key, alerts topic reachable and
-encrypted, the four roles present, the three tables active, the dashboard and the stack's
-alarms present, the Airflow (MWAA) environment available, running as the management role
+encrypted, the four roles present, the two tables active, the Athena workgroup enforcing its
+result location and the A/B events' Glue table partitioned as the analysis queries it, the dashboard
+and the stack's alarms present, the Airflow (MWAA) environment available, running as the management role
 with the startup script that carries the settings, and each endpoint ``InService`` with
 every variant serving an approved, registered model version. One line per check; any failure makes the exit status non-zero.
 """
@@ -23,6 +24,8 @@ from findining_mlops.settings import AwsSettings
 
 # outputs read here beyond the settings (infra/terraform/outputs.tf)
 VALIDATE_OUTPUTS = ("role_arns", "dashboard_name", "alarm_names", "endpoint_names", "mwaa_environment_name")
+# the Glue table's partition keys, in the order of the key layout abtests/<test-id>/events/dt=<day>/
+EVENT_PARTITION_KEYS = ("test_id", "dt")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,11 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
     checks += [(f"role {seed_name} present", lambda arn=arn: _role(client, arn))
                for seed_name, arn in sorted(dict(outputs["role_arns"]).items())]
     checks += [(f"table {table} active", lambda table=table: _table(client, table))
-               for table in (settings.state_table, settings.experiments_table, settings.experiment_events_table)]
+               for table in (settings.state_table, settings.experiments_table)]
+    checks += [(f"Athena workgroup {settings.athena_workgroup} enforces its configuration",
+                lambda: _workgroup(client, settings.athena_workgroup)),
+               (f"Glue table {settings.athena_database}.{settings.athena_events_table} present",
+                lambda: _events_table(client, settings.athena_database, settings.athena_events_table))]
     checks += [(f"dashboard {outputs['dashboard_name']} present", lambda: _dashboard(client, str(outputs["dashboard_name"]))),
                ("stack alarms present", lambda: _alarms(client, list(outputs["alarm_names"]))),
                (f"Airflow environment {outputs['mwaa_environment_name']} available",
@@ -114,6 +121,28 @@ def _table(client, table: str) -> str:
     if status != "ACTIVE":
         raise _Failed(f"{table} is {status}")
     return status
+
+
+def _workgroup(client, name: str) -> str:
+    """The Athena engine passes no result location: the workgroup must enforce one (and its encryption)."""
+    workgroup = client("athena").get_work_group(WorkGroup=name)["WorkGroup"]
+    if workgroup["State"] != "ENABLED":
+        raise _Failed(f"{name} is {workgroup['State']}: the A/B analysis cannot run queries in it")
+    configuration = workgroup.get("Configuration", {})
+    location = configuration.get("ResultConfiguration", {}).get("OutputLocation")
+    if not configuration.get("EnforceWorkGroupConfiguration") or not location:
+        raise _Failed(f"{name} does not enforce a result location; apply infra/terraform's athena.tf, whose "
+                      "workgroup sets it and its encryption for every query")
+    return f"results to {location}"
+
+
+def _events_table(client, database: str, table: str) -> str:
+    described = client("glue").get_table(DatabaseName=database, Name=table)["Table"]
+    keys = [key["Name"] for key in described.get("PartitionKeys", [])]
+    if keys != list(EVENT_PARTITION_KEYS):
+        raise _Failed(f"partitioned by {keys or 'nothing'}, not {', '.join(EVENT_PARTITION_KEYS)}: the analysis "
+                      "reads one test's days by these keys")
+    return f"partitioned by {', '.join(keys)}"
 
 
 def _dashboard(client, name: str) -> str:

@@ -296,6 +296,23 @@ data "aws_iam_policy_document" "ml_management" {
     ]
     resources = concat(local.table_arns, [for arn in local.table_arns : "${arn}/index/*"])
   }
+  # FINDINING_AB_ENGINE=athena. Athena reads abtests/*/events/ and writes the results prefix with the caller's
+  # S3 permissions: ObjectsOfTheStore and ListTheStore above hold those reads and writes.
+  statement {
+    sid       = "RunTheAbAnalysisInItsWorkgroup"
+    actions   = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"]
+    resources = [aws_athena_workgroup.ab.arn]
+  }
+  statement {
+    sid       = "ReadTheAbEventsTable"
+    actions   = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"]
+    resources = [local.glue_catalog_arn, aws_glue_catalog_database.ab.arn, aws_glue_catalog_table.ab_events.arn]
+  }
+  statement {
+    sid       = "AthenaWritesLargeResultsInParts"
+    actions   = ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${local.bucket_arn}/${local.athena_results_prefix}*"]
+  }
   statement {
     sid       = "Alerts"
     actions   = ["sns:Publish"]
@@ -426,6 +443,16 @@ data "aws_iam_policy_document" "ml_monitoring" {
     sid       = "TablesActive"
     actions   = ["dynamodb:DescribeTable"]
     resources = local.table_arns
+  }
+  statement {
+    sid       = "AbWorkgroupConfigured"
+    actions   = ["athena:GetWorkGroup"]
+    resources = [aws_athena_workgroup.ab.arn]
+  }
+  statement {
+    sid       = "AbEventsTableDefined"
+    actions   = ["glue:GetTable"]
+    resources = [local.glue_catalog_arn, aws_glue_catalog_database.ab.arn, aws_glue_catalog_table.ab_events.arn]
   }
   statement {
     sid       = "DashboardAndAlarms"

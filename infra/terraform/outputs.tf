@@ -97,9 +97,19 @@ output "ab_tests_table_name" {
   value       = aws_dynamodb_table.this["ab_tests"].name
 }
 
-output "ab_test_events_table_name" {
-  description = "FINDINING_EXPERIMENT_EVENTS_TABLE"
-  value       = aws_dynamodb_table.this["ab_test_events"].name
+output "athena_database_name" {
+  description = "FINDINING_ATHENA_DATABASE: the Glue database of the A/B events table"
+  value       = aws_glue_catalog_database.ab.name
+}
+
+output "ab_events_glue_table_name" {
+  description = "FINDINING_ATHENA_EVENTS_TABLE: the A/B events' Glue table (parquet, partitioned by test_id and dt)"
+  value       = aws_glue_catalog_table.ab_events.name
+}
+
+output "athena_workgroup_name" {
+  description = "FINDINING_ATHENA_WORKGROUP: where the A/B analysis runs with FINDINING_AB_ENGINE=athena"
+  value       = aws_athena_workgroup.ab.name
 }
 
 # ---- for findining-mlops validate ----------------------------------------------------------

@@ -1,5 +1,6 @@
 # The one bucket of the pipeline (store layout in docs/aws.md; MWAA's DAGs under airflow/)
-# and the bucket its access logs go to. DynamoDB tables of the aws backend.
+# and the bucket its access logs go to. DynamoDB tables of the aws backend (A/B events are parquet in the
+# bucket: athena.tf).
 
 resource "aws_s3_bucket" "ml" {
   bucket = "${local.name}-ml-${local.account_id}"
@@ -119,6 +120,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "ml" {
     }
     noncurrent_version_expiration {
       noncurrent_days = 30
+    }
+  }
+
+  # Athena's query results: the task reads them once, right after the query
+  rule {
+    id     = "athena-results"
+    status = "Enabled"
+    filter {
+      prefix = local.athena_results_prefix
+    }
+    expiration {
+      days = 7
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
     }
   }
 
@@ -265,11 +281,6 @@ locals {
     ab_tests = {
       name = "${local.name}-ab-tests"
       keys = [{ name = "test_id", type = "HASH" }]
-      ttl  = null
-    }
-    ab_test_events = {
-      name = "${local.name}-ab-test-events"
-      keys = [{ name = "test_id", type = "HASH" }, { name = "event_id", type = "RANGE" }]
       ttl  = null
     }
   }

@@ -239,6 +239,17 @@ variable "log_retention_days" {
   }
 }
 
+variable "athena_bytes_scanned_cutoff" {
+  description = "Bytes one Athena query of the A/B analysis may scan before Athena cancels it (the workgroup's cutoff; Athena bills by bytes scanned)."
+  type        = number
+  default     = 10737418240 # 10 GiB
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff >= 10485760 && floor(var.athena_bytes_scanned_cutoff) == var.athena_bytes_scanned_cutoff
+    error_message = "athena_bytes_scanned_cutoff must be a whole number of bytes, at least 10485760 (10 MB, Athena's minimum)."
+  }
+}
+
 # ---- alerts and monitoring ------------------------------------------------------------------
 
 variable "alert_email_addresses" {

@@ -35,7 +35,7 @@ def environments(aws_env, monkeypatch):
             settings = AwsSettings.from_env({
                 "FINDINING_AWS_REGION": REGION, "FINDINING_BUCKET": bucket, "FINDINING_SAGEMAKER_ROLE_ARN": ROLE_ARN,
                 "FINDINING_ALERTS_TOPIC_ARN": topic, "FINDINING_STATE_TABLE": f"{prefix}-mlops-state",
-                "FINDINING_EXPERIMENTS_TABLE": f"{prefix}-ab-tests", "FINDINING_EXPERIMENT_EVENTS_TABLE": f"{prefix}-ab-test-events"})
+                "FINDINING_EXPERIMENTS_TABLE": f"{prefix}-ab-tests"})
             create_tables(AwsClients(settings), settings)
             platforms[env] = aws_platform(settings)
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from moto.core import disable_iam_authentication, set_initial_no_auth_action_count
 
@@ -32,9 +34,10 @@ from terraform_stack import render_policy  # noqa: E402
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 START = date(2026, 10, 1)
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-TABLES = ["ai-restaurant-recommendation-mlops-state", "ai-restaurant-recommendation-ab-tests",
-          "ai-restaurant-recommendation-ab-test-events"]
+TABLES = ["ai-restaurant-recommendation-mlops-state", "ai-restaurant-recommendation-ab-tests"]
 TABLE_ARNS = [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}" for t in TABLES]
+# the settings' defaults, which tests/aws's account uses
+GLUE_DATABASE, GLUE_TABLE, WORKGROUP = "findining_mlops", "ab_test_events", "findining-mlops"
 # what each ${reference} of the HCL is in the moto account of tests/aws
 REFERENCES = {
     "local.partition": "aws", "local.region": REGION, "local.account_id": ACCOUNT,
@@ -45,6 +48,11 @@ REFERENCES = {
     "local.dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test",
     "local.table_arns": TABLE_ARNS,
     "concat(local.table_arns, [for arn in local.table_arns : \"${arn}/index/*\"])": TABLE_ARNS + [f"{a}/index/*" for a in TABLE_ARNS],
+    "local.athena_results_prefix": "athena-results/",
+    "local.glue_catalog_arn": f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
+    "aws_glue_catalog_database.ab.arn": f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{GLUE_DATABASE}",
+    "aws_glue_catalog_table.ab_events.arn": f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{GLUE_DATABASE}/{GLUE_TABLE}",
+    "aws_athena_workgroup.ab.arn": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{WORKGROUP}",
     "aws_kms_key.ml.arn": KEY_ARN, "aws_sns_topic.alerts.arn": TOPIC_ARN,
     "aws_iam_role.sagemaker_execution.arn": ROLE_ARN,
     "aws_iam_role.ml_management.arn": f"arn:aws:iam::{ACCOUNT}:role/ml-management-role",
@@ -191,6 +199,46 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
     pipeline()
 
 
+def test_the_management_role_runs_the_ab_analysis_on_athena_over_the_events_table(account, aws, monkeypatch):
+    """The task's calls (the provider's AthenaHook) and, since moto's Athena reads neither Glue nor S3, the calls
+    Athena makes on AWS with the caller's permissions: the table's metadata, the events, the results."""
+    from findining_airflow.athena import AthenaQueries
+    from findining_mlops.platform.ports import MetricEvent
+
+    when = datetime(2026, 10, 6, 8, tzinfo=timezone.utc)
+    aws.experiments.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(4)])
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
+    glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={
+        "Name": GLUE_TABLE, "PartitionKeys": [{"Name": "test_id", "Type": "string"}, {"Name": "dt", "Type": "string"}]})
+    boto3.client("athena", region_name=REGION).create_work_group(Name=WORKGROUP)
+    response = requests.post("http://motoapi.amazonaws.com/moto-api/static/athena/query-results", json={
+        "account_id": ACCOUNT, "region": REGION, "results": [{
+            "rows": [{"Data": [{"VarCharValue": "events"}]}, {"Data": [{"VarCharValue": "4"}]}],
+            "column_info": [{"Name": "events", "Type": "bigint"}]}]})
+    assert response.status_code == 201  # moto's documented way to set the next query's result
+    assume("ml-management-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def analysis():
+        sql = f'SELECT count(*) AS events FROM "{GLUE_DATABASE}"."{GLUE_TABLE}" WHERE test_id = \'ab-1\''
+        assert AthenaQueries(replace(account, ab_engine="athena")).rows(sql) == [{"events": 4}]
+        glue, s3 = boto3.client("glue", region_name=REGION), boto3.client("s3", region_name=REGION)
+        glue.get_database(Name=GLUE_DATABASE)
+        glue.get_table(DatabaseName=GLUE_DATABASE, Name=GLUE_TABLE)
+        glue.get_partitions(DatabaseName=GLUE_DATABASE, TableName=GLUE_TABLE)
+        [part] = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="abtests/ab-1/events/")["Contents"]]
+        s3.get_object(Bucket=BUCKET, Key=part)
+        s3.put_object(Bucket=BUCKET, Key="athena-results/query.csv", Body=b"events\n4\n")
+        athena = boto3.client("athena", region_name=REGION)
+        assert denied(lambda: athena.delete_work_group(WorkGroup=WORKGROUP))
+        assert denied(lambda: athena.create_work_group(Name="unbounded"))
+        assert denied(lambda: glue.delete_table(DatabaseName=GLUE_DATABASE, Name=GLUE_TABLE))
+        assert denied(lambda: glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={"Name": "other"}))
+
+    analysis()
+
+
 def test_the_sagemaker_role_reads_training_data_and_writes_models_but_starts_nothing(account, monkeypatch):
     s3 = boto3.client("s3", region_name=REGION)
     s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/train/part-0.parquet", Body=b"rows")
@@ -243,12 +291,20 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
                "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
                "endpoint_names": [ENDPOINT], "mwaa_environment_name": "ai-restaurant-recommendation-test-airflow",
-               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name", "ab_test_events_table_name"), TABLES)}}
+               "athena_database_name": GLUE_DATABASE, "ab_events_glue_table_name": GLUE_TABLE,
+               "athena_workgroup_name": WORKGROUP,
+               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name"), TABLES)}}
     outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
                     "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
     boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
+    glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={
+        "Name": GLUE_TABLE, "PartitionKeys": [{"Name": "test_id", "Type": "string"}, {"Name": "dt", "Type": "string"}]})
+    boto3.client("athena", region_name=REGION).create_work_group(Name=WORKGROUP, Configuration={
+        "EnforceWorkGroupConfiguration": True, "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"}})
     answer_mwaa(monkeypatch, {"Name": outputs["mwaa_environment_name"], "Status": "AVAILABLE",
                               "StartupScriptS3Path": "airflow/startup.sh"})  # moto has no MWAA
     assume("ml-monitoring-role", monkeypatch)
@@ -258,12 +314,18 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
         checks = run_checks(outputs, boto3.Session())
         assert not [c for c in checks if "AccessDenied" in c.detail or "403" in c.detail], checks
         assert {c.name for c in checks if c.ok} >= {"role sagemaker-execution-role present",
-                                                    f"table {TABLES[0]} active"}
+                                                    f"table {TABLES[0]} active",
+                                                    f"Athena workgroup {WORKGROUP} enforces its configuration",
+                                                    f"Glue table {GLUE_DATABASE}.{GLUE_TABLE} present"}
         s3, sm = boto3.client("s3", region_name=REGION), boto3.client("sagemaker", region_name=REGION)
         assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/x.json", Body=b"{}"))
         assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
         assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
         assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
         assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+        assert denied(lambda: boto3.client("athena", region_name=REGION).start_query_execution(
+            QueryString="SELECT 1", WorkGroup=WORKGROUP))
+        assert denied(lambda: boto3.client("glue", region_name=REGION).delete_table(
+            DatabaseName=GLUE_DATABASE, Name=GLUE_TABLE))
 
     validate()

@@ -17,7 +17,8 @@ TRUST = {"Version": "2012-10-17", "Statement": [
 
 
 def create_stack(session) -> dict:
-    """Bucket, key, topic, roles, tables, dashboard and alarms; returns the outputs."""
+    """Bucket, key, topic, roles, tables, the A/B events' Glue table and Athena workgroup, dashboard and alarms;
+    returns the outputs."""
     kms = session.client("kms", region_name=REGION)
     key_arn = kms.create_key(Description=f"{NAME}: models")["KeyMetadata"]["Arn"]
     bucket = f"{NAME}-ml-{ACCOUNT}"
@@ -32,14 +33,23 @@ def create_stack(session) -> dict:
     roles = {seed: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
              for seed, name in ROLE_NAMES.items()}
     tables = {"state_table_name": (f"{NAME}-mlops-state", ["pk", "sk"]),
-              "ab_tests_table_name": (f"{NAME}-ab-tests", ["test_id"]),
-              "ab_test_events_table_name": (f"{NAME}-ab-test-events", ["test_id", "event_id"])}
+              "ab_tests_table_name": (f"{NAME}-ab-tests", ["test_id"])}
     dynamodb = session.client("dynamodb", region_name=REGION)
     for table, keys in tables.values():
         dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                               KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
                               AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
                               SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn})
+    glue_database, events_table, workgroup = NAME.replace("-", "_"), "ab_test_events", f"{NAME}-ab"
+    glue = session.client("glue", region_name=REGION)
+    glue.create_database(DatabaseInput={"Name": glue_database})
+    glue.create_table(DatabaseName=glue_database, TableInput={
+        "Name": events_table, "TableType": "EXTERNAL_TABLE",
+        "PartitionKeys": [{"Name": "test_id", "Type": "string"}, {"Name": "dt", "Type": "string"}]})
+    session.client("athena", region_name=REGION).create_work_group(Name=workgroup, Configuration={
+        "EnforceWorkGroupConfiguration": True, "ResultConfiguration": {
+            "OutputLocation": f"s3://{bucket}/athena-results/",
+            "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": key_arn}}})
     cloudwatch = session.client("cloudwatch", region_name=REGION)
     dashboard = "ai-restaurant-recommendation-ml-monitoring-dev"
     cloudwatch.put_dashboard(DashboardName=dashboard, DashboardBody=json.dumps({"widgets": []}))
@@ -56,7 +66,8 @@ def create_stack(session) -> dict:
         "sagemaker_security_group_ids": ["sg-0a1b2c3d4e5f60718"], "kms_key_arn": key_arn,
         **{output: name for output, (name, _) in tables.items()},
         "role_arns": roles, "dashboard_name": dashboard, "alarm_names": alarms, "endpoint_names": [ENDPOINT],
-        "mwaa_environment_name": f"{NAME}-airflow",
+        "mwaa_environment_name": f"{NAME}-airflow", "athena_database_name": glue_database,
+        "ab_events_glue_table_name": events_table, "athena_workgroup_name": workgroup,
         "endpoint_min_capacity": 1, "endpoint_max_capacity": 1, "target_invocations_per_instance": 1000,
     }
     return values

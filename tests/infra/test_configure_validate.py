@@ -127,6 +127,11 @@ def test_validate_passes_on_the_stack_with_a_deployed_endpoint(stack, capsys):
     (lambda s, o: s.client("sns", region_name=REGION).delete_topic(TopicArn=o["alerts_topic_arn"]), "alerts topic reachable and encrypted"),
     (lambda s, o: s.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=ENDPOINT),
      f"endpoint {ENDPOINT} serves registered versions"),
+    (lambda s, o: _replace_workgroup_by_one_without_configuration(s, o["athena_workgroup_name"]),
+     f"Athena workgroup {NAME}-ab enforces its configuration"),
+    (lambda s, o: s.client("glue", region_name=REGION).delete_table(
+        DatabaseName=o["athena_database_name"], Name=o["ab_events_glue_table_name"]),
+     "Glue table ai_restaurant_recommendation_dev.ab_test_events present"),
 ])
 def test_validate_names_the_check_that_fails_when_a_resource_is_removed(stack, account, capsys, remove, failed):
     outputs, path = stack
@@ -136,6 +141,13 @@ def test_validate_names_the_check_that_fails_when_a_resource_is_removed(stack, a
     assert [line for line in table.splitlines() if " FAIL " in line] == [
         line for line in table.splitlines() if line.startswith(failed) and " FAIL " in line]
     assert f"failed: {failed}" in table
+
+
+def _replace_workgroup_by_one_without_configuration(session, name: str) -> None:
+    """A workgroup made by hand: queries in it would have no result location (moto has no UpdateWorkGroup)."""
+    athena = session.client("athena", region_name=REGION)
+    athena.delete_work_group(WorkGroup=name)
+    athena.create_work_group(Name=name)
 
 
 def test_validate_fails_an_endpoint_serving_an_unregistered_artifact(stack, account, capsys):

@@ -30,6 +30,7 @@ BAD_VALUES = {
     "reports_retention_days": [29, 3651],
     "model_archive_after_days": [29, 3651],
     "log_retention_days": [0, 2, 366, 10000],
+    "athena_bytes_scanned_cutoff": [0, 10485759, 20000000.5],
     "alert_email_addresses": [["on-call"], ["a@b"], ["two@@example.com"]],
     "alert_sqs_queue_arns": [["arn:aws:sns:eu-west-1:123456789012:topic"], ["queue-name"]],
     "cpu_alarm_threshold_percent": [0, 101],

@@ -2,7 +2,7 @@
 
 - state table (``pk``, ``sk``): deployment locks, registry locks, deployment history,
   the running A/B test of each endpoint;
-- A/B tests (``test_id``) and their metric events (``test_id``, ``event_id``).
+- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.abevents``).
 
 Terraform creates them (docs/aws.md); ``create_tables`` does the same for tests and
 first-time set-ups."""
@@ -23,7 +23,6 @@ def key_schemas(settings: AwsSettings) -> dict[str, list[tuple[str, str]]]:
     return {
         settings.state_table: [("pk", "HASH"), ("sk", "RANGE")],
         settings.experiments_table: [("test_id", "HASH")],
-        settings.experiment_events_table: [("test_id", "HASH"), ("event_id", "RANGE")],
     }
 
 
