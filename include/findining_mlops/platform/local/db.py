@@ -64,17 +64,6 @@ CREATE TABLE IF NOT EXISTS ab_tests (
     status     TEXT NOT NULL,
     definition TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS ab_test_events (
-    test_id      TEXT NOT NULL,
-    event_id     TEXT NOT NULL,
-    user_id      TEXT NOT NULL,
-    variant      TEXT NOT NULL,
-    metric_name  TEXT NOT NULL,
-    metric_value REAL NOT NULL,
-    ts           TEXT NOT NULL,
-    context      TEXT NOT NULL,
-    PRIMARY KEY (test_id, event_id)
-);
 CREATE INDEX IF NOT EXISTS metric_lookup ON metric_data (namespace, name, dimensions, ts);
 """
 
