@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from airflow.sdk import BaseOperatorLink
 
-from findining_airflow.reports import monitoring_folder, run_day, view_url
+from findining_airflow.reports import monitoring_folder, run_day, sagemaker_training_job_url, view_url
 
 MONITORING_TASKS = {("model_monitoring", "analyse"), ("model_monitoring", "decide")}
 AB_ANALYSIS_TASKS = {("ab_test_analysis", "analyse")}
@@ -42,3 +42,22 @@ class StoreReportsLink(BaseOperatorLink):
 
         key, query = found
         return view_url(conf.get("api", "base_url", fallback=""), key, **query)
+
+
+class SageMakerTrainingJobLink(BaseOperatorLink):
+    """The training job's SageMaker console page, on the ``aws`` backend (disabled locally).
+
+    Computed on the worker when the task ends (Airflow stores it with the task instance), with
+    the backend's settings and the job name ``model_retraining`` derives from the DAG run."""
+
+    name = "SageMaker training job"
+
+    def get_link(self, operator, *, ti_key) -> str:
+        from findining_airflow.runtime import settings
+        from findining_mlops.retraining import training_job_name
+
+        configured = settings()
+        if configured.backend != "aws":
+            return ""
+        job_name = training_job_name(operator.model_name, ti_key.dag_id, ti_key.run_id)
+        return sagemaker_training_job_url(configured.aws.region, job_name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from findining_airflow.links import StoreReportsLink
+from findining_airflow.links import SageMakerTrainingJobLink, StoreReportsLink
 from findining_airflow.reports import REPORTS_URL_PREFIX
 
 
@@ -26,6 +26,7 @@ def _reports_app():
 class FindiningPlugin(AirflowPlugin):
     name = "findining"
     global_operator_extra_links = [StoreReportsLink()]
+    operator_extra_links = [SageMakerTrainingJobLink()]  # TrainingJobOperator's
     fastapi_apps = [{"app": _reports_app(), "url_prefix": REPORTS_URL_PREFIX, "name": "Find Dining reports"}]
     # a "Reports" entry in the UI's navigation, next to Browse and Admin
     external_views = [{"name": "Reports", "href": f"{REPORTS_URL_PREFIX}/", "destination": "nav"}]
