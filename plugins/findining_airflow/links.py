@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from airflow.sdk import BaseOperatorLink
 
-from findining_airflow.reports import monitoring_folder, run_day, sagemaker_training_job_url, view_url
+from findining_airflow.reports import model_url, monitoring_folder, run_day, sagemaker_training_job_url, view_url
 
 MONITORING_TASKS = {("model_monitoring", "analyse"), ("model_monitoring", "decide")}
 AB_ANALYSIS_TASKS = {("ab_test_analysis", "analyse")}
@@ -44,13 +44,14 @@ class StoreReportsLink(BaseOperatorLink):
         return view_url(conf.get("api", "base_url", fallback=""), key, **query)
 
 
-class SageMakerTrainingJobLink(BaseOperatorLink):
-    """The training job's SageMaker console page, on the ``aws`` backend (disabled locally).
+class TrainingJobLink(BaseOperatorLink):
+    """The training job: its SageMaker console page on ``aws``; locally, the model's page in the
+    reports view (registry versions with their training jobs, rollout history).
 
     Computed on the worker when the task ends (Airflow stores it with the task instance), with
     the backend's settings and the job name ``model_retraining`` derives from the DAG run."""
 
-    name = "SageMaker training job"
+    name = "Training job"
 
     def get_link(self, operator, *, ti_key) -> str:
         from findining_airflow.runtime import settings
@@ -58,6 +59,8 @@ class SageMakerTrainingJobLink(BaseOperatorLink):
 
         configured = settings()
         if configured.backend != "aws":
-            return ""
+            from airflow.configuration import conf
+
+            return model_url(conf.get("api", "base_url", fallback=""), operator.model_name)
         job_name = training_job_name(operator.model_name, ti_key.dag_id, ti_key.run_id)
         return sagemaker_training_job_url(configured.aws.region, job_name)

@@ -2,13 +2,15 @@
 
 Task instances link here (``links.py``) so a drift report or an A/B analysis is one click from
 the task, on either backend: it reads through the platform's store port, never the file system.
-Only keys under ``reports/`` and ``abtests/`` are served (``reports.readable_key``), and only to
-a user logged in to Airflow.
+Only keys under ``reports/`` and ``abtests/`` are served (``reports.readable_key``); a model's
+page (``/models/<model>``) shows its registry versions and rollout history from the registry
+port. Everything is read-only and only for a user logged in to Airflow.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import mimetypes
 from collections.abc import Callable
 
@@ -22,9 +24,9 @@ from findining_airflow.reports import READABLE_PREFIXES, REPORTS_URL_PREFIX, Unr
 REPORT_HEADERS = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content-Type-Options": "nosniff"}
 
 
-def create_app(store_factory: Callable[[], object], authenticated: Callable | None = None) -> FastAPI:
-    """The view over the store ``store_factory()`` returns; ``authenticated`` is the dependency
-    that requires a logged-in user (Airflow's ``get_user`` in the API server)."""
+def create_app(platform_factory: Callable[[], object], authenticated: Callable | None = None) -> FastAPI:
+    """The view over the platform ``platform_factory()`` returns; ``authenticated`` is the
+    dependency that requires a logged-in user (Airflow's ``get_user`` in the API server)."""
     dependencies = [Depends(authenticated)] if authenticated else []
     app = FastAPI(title="Find Dining reports", dependencies=dependencies)
 
@@ -38,7 +40,7 @@ def create_app(store_factory: Callable[[], object], authenticated: Callable | No
             key = readable_key(path)
         except UnreadableKey as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
-        store = store_factory()
+        store = platform_factory().store
         if key.endswith("/"):
             keys = store.list_keys(key)
             if day:  # e.g. every A/B test's analysis of one day
@@ -53,7 +55,37 @@ def create_app(store_factory: Callable[[], object], authenticated: Callable | No
         media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         return Response(body, media_type=media_type, headers=REPORT_HEADERS)
 
+    @app.get("/models/{model}", response_class=HTMLResponse)
+    def model(model: str) -> HTMLResponse:
+        """The model's registry versions (with the training job of each) and its rollout history."""
+        from findining_mlops.catalog import model_names
+
+        if model not in model_names():
+            raise HTTPException(status_code=404, detail=f"no model {model!r}; the models are {model_names()}")
+        platform = platform_factory()
+        versions = [{"version": v.version, "status": v.status, "created_at": v.created_at, "reason": v.reason,
+                     "training_job": v.lineage.get("training_job", ""), "metrics": v.metrics}
+                    for v in platform.registry.list_versions(model)]
+        rollouts = platform.registry.deployment_history(model)
+        return HTMLResponse(f"<!doctype html><title>{html.escape(model)}</title><h1>{html.escape(model)}</h1>"
+                            f"<h2>Registry versions</h2>{_table(versions)}<h2>Rollout history</h2>{_table(rollouts)}",
+                            headers=REPORT_HEADERS)
+
     return app
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>none yet</p>"
+    columns = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
+                   for row in rows)
+    return f"<table border=1><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
 
 
 def _child(folder: str, key: str) -> str:

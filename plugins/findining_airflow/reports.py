@@ -55,6 +55,11 @@ def view_url(base_url: str, key: str, **query: str) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
+def model_url(base_url: str, model: str) -> str:
+    """The reports view's page of a model: registry versions and rollout history."""
+    return f"{base_url.rstrip('/')}{REPORTS_URL_PREFIX}/models/{quote(model, safe='')}"
+
+
 def sagemaker_training_job_url(region: str, job_name: str) -> str:
     """The SageMaker console page of a training job."""
     return (f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"

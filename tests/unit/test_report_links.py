@@ -73,20 +73,21 @@ def test_sagemaker_console_url():
         "https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/jobs/sentiment-job-1"
 
 
-def test_training_operator_links_to_its_sagemaker_job_on_aws_only(monkeypatch):
+def test_training_operator_links_to_its_sagemaker_job_on_aws_and_its_model_page_locally(monkeypatch):
     from types import SimpleNamespace
 
     from findining_airflow import runtime
-    from findining_airflow.links import SageMakerTrainingJobLink
+    from findining_airflow.links import TrainingJobLink
     from findining_airflow.training import TrainingJobOperator
     from findining_mlops.retraining import training_job_name
 
     operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot={})
-    assert any(isinstance(link, SageMakerTrainingJobLink) for link in operator.operator_extra_links)
+    assert any(isinstance(link, TrainingJobLink) for link in operator.operator_extra_links)
     ti_key = TaskInstanceKey("model_retraining", "train", "manual__2026-10-05T09:00:00+00:00", 1, -1)
     aws = SimpleNamespace(backend="aws", aws=SimpleNamespace(region="ap-east-1"))
     monkeypatch.setattr(runtime, "settings", lambda: aws)
     job = training_job_name("sentiment", ti_key.dag_id, ti_key.run_id)
-    assert SageMakerTrainingJobLink().get_link(operator, ti_key=ti_key) == sagemaker_training_job_url("ap-east-1", job)
+    assert TrainingJobLink().get_link(operator, ti_key=ti_key) == sagemaker_training_job_url("ap-east-1", job)
     monkeypatch.setattr(runtime, "settings", lambda: SimpleNamespace(backend="local"))
-    assert SageMakerTrainingJobLink().get_link(operator, ti_key=ti_key) == ""
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080")
+    assert TrainingJobLink().get_link(operator, ti_key=ti_key) == "http://127.0.0.1:8080/findining/models/sentiment"

@@ -5,24 +5,23 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from findining_airflow.report_views import create_app
-from findining_mlops.platform.local.store import LocalArtifactStore
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = LocalArtifactStore(tmp_path / "store")
+def store(platform):
+    store = platform.store
     store.write_bytes("reports/sentiment/dt=2026-10-05/drift.html", b"<html><table>drift</table></html>")
     store.write_bytes("reports/sentiment/dt=2026-10-05/decision.json", b'{"retrain": false}')
     store.write_bytes("abtests/t1/dt=2026-10-05/report.html", b"<html>ab</html>")
     store.write_bytes("abtests/t1/dt=2026-10-06/report.html", b"<html>ab 2</html>")
     store.write_bytes("models/sentiment/1/model.tar.gz", b"secret weights")
-    (tmp_path / "outside.txt").write_text("outside the store")
+    (store.root.parent / "outside.txt").write_text("outside the store")
     return store
 
 
 @pytest.fixture
-def client(store):
-    return TestClient(create_app(lambda: store))
+def client(platform, store):
+    return TestClient(create_app(lambda: platform))
 
 
 def test_serves_a_report_with_its_type_in_a_sandbox(client):
@@ -70,10 +69,23 @@ def test_a_missing_report_is_404_with_its_key(client):
     assert "reports/sentiment/dt=2026-01-01/drift.html" in response.json()["detail"]
 
 
-def test_requires_the_authentication_dependency(store):
+def test_requires_the_authentication_dependency(platform, store):
     def refuse():
         raise HTTPException(status_code=401, detail="not logged in")
 
-    response = TestClient(create_app(lambda: store, authenticated=refuse)).get(
+    response = TestClient(create_app(lambda: platform, authenticated=refuse)).get(
         "/files/reports/sentiment/dt=2026-10-05/drift.html")
     assert response.status_code == 401
+
+
+def test_a_models_page_lists_its_registry_versions_and_rollouts(client, platform):
+    platform.store.write_bytes("training/recommendation/job-1/output/model.tar.gz", b"weights")
+    platform.registry.register("recommendation", "training/recommendation/job-1/output/model.tar.gz", status="Approved",
+                               metrics={"ndcg_at_10": 0.9}, lineage={"training_job": "job-1"},
+                               reason="drift <b>alert</b>", idempotency_key="job-1")
+    platform.registry.record_deployment("recommendation", 1, "recommendation-endpoint", "promoted", "canary passed", "run-1")
+    page = client.get("/models/recommendation").text
+    assert "job-1" in page and "promoted" in page and "canary passed" in page
+    assert "drift &lt;b&gt;alert&lt;/b&gt;" in page  # escaped
+    assert client.get("/models/..%2Fetc").status_code == 404
+    assert client.get("/models/nope").status_code == 404
