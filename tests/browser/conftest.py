@@ -33,13 +33,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory):
-    """The demo's Airflow with the project's DAGs and plugins; yields the REST client and the
-    store it runs on."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}: `apt-get install -y chromium` "
-                    "(`make test` installs it when run as root)")
+    """The demo's Airflow with the project's DAGs and plugins on a small store; yields its REST
+    client."""
     from findining_mlops import demo
-    from findining_mlops.platform.local.store import LocalArtifactStore
 
     state = tmp_path_factory.mktemp("browser-airflow")
     _small_store(state / "findining")
@@ -47,7 +43,6 @@ def airflow(tmp_path_factory):
     env.update(AIRFLOW_HOME=str(state / "airflow"), FINDINING_HOME=str(state / "findining"), FINDINING_BACKEND="local")
     with demo.running_airflow(env, state / "airflow.log") as (client, _processes):
         demo.wait_for_dags(client, PROJECT_DAGS)
-        client.store = LocalArtifactStore(state / "findining" / "store")
         yield client
 
 
@@ -69,6 +64,10 @@ def _small_store(home: Path) -> None:
 
 @pytest.fixture(scope="session")
 def browser():
+    """Chromium, or a skip that says how to install it (before any Airflow is started)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM}: `apt-get install -y chromium` "
+                    "(`make test` installs it when run as root)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
