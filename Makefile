@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export FINDINING_HOME ?= $(CURDIR)/.findining
 export AIRFLOW_HOME   ?= $(CURDIR)/.airflow
 
-.PHONY: setup test demo airflow bench constraints clean
+.PHONY: setup browser test demo airflow bench constraints clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,16 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-test: $(STAMP)
+# tests/browser drive Debian's Chromium (Playwright cannot download its own browser here).
+# Installed when missing and `make` runs as root; otherwise this says how, and they skip.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && apt-get install -y -q chromium; \
+	else echo "note: the browser tests need Chromium at $(CHROMIUM) (sudo apt-get install -y chromium); they skip without it"; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

@@ -12,6 +12,8 @@ from typing import Any, AsyncIterator, Sequence
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from findining_airflow.links import TrainingJobLink
+
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
@@ -33,6 +35,7 @@ class TrainingJobOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("model_name", "snapshot", "hyperparameters")
     ui_color = "#ff9900"
+    operator_extra_links = (TrainingJobLink(),)
 
     def __init__(self, *, model_name: str, snapshot: Any, hyperparameters: dict | None = None,
                  poll_interval: float = 5.0, max_wait: timedelta = timedelta(hours=6), deferrable: bool | None = None,

@@ -1,0 +1,32 @@
+"""Registers the reports view and the task links ("Reports", "Training job") with Airflow."""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from findining_airflow.links import StoreReportsLink, TrainingJobLink
+from findining_airflow.reports import REPORTS_URL_PREFIX
+
+
+def _platform():
+    from findining_airflow.runtime import platform
+
+    return platform()
+
+
+def _reports_app():
+    # Airflow's own dependency for "a logged-in user" (session cookie or bearer token)
+    from airflow.api_fastapi.core_api.security import get_user
+
+    from findining_airflow.report_views import create_app
+
+    return create_app(_platform, authenticated=get_user)
+
+
+class FindiningPlugin(AirflowPlugin):
+    name = "findining"
+    global_operator_extra_links = [StoreReportsLink()]
+    operator_extra_links = [TrainingJobLink()]  # TrainingJobOperator's
+    fastapi_apps = [{"app": _reports_app(), "url_prefix": REPORTS_URL_PREFIX, "name": "Find Dining reports"}]
+    # a "Reports" entry in the UI's navigation, next to Browse and Admin
+    external_views = [{"name": "Reports", "href": f"{REPORTS_URL_PREFIX}/", "destination": "nav"}]

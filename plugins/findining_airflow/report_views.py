@@ -1,0 +1,101 @@
+"""A read-only view of the store's reports inside Airflow's API server (``/findining/...``).
+
+Task instances link here (``links.py``) so a drift report or an A/B analysis is one click from
+the task, on either backend: it reads through the platform's store port, never the file system.
+Only keys under ``reports/`` and ``abtests/`` are served (``reports.readable_key``); a model's
+page (``/models/<model>``) shows its registry versions and rollout history from the registry
+port. Everything is read-only and only for a user logged in to Airflow.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+from collections.abc import Callable
+
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+
+from findining_airflow.reports import READABLE_PREFIXES, REPORTS_URL_PREFIX, UnreadableKey, readable_key
+
+# The reports' HTML (Evidently, plotly) needs its scripts but must not act as the Airflow UI's
+# origin: a sandbox gives it an opaque origin without the session cookie.
+REPORT_HEADERS = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content-Type-Options": "nosniff"}
+
+
+def create_app(platform_factory: Callable[[], object], authenticated: Callable | None = None) -> FastAPI:
+    """The view over the platform ``platform_factory()`` returns; ``authenticated`` is the
+    dependency that requires a logged-in user (Airflow's ``get_user`` in the API server)."""
+    dependencies = [Depends(authenticated)] if authenticated else []
+    app = FastAPI(title="Find Dining reports", dependencies=dependencies)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return _listing("Find Dining reports", [f"{prefix}/" for prefix in READABLE_PREFIXES])
+
+    @app.get("/files/{path:path}")
+    def files(path: str, day: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")) -> Response:
+        try:
+            key = readable_key(path)
+        except UnreadableKey as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        store = platform_factory().store
+        if key.endswith("/"):
+            keys = store.list_keys(key)
+            if day:  # e.g. every A/B test's analysis of one day
+                keys = [k for k in keys if f"/dt={day}/" in k]
+            if not keys:
+                raise HTTPException(status_code=404, detail=f"no reports under {key}" + (f" for {day}" if day else ""))
+            return _listing(key, sorted({_child(key, k) for k in keys}))
+        try:
+            body = store.read_bytes(key)
+        except FileNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=f"no report {key}") from exc
+        media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        return Response(body, media_type=media_type, headers=REPORT_HEADERS)
+
+    @app.get("/models/{model}", response_class=HTMLResponse)
+    def model(model: str) -> HTMLResponse:
+        """The model's registry versions (with the training job of each) and its rollout history."""
+        from findining_mlops.catalog import model_names
+
+        if model not in model_names():
+            raise HTTPException(status_code=404, detail=f"no model {model!r}; the models are {model_names()}")
+        platform = platform_factory()
+        versions = [{"version": v.version, "status": v.status, "created_at": v.created_at, "reason": v.reason,
+                     "training_job": v.lineage.get("training_job", ""), "metrics": v.metrics}
+                    for v in platform.registry.list_versions(model)]
+        rollouts = platform.registry.deployment_history(model)
+        return HTMLResponse(f"<!doctype html><title>{html.escape(model)}</title><h1>{html.escape(model)}</h1>"
+                            f"<h2>Registry versions</h2>{_table(versions)}<h2>Rollout history</h2>{_table(rollouts)}",
+                            headers=REPORT_HEADERS)
+
+    return app
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>none yet</p>"
+    columns = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
+                   for row in rows)
+    return f"<table border=1><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+
+
+def _child(folder: str, key: str) -> str:
+    """The entry of ``folder`` that holds ``key``: the file itself or its next sub-folder."""
+    rest = key[len(folder):]
+    return folder + (rest.split("/", 1)[0] + "/" if "/" in rest else rest)
+
+
+def _listing(title: str, keys: list[str]) -> HTMLResponse:
+    items = "".join(f'<li><a href="{REPORTS_URL_PREFIX}/files/{html.escape(k)}">{html.escape(k)}</a></li>'
+                    for k in keys)
+    return HTMLResponse(f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
+                        f"<ul>{items}</ul>", headers=REPORT_HEADERS)
