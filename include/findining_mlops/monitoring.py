@@ -24,7 +24,7 @@ import pandas as pd
 
 from findining_mlops.capture import parse_record
 from findining_mlops.catalog import ModelSpec
-from findining_mlops.errors import ConfigurationError, DataValidationError, MissingPartitionError
+from findining_mlops.errors import ConfigurationError, DataValidationError, FindiningError, MissingPartitionError
 from findining_mlops.platform.ports import MetricDatum, ModelVersion, Platform
 from findining_mlops.retraining import baseline_prefix, read_partition, version_of_variant
 
@@ -38,6 +38,11 @@ NO_GROUND_TRUTH = "ground_truth_missing"
 # the captured features no longer match a serving version's reference profile (a column
 # missing, or numbers turned text): a fault of the data feed, alerted, never judged as drift
 DATA_QUALITY = "data_quality"
+
+
+class DecisionOutOfOrderError(FindiningError):
+    """A day's decision was asked for before the previous day's, whose streaks and episode it
+    continues; the days' analyses may run in any order, their decisions only in date order."""
 
 
 @dataclass(frozen=True)
@@ -306,7 +311,7 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
         age = (day - trained_until).days
         rules.append({"rule": "data_age_days", "value": age, "threshold": policy.max_data_age_days,
                       "fired": age > policy.max_data_age_days, "detail": f"trained on data up to {trained_until}"})
-    previous = _read_json(platform, f"{report_prefix(spec.name, day - timedelta(days=1))}/decision.json")
+    previous = _previous_decision(platform, spec, day)
     streaks = {r["rule"]: r.get("streak", 0) for r in (previous or {}).get("rules", [])}
     for rule in rules:
         rule["streak"] = streaks.get(rule["rule"], 0) + 1 if rule["fired"] else 0
@@ -352,6 +357,19 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
     }
     _write_json(platform, f"{report_prefix(spec.name, day)}/decision.json", decision)
     return decision
+
+
+def _previous_decision(platform: Platform, spec: ModelSpec, day: date) -> dict | None:
+    """The day before's decision; None if that day was never monitored. Refuses while that day
+    is analysed but not yet decided, as in a backfill whose days are analysed side by side."""
+    before = report_prefix(spec.name, day - timedelta(days=1))
+    previous = _read_json(platform, f"{before}/decision.json")
+    if previous is None and platform.store.exists(f"{before}/performance.json"):
+        raise DecisionOutOfOrderError(
+            f"{spec.name} {day}: {day - timedelta(days=1)} is analysed but not decided yet, and this decision "
+            f"continues its streaks; decide {day - timedelta(days=1)} first (model_monitoring's decide task waits "
+            "for the previous run's with depends_on_past)")
+    return previous
 
 
 def retraining_run_id(model: str, day: date) -> str:
