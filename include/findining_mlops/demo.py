@@ -48,6 +48,8 @@ log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
 DEMO_RPS = 25.0  # app traffic per endpoint while a canary bakes
 DEMO_BAKE_MINUTES = 0.5
+# the automatic canaries of the retrained versions: one bake at 20 %, then all of the traffic
+DEMO_DEPLOYMENT = {"bake_minutes": DEMO_BAKE_MINUTES, "canary_percent": 20, "ramp": [20, 100]}
 DEMO_DAYS = 24
 # days of a backfill analysed at once (model_monitoring decides them in date order)
 BACKFILL_PARALLEL_DAYS = 4
@@ -100,8 +102,8 @@ def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str
         # one thread per task process: on a small machine the parallel tasks share the cores, and
         # numpy's and scikit-learn's thread pools in each of them would only fight over them
         OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
-        # automatic canaries bake half a minute per step instead of ten
-        FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", f'{{"bake_minutes": {DEMO_BAKE_MINUTES}}}'),
+        # automatic canaries bake half a minute per step instead of ten, in two steps instead of three
+        FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", json.dumps(DEMO_DEPLOYMENT)),
     )
     return env
 
@@ -188,6 +190,9 @@ class AirflowClient:
             "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
             "max_active_runs": max_active_runs, "reprocess_behavior": "completed",
         })
+
+    def backfill_completed(self, backfill_id: int) -> bool:
+        return self._request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at") is not None
 
     def runs(self, dag_id: str) -> list[dict]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
@@ -481,8 +486,8 @@ def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenari
     for offset in range(AB_MAX_DAYS):
         day = first + timedelta(days=offset)
         users = experiment_day(service, spec, day, limit=AB_REQUESTS_PER_DAY)
-        client.backfill("ab_test_analysis", day, day)
-        state = wait_for_backfill_day(client, "ab_test_analysis", day)
+        backfill = client.backfill("ab_test_analysis", day, day)
+        state = wait_for_backfill_day(client, "ab_test_analysis", day, backfill["id"])
         status = platform.experiments.get(test.test_id)
         print(f"  {day}: {users.requests} requests {users.per_arm}, analysis {state}, test {status.status}"
               f"{' (' + status.decision + ')' if status.decision else ''}", flush=True)
@@ -514,13 +519,15 @@ def lightweight_version(platform, spec, data_end: date) -> int:
     return version.version
 
 
-def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, timeout: float = 900) -> str:
-    """The state of the backfill run of ``day`` once it has finished."""
+def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, backfill_id: int,
+                          timeout: float = 900) -> str:
+    """The state of the backfill run of ``day`` once it has finished and the scheduler has closed
+    its backfill (a DAG takes a new backfill only then)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in client.runs(dag_id):
             if (run["run_type"] == "backfill" and str(run.get("data_interval_start", "")).startswith(day.isoformat())
-                    and run["state"] in ("success", "failed")):
+                    and run["state"] in ("success", "failed") and client.backfill_completed(backfill_id)):
                 return run["state"]
         time.sleep(POLL_S)
     raise TimeoutError(f"{dag_id}: the backfill run of {day} did not finish within {timeout:.0f} s")
