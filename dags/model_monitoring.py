@@ -24,9 +24,13 @@ For the run's logical date:
    day (`monitoring__<model>__<date>`), so a re-run backfill triggers nothing twice.
 
 Backfill past days from the UI or `airflow backfill create --dag-id model_monitoring
---from-date … --to-date …`; runs go in date order (`max_active_runs=1`) because each
-day's decision reads the days before it. A backfill judges each day with the version(s)
-that served it, so re-running a day at any later time rewrites the same bytes.
+--from-date … --to-date … --max-active-runs 4`: the days are analysed side by side
+(`max_active_runs`), and only **decide** waits for the previous run's decisions
+(`depends_on_past`), because each decision continues the streaks and episode of the day
+before it. The first run of a backfill, or the DAG's first run, decides at once; a day
+whose decision failed holds back the later days' decisions until it is cleared and decided.
+A backfill judges each day with the version(s) that served it, so re-running a day at any
+later time rewrites the same bytes, in whatever order the analyses ran.
 """
 
 from __future__ import annotations
@@ -39,13 +43,16 @@ from airflow.sdk import dag, task
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import model_names
 
+# days analysed at once; each analysis is one process per model, on a 2-core machine
+MAX_PARALLEL_DAYS = 4
+
 
 @dag(
     dag_id="model_monitoring",
     schedule="@daily",
     start_date=datetime(2026, 10, 1),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=MAX_PARALLEL_DAYS,
     doc_md=__doc__,
     tags=["findining", "mlops", "monitoring"],
     default_args=default_args(),
@@ -68,7 +75,7 @@ def model_monitoring():
               f"{summary.get('primary_metric')} {summary.get('performance')}")
         return summary
 
-    @task
+    @task(depends_on_past=True)
     def decide(analysis: dict) -> dict:
         import json
         from datetime import date

@@ -4,12 +4,12 @@ Starts Airflow (scheduler, DAG processor, triggerer, API server; LocalExecutor o
 with the project's DAGs and the local backend, then, through the REST API as an ML engineer
 would from the UI:
 
-1. generates 30 days of app data in which drift (``new-district`` and ``slang-shift``)
-   begins on day 22;
+1. generates 24 days of app data in which drift (``new-district`` and ``slang-shift``)
+   begins on day 17;
 2. bootstraps both models with ``model_retraining`` on the first 14 days;
 3. replays each later day's app traffic against the endpoints (data capture);
-4. backfills ``model_monitoring`` over those days: quiet while the world is stable, a
-   retraining soon after the drift begins;
+4. backfills ``model_monitoring`` over those days, several days at once: quiet while the
+   world is stable, a retraining soon after the drift begins;
 5. rolls the retrained versions out as canaries under live traffic, and drills a rollback;
 6. A/B-tests a deliberately small recommendation version (control) against the live one
    (treatment) over simulated days of app users (``ab_test``, ``ab_test_analysis``) until
@@ -48,6 +48,12 @@ log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
 DEMO_RPS = 25.0  # app traffic per endpoint while a canary bakes
 DEMO_BAKE_MINUTES = 0.5
+# the automatic canaries of the retrained versions: one bake at 20 %, then all of the traffic
+DEMO_DEPLOYMENT = {"bake_minutes": DEMO_BAKE_MINUTES, "canary_percent": 20, "ramp": [20, 100]}
+DEMO_DAYS = 24
+# days of a backfill analysed at once (model_monitoring decides them in date order)
+BACKFILL_PARALLEL_DAYS = 4
+POLL_S = 1.0  # how often the demo asks the API whether runs have finished
 AB_MAX_DAYS = 14
 AB_REQUESTS_PER_DAY = 600
 # the control of the demo's A/B test: one tree with two leaves, a clearly weaker ranker
@@ -93,8 +99,11 @@ def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str
         AIRFLOW__API__PORT=str(port),
         AIRFLOW__API__BASE_URL=f"http://{_url_host(host)}:{port}",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
-        # automatic canaries bake half a minute per step instead of ten
-        FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", f'{{"bake_minutes": {DEMO_BAKE_MINUTES}}}'),
+        # one thread per task process: on a small machine the parallel tasks share the cores, and
+        # numpy's and scikit-learn's thread pools in each of them would only fight over them
+        OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
+        # automatic canaries bake half a minute per step instead of ten, in two steps instead of three
+        FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", json.dumps(DEMO_DEPLOYMENT)),
     )
     return env
 
@@ -176,11 +185,14 @@ class AirflowClient:
         except urllib.error.HTTPError:
             return False
 
-    def backfill(self, dag_id: str, first: date, last: date) -> dict:
+    def backfill(self, dag_id: str, first: date, last: date, max_active_runs: int = 1) -> dict:
         return self._request("POST", "/api/v2/backfills", {
             "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-            "max_active_runs": 1, "reprocess_behavior": "completed",
+            "max_active_runs": max_active_runs, "reprocess_behavior": "completed",
         })
+
+    def backfill_completed(self, backfill_id: int) -> bool:
+        return self._request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at") is not None
 
     def runs(self, dag_id: str) -> list[dict]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
@@ -199,7 +211,7 @@ class AirflowClient:
             states = {run_id: self.run_state(dag_id, run_id) for run_id in run_ids}
             if all(s in ("success", "failed") for s in states.values()):
                 return states
-            time.sleep(3)
+            time.sleep(POLL_S)
         raise TimeoutError(f"{dag_id} runs still {states} after {timeout:.0f} s")
 
 
@@ -219,7 +231,7 @@ def running_airflow(env: dict[str, str], log_path: Path):
                 raise RuntimeError(f"Airflow's {exited} exited; see {log_path}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Airflow did not become healthy within 240 s; see {log_path}")
-            time.sleep(2)
+            time.sleep(POLL_S)
         yield client, processes
 
 
@@ -311,7 +323,7 @@ def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 18
     while not all(client.dag_ready(d) for d in dag_ids):
         if time.monotonic() > deadline:
             raise TimeoutError(f"DAGs {dag_ids} were not parsed within {timeout:.0f} s")
-        time.sleep(2)
+        time.sleep(POLL_S)
 
 
 def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) -> int:
@@ -336,6 +348,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
     drift_start = DEMO_START + timedelta(days=(days * 7) // 10)
     scenario = ScenarioPlan("new-district,slang-shift", drift_start)
     timings: dict[str, float] = {}
+    demo_started = time.monotonic()
 
     @contextmanager
     def phase(label: str, title: str):
@@ -343,6 +356,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
         started = time.monotonic()
         yield
         timings[label] = time.monotonic() - started
+        print(f"      {label}: {timings[label]:.0f} s (elapsed {_minutes(time.monotonic() - demo_started)})", flush=True)
 
     with phase("generate data", f"generate {days} days of app data ({DEMO_START}..{end}; "
                                 f"{scenario.name} from {drift_start})"):
@@ -370,7 +384,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                     traffic[model]["sent"] += report.sent
                     traffic[model]["errors"] += report.errors
         with phase("monitoring backfill", f"backfill model_monitoring over {monitored[0]}..{monitored[-1]}"):
-            client.backfill("model_monitoring", monitored[0], monitored[-1])
+            client.backfill("model_monitoring", monitored[0], monitored[-1], BACKFILL_PARALLEL_DAYS)
             wait_for_runs(client, "model_monitoring", len(monitored))
             retrain_runs = [r["dag_run_id"] for r in client.runs("model_retraining")
                             if r["dag_run_id"].startswith("monitoring__")]
@@ -393,8 +407,14 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
         with phase("summary", "summary"):
             summary = demo_summary(platform, monitored, drift_start, traffic, live, timings, ab_test_id)
     print(summary.text)
-    print(f"HTML summary: {summary.html_path}")
+    print(f"\nThe demo took {_minutes(time.monotonic() - demo_started)}. To look around:\n"
+          f"  summary page  file://{summary.html_path}\n"
+          f"  Airflow UI    `make airflow`, then {env['AIRFLOW__API__BASE_URL']} (every run of the demo is there)")
     return 0
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 @contextmanager
@@ -466,8 +486,8 @@ def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenari
     for offset in range(AB_MAX_DAYS):
         day = first + timedelta(days=offset)
         users = experiment_day(service, spec, day, limit=AB_REQUESTS_PER_DAY)
-        client.backfill("ab_test_analysis", day, day)
-        state = wait_for_backfill_day(client, "ab_test_analysis", day)
+        backfill = client.backfill("ab_test_analysis", day, day)
+        state = wait_for_backfill_day(client, "ab_test_analysis", day, backfill["id"])
         status = platform.experiments.get(test.test_id)
         print(f"  {day}: {users.requests} requests {users.per_arm}, analysis {state}, test {status.status}"
               f"{' (' + status.decision + ')' if status.decision else ''}", flush=True)
@@ -499,15 +519,17 @@ def lightweight_version(platform, spec, data_end: date) -> int:
     return version.version
 
 
-def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, timeout: float = 900) -> str:
-    """The state of the backfill run of ``day`` once it has finished."""
+def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, backfill_id: int,
+                          timeout: float = 900) -> str:
+    """The state of the backfill run of ``day`` once it has finished and the scheduler has closed
+    its backfill (a DAG takes a new backfill only then)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in client.runs(dag_id):
             if (run["run_type"] == "backfill" and str(run.get("data_interval_start", "")).startswith(day.isoformat())
-                    and run["state"] in ("success", "failed")):
+                    and run["state"] in ("success", "failed") and client.backfill_completed(backfill_id)):
                 return run["state"]
-        time.sleep(3)
+        time.sleep(POLL_S)
     raise TimeoutError(f"{dag_id}: the backfill run of {day} did not finish within {timeout:.0f} s")
 
 
@@ -522,7 +544,7 @@ def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: fl
             if failed:
                 print(f"warning: {dag_id} runs failed: {failed}")
             return
-        time.sleep(5)
+        time.sleep(POLL_S)
     raise TimeoutError(f"{dag_id}: runs did not finish within {timeout:.0f} s")
 
 
@@ -544,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("FINDINING_AIRFLOW_PORT", "8080")))
     parser.add_argument("--host", default=os.environ.get("FINDINING_AIRFLOW_HOST", LOOPBACK),
                         help="address the UI listens on with --ui-only (default 127.0.0.1: this machine only)")
-    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--days", type=int, default=DEMO_DAYS)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--replay-limit", type=int, default=300, help="requests replayed per model and day")
     parser.add_argument("--ui-only", action="store_true", help="start Airflow and keep it running")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from findining_mlops.capture import parse_record
 from findining_mlops.catalog import ModelSpec
-from findining_mlops.errors import ConfigurationError, DataValidationError, MissingPartitionError
+from findining_mlops.errors import ConfigurationError, DataValidationError, FindiningError, MissingPartitionError
 from findining_mlops.platform.ports import MetricDatum, ModelVersion, Platform
 from findining_mlops.retraining import baseline_prefix, read_partition, version_of_variant
 
@@ -35,6 +35,14 @@ METRICS_NAMESPACE = "FindDining/ModelMonitoring"
 CHECKED = "checked"
 NO_TRAFFIC = "no_traffic"
 NO_GROUND_TRUTH = "ground_truth_missing"
+# the captured features no longer match a serving version's reference profile (a column
+# missing, or numbers turned text): a fault of the data feed, alerted, never judged as drift
+DATA_QUALITY = "data_quality"
+
+
+class DecisionOutOfOrderError(FindiningError):
+    """A day's decision was asked for before the previous day's, whose streaks and episode it
+    continues; the days' analyses may run in any order, their decisions only in date order."""
 
 
 @dataclass(frozen=True)
@@ -180,21 +188,28 @@ def analyse_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
     served = served_versions(spec, captured)
     live = max(served, key=lambda version: (len(served[version]), version))
     columns = module.DRIFT_NUMERICAL + module.DRIFT_CATEGORICAL
-    drift_reports, performances = {}, {}
+    drift_reports, performances, findings = {}, {}, []
     for number, rows in served.items():
         version = platform.registry.get(spec.name, number)
         reference = load_reference(platform, version)
-        drift = detect_drift(reference[columns], rows[columns], module.DRIFT_NUMERICAL, module.DRIFT_CATEGORICAL,
-                             drift_share=policy.drift_share)
+        performances[number] = _performance(spec, module, version, rows, truth)
+        try:
+            # a column the capture lacks is left for detect_drift to refuse by name
+            drift = detect_drift(reference[columns], rows[[c for c in columns if c in rows]], module.DRIFT_NUMERICAL,
+                                 module.DRIFT_CATEGORICAL, drift_share=policy.drift_share)
+        except DataValidationError as exc:
+            findings.append(f"v{number}: {exc}")
+            continue
         drift_reports[number] = {"reference_rows": int(len(reference)), "current_rows": int(len(rows)),
                                  **drift.to_dict()}
-        performances[number] = _performance(spec, module, version, rows, truth)
         if number == live and policy.html_sample_size > 0:
             html = render_html_report(reference[columns], rows[columns], module.DRIFT_NUMERICAL,
                                       module.DRIFT_CATEGORICAL, sample_size=policy.html_sample_size, seed=0)
             platform.store.write_bytes(f"{prefix}/drift.html", html.encode())
 
     heading = {"model": spec.name, "day": day.isoformat(), "live_version": live}
+    if findings:
+        return _data_quality_day(platform, spec, day, summary, heading, findings, drift_reports, performances)
     _write_json(platform, f"{prefix}/drift.json", {**heading, **drift_reports[live], "per_version": drift_reports})
     performance = {**heading, "primary_metric": spec.primary_metric, **performances[live], "per_version": performances}
     if truth is None:
@@ -209,6 +224,23 @@ def analyse_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
                    for number, rows in served.items()}
     summary.update(live_version=live, primary_metric=spec.primary_metric, **per_version[live], per_version=per_version)
     publish_metrics(platform, spec, day, summary)
+    return summary
+
+
+def _data_quality_day(platform: Platform, spec: ModelSpec, day: date, summary: dict, heading: dict,
+                      findings: list[str], drift_reports: dict, performances: dict) -> dict:
+    """Writes the reports of a day whose captured features do not match a serving version's
+    reference profile: the findings instead of a drift judgement, the performance as scored.
+    Nothing is published as metrics, since a drift share of a mismatched column would mislead."""
+    prefix = report_prefix(spec.name, day)
+    message = (f"captured features of {spec.name} on {day} do not match the reference profile: "
+               + "; ".join(findings))
+    quality = {"outcome": DATA_QUALITY, "message": message, "data_quality": findings}
+    _write_json(platform, f"{prefix}/drift.json", {**heading, **quality, "per_version": drift_reports})
+    _write_json(platform, f"{prefix}/performance.json", {**heading, "primary_metric": spec.primary_metric,
+                                                         **performances[heading["live_version"]],
+                                                         "per_version": performances, **quality})
+    summary.update(live_version=heading["live_version"], **quality)
     return summary
 
 
@@ -279,7 +311,7 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
         age = (day - trained_until).days
         rules.append({"rule": "data_age_days", "value": age, "threshold": policy.max_data_age_days,
                       "fired": age > policy.max_data_age_days, "detail": f"trained on data up to {trained_until}"})
-    previous = _read_json(platform, f"{report_prefix(spec.name, day - timedelta(days=1))}/decision.json")
+    previous = _previous_decision(platform, spec, day)
     streaks = {r["rule"]: r.get("streak", 0) for r in (previous or {}).get("rules", [])}
     for rule in rules:
         rule["streak"] = streaks.get(rule["rule"], 0) + 1 if rule["fired"] else 0
@@ -317,6 +349,7 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
         "retrain": retrain,
         "reason": reason or "no rule fired",
         "suppressed_by": suppressed,
+        "data_quality": analysis.get("data_quality", []),
         "rules": rules,
         "in_episode": in_episode,
         "episode_start": episode_start,
@@ -324,6 +357,19 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
     }
     _write_json(platform, f"{report_prefix(spec.name, day)}/decision.json", decision)
     return decision
+
+
+def _previous_decision(platform: Platform, spec: ModelSpec, day: date) -> dict | None:
+    """The day before's decision; None if that day was never monitored. Refuses while that day
+    is analysed but not yet decided, as in a backfill whose days are analysed side by side."""
+    before = report_prefix(spec.name, day - timedelta(days=1))
+    previous = _read_json(platform, f"{before}/decision.json")
+    if previous is None and platform.store.exists(f"{before}/performance.json"):
+        raise DecisionOutOfOrderError(
+            f"{spec.name} {day}: {day - timedelta(days=1)} is analysed but not decided yet, and this decision "
+            f"continues its streaks; decide {day - timedelta(days=1)} first (model_monitoring's decide task waits "
+            "for the previous run's with depends_on_past)")
+    return previous
 
 
 def retraining_run_id(model: str, day: date) -> str:
