@@ -4,6 +4,8 @@ version by either."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from findining_mlops import versions
@@ -77,3 +79,17 @@ def test_a_state_from_before_labels_gets_the_column(tmp_path):
                      "idempotency_key TEXT, created_at TEXT, PRIMARY KEY (model_name, version))")
     with StateDB(path).reader() as conn:
         assert "label" in {row["name"] for row in conn.execute("PRAGMA table_info(model_packages)")}
+
+
+def test_the_cli_shows_a_version_by_label_or_number_and_lists_both(platform, capsys):
+    from findining_mlops import cli
+
+    register(platform, "upload-1", "1.1.0")
+    assert cli.main(["registry", "show", "sentiment", "1.1.0"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == 1
+    assert cli.main(["registry", "show", "sentiment", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "1.1.0"
+    assert cli.main(["registry", "list"]) == 0
+    assert capsys.readouterr().out.split()[:4] == ["sentiment", "v1", "Approved", "1.1.0"]
+    assert cli.main(["registry", "show", "sentiment", "2.0.0"]) != 0
+    assert "its versions: v1 (1.1.0)" in capsys.readouterr().err
