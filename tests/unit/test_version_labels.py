@@ -93,3 +93,18 @@ def test_the_cli_shows_a_version_by_label_or_number_and_lists_both(platform, cap
     assert capsys.readouterr().out.split()[:4] == ["sentiment", "v1", "Approved", "1.1.0"]
     assert cli.main(["registry", "show", "sentiment", "2.0.0"]) != 0
     assert "its versions: v1 (1.1.0)" in capsys.readouterr().err
+
+
+def test_a_second_upload_of_a_label_with_other_bytes_is_refused_and_nothing_is_registered(platform):
+    from findining_mlops.artifacts import Upload, find_uploads, validate_upload
+    from findining_mlops.errors import DataValidationError
+
+    register(platform, "upload-1", "1.1.0")
+    platform.store.write_bytes("models/sentiment/1.1.0/model.tar.gz", b"other bytes")
+    (upload,) = find_uploads(platform)
+    assert isinstance(upload, Upload) and upload.version == "1.1.0"
+
+    with pytest.raises(DataValidationError, match=r"already has a version labelled 1\.1\.0, v1 \(1\.1\.0\) "
+                                                  r"\(Approved\).*different bytes.*models/sentiment/1\.2\.0/"):
+        validate_upload(platform, upload)
+    assert [v.label for v in platform.registry.list_versions("sentiment")] == ["1.1.0"]
