@@ -56,6 +56,7 @@ def test_deploy_model_deploys_the_upload_by_its_label(guide_world):
     # the guide's payload names no strategy: the form deploys at once here, since a canary
     # bakes for minutes of real traffic (test_model_deployment_dag covers the canary)
     dag.params["strategy"], dag.params["bake_minutes"] = "all_at_once", 0
+    dag.get_task("bake").poke_interval = 1
 
     run = dag.test(run_conf=payload("deploy_model"))
 
