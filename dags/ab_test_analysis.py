@@ -63,7 +63,8 @@ def ab_test_analysis():
         # a run triggered by hand without a logical date analyses the day before it
         day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
         with fail_fast():
-            tests = one_test_on(platform(), params["test_id"], day) if params["test_id"] else running_on(platform(), day)
+            test_id = params["test_id"]
+            tests = one_test_on(platform(), test_id, day) if test_id else running_on(platform(), day)
         print(f"{day}: {len(tests)} A/B test(s) running: {[t.test_id for t in tests]}")
         return [{"test_id": t.test_id, "day": day.isoformat()} for t in tests]
 

@@ -19,8 +19,8 @@ PAYLOAD = re.compile(r"--payload '(?P<payload>.*?)'", re.DOTALL)
 
 def seed_guide() -> Path | None:
     """``shared/seed/`` beside the repository or beside a folder holding it (a worktree)."""
-    return next((p / "shared" / "seed" / GUIDE_NAME for p in ROOT.parents if (p / "shared" / "seed" / GUIDE_NAME).is_file()),
-                None)
+    candidates = (parent / "shared" / "seed" / GUIDE_NAME for parent in ROOT.parents)
+    return next((guide for guide in candidates if guide.is_file()), None)
 
 
 def test_every_fixture_is_a_payload_with_its_action_as_name():

@@ -75,8 +75,9 @@ def test_a_state_from_before_labels_gets_the_column(tmp_path):
     path = tmp_path / "state.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE model_packages (model_name TEXT NOT NULL, version INTEGER NOT NULL, status TEXT, "
-                     "artifact_key TEXT, metrics TEXT, lineage TEXT, reason TEXT, status_note TEXT NOT NULL DEFAULT '', "
-                     "idempotency_key TEXT, created_at TEXT, PRIMARY KEY (model_name, version))")
+                     "artifact_key TEXT, metrics TEXT, lineage TEXT, reason TEXT, "
+                     "status_note TEXT NOT NULL DEFAULT '', idempotency_key TEXT, created_at TEXT, "
+                     "PRIMARY KEY (model_name, version))")
     with StateDB(path).reader() as conn:
         assert "label" in {row["name"] for row in conn.execute("PRAGMA table_info(model_packages)")}
 
