@@ -28,9 +28,11 @@ from findining_airflow.endpoints import EndpointSettledSensor
 from findining_airflow.guide import action_param
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import ab_metric_names, model_names
+from findining_mlops.versions import LABEL as LABEL_SYNTAX
 
 MODELS = model_names()
 METRICS = ab_metric_names()
+LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
 
 
 @dag(
@@ -48,9 +50,9 @@ METRICS = ab_metric_names()
                            description="a name people recognise the test by (not blank)"),
         "model_name": Param(MODELS[0], type="string", enum=MODELS),
         "action": action_param("ab_test"),
-        "control_version": Param(1, type=["integer", "string"], minimum=1, minLength=1,
+        "control_version": Param(1, type=["integer", "string"], minimum=1, pattern=LABEL,
                                  description="the control arm: registry version or its label, e.g. 1 or \"1.0.0\""),
-        "treatment_version": Param(2, type=["integer", "string"], minimum=1, minLength=1,
+        "treatment_version": Param(2, type=["integer", "string"], minimum=1, pattern=LABEL,
                                    description="the treatment arm: registry version or its label, e.g. 2 or "
                                                "\"1.1.0\""),
         "traffic_split": Param(50, type="integer", minimum=1, maximum=99, description="percent of users in treatment"),

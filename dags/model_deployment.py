@@ -38,8 +38,10 @@ from findining_airflow.canary import CanaryBakeSensor
 from findining_airflow.guide import action_param
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import model_names
+from findining_mlops.versions import LABEL as LABEL_SYNTAX
 
 MODELS = model_names()
+LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
 
 
 @dag(
@@ -56,7 +58,7 @@ MODELS = model_names()
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS),
         "action": action_param("model_deployment"),
-        "version": Param(None, type=["null", "integer", "string"], minimum=1, minLength=1,
+        "version": Param(None, type=["null", "integer", "string"], minimum=1, pattern=LABEL,
                          description="registry version or its label, e.g. 3 or \"1.1.0\" (default: the latest "
                                      "Approved)"),
         "strategy": Param("canary", type="string", enum=["canary", "all_at_once"]),
