@@ -4,7 +4,8 @@
 Starts an A/B test between two versions of a model on its endpoint — the seed's
 `ab-test-manager` `create_test` action as a form.
 
-1. **plan**: refuse an unknown or non-`Approved` version, a split outside 1–99 %, a metric
+1. **plan**: resolve each arm's version (its number or its label, e.g. `"1.1.0"`); refuse
+   an unknown or non-`Approved` version, a split outside 1–99 %, a metric
    the model does not record, and a second test on a busy endpoint — before anything changes;
 2. **start**: take the endpoint's deployment lock (no rollout can change the variants
    during the test), put both versions on it as production variants weighted by the split,
@@ -24,11 +25,14 @@ from datetime import datetime
 from airflow.sdk import Param, dag, task
 
 from findining_airflow.endpoints import EndpointSettledSensor
+from findining_airflow.guide import action_param
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import ab_metric_names, model_names
+from findining_mlops.versions import LABEL as LABEL_SYNTAX
 
 MODELS = model_names()
 METRICS = ab_metric_names()
+LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
 
 
 @dag(
@@ -45,8 +49,12 @@ METRICS = ab_metric_names()
         "test_name": Param("recommendation_v1_vs_v2", type="string", minLength=1, maxLength=100, pattern=r"\S",
                            description="a name people recognise the test by (not blank)"),
         "model_name": Param(MODELS[0], type="string", enum=MODELS),
-        "control_version": Param(1, type="integer", minimum=1, description="registry version of the control arm"),
-        "treatment_version": Param(2, type="integer", minimum=1, description="registry version of the treatment arm"),
+        "action": action_param("ab_test"),
+        "control_version": Param(1, type=["integer", "string"], minimum=1, pattern=LABEL,
+                                 description="the control arm: registry version or its label, e.g. 1 or \"1.0.0\""),
+        "treatment_version": Param(2, type=["integer", "string"], minimum=1, pattern=LABEL,
+                                   description="the treatment arm: registry version or its label, e.g. 2 or "
+                                               "\"1.1.0\""),
         "traffic_split": Param(50, type="integer", minimum=1, maximum=99, description="percent of users in treatment"),
         "duration_days": Param(14, type="integer", minimum=1, maximum=90),
         "success_metrics": Param(["recommendation_accuracy", "user_satisfaction"], type="array", minItems=1,
@@ -66,12 +74,14 @@ def ab_test():
 
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops import experiments
+        from findining_mlops import experiments, versions
 
         with fail_fast():
-            request = experiments.TestRequest(**{k: params[k] for k in (
-                "test_name", "model_name", "control_version", "treatment_version", "traffic_split", "duration_days",
-                "success_metrics", "guardrail_metrics", "alpha")})
+            arms = {arm: versions.resolve(platform().registry, params["model_name"], params[arm]).version
+                    for arm in ("control_version", "treatment_version")}
+            request = experiments.TestRequest(**arms, **{k: params[k] for k in (
+                "test_name", "model_name", "traffic_split", "duration_days", "success_metrics", "guardrail_metrics",
+                "alpha")})
             start_day = date.fromisoformat(params["start_date"]) if params["start_date"] else dag_run.run_after.date()
             test = experiments.plan_test(platform(), request, experiments.test_id_for(request.test_name, dag_run.run_id),
                                          start_day)

@@ -22,6 +22,9 @@ Every day, for every A/B test running that day — the seed's `ab-test-manager`
 
 Backfill past days from the UI; a re-run of a day rewrites that day's files and changes
 nothing that is already finished.
+
+**On demand** (the guide's `{"action": "analyze_test", "test_id": "…"}` as the conf): a run
+triggered with a `test_id` analyses that one test, for the run's day, the same way.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
+from findining_airflow.guide import action_param
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 
 
@@ -45,16 +49,24 @@ from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_s
     default_args=default_args(),
     on_failure_callback=alert_on_dag_failure,
     on_success_callback=alert_on_dag_success,
+    params={
+        "action": action_param("ab_test_analysis"),
+        "test_id": Param(None, type=["null", "string"], minLength=1,
+                         description="analyse this one test on demand (default: every test running that day)"),
+    },
 )
 def ab_test_analysis():
     @task
-    def running_tests(data_interval_start=None, dag_run=None) -> list[dict]:
+    def running_tests(params: dict, data_interval_start=None, dag_run=None) -> list[dict]:
+        from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.experiments import running_on
+        from findining_mlops.experiments import one_test_on, running_on
 
         # a run triggered by hand without a logical date analyses the day before it
         day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
-        tests = running_on(platform(), day)
+        with fail_fast():
+            test_id = params["test_id"]
+            tests = one_test_on(platform(), test_id, day) if test_id else running_on(platform(), day)
         print(f"{day}: {len(tests)} A/B test(s) running: {[t.test_id for t in tests]}")
         return [{"test_id": t.test_id, "day": day.isoformat()} for t in tests]
 

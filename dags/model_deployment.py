@@ -4,7 +4,8 @@
 Puts a registered version behind the model's endpoint — the seed's
 `model-version-manager` `deploy_model` action as a DAG.
 
-1. **plan**: resolve the version (default: the latest `Approved`), refuse an unknown or
+1. **plan**: resolve the version — its number or its label, e.g. `"1.1.0"` (default: the
+   latest `Approved`) — refuse an unknown or
    `Rejected` version, an invalid split or ramp, and a second deployment to the same
    endpoint (one rollout at a time per endpoint) — all before the endpoint changes;
 2. **start**: the champion keeps `100 − c` %, the challenger gets `c` % (production
@@ -34,10 +35,13 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from findining_airflow.canary import CanaryBakeSensor
+from findining_airflow.guide import action_param
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_mlops.catalog import model_names
+from findining_mlops.versions import LABEL as LABEL_SYNTAX
 
 MODELS = model_names()
+LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
 
 
 @dag(
@@ -53,8 +57,10 @@ MODELS = model_names()
     render_template_as_native_obj=True,
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS),
-        "version": Param(None, type=["null", "integer"], minimum=1,
-                         description="registry version (default: the latest Approved)"),
+        "action": action_param("model_deployment"),
+        "version": Param(None, type=["null", "integer", "string"], minimum=1, pattern=LABEL,
+                         description="registry version or its label, e.g. 3 or \"1.1.0\" (default: the latest "
+                                     "Approved)"),
         "strategy": Param("canary", type="string", enum=["canary", "all_at_once"]),
         "canary_percent": Param(10, type="integer", minimum=1, maximum=50,
                                 description="the challenger's share of traffic in the first step"),
@@ -76,16 +82,19 @@ def model_deployment():
 
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment
+        from findining_mlops import deployment, versions
         from findining_mlops.catalog import get_model
         from findining_mlops.errors import EndpointError
 
         with fail_fast():
             spec = get_model(params["model_name"])
+            version = params["version"]
+            if version is not None:
+                version = versions.resolve(platform().registry, spec.name, version).version
             rollout_id = dag_run.run_id.replace(":", "-")
             # a re-run of this DAG run resumes its own rollout instead of planning a new one
             rollout = deployment.load(platform(), spec.endpoint_name, rollout_id) or deployment.plan(
-                platform(), spec, params["version"], params["strategy"], params["canary_percent"], params["ramp"],
+                platform(), spec, version, params["strategy"], params["canary_percent"], params["ramp"],
                 params["bake_minutes"], rollout_id, params["insufficient_data_minutes"])
             holder = platform().endpoints.acquire_deployment_lock(spec.endpoint_name, dag_run.run_id)
             if holder is not None:

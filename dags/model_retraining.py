@@ -29,6 +29,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, XComArg, dag, task
 
 from findining_airflow.endpoints import EndpointSettledSensor
+from findining_airflow.guide import action_param
 from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
 from findining_airflow.training import TrainingJobOperator
 from findining_mlops.catalog import model_names
@@ -48,6 +49,7 @@ MODELS = model_names()
     on_failure_callback=alert_on_dag_failure,
     on_success_callback=alert_on_dag_success,
     params={
+        "action": action_param("model_retraining"),
         "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),
         "reason": Param("manual retraining", type="string", minLength=1, maxLength=500, pattern=r"\S",
                         description="why; recorded with the version"),

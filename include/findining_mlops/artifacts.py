@@ -32,7 +32,8 @@ import pandas as pd
 
 from findining_mlops.catalog import ModelSpec, get_model
 from findining_mlops.data.contracts import SENTIMENT_LABELS
-from findining_mlops.errors import DataValidationError, MissingPartitionError, UnknownModelError
+from findining_mlops import versions
+from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, UnknownModelError
 from findining_mlops.handlers import FAULT_FILE
 from findining_mlops.model_check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
 from findining_mlops.platform.ports import APPROVED, ModelVersion, Platform
@@ -117,6 +118,7 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MO
         archive = platform.store.download_file(upload.key, workdir / "model.tar.gz")
         with archive.open("rb") as handle:
             sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        check_upload_label(platform, upload, sha256)
         try:
             model_dir = extract_artifact(archive, workdir / "upload")
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
@@ -141,6 +143,27 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MO
         files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
         return {"upload": upload.to_dict(), "sha256": sha256, "evaluation": evaluation,
                 "gate": quality_gate(spec, evaluation), "files": files, "smoke_response": checked["smoke_response"]}
+
+
+def check_upload_label(platform: Platform, upload: Upload, sha256: str) -> None:
+    """The upload's folder name becomes its version label: one that cannot be a label, or
+    that the model already has (a label names one version), is refused
+    (DataValidationError) before anything is checked or registered."""
+    where = platform.store.uri(upload.key)
+    try:
+        versions.check_label(upload.model, upload.version)
+    except RegistryError as exc:
+        raise DataValidationError(f"{where}: {exc}") from exc
+    known = platform.registry.list_versions(upload.model)
+    taken = next((v for v in known if v.label == upload.version), None)
+    if taken is None:
+        return
+    same = "the same bytes" if taken.lineage.get("sha256") == sha256 else "different bytes"
+    raise DataValidationError(
+        f"{where}: {upload.model} already has a version labelled {upload.version}, {taken.display} "
+        f"({taken.status}), and a label names one version; this upload has {same} and is not registered. "
+        f"Upload a new model under a new label, e.g. "
+        f"models/{upload.model}/{versions.next_label(v.label for v in known)}/model.tar.gz")
 
 
 def recent_holdout(platform: Platform, spec: ModelSpec) -> tuple[list[str], pd.DataFrame]:
@@ -211,12 +234,12 @@ def register_upload(platform: Platform, upload: Upload, validation: dict, dag_ru
     }
     version = platform.registry.register(upload.model, upload.key, status=gate["status"],
                                          metrics=evaluation["challenger"], lineage=lineage, reason=reason,
-                                         idempotency_key=upload.idempotency_key)
+                                         idempotency_key=upload.idempotency_key, label=upload.version)
     if baseline:
         store_baseline(platform, version)
     else:
-        log.warning("%s v%d has no drift baseline: monitoring cannot judge its drift", version.model_name,
-                    version.version)
+        log.warning("%s %s has no drift baseline: monitoring cannot judge its drift", version.model_name,
+                    version.display)
     return version
 
 

@@ -42,6 +42,8 @@ class ModelSpec:
                                                       "ramp": [10, 50, 100], "bake_minutes": 10.0})
     # what an A/B test of this model can measure: name -> {"kind": "binary"|"continuous", "direction"}
     ab_metrics: dict = field(default_factory=dict)
+    # which part of the semantic version label a retrain raises: "major", "minor" or "patch"
+    retrain_bump: str = "minor"
 
     @property
     def monitoring_module(self) -> str:

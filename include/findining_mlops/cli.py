@@ -135,8 +135,35 @@ def cmd_registry_list(args) -> int:
         print(json.dumps(versions, indent=2, ensure_ascii=False))
     else:
         for v in versions:
-            print(f"{v['model']:<16} v{v['version']:<4} {v['status']:<22} {v['created_at']}  {v['artifact_uri']}")
+            print(f"{v['model']:<16} v{v['version']:<4} {v['status']:<22} {v['label']:<10} {v['created_at']}  "
+                  f"{v['artifact_uri']}")
     return 0
+
+
+def cmd_registry_show(args) -> int:
+    from findining_mlops import versions
+    from findining_mlops.catalog import get_model
+
+    get_model(args.model)
+    version = versions.resolve(_platform(args.home).registry, args.model, args.version)
+    print(json.dumps(version.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_health(args) -> int:
+    """The guide's ``mlService.healthCheck()``: exit status 1 unless every endpoint serves."""
+    import os
+
+    from findining_mlops.client import MLService, endpoint_names
+
+    health = MLService(_platform(args.home), endpoints=endpoint_names(os.environ)).health_check()
+    if args.json:
+        print(json.dumps(health, indent=2))
+    else:
+        for name, state in health.items():
+            if name != "healthy":
+                print(f"{name:<16} {state['status']:<12} {state['endpoint']}")
+    return 0 if health["healthy"] else 1
 
 
 def cmd_endpoints_describe(args) -> int:
@@ -258,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--model")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_registry_list)
+    shown = registry.add_parser("show", parents=[common], help="one version, named by its number or its label")
+    shown.add_argument("model")
+    shown.add_argument("version", help="the registry's number (3) or the version's label (1.1.0)")
+    shown.set_defaults(func=cmd_registry_show)
+
+    health = commands.add_parser("health", parents=[common], help="each model's endpoint: status and variants "
+                                 "(<MODEL>_ENDPOINT_NAME names another endpoint); exit 1 unless all serve")
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(func=cmd_health)
 
     endpoints = commands.add_parser("endpoints", help="serving endpoints").add_subparsers(dest="action", required=True)
     describe = endpoints.add_parser("describe", parents=[common], help="variants with model version and weight")

@@ -3,16 +3,23 @@
 ``MLService`` calls the models' endpoints and takes part in A/B tests: while a test runs on
 a model's endpoint, each user is sent to their own arm's variant (``TargetVariant``) on
 every request, and ``record_ab_test_result`` files the user's outcomes under that arm.
+
+As in the guide, a service configures it from its environment (``MLService.from_env``):
+``<MODEL>_ENDPOINT_NAME`` (``RECOMMENDATION_ENDPOINT_NAME``, ``SENTIMENT_ENDPOINT_NAME``)
+names the endpoint it calls, by default the one the pipeline deploys, and ``AWS_REGION``
+the region when ``FINDINING_AWS_REGION`` is not set (``settings``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Mapping
 
 from findining_mlops import experiments
 from findining_mlops.catalog import get_model, model_names
@@ -34,14 +41,32 @@ class Served:
     arm: str | None = None
 
 
+def endpoint_names(env: Mapping[str, str]) -> dict[str, str]:
+    """Each model's endpoint: ``<MODEL>_ENDPOINT_NAME`` when set, else the pipeline's."""
+    return {name: env.get(f"{name.upper()}_ENDPOINT_NAME", "").strip() or get_model(name).endpoint_name
+            for name in model_names()}
+
+
 class MLService:
-    def __init__(self, platform: Platform, refresh_s: float = TEST_REFRESH_S):
+    def __init__(self, platform: Platform, refresh_s: float = TEST_REFRESH_S,
+                 endpoints: Mapping[str, str] | None = None):
         self.platform = platform
         self.refresh_s = refresh_s
+        self.endpoints = dict(endpoints) if endpoints else endpoint_names({})
         self._tests: dict[str, ABTest] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
         self.feedback_analyser = None  # a feedback.results.Analyser; built on first use
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "MLService":
+        """The client as the guide's microservices configure it: the backend's settings and
+        the endpoint names from the environment."""
+        from findining_mlops.platform import get_platform
+        from findining_mlops.settings import Settings
+
+        env = os.environ if env is None else env
+        return cls(get_platform(Settings.from_env(env)), endpoints=endpoint_names(env))
 
     # -- the seed's mlService ---------------------------------------------------------
     def get_recommendations(self, user_id: str, user_preferences: dict, emotional_state: str, *, time_of_day: str,
@@ -92,8 +117,8 @@ class MLService:
         """Each model's endpoint: status and variants, or why it cannot serve."""
         health = {}
         for name in model_names():
-            endpoint = self.platform.endpoints.describe(get_model(name).endpoint_name)
-            health[name] = ({"status": "missing", "endpoint": get_model(name).endpoint_name} if endpoint is None
+            endpoint = self.platform.endpoints.describe(self.endpoints[name])
+            health[name] = ({"status": "missing", "endpoint": self.endpoints[name]} if endpoint is None
                             else {"status": endpoint.status, "endpoint": endpoint.name,
                                   "variants": endpoint.to_dict()["variants"]})
         health["healthy"] = all(h["status"] == "InService" for h in health.values())
@@ -109,16 +134,17 @@ class MLService:
 
     def invoke(self, model_name: str, user_id: str | None, request: dict, *, inference_id: str | None = None,
                event_time: datetime | None = None) -> Served:
-        spec = get_model(model_name)
+        get_model(model_name)  # an unknown model is named as such
+        endpoint_name = self.endpoints[model_name]
         test = self.running_test(model_name) if user_id is not None else None
         arm = experiments.assign(test, user_id) if test else None
         answer: Invocation = self.platform.endpoints.invoke(
-            spec.endpoint_name, json.dumps(request, ensure_ascii=False).encode(), inference_id=inference_id,
+            endpoint_name, json.dumps(request, ensure_ascii=False).encode(), inference_id=inference_id,
             target_variant=experiments.arm_variant(test, arm) if test else None, event_time=event_time)
         try:
             body = json.loads(answer.body)
         except json.JSONDecodeError as exc:
-            raise EndpointError(f"{spec.endpoint_name} answered with something other than JSON: {exc}") from exc
+            raise EndpointError(f"{endpoint_name} answered with something other than JSON: {exc}") from exc
         return Served(body, answer.variant_name, answer.inference_id, answer.latency_ms,
                       test.test_id if test else None, arm)
 

@@ -182,6 +182,20 @@ def running_on(platform: Platform, day: date) -> list[ABTest]:
             and (t.status == RUNNING or date.fromisoformat(t.concluded_at) >= day)]
 
 
+def one_test_on(platform: Platform, test_id: str, day: date) -> list[ABTest]:
+    """The test ``test_id`` (the on-demand analysis of one test), if it was running on ``day``;
+    otherwise ExperimentError saying which tests exist or when this one ran."""
+    test = platform.experiments.get(test_id)
+    if test is None:
+        known = ", ".join(t.test_id for t in platform.experiments.list_tests()) or "none yet"
+        raise ExperimentError(f"there is no A/B test {test_id!r}; the tests are: {known}")
+    if test not in running_on(platform, day):
+        raise ExperimentError(f"A/B test {test_id} was not running on {day} (it ran from {test.started_at}"
+                              f"{' to ' + test.concluded_at if test.concluded_at else ''}); "
+                              f"trigger with a logical date in that time")
+    return [test]
+
+
 MomentsSource = Callable[[ABTest, "Plan", date], dict]
 
 

@@ -100,6 +100,9 @@ class AwsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "AwsSettings":
+        # the guide's AWS_REGION names the same thing; ours wins where both are set
+        region = (env.get("FINDINING_AWS_REGION") or "").strip() or env.get("AWS_REGION", "")
+        env = {**env, "FINDINING_AWS_REGION": region}
         value = {name: (env.get(name) or "").strip() or (default or "") for name, (_, default) in AWS_SETTINGS.items()}
         for name, (_, default) in AWS_SETTINGS.items():
             if default is None and not value[name]:

@@ -157,7 +157,7 @@ FORM_CASES = [
     ("model_deployment", {"model_name": "pizza"}),
     ("model_deployment", {"version": 0}),
     ("model_deployment", {"version": -1}),
-    ("model_deployment", {"version": "latest"}),
+    ("model_deployment", {"version": "not a label"}),  # a label is refused by name later, when unknown
     ("model_deployment", {"strategy": "blue-green"}),
     ("model_deployment", {"canary_percent": 0}),
     ("model_deployment", {"canary_percent": 75}),
@@ -172,7 +172,7 @@ FORM_CASES = [
     ("ab_test", {"test_name": "  "}),
     ("ab_test", {"model_name": "pizza"}),
     ("ab_test", {"control_version": 0}),
-    ("ab_test", {"treatment_version": "two"}),
+    ("ab_test", {"treatment_version": ""}),
     ("ab_test", {"traffic_split": 0}),
     ("ab_test", {"traffic_split": 100}),
     ("ab_test", {"traffic_split": -50}),

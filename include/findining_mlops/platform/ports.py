@@ -87,11 +87,18 @@ class ModelVersion:
     created_at: str
     reason: str = ""
     status_note: str = ""
+    label: str = ""  # the name people use, e.g. "1.1.0" (findining_mlops.versions)
+
+    @property
+    def display(self) -> str:
+        """Both names, as messages show a version: ``v3 (1.1.0)``."""
+        return f"v{self.version} ({self.label})" if self.label else f"v{self.version}"
 
     def to_dict(self) -> dict:
         return {
             "model": self.model_name,
             "version": self.version,
+            "label": self.label,
             "status": self.status,
             "metrics": self.metrics,
             "artifact_uri": self.artifact_uri,
@@ -113,10 +120,12 @@ class ModelRegistry(Protocol):
         lineage: dict,
         reason: str,
         idempotency_key: str,
+        label: str | None = None,
     ) -> ModelVersion:
         """Add version n+1 with an immutable copy of the artifact at
         ``models/<model>/<version>/model.tar.gz``; the same idempotency key returns the
-        version already registered."""
+        version already registered. ``label`` (default: the next of the model's scheme,
+        ``versions.next_label``) must be new for the model, else RegistryError."""
 
     def get(self, model_name: str, version: int) -> ModelVersion: ...
     def list_versions(self, model_name: str | None = None) -> list[ModelVersion]: ...

@@ -2,9 +2,10 @@
 
 A version is a model package of the group ``<prefix>-<model>`` (``catalog.model_package_group``): its
 ``ModelPackageVersion`` is the version, ``ModelApprovalStatus`` the status, ``ModelMetrics``
-point at the metrics JSON, and lineage plus the idempotency key are in
-``CustomerMetadataProperties`` (the full lineage JSON next to the metrics, since a property
-holds at most 256 characters). The artifact is copied once to
+point at the metrics JSON, and lineage, the idempotency key and the version label
+(``VersionLabel``, e.g. ``1.1.0``) are in ``CustomerMetadataProperties`` (the full lineage
+JSON next to the metrics, since a property holds at most 256 characters; the label also in
+``version.json`` there, because listings carry no properties). The artifact is copied once to
 ``models/<model>/<version>/model.tar.gz`` before the package points at it.
 
 Reads never describe packages one by one (SageMaker allows a few DescribeModelPackage calls
@@ -29,6 +30,7 @@ from datetime import datetime
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from findining_mlops import versions
 from findining_mlops.catalog import all_models, get_model, model_package_group, resource_prefix
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
@@ -90,8 +92,10 @@ class SageMakerModelRegistry:
         return self.clients.sagemaker
 
     # -- writes ----------------------------------------------------------------------
-    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key):
+    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key, label=None):
         _check_status(status)
+        if label is not None:
+            versions.check_label(model_name, label)
         self._ensure_group(model_name)
         existing = self._find(model_name, idempotency_key)
         if existing:
@@ -105,12 +109,19 @@ class SageMakerModelRegistry:
             time.sleep(1)
         try:
             return self._find(model_name, idempotency_key) or self._create(
-                model_name, artifact_key, status, metrics, lineage, reason, idempotency_key)
+                model_name, artifact_key, status, metrics, lineage, reason, idempotency_key, label)
         finally:
             lock.release(owner)
 
-    def _create(self, model_name, artifact_key, status, metrics, lineage, reason, idempotency_key) -> ModelVersion:
-        version = max(self._summaries(model_name), default=0) + 1
+    def _create(self, model_name, artifact_key, status, metrics, lineage, reason, idempotency_key,
+                label) -> ModelVersion:
+        summaries = self._summaries(model_name)
+        version = max(summaries, default=0) + 1
+        labels = {self._label(model_name, number): number for number in summaries}
+        label = label or versions.next_label(labels, versions.retrain_bump(model_name))
+        if label in labels:
+            raise RegistryError(f"cannot register {model_name} {label}: v{labels[label]} already has that label; "
+                                f"a label names one version, so use a new one; the registry was not changed")
         target = model_artifact_key(model_name, version)
         try:
             data = self.store.read_bytes(artifact_key)
@@ -126,8 +137,10 @@ class SageMakerModelRegistry:
         documents = documents_prefix(model_name, version)
         self.store.write_bytes(f"{documents}/metrics.json", json.dumps(metrics, indent=2, sort_keys=True).encode())
         self.store.write_bytes(f"{documents}/lineage.json", json.dumps(lineage, indent=2, sort_keys=True).encode())
+        self.store.write_bytes(f"{documents}/version.json", json.dumps({"label": label}).encode())
         properties = {
             "Model": model_name,
+            "VersionLabel": label,
             "IdempotencyKey": idempotency_property(idempotency_key),
             "ArtifactKey": target,
             "SourceArtifact": self.store.uri(artifact_key),
@@ -313,7 +326,11 @@ class SageMakerModelRegistry:
             created_at=created.isoformat(timespec="seconds") if isinstance(created, datetime) else str(created or ""),
             reason=package.get("ModelPackageDescription", ""),
             status_note=notes.get((model_name, version), ""),
+            label=self._label(model_name, version),
         )
+
+    def _label(self, model_name: str, version: int) -> str:
+        return self._document(f"{documents_prefix(model_name, version)}/version.json").get("label", "")
 
     def _document(self, key: str) -> dict:
         if key not in self._documents:

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS model_packages (
     status_note     TEXT NOT NULL DEFAULT '',
     idempotency_key TEXT NOT NULL,
     created_at      TEXT NOT NULL,
+    label           TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (model_name, version),
     UNIQUE (model_name, idempotency_key)
 );
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS ab_tests (
     status     TEXT NOT NULL,
     definition TEXT NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS model_package_labels ON model_packages (model_name, label) WHERE label != '';
 CREATE INDEX IF NOT EXISTS metric_lookup ON metric_data (namespace, name, dimensions, ts);
 """
 
@@ -74,6 +76,7 @@ class StateDB:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
+            _add_label_column(conn)
             conn.executescript(SCHEMA)
 
     def connect(self) -> sqlite3.Connection:
@@ -104,3 +107,11 @@ class StateDB:
             yield conn
         finally:
             conn.close()
+
+
+def _add_label_column(conn: sqlite3.Connection) -> None:
+    """A state written before versions had labels gets the column (its versions are
+    shown by number until then)."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(model_packages)")}
+    if columns and "label" not in columns:
+        conn.execute("ALTER TABLE model_packages ADD COLUMN label TEXT NOT NULL DEFAULT ''")

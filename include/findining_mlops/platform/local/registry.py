@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from findining_mlops import versions
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.store import LocalArtifactStore
@@ -21,8 +22,10 @@ class LocalModelRegistry:
         self.db = db
         self.store = store
 
-    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key):
+    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key, label=None):
         _check_status(status)
+        if label is not None:
+            versions.check_label(model_name, label)
         with self.db.transaction() as conn:
             existing = conn.execute(
                 "SELECT * FROM model_packages WHERE model_name=? AND idempotency_key=?",
@@ -34,6 +37,12 @@ class LocalModelRegistry:
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM model_packages WHERE model_name=?",
                 (model_name,),
             ).fetchone()[0]
+            labels = {r["label"]: r["version"] for r in conn.execute(
+                "SELECT label, version FROM model_packages WHERE model_name=? AND label != ''", (model_name,))}
+            label = label or versions.next_label(labels, versions.retrain_bump(model_name))
+            if label in labels:
+                raise RegistryError(f"cannot register {model_name} {label}: v{labels[label]} already has that label; "
+                                    f"a label names one version, so use a new one; the registry was not changed")
             target = model_artifact_key(model_name, version)
             source = self.store.path(artifact_key)
             if not source.is_file():
@@ -49,10 +58,10 @@ class LocalModelRegistry:
                     ) from exc
             created = datetime.now(timezone.utc).isoformat(timespec="seconds")
             conn.execute(
-                "INSERT INTO model_packages VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO model_packages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     model_name, version, status, target, json.dumps(metrics, sort_keys=True),
-                    json.dumps(lineage, sort_keys=True), reason, "", idempotency_key, created,
+                    json.dumps(lineage, sort_keys=True), reason, "", idempotency_key, created, label,
                 ),
             )
             row = conn.execute(
@@ -123,6 +132,7 @@ class LocalModelRegistry:
             created_at=row["created_at"],
             reason=row["reason"],
             status_note=row["status_note"],
+            label=row["label"],
         )
 
 
