@@ -19,6 +19,9 @@ os.environ.update(
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
     AIRFLOW__CORE__UNIT_TEST_MODE="False",
     AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+    # tests re-parse the same DAG files under different model catalogs (so other Param enums)
+    # seconds apart: the database must always take the newest parse, not keep one for 30 s
+    AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="0",
     # a task that fails and retries (e.g. a deployment refused by a busy endpoint) retries at once
     FINDINING_RETRY_DELAY_SECONDS="0",
 )

@@ -89,8 +89,8 @@ def test_deployment_form_renders_every_param(page, airflow):
 
 
 def test_a_monitoring_task_links_to_its_drift_report(page, airflow):
-    airflow.backfill("model_monitoring", MONITORED_DAY, MONITORED_DAY)
-    assert wait_for_backfill_day(airflow, "model_monitoring", MONITORED_DAY, timeout=300) == "success"
+    backfill = airflow.backfill("model_monitoring", MONITORED_DAY, MONITORED_DAY)
+    assert wait_for_backfill_day(airflow, "model_monitoring", MONITORED_DAY, backfill["id"], timeout=300) == "success"
     [run_id] = [r["dag_run_id"] for r in airflow.runs("model_monitoring") if r["run_type"] == "backfill"]
 
     map_index = model_names().index("sentiment")
