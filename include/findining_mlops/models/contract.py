@@ -79,6 +79,19 @@ def load_model(model_dir: str | Path) -> object:
     return joblib.load(Path(model_dir) / MODEL_FILE)
 
 
+def text_input(request_body, request_content_type: str, model_name: str) -> dict:
+    """``input_fn`` of the text models: ``{"text": ...}`` or ``{"instances": [{"text": ...}, ...]}``
+    as ``{"texts": [...], "batch": bool}``, so a batch answers as a batch."""
+    if "json" not in request_content_type:
+        raise ValueError(f"unsupported content type {request_content_type!r}; send application/json")
+    payload = json.loads(request_body)
+    if "instances" in payload:
+        return {"texts": [str(item["text"]) for item in payload["instances"]], "batch": True}
+    if "text" not in payload:
+        raise ValueError(f"{model_name} request needs 'text' (or 'instances': [{{'text': ...}}])")
+    return {"texts": [str(payload["text"])], "batch": False}
+
+
 def run_entry_point(train: Callable[[dict], None], defaults: dict) -> None:
     """Runs ``train(hyperparameters)``; a failure exits non-zero with the error on stderr,
     which SageMaker and the local runner turn into the job's failure reason."""

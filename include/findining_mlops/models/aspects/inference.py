@@ -19,14 +19,7 @@ def model_fn(model_dir: str):
 
 
 def input_fn(request_body, request_content_type: str) -> dict:
-    if "json" not in request_content_type:
-        raise ValueError(f"unsupported content type {request_content_type!r}; send application/json")
-    payload = json.loads(request_body)
-    if "instances" in payload:
-        return {"texts": [str(item["text"]) for item in payload["instances"]], "batch": True}
-    if "text" not in payload:
-        raise ValueError("aspect request needs 'text' (or 'instances': [{'text': ...}])")
-    return {"texts": [str(payload["text"])], "batch": False}
+    return contract.text_input(request_body, request_content_type, "aspect")
 
 
 def predict_fn(data: dict, model) -> dict:
