@@ -184,6 +184,8 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
     if rollout.outcome != BAKING:
         return rollout
     started = datetime.fromisoformat(rollout.step_started)
+    if now <= started:  # the step's bake starts at this very look: nothing to judge yet
+        return rollout
     platform.endpoints.flush()
     rollout.alarms = []
     if rollout.champion is not None:

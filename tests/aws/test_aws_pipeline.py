@@ -69,8 +69,11 @@ def test_a_canary_with_failing_requests_is_rolled_back_by_its_alarm(aws, sentime
     assert {v.variant_name: v.weight for v in canary.variants} == {"sentiment-v1": 90.0, "sentiment-v2": 10.0}
     assert len(updates) == 1
 
-    # what SageMaker records for the challenger while it bakes: half of its requests fail
+    # a look in the very instant the step's bake starts has nothing to judge yet: it keeps baking
     started = datetime.fromisoformat(rollout.step_started)
+    assert deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started).outcome == "baking"
+
+    # what SageMaker records for the challenger while it bakes: half of its requests fail
     dims = {"EndpointName": ENDPOINT, "VariantName": "sentiment-v2"}
     when = started + timedelta(seconds=5)
     aws.metrics.put("AWS/SageMaker", [MetricDatum("Invocations", 40, dims, when, "Count"),

@@ -72,3 +72,5 @@ def test_metrics_go_to_cloudwatch_and_come_back_per_minute(aws):
                              now - timedelta(minutes=5), now) == []
     assert aws.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment"},
                              now - timedelta(days=21), now) == []
+    # an empty window (a bake looked at in the microsecond it started) has no data yet: no CloudWatch error
+    assert aws.metrics.query("AWS/SageMaker", "Invocations", dims, now, now) == []

@@ -41,7 +41,10 @@ class CloudWatchMetrics:
 
     def query(self, namespace: str, name: str, dimensions: dict[str, str], start: datetime,
               end: datetime) -> list[MetricDatum]:
-        """One point per minute that has data, in time order (see ``statistic``)."""
+        """One point per minute that has data, in time order (see ``statistic``); none for an
+        empty window (CloudWatch refuses a StartTime that is not before EndTime)."""
+        if _utc(start) >= _utc(end):
+            return []
         query = {"Id": "m0", "ReturnData": True, "MetricStat": {
             "Metric": {"Namespace": namespace, "MetricName": name,
                        "Dimensions": [{"Name": k, "Value": str(v)} for k, v in sorted(dimensions.items())]},
