@@ -5,7 +5,7 @@ Side by side (default 10,000,000 events of 1,000,000 users, a 50/50 test with ``
 (binary) and ``user_satisfaction`` (continuous), each with a small true effect), every contender in its own
 process, timed from reading the same parquet file to the per-arm figures:
 
-* ``findining_mlops``: ``abtest.analyze_parquet``, the SQL of ``findining_mlops.absql`` on DuckDB and the
+* ``findining_mlops``: ``abtest.analyze_parquet``, the SQL of ``findining_mlops.abtest.queries`` on DuckDB and the
   statistics in closed form, with its input checks and sequential p-values;
 * ``duckdb_query``: what a data engineer writes, a two-level GROUP BY (per user: mean, or max for binary; per
   arm: count, mean, var_samp) and distinct users per arm, then scipy / statsmodels on those numbers;
@@ -14,8 +14,8 @@ process, timed from reading the same parquet file to the per-arm figures:
 All three must give the same users, means, differences, intervals and p-values to 1e-9, or the bench fails.
 
 Incremental: 14 days of 1,000,000 events in day partitions, as the client writes them; day 1's and day 14's
-``abengine.daily_moments`` against the hand-written query over all 14 days. Scale: 100,000,000 events of
-10,000,000 users, generated once in chunks (the time is reported), analysed by ``findining_mlops`` alone.
+``engine.daily_moments`` against the hand-written query over all 14 days. Scale: 100,000,000 events of
+10,000,000 users, generated once in chunks (the time is reported), analyzed by ``findining_mlops`` alone.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def cached_days(events_per_day: int, users: int) -> tuple[Path, float | None]:
 
 # -- the contenders -----------------------------------------------------------------------------------------------
 def _ours(paths: list[Path]) -> dict:
-    from findining_mlops.abtest import analyze_parquet
+    from findining_mlops.abtest.stats import analyze_parquet
 
     return analyze_parquet(paths, CONFIG)
 
@@ -153,7 +153,7 @@ def _duckdb_query(paths: list[Path]) -> dict:
         metrics[name] = {"control": {"users": nc, "mean": mc}, "treatment": {"users": nt, "mean": mt},
                          "difference": mt - mc, "ci_low": ci[0], "ci_high": ci[1], "p_value": p_value}
     for result, adjusted in zip(metrics.values(), multipletests([m["p_value"] for m in metrics.values()],
-                                                                method="holm")[1]):
+                                                                method="holm")[1], strict=False):
         result["p_value_adjusted"] = adjusted
     return {"srm": {"p_value": srm}, "metrics": metrics}
 
@@ -188,7 +188,7 @@ def _pandas_scipy(paths: list[Path]) -> dict:
                          "difference": treatment.mean() - control.mean(), "ci_low": ci[0], "ci_high": ci[1],
                          "p_value": p_value}
     for result, adjusted in zip(metrics.values(), multipletests([m["p_value"] for m in metrics.values()],
-                                                                method="holm")[1]):
+                                                                method="holm")[1], strict=False):
         result["p_value_adjusted"] = adjusted
     return {"srm": {"p_value": srm}, "metrics": metrics}
 
@@ -210,16 +210,17 @@ def _figures(result: dict) -> dict[str, float]:
 
 def _incremental(root: Path) -> dict:
     """Days 1..14 of ``daily_moments`` on a local store; the time and memory of each day."""
-    from findining_mlops import abengine
-    from findining_mlops.abtest import analyze_moments, sql_plan
+    from findining_mlops.abtest import engine
+    from findining_mlops.abtest.stats import analyze_moments, sql_plan
     from findining_mlops.platform.local.store import LocalArtifactStore
 
     store, plan = LocalArtifactStore(root), sql_plan(CONFIG)
     store.delete_prefix(f"abtests/{TEST_ID}/users/")
     days = []
     for d in range(DAYS):
-        result, measured = measure(lambda: analyze_moments(
-            abengine.daily_moments(store, TEST_ID, plan, START + timedelta(days=d), START), CONFIG))
+        day = START + timedelta(days=d)
+        result, measured = measure(lambda day=day: analyze_moments(
+            engine.daily_moments(store, TEST_ID, plan, day, START), CONFIG))
         days.append(measured)
     return {"days": days, "figures": _figures(result)}
 
@@ -230,7 +231,7 @@ def _child(contender: str, events: list[Path], out: Path) -> None:
     import scipy.stats  # noqa: F401
     import statsmodels.stats.proportion  # noqa: F401
 
-    import findining_mlops.abengine  # noqa: F401
+    import findining_mlops.abtest.engine  # noqa: F401
 
     if contender == "incremental":
         out.write_text(json.dumps(_incremental(events[0])))
@@ -329,7 +330,7 @@ def report(results: dict) -> str:
     if big:
         generated = (f"generated in {big['generation_seconds']:.0f} s" if big["generation_seconds"] is not None
                      else "generated by an earlier run")
-        lines.append(f"scale, {big['events']:,} events of {big['users']:,} users ({generated}): analysed in "
+        lines.append(f"scale, {big['events']:,} events of {big['users']:,} users ({generated}): analyzed in "
                      f"{big['seconds']:.1f} s, process peak {big['scale_peak_gib']:.2f} GiB (target <= "
                      f"{TARGETS['scale_peak_gib']:.0f} GiB: {met('scale_peak_gib', big['scale_peak_gib'])})")
     lines.append(f"written to {RESULTS}")

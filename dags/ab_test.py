@@ -9,7 +9,7 @@ Starts an A/B test between two versions of a model on its endpoint — the seed'
    the model does not record, and a second test on a busy endpoint — before anything changes;
 2. **start**: take the endpoint's deployment lock (no rollout can change the variants
    during the test), put both versions on it as production variants weighted by the split,
-   and record the test in the experiments store (`abtests/<test-id>/test.json`);
+   and record the test in the A/B test store (`abtests/<test-id>/test.json`);
 3. **variants_in_service**: wait, without holding a worker slot, until the endpoint serves
    both (SageMaker takes minutes to update an endpoint).
 
@@ -20,31 +20,22 @@ analyses the test every day and concludes it.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
 
 from findining_airflow.endpoints import EndpointSettledSensor
 from findining_airflow.guide import action_param
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import findining_dag
 from findining_mlops.catalog import ab_metric_names, model_names
-from findining_mlops.versions import LABEL as LABEL_SYNTAX
+from findining_mlops.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
 METRICS = ab_metric_names()
-LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
 
 
-@dag(
-    dag_id="ab_test",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+@findining_dag(
+    "ab_test",
     doc_md=__doc__,
     tags=["findining", "mlops", "ab-test"],
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
     params={
         "test_name": Param("recommendation_v1_vs_v2", type="string", minLength=1, maxLength=100, pattern=r"\S",
                            description="a name people recognise the test by (not blank)"),
@@ -68,22 +59,23 @@ LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
     },
 )
 def ab_test():
-    @task
+    @task(multiple_outputs=False)
     def plan(params: dict, dag_run=None) -> dict:
         from datetime import date
 
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops import experiments, versions
+        from findining_mlops import versions
+        from findining_mlops.abtest import lifecycle
 
         with fail_fast():
             arms = {arm: versions.resolve(platform().registry, params["model_name"], params[arm]).version
                     for arm in ("control_version", "treatment_version")}
-            request = experiments.TestRequest(**arms, **{k: params[k] for k in (
+            request = lifecycle.TestRequest(**arms, **{k: params[k] for k in (
                 "test_name", "model_name", "traffic_split", "duration_days", "success_metrics", "guardrail_metrics",
                 "alpha")})
             start_day = date.fromisoformat(params["start_date"]) if params["start_date"] else dag_run.run_after.date()
-            test = experiments.plan_test(platform(), request, experiments.test_id_for(request.test_name, dag_run.run_id),
+            test = lifecycle.plan_test(platform(), request, lifecycle.test_id_for(request.test_name, dag_run.run_id),
                                          start_day)
         return test.to_dict()
 
@@ -92,13 +84,13 @@ def ab_test():
         from findining_airflow.endpoints import settle_target
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops import experiments
+        from findining_mlops.abtest import lifecycle
         from findining_mlops.platform.ports import ABTest
 
         with fail_fast():
-            test = experiments.start_test(platform(), ABTest(**planned), wait=False)
+            test = lifecycle.start_test(platform(), ABTest(**planned), wait=False)
         print(f"A/B test {test.test_id} running on {test.endpoint} from {test.started_at}")
-        return [settle_target(test.endpoint, experiments.test_variants(platform(), test))]
+        return [settle_target(test.endpoint, lifecycle.test_variants(platform(), test))]
 
     EndpointSettledSensor(task_id="variants_in_service", targets=start(plan()), timeout=3 * 3600)
 

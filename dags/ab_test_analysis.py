@@ -4,7 +4,7 @@
 Every day, for every A/B test running that day — the seed's `ab-test-manager`
 `analyze_test` action on a schedule:
 
-1. **analyse** (one mapped branch per test): every metric event up to the end of the
+1. **analyze** (one mapped branch per test): every metric event up to the end of the
    run's day (parquet batches under `abtests/<test-id>/events/dt=…/`), reduced in SQL to one
    value per user and a few sums per arm — by DuckDB, merging the day into the running
    per-user aggregate, or by Athena when `FINDINING_AB_ENGINE=athena` — then, at the user level — users, means, difference with its confidence interval and
@@ -32,27 +32,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
 
 from findining_airflow.guide import action_param
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import findining_dag
 
 
-@dag(
-    dag_id="ab_test_analysis",
+@findining_dag(
+    "ab_test_analysis",
     schedule="@daily",
     start_date=datetime(2026, 10, 1),
-    catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["findining", "mlops", "ab-test"],
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
     params={
         "action": action_param("ab_test_analysis"),
         "test_id": Param(None, type=["null", "string"], minLength=1,
-                         description="analyse this one test on demand (default: every test running that day)"),
+                         description="analyze this one test on demand (default: every test running that day)"),
     },
 )
 def ab_test_analysis():
@@ -60,7 +56,7 @@ def ab_test_analysis():
     def running_tests(params: dict, data_interval_start=None, dag_run=None) -> list[dict]:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.experiments import one_test_on, running_on
+        from findining_mlops.abtest.lifecycle import one_test_on, running_on
 
         # a run triggered by hand without a logical date analyses the day before it
         day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
@@ -70,8 +66,8 @@ def ab_test_analysis():
         print(f"{day}: {len(tests)} A/B test(s) running: {[t.test_id for t in tests]}")
         return [{"test_id": t.test_id, "day": day.isoformat()} for t in tests]
 
-    @task(map_index_template="{{ test['test_id'] }}")
-    def analyse(test: dict) -> dict:
+    @task(multiple_outputs=False, map_index_template="{{ test['test_id'] }}")
+    def analyze(test: dict) -> dict:
         import json
         from datetime import date
 
@@ -79,21 +75,21 @@ def ab_test_analysis():
         from findining_airflow.errors import fail_fast
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform, settings
-        from findining_mlops import experiments
+        from findining_mlops.abtest import lifecycle
         from findining_mlops.platform.ports import RUNNING
 
         aws = settings().aws
         on_athena = aws is not None and aws.ab_engine == "athena"
         with fail_fast():
-            found = platform().experiments.get(test["test_id"])
-            summary = experiments.analyse_day(platform(), found, date.fromisoformat(test["day"]),
+            found = platform().abtests.get(test["test_id"])
+            summary = lifecycle.analyze_day(platform(), found, date.fromisoformat(test["day"]),
                                               AthenaQueries(aws).moments if on_athena else None)
         print(json.dumps(summary, indent=2))
         if summary["outcome"] != RUNNING and found.status == RUNNING:
             # alert first: a retry may send the message twice but never loses it
-            publish_event(*experiments.result_message(found, summary))
-            experiments.finish(platform(), found, summary)
-        return {"trigger_run_id": f"abtest__{found.test_id}", "conf": experiments.deployment_conf(found, summary)}
+            publish_event(*lifecycle.result_message(found, summary))
+            lifecycle.finish(platform(), found, summary)
+        return {"trigger_run_id": f"abtest__{found.test_id}", "conf": lifecycle.deployment_conf(found, summary)}
 
     @task
     def endings(results: list[dict]) -> list[dict]:
@@ -101,7 +97,7 @@ def ab_test_analysis():
 
     TriggerDagRunOperator.partial(
         task_id="deploy_outcome", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
-    ).expand_kwargs(endings(analyse.expand(test=running_tests())))
+    ).expand_kwargs(endings(analyze.expand(test=running_tests())))
 
 
 ab_test_analysis()

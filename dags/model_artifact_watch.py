@@ -37,26 +37,17 @@ S3 `ObjectCreated` notification on `models/` to an SQS queue watched by an Airfl
 
 from __future__ import annotations
 
-from datetime import datetime
+from airflow.sdk import task
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import XComArg, dag, task
-
-from findining_airflow.endpoints import EndpointSettledSensor
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import deploy_handed_over, findining_dag
 
 
-@dag(
-    dag_id="model_artifact_watch",
+@findining_dag(
+    "model_artifact_watch",
     schedule="*/5 * * * *",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["findining", "mlops", "deployment"],
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
 )
 def model_artifact_watch():
     @task
@@ -111,45 +102,14 @@ def model_artifact_watch():
 
     @task
     def hand_over(versions: list[dict], ti=None) -> list[dict]:
-        """Bootstrap creates the endpoint (XCom ``new_endpoints``, waited for by a sensor);
-        otherwise the canary requests for model_deployment (returned)."""
-        from findining_airflow.endpoints import settle_target
-        from findining_airflow.runtime import deployment_defaults, platform
-        from findining_mlops.catalog import get_model
-        from findining_mlops.platform.ports import APPROVED
-        from findining_mlops.retraining import bootstrap_deploy
+        """The newest approved upload of each model: an endpoint of its own, or a canary by
+        model_deployment."""
+        from findining_airflow.dag_building import deployment_requests
 
-        versions = [v for v in versions if v["status"] == APPROVED]
-        newest = {v["model"]: v for v in versions}
-        requests, new_endpoints = [], []
-        for version in newest.values():
-            spec = get_model(version["model"])
-            created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]),
-                                       wait=False)
-            if created:
-                print(f"bootstrap: {spec.endpoint_name} is created to serve {spec.name} v{version['version']} at 100 %")
-                new_endpoints.append(settle_target(spec.endpoint_name, created))
-                continue
-            endpoint = platform().endpoints.describe(spec.endpoint_name)
-            if endpoint and version["version"] in {v.model_version for v in endpoint.variants}:
-                print(f"{spec.endpoint_name} already serves v{version['version']}")  # a retry after the bootstrap
-                continue
-            conf = {"model_name": spec.name, "version": version["version"], **deployment_defaults(spec)}
-            requests.append({"trigger_run_id": f"upload__{spec.name}__v{version['version']}", "conf": conf})
-        for version in versions:
-            latest = newest[version["model"]]["version"]
-            if version["version"] != latest:
-                print(f"{version['model']} v{version['version']} is registered, not deployed: "
-                      f"v{latest} was uploaded with it and goes out instead")
-        ti.xcom_push(key="new_endpoints", value=new_endpoints)
-        return requests
+        return deployment_requests(versions, "upload", ti)
 
     handed_over = hand_over(register(validate.expand(upload=find_uploads())))
-    EndpointSettledSensor(task_id="endpoint_in_service", targets=XComArg(handed_over.operator, key="new_endpoints"),
-                          timeout=3 * 3600)
-    TriggerDagRunOperator.partial(
-        task_id="deploy", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
-    ).expand_kwargs(handed_over)
+    deploy_handed_over(handed_over)
 
 
 model_artifact_watch()

@@ -30,30 +30,23 @@ Triggered by `model_retraining` after an approved registration, by
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, task
 
 from findining_airflow.canary import CanaryBakeSensor
 from findining_airflow.guide import action_param
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import findining_dag
 from findining_mlops.catalog import model_names
-from findining_mlops.versions import LABEL as LABEL_SYNTAX
+from findining_mlops.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
-LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
 
 
-@dag(
-    dag_id="model_deployment",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+@findining_dag(
+    "model_deployment",
     doc_md=__doc__,
     tags=["findining", "mlops", "deployment"],
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
     render_template_as_native_obj=True,
     params={
         "model_name": Param(MODELS[0], type="string", enum=MODELS),
@@ -76,7 +69,7 @@ LABEL = f"^{LABEL_SYNTAX.pattern}$"  # or a number: "3" names the registry's v3
     },
 )
 def model_deployment():
-    @task
+    @task(multiple_outputs=False)
     def plan(params: dict, dag_run=None) -> dict:
         from dataclasses import asdict
 
@@ -102,7 +95,7 @@ def model_deployment():
                                     "wait for it to finish, then trigger again")
         return asdict(rollout)
 
-    @task
+    @task(multiple_outputs=False)
     def start(rollout: dict) -> dict:
         from dataclasses import asdict
 
@@ -111,7 +104,7 @@ def model_deployment():
 
         return asdict(deployment.start(platform(), deployment.Rollout(**rollout)))
 
-    @task
+    @task(multiple_outputs=False)
     def finish(baked: dict, dag_run=None) -> dict:
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform

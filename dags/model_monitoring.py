@@ -7,7 +7,7 @@ the seed's `model-performance-monitor` and daily retraining check.
 
 For the run's logical date:
 
-1. **analyse**: load the day's data capture of the model's endpoint (all variants),
+1. **analyze**: load the day's data capture of the model's endpoint (all variants),
    validate it (malformed records above the policy's share fail the run, naming the
    partition); per version that served the day (named by the capture's variants, not by
    what serves now; during a canary, each version on its own requests): compute drift
@@ -24,7 +24,7 @@ For the run's logical date:
    day (`monitoring__<model>__<date>`), so a re-run backfill triggers nothing twice.
 
 Backfill past days from the UI or `airflow backfill create --dag-id model_monitoring
---from-date … --to-date … --max-active-runs 4`: the days are analysed side by side
+--from-date … --to-date … --max-active-runs 4`: the days are analyzed side by side
 (`max_active_runs`), and only **decide** waits for the previous run's decisions
 (`depends_on_past`), because each decision continues the streaks and episode of the day
 before it. The first run of a backfill, or the DAG's first run, decides at once; a day
@@ -38,44 +38,40 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, task
+from airflow.sdk import task
 
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import findining_dag
 from findining_mlops.catalog import model_names
 
-# days analysed at once; each analysis is one process per model, on a 2-core machine
+# days analyzed at once; each analysis is one process per model, on a 2-core machine
 MAX_PARALLEL_DAYS = 4
 
 
-@dag(
-    dag_id="model_monitoring",
+@findining_dag(
+    "model_monitoring",
     schedule="@daily",
     start_date=datetime(2026, 10, 1),
-    catchup=False,
     max_active_runs=MAX_PARALLEL_DAYS,
     doc_md=__doc__,
     tags=["findining", "mlops", "monitoring"],
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
 )
 def model_monitoring():
-    @task(map_index_template="{{ model_name }}")
-    def analyse(model_name: str, data_interval_start=None, dag_run=None) -> dict:
+    @task(multiple_outputs=False, map_index_template="{{ model_name }}")
+    def analyze(model_name: str, data_interval_start=None, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
         from findining_mlops.catalog import get_model
-        from findining_mlops.monitoring import analyse_day
+        from findining_mlops.monitoring import analyze_day
 
         # a run triggered by hand without a logical date checks the day before it
         day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
         with fail_fast():
-            summary = analyse_day(platform(), get_model(model_name), day)
+            summary = analyze_day(platform(), get_model(model_name), day)
         print(f"{model_name} {summary['day']}: {summary['outcome']}, drift share {summary.get('drift_share')}, "
               f"{summary.get('primary_metric')} {summary.get('performance')}")
         return summary
 
-    @task(depends_on_past=True)
+    @task(multiple_outputs=False, depends_on_past=True)
     def decide(analysis: dict) -> dict:
         import json
         from datetime import date
@@ -110,7 +106,7 @@ def model_monitoring():
             if d["retrain"]
         ]
 
-    decisions = decide.expand(analysis=analyse.expand(model_name=model_names()))
+    decisions = decide.expand(analysis=analyze.expand(model_name=model_names()))
     TriggerDagRunOperator.partial(
         task_id="trigger_retraining", trigger_dag_id="model_retraining", skip_when_already_exists=True,
         logical_date=None,

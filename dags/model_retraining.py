@@ -23,31 +23,23 @@ A failed run publishes an alert to the alerts topic.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, XComArg, dag, task
+from airflow.sdk import Param, task
 
-from findining_airflow.endpoints import EndpointSettledSensor
 from findining_airflow.guide import action_param
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import deploy_handed_over, findining_dag
 from findining_airflow.training import TrainingJobOperator
 from findining_mlops.catalog import model_names
 
 MODELS = model_names()
 
 
-@dag(
-    dag_id="model_retraining",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
+@findining_dag(
+    "model_retraining",
     doc_md=__doc__,
     tags=["findining", "mlops", "training"],
     max_active_runs=2,
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
     params={
         "action": action_param("model_retraining"),
         "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),
@@ -61,7 +53,7 @@ MODELS = model_names()
     render_template_as_native_obj=True,
 )
 def model_retraining():
-    @task
+    @task(multiple_outputs=False)
     def snapshot(params: dict, dag_run=None) -> dict:
         from datetime import date
 
@@ -80,7 +72,7 @@ def model_retraining():
     snap = snapshot()
     train = TrainingJobOperator(task_id="train", model_name="{{ params.model_name }}", snapshot=snap)
 
-    @task
+    @task(multiple_outputs=False)
     def evaluate(job: dict, snap: dict, params: dict) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
@@ -94,7 +86,7 @@ def model_retraining():
             evaluation["gate"] = quality_gate(spec, evaluation)
             return evaluation
 
-    @task
+    @task(multiple_outputs=False)
     def register(job: dict, snap: dict, evaluation: dict, params: dict, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
@@ -114,35 +106,14 @@ def model_retraining():
 
     @task
     def hand_over(version: dict, ti=None) -> list[dict]:
-        """Bootstrap creates the endpoint (XCom ``new_endpoints``, waited for by a sensor);
-        otherwise the canary request for model_deployment (returned)."""
-        from findining_airflow.endpoints import settle_target
-        from findining_airflow.runtime import deployment_defaults, platform
-        from findining_mlops.catalog import get_model
-        from findining_mlops.platform.ports import APPROVED
-        from findining_mlops.retraining import bootstrap_deploy
+        """An approved version: an endpoint of its own, or a canary by model_deployment."""
+        from findining_airflow.dag_building import deployment_requests
 
-        spec = get_model(version["model"])
-        if version["status"] != APPROVED:
-            print(f"v{version['version']} is {version['status']}: nothing to deploy")
-            ti.xcom_push(key="new_endpoints", value=[])
-            return []
-        created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]), wait=False)
-        if created:
-            print(f"bootstrap: {spec.endpoint_name} is created to serve v{version['version']} at 100 %")
-            ti.xcom_push(key="new_endpoints", value=[settle_target(spec.endpoint_name, created)])
-            return []
-        ti.xcom_push(key="new_endpoints", value=[])
-        conf = {"model_name": spec.name, "version": version["version"], **deployment_defaults(spec)}
-        return [{"trigger_run_id": f"retraining__{spec.name}__v{version['version']}", "conf": conf}]
+        return deployment_requests([version], "retraining", ti)
 
     evaluation = evaluate(train.output, snap)
     handed_over = hand_over(register(train.output, snap, evaluation))
-    EndpointSettledSensor(task_id="endpoint_in_service", targets=XComArg(handed_over.operator, key="new_endpoints"),
-                          timeout=3 * 3600)
-    TriggerDagRunOperator.partial(
-        task_id="deploy", trigger_dag_id="model_deployment", skip_when_already_exists=True, logical_date=None,
-    ).expand_kwargs(handed_over)
+    deploy_handed_over(handed_over)
 
 
 model_retraining()

@@ -5,8 +5,8 @@ Every day: why diners complained, per restaurant — the seed's `bedrock-nlp-pro
 
 For the run's logical date:
 
-1. **prepare / analyse**: the day's feedback (`data/feedback/dt=<date>/`) that the live sentiment
-   model scores negative, each redacted of personal data and analysed into the
+1. **prepare / analyze**: the day's feedback (`data/feedback/dt=<date>/`) that the live sentiment
+   model scores negative, each redacted of personal data and analyzed into the
    feedback-analysis JSON Schema (aspects with severity and evidence, summary, suggested
    reply, needs-attention) — by Amazon Bedrock's Converse API on `aws` (model id and
    guardrail from `FINDINING_BEDROCK_*`; token usage to CloudWatch `FindDining/FeedbackAnalysis`),
@@ -27,25 +27,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import task
 
-from findining_airflow.notifications import alert_on_dag_failure, alert_on_dag_success, default_args
+from findining_airflow.dag_building import findining_dag
 
 
-@dag(
-    dag_id="negative_feedback_digest",
+@findining_dag(
+    "negative_feedback_digest",
     schedule="@daily",
     start_date=datetime(2026, 10, 1),
-    catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["findining", "feedback", "bedrock"],
-    default_args=default_args(),
-    on_failure_callback=alert_on_dag_failure,
-    on_success_callback=alert_on_dag_success,
 )
 def negative_feedback_digest():
-    @task
+    @task(multiple_outputs=False)
     def prepare(data_interval_start=None, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.feedback import plan_day
@@ -60,27 +56,27 @@ def negative_feedback_digest():
 
     @task.branch
     def choose(plan: dict) -> str:
-        return "submit_batch" if plan["path"] == "batch" else "analyse"
+        return "submit_batch" if plan["path"] == "batch" else "analyze"
 
     @task
-    def analyse(plan: dict) -> None:
+    def analyze(plan: dict) -> None:
         from datetime import date
 
         from findining_airflow.errors import fail_fast
-        from findining_airflow.feedback import feedback_analyser
+        from findining_airflow.feedback import feedback_analyzer
         from findining_airflow.runtime import platform
-        from findining_mlops.feedback.bedrock import BedrockAnalyser, publish_usage
-        from findining_mlops.feedback.digest import analyse_day
+        from findining_mlops.feedback.bedrock import BedrockAnalyzer, publish_usage
+        from findining_mlops.feedback.digest import analyze_day
         from findining_mlops.feedback.local import SENTIMENT_MODEL, live_model
 
         day = date.fromisoformat(plan["day"])
         with fail_fast():
-            analyser = feedback_analyser()
-            records = analyse_day(platform(), day, analyser, live_model(platform(), SENTIMENT_MODEL)[0])
-        if isinstance(analyser, BedrockAnalyser):
-            publish_usage(platform().metrics, analyser, day)
-        failed = sum(r["status"] != "analysed" for r in records)
-        print(f"{day}: {len(records)} negative feedback analysed by {analyser.name}, {failed} failed")
+            analyzer = feedback_analyzer()
+            records = analyze_day(platform(), day, analyzer, live_model(platform(), SENTIMENT_MODEL)[0])
+        if isinstance(analyzer, BedrockAnalyzer):
+            publish_usage(platform().metrics, analyzer, day)
+        failed = sum(r["status"] != "analyzed" for r in records)
+        print(f"{day}: {len(records)} negative feedback analyzed by {analyzer.name}, {failed} failed")
 
     @task
     def submit_batch(plan: dict) -> str:
@@ -118,9 +114,9 @@ def negative_feedback_digest():
         results, restaurants = collect_batch(platform().store, day, plan["job_name"])
         records = write_analyses(platform(), day, results, restaurants)
         print(f"{day}: batch job {plan['job_name']}: {len(records)} results, "
-              f"{sum(r['status'] != 'analysed' for r in records)} failed")
+              f"{sum(r['status'] != 'analyzed' for r in records)} failed")
 
-    @task(trigger_rule="none_failed_min_one_success")
+    @task(multiple_outputs=False, trigger_rule="none_failed_min_one_success")
     def digest(plan: dict) -> dict:
         from datetime import date
 
@@ -144,13 +140,13 @@ def negative_feedback_digest():
         return alerted
 
     planned = prepare()
-    analysed = analyse(planned)
+    analyzed = analyze(planned)
     submitted = submit_batch(planned)
     collected = collect_batch(planned)
-    choose(planned) >> [analysed, submitted]
+    choose(planned) >> [analyzed, submitted]
     wait_for_batch(planned, submitted) >> collected
     summary = digest(planned)
-    [analysed, collected] >> summary
+    [analyzed, collected] >> summary
     alert(summary)
 
 

@@ -37,11 +37,11 @@ from findining_mlops.errors import DataValidationError, MissingPartitionError, R
 from findining_mlops.handlers import FAULT_FILE
 from findining_mlops.model_check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
 from findining_mlops.platform.ports import APPROVED, ModelVersion, Platform
-from findining_mlops.retraining import (
-    BASELINE_FILES, HOLDOUT_FILE, code_version, evaluate_champion, extract_artifact, gate_summary, quality_gate,
-    read_partition, store_baseline,
-)
-from findining_mlops.traffic import synthetic_requests
+from findining_mlops.baselines import BASELINE_FILES, store_baseline
+from findining_mlops.retraining import HOLDOUT_FILE, code_version, evaluate_champion, gate_summary, quality_gate
+from findining_mlops.models.contract import extract_artifact
+from findining_mlops.partitions import read_partition
+from findining_mlops.app_requests import synthetic_requests
 
 log = logging.getLogger(__name__)
 UPLOAD_KEY = re.compile(r"models/(?P<model>[^/]+)/(?P<version>[^/]+)/model\.tar\.gz")

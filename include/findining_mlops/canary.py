@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from types import ModuleType
 
 import numpy as np
@@ -78,7 +78,7 @@ def validate_rollout(strategy: str, canary_percent: int, ramp: list[int]) -> Non
     for step in ramp:
         if not _is_int(step) or not 1 <= step <= 100:
             raise DataValidationError(f"ramp step {step!r} is outside 1..100")
-    for before, after in zip(ramp, ramp[1:]):
+    for before, after in zip(ramp, ramp[1:], strict=False):
         if after <= before:
             raise DataValidationError(f"ramp {ramp} is not strictly increasing: {after} follows {before}")
     if ramp[0] != canary_percent:
@@ -229,7 +229,7 @@ def _captured(store: ArtifactStore, module: ModuleType, endpoint: str, variant: 
 
 def _capture_keys(store: ArtifactStore, endpoint: str, variant: str, start: datetime, end: datetime) -> list[str]:
     """Capture files in the hour folders that overlap [start, end)."""
-    hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     keys = []
     while hour < end:
         keys += [k for k in store.list_keys(f"{capture.day_prefix(endpoint, variant, hour)}{hour:%H}/")

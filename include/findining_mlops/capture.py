@@ -10,12 +10,12 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 
 def capture_key(endpoint: str, variant: str, when: datetime, file_id: str) -> str:
     """``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/<file>.jsonl`` as SageMaker lays it out."""
-    when = when.astimezone(timezone.utc)
+    when = when.astimezone(UTC)
     return f"datacapture/{endpoint}/{variant}/{when:%Y/%m/%d/%H}/{file_id}.jsonl"
 
 
@@ -42,7 +42,7 @@ def capture_record(request: bytes, request_type: str, response: bytes, response_
         "eventMetadata": {
             "eventId": str(uuid.uuid4()),
             "inferenceId": inference_id,
-            "inferenceTime": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "inferenceTime": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         },
         "eventVersion": "0",
     }

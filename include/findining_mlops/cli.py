@@ -186,7 +186,7 @@ def cmd_endpoints_describe(args) -> int:
 
 def cmd_abtests_list(args) -> int:
     platform = _platform(args.home)
-    tests = [t.to_dict() for t in platform.experiments.list_tests(args.status)]
+    tests = [t.to_dict() for t in platform.abtests.list_tests(args.status)]
     if args.json:
         print(json.dumps(tests, indent=2, ensure_ascii=False))
     else:
@@ -198,10 +198,10 @@ def cmd_abtests_list(args) -> int:
 
 
 def cmd_abtests_show(args) -> int:
-    from findining_mlops.experiments import history
+    from findining_mlops.abtest.lifecycle import history
 
     platform = _platform(args.home)
-    test = platform.experiments.get(args.test_id)
+    test = platform.abtests.get(args.test_id)
     if test is None:
         raise FindiningError(f"there is no A/B test {args.test_id!r}; `findining-mlops abtests list` shows them")
     print(json.dumps({"test": test.to_dict(), "daily_analyses": history(platform, test)}, indent=2,
@@ -228,7 +228,7 @@ def cmd_drift(args) -> int:
 
 
 def cmd_ab_analyze(args) -> int:
-    from findining_mlops.abtest import analyze, load_config
+    from findining_mlops.abtest.stats import analyze, load_config
 
     config = load_config(args.config)
     result = analyze(_read_parquet(args.events, "events"), config)
@@ -240,7 +240,7 @@ def cmd_traffic(args) -> int:
     import logging
 
     from findining_mlops.catalog import all_models
-    from findining_mlops.traffic import generate_traffic
+    from findining_mlops.tools.traffic import generate_traffic
 
     specs = {spec.endpoint_name: spec for spec in all_models().values()}
     if args.endpoint not in specs:
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--json", action="store_true")
     describe.set_defaults(func=cmd_endpoints_describe)
 
-    abtests = commands.add_parser("abtests", help="A/B tests in the experiments store").add_subparsers(
+    abtests = commands.add_parser("abtests", help="A/B tests in the A/B test store").add_subparsers(
         dest="action", required=True)
     tests = abtests.add_parser("list", parents=[common], help="every test with its status and decision")
     tests.add_argument("--status", choices=["running", "concluded", "stopped"])
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     ab = commands.add_parser("ab-analyze", help="SRM check, per-metric tests and the decision of an A/B test")
     ab.add_argument("--events", type=_input_file, required=True, help="events parquet: user_id, variant, "
                     "metric_name, metric_value, timestamp")
-    ab.add_argument("--config", type=_input_file, required=True, help="test config JSON (see findining_mlops.abtest)")
+    ab.add_argument("--config", type=_input_file, required=True, help="test config JSON (see findining_mlops.abtest.stats)")
     ab.add_argument("--json", type=_output_file, metavar="OUT", help="write the result here (default, -: stdout)")
     ab.set_defaults(func=cmd_ab_analyze)
 

@@ -18,12 +18,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import datetime, UTC
+from collections.abc import Mapping
 
-from findining_mlops import experiments
+from findining_mlops.abtest import lifecycle
 from findining_mlops.catalog import get_model, model_names
-from findining_mlops.errors import EndpointError, ExperimentError
+from findining_mlops.errors import EndpointError, ABTestError
 from findining_mlops.platform.ports import RUNNING, ABTest, Invocation, MetricEvent, Platform
 
 TEST_REFRESH_S = 30.0  # how stale the client's view of running tests may be
@@ -56,10 +56,10 @@ class MLService:
         self._tests: dict[str, ABTest] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
-        self.feedback_analyser = None  # a feedback.results.Analyser; built on first use
+        self.feedback_analyzer = None  # a feedback.results.Analyzer; built on first use
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "MLService":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MLService:
         """The client as the guide's microservices configure it: the backend's settings and
         the endpoint names from the environment."""
         from findining_mlops.platform import get_platform
@@ -85,15 +85,15 @@ class MLService:
     def analyze_negative_feedback(self, text: str):
         """The seed's ``analyzeNegativeFeedback``: aspects with severity and evidence, summary,
         suggested reply and needs-attention, as a ``feedback.results.FeedbackResult`` (refused
-        with a reason when ``text`` is not feedback). The analyser is the one handed to the
+        with a reason when ``text`` is not feedback). The analyzer is the one handed to the
         service (e.g. Bedrock's), else the live aspect and sentiment models, loaded once."""
-        from findining_mlops.feedback.local import LocalAnalyser
-        from findining_mlops.feedback.results import analyse
+        from findining_mlops.feedback.local import LocalAnalyzer
+        from findining_mlops.feedback.results import analyze
 
         with self._lock:
-            if self.feedback_analyser is None:
-                self.feedback_analyser = LocalAnalyser.from_platform(self.platform)
-        return analyse(self.feedback_analyser, text)
+            if self.feedback_analyzer is None:
+                self.feedback_analyzer = LocalAnalyzer.from_platform(self.platform)
+        return analyze(self.feedback_analyzer, text)
 
     def record_ab_test_result(self, user_id: str, model_name: str, metric_name: str, metric_value: float,
                               context: dict | None = None) -> bool:
@@ -111,7 +111,7 @@ class MLService:
         for user, model, metric, value, context in results:
             event = self._event(tests[model], user, model, metric, value, context)
             batches.setdefault(event.test_id, []).append(event)
-        return sum(self.platform.experiments.record(events) for events in batches.values())
+        return sum(self.platform.abtests.record(events) for events in batches.values())
 
     def health_check(self) -> dict:
         """Each model's endpoint: status and variants, or why it cannot serve."""
@@ -128,7 +128,7 @@ class MLService:
     def running_test(self, model_name: str) -> ABTest | None:
         with self._lock:
             if time.monotonic() - self._loaded_at > self.refresh_s:
-                self._tests = {t.model_name: t for t in self.platform.experiments.list_tests(RUNNING)}
+                self._tests = {t.model_name: t for t in self.platform.abtests.list_tests(RUNNING)}
                 self._loaded_at = time.monotonic()
             return self._tests.get(model_name)
 
@@ -137,10 +137,10 @@ class MLService:
         get_model(model_name)  # an unknown model is named as such
         endpoint_name = self.endpoints[model_name]
         test = self.running_test(model_name) if user_id is not None else None
-        arm = experiments.assign(test, user_id) if test else None
+        arm = lifecycle.assign(test, user_id) if test else None
         answer: Invocation = self.platform.endpoints.invoke(
             endpoint_name, json.dumps(request, ensure_ascii=False).encode(), inference_id=inference_id,
-            target_variant=experiments.arm_variant(test, arm) if test else None, event_time=event_time)
+            target_variant=lifecycle.arm_variant(test, arm) if test else None, event_time=event_time)
         try:
             body = json.loads(answer.body)
         except json.JSONDecodeError as exc:
@@ -151,17 +151,17 @@ class MLService:
     def _event(self, test: ABTest | None, user_id: str, model_name: str, metric_name: str, metric_value: float,
                context: dict) -> MetricEvent:
         if test is None:
-            raise ExperimentError(f"no A/B test is running for {model_name}; nothing to record {metric_name} in")
+            raise ABTestError(f"no A/B test is running for {model_name}; nothing to record {metric_name} in")
         metrics = {**test.success_metrics, **test.guardrail_metrics}
         if metric_name not in metrics:
-            raise ExperimentError(f"A/B test {test.test_id} does not measure {metric_name!r}; it measures "
+            raise ABTestError(f"A/B test {test.test_id} does not measure {metric_name!r}; it measures "
                                   f"{sorted(metrics)}")
         if isinstance(metric_value, bool) or not isinstance(metric_value, (int, float)) or not math.isfinite(metric_value):
-            raise ExperimentError(f"{metric_name} of user {user_id} must be a finite number, got {metric_value!r}")
-        when = context.get("timestamp") or datetime.now(timezone.utc)
+            raise ABTestError(f"{metric_name} of user {user_id} must be a finite number, got {metric_value!r}")
+        when = context.get("timestamp") or datetime.now(UTC)
         if isinstance(when, str):
             when = datetime.fromisoformat(when)
         key = context.get("event_id") or context.get("inference_id") or when.isoformat()
-        return MetricEvent(experiments.event_id(test.test_id, user_id, metric_name, str(key)), test.test_id, user_id,
-                           experiments.assign(test, user_id), metric_name, float(metric_value), when,
+        return MetricEvent(lifecycle.event_id(test.test_id, user_id, metric_name, str(key)), test.test_id, user_id,
+                           lifecycle.assign(test, user_id), metric_name, float(metric_value), when,
                            {k: v for k, v in context.items() if k != "timestamp"})

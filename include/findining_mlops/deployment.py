@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from findining_mlops.canary import CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.errors import DataValidationError, EndpointError, RegistryError
 from findining_mlops.platform.ports import APPROVED, IN_SERVICE, REJECTED, Platform, ProductionVariant
-from findining_mlops.retraining import variant_name
+from findining_mlops.variants import variant_name
 
 log = logging.getLogger(__name__)
 PROMOTE, ROLLBACK, BAKING = "promote", "rollback", "baking"
@@ -124,7 +124,7 @@ def load(platform: Platform, endpoint: str, rollout_id: str) -> Rollout | None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def target_variants(platform: Platform, rollout: Rollout) -> list[ProductionVariant]:

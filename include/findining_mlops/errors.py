@@ -37,5 +37,5 @@ class EndpointError(FindiningError):
     """An endpoint operation that cannot be carried out."""
 
 
-class ExperimentError(FindiningError):
-    """An A/B test request the experiments store refuses (busy endpoint, unknown test)."""
+class ABTestError(FindiningError):
+    """An A/B test request the A/B test store refuses (busy endpoint, unknown test)."""

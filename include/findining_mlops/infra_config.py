@@ -17,7 +17,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from findining_mlops.catalog import all_models, endpoint_name, resource_prefix
 from findining_mlops.errors import ConfigurationError

@@ -17,7 +17,7 @@ import io
 import json
 import logging
 from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from types import ModuleType
 
 import pandas as pd
@@ -26,7 +26,9 @@ from findining_mlops.capture import parse_record
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.errors import ConfigurationError, DataValidationError, FindiningError, MissingPartitionError
 from findining_mlops.platform.ports import MetricDatum, ModelVersion, Platform
-from findining_mlops.retraining import baseline_prefix, read_partition, version_of_variant
+from findining_mlops.baselines import baseline_prefix
+from findining_mlops.partitions import read_partition
+from findining_mlops.variants import version_of_variant
 
 log = logging.getLogger(__name__)
 METRICS_NAMESPACE = "FindDining/ModelMonitoring"
@@ -61,7 +63,7 @@ class MonitoringPolicy:
     html_sample_size: int = 5000  # rows per side in the human-readable Evidently report; 0 = none
 
     @classmethod
-    def for_model(cls, spec: ModelSpec) -> "MonitoringPolicy":
+    def for_model(cls, spec: ModelSpec) -> MonitoringPolicy:
         known = {f.name for f in fields(cls)}
         unknown = set(spec.monitoring) - known
         if unknown:
@@ -157,7 +159,7 @@ def served_versions(spec: ModelSpec, captured: CapturedDay) -> dict[int, pd.Data
     return {int(version): rows.reset_index(drop=True) for version, rows in captured.rows.groupby(versions, sort=True)}
 
 
-def analyse_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
+def analyze_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
     """Drift and performance of one day; writes drift.json/.html and performance.json.
 
     The day is judged against the version(s) that served it — named by its data capture,
@@ -269,7 +271,7 @@ def publish_metrics(platform: Platform, spec: ModelSpec, day: date, summary: dic
     """Publishes the day's figures once, per version that served it (the day's malformed
     records, which name no version, with the live version's); a retried task finds its
     own marker and skips."""
-    when = datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
+    when = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     data = []
     for version, judged in summary["per_version"].items():
         figures = {"DriftShare": judged["drift_share"], "DriftedColumns": len(judged["drifted_columns"]),
@@ -296,7 +298,7 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
     policy = MonitoringPolicy.for_model(spec)
     rules = []
     outcome = analysis["outcome"]
-    if outcome == CHECKED or outcome == NO_GROUND_TRUTH:
+    if outcome in (CHECKED, NO_GROUND_TRUTH):
         rules.append({"rule": "dataset_drift", "value": analysis["drift_share"], "threshold": policy.drift_share,
                       "fired": bool(analysis["dataset_drift"]),
                       "detail": f"drifted columns: {', '.join(analysis['drifted_columns']) or 'none'}"})
@@ -361,12 +363,12 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: dict) -> di
 
 def _previous_decision(platform: Platform, spec: ModelSpec, day: date) -> dict | None:
     """The day before's decision; None if that day was never monitored. Refuses while that day
-    is analysed but not yet decided, as in a backfill whose days are analysed side by side."""
+    is analyzed but not yet decided, as in a backfill whose days are analyzed side by side."""
     before = report_prefix(spec.name, day - timedelta(days=1))
     previous = _read_json(platform, f"{before}/decision.json")
     if previous is None and platform.store.exists(f"{before}/performance.json"):
         raise DecisionOutOfOrderError(
-            f"{spec.name} {day}: {day - timedelta(days=1)} is analysed but not decided yet, and this decision "
+            f"{spec.name} {day}: {day - timedelta(days=1)} is analyzed but not decided yet, and this decision "
             f"continues its streaks; decide {day - timedelta(days=1)} first (model_monitoring's decide task waits "
             "for the previous run's with depends_on_past)")
     return previous

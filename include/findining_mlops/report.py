@@ -23,15 +23,18 @@ class Summary:
     html_path: Path
 
 
+def _read_json(platform: Platform, key: str) -> dict:
+    return json.loads(platform.store.read_bytes(key)) if platform.store.exists(key) else {}
+
+
 def daily_history(platform: Platform, model: str, days: list[date]) -> list[dict]:
     """Per monitored day: drift share, primary metric, decision (from the day's reports)."""
     spec = get_model(model)
     rows = []
     for day in days:
         prefix = report_prefix(model, day)
-        read = lambda name: json.loads(platform.store.read_bytes(f"{prefix}/{name}")) \
-            if platform.store.exists(f"{prefix}/{name}") else {}
-        drift, performance, decision = read("drift.json"), read("performance.json"), read("decision.json")
+        drift, performance, decision = (_read_json(platform, f"{prefix}/{name}")
+                                        for name in ("drift.json", "performance.json", "decision.json"))
         rows.append({
             "day": day.isoformat(),
             "drift_share": drift.get("drift_share"),
@@ -46,9 +49,9 @@ def daily_history(platform: Platform, model: str, days: list[date]) -> list[dict
 
 def ab_test_lines(platform: Platform, test_id: str) -> list[str]:
     """The test's daily analyses: users per arm, each metric's difference with its interval, the decision."""
-    from findining_mlops.experiments import history
+    from findining_mlops.abtest.lifecycle import history
 
-    test = platform.experiments.get(test_id)
+    test = platform.abtests.get(test_id)
     lines = [f"A/B test {test.test_name} ({test.test_id}) on {test.endpoint}: {test.model_name} "
              f"v{test.control_version} (control) vs v{test.treatment_version} (treatment, {test.traffic_split} % of users)"]
     for day in history(platform, test):
@@ -117,10 +120,10 @@ def demo_summary(platform: Platform, monitored: list[date], drift_start: date, t
             lines.append(f"      {variant:<22} {stats['requests']:>6} served, p50 {stats['p50_latency_ms']} ms, "
                          f"p95 {stats['p95_latency_ms']} ms")
     if ab_test_id is not None:
-        from findining_mlops.experiments import ci_figure, history
+        from findining_mlops.abtest.lifecycle import ci_figure, history
 
         lines += [""] + ab_test_lines(platform, ab_test_id)
-        test = platform.experiments.get(ab_test_id)
+        test = platform.abtests.get(ab_test_id)
         figures.append(ci_figure(test, history(platform, test)))
     lines += ["", "Endpoints:"]
     for endpoint in platform.endpoints.list_endpoints():

@@ -12,24 +12,29 @@ import io
 import json
 import logging
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 import findining_mlops
 from findining_mlops.catalog import ModelSpec, resource_prefix
-from findining_mlops.data.contracts import SCHEMAS, partition_prefix
-from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, TrainingJobFailed
+from findining_mlops.errors import DataValidationError, RegistryError, TrainingJobFailed
 from findining_mlops.model_check import ModelCheckFailed, check_model
-from findining_mlops.models import contract
+from findining_mlops.models.contract import extract_artifact
+from findining_mlops.partitions import read_partition, require_partitions
+from findining_mlops.variants import champion
 from findining_mlops.platform.ports import (
-    APPROVED, COMPLETED, FAILED, REJECTED, ModelVersion, Platform, ProductionVariant, TrainingJob, TrainingJobSpec,
+    APPROVED,
+    COMPLETED,
+    FAILED,
+    REJECTED,
+    ModelVersion,
+    Platform,
+    TrainingJob,
+    TrainingJobSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -59,42 +64,6 @@ class Snapshot:
     def to_dict(self) -> dict:
         return {"job_name": self.job_name, "channels": self.channels, "days": self.days, "rows": self.rows,
                 "fingerprint": self.fingerprint}
-
-
-def partition_files(platform: Platform, dataset: str, day: date) -> list[str]:
-    return [k for k in platform.store.list_keys(partition_prefix(dataset, day)) if k.endswith(".parquet")]
-
-
-def require_partitions(platform: Platform, dataset: str, days: list[date]) -> None:
-    """Fails naming every missing day, before anything is read or written."""
-    missing = [partition_prefix(dataset, d) for d in days if not partition_files(platform, dataset, d)]
-    if missing:
-        raise MissingPartitionError(
-            f"missing data partition(s) {', '.join(missing)} in {platform.store.uri('')}; "
-            f"generate or backfill them, or choose another data_end_date"
-        )
-
-
-def read_partition(platform: Platform, dataset: str, day: date) -> pd.DataFrame:
-    """One daily partition, checked against its contract. Only what the data itself gets
-    wrong is a ``DataValidationError``; a store that cannot be read right now (throttled,
-    unreachable) raises its own error, which the task's retries handle."""
-    require_partitions(platform, dataset, [day])
-    prefix = partition_prefix(dataset, day)
-    keys = partition_files(platform, dataset, day)
-    tables = []
-    for key in keys:
-        data = platform.store.read_bytes(key)
-        try:
-            tables.append(pq.read_table(io.BytesIO(data)))
-        except (pa.ArrowException, OSError) as exc:  # parsing bytes in memory: an OSError is a corrupt file
-            raise DataValidationError(f"{platform.store.uri(key)} is not readable parquet: {exc}") from exc
-    frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
-    expected = SCHEMAS[dataset]
-    missing = [name for name in expected.names if name not in frame.columns]
-    if missing:
-        raise DataValidationError(f"{platform.store.uri(prefix)} lacks column(s) {', '.join(missing)}")
-    return frame
 
 
 def snapshot_training_data(platform: Platform, spec: ModelSpec, job_name: str, end_day: date,
@@ -164,23 +133,6 @@ def check_finished(job: TrainingJob, logs: str = "") -> TrainingJob:
     if job.status != COMPLETED:
         raise TrainingJobFailed(f"training job {job.name} is {job.status}, not Completed")
     return job
-
-
-def extract_artifact(archive: Path, target: Path) -> Path:
-    """Unpacks a model.tar.gz; the ``data`` filter refuses members that would land outside
-    ``target``. Nothing is loaded: that runs the pickled code inside."""
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(target, filter="data")
-    return target
-
-
-def champion(platform: Platform, spec: ModelSpec) -> ModelVersion | None:
-    """The version serving most traffic on the model's endpoint, else the latest approved."""
-    endpoint = platform.endpoints.describe(spec.endpoint_name)
-    if endpoint is not None:
-        live = max(endpoint.variants, key=lambda v: v.weight)
-        return platform.registry.get(spec.name, live.model_version)
-    return platform.registry.latest(spec.name, APPROVED)
 
 
 HOLDOUT_FILE = "holdout.parquet"
@@ -283,49 +235,3 @@ def register(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Sn
     )
 
 
-def baseline_prefix(model_name: str, version: int) -> str:
-    return f"baselines/{model_name}/{version}"
-
-
-# what a version's drift baseline is made of, all written by the training contract
-BASELINE_FILES = (contract.REFERENCE_FILE, contract.METADATA_FILE, contract.EVALUATION_FILE)
-
-
-def store_baseline(platform: Platform, version: ModelVersion) -> str:
-    """Copies the reference profile computed at training time next to the version."""
-    prefix = baseline_prefix(version.model_name, version.version)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = platform.store.download_file(version.artifact_key, Path(tmp) / "model.tar.gz")
-        model_dir = extract_artifact(archive, Path(tmp) / "model")  # files only: the model is not loaded
-        for name in BASELINE_FILES:
-            platform.store.upload_file(model_dir / name, f"{prefix}/{name}")
-    return prefix
-
-
-def bootstrap_deploy(platform: Platform, spec: ModelSpec, version: ModelVersion,
-                     wait: bool = True) -> list[ProductionVariant] | None:
-    """A model without an endpoint gets one serving the approved version at 100 %; returns
-    the variants asked for (``wait=False``: the endpoint may still be ``Creating``)."""
-    if version.status != APPROVED:
-        return None
-    if platform.endpoints.describe(spec.endpoint_name) is not None:
-        return None
-    variants = [ProductionVariant(variant_name(version), spec.name, version.version, version.artifact_uri, 1.0)]
-    platform.endpoints.deploy(spec.endpoint_name, variants, wait=wait)
-    return variants
-
-
-def variant_name(version: ModelVersion) -> str:
-    return f"{version.model_name}-v{version.version}"
-
-
-def version_of_variant(model_name: str, variant: str) -> int:
-    """The registry version a production variant serves, from its name (``variant_name``'s
-    inverse). Data capture is filed under the variant's name, so this is how a past day's
-    traffic names the version that served it, whatever serves the endpoint now."""
-    prefix = f"{model_name}-v"
-    number = variant[len(prefix):] if variant.startswith(prefix) else ""
-    if not number.isdigit():
-        raise DataValidationError(f"variant {variant!r} of {model_name} is not named {prefix}<version>: "
-                                  "cannot tell which version served its traffic")
-    return int(number)

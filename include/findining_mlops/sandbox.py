@@ -10,6 +10,7 @@ group, so a time limit stops it and whatever it started.
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 import signal
 import subprocess
 from pathlib import Path
@@ -50,7 +51,5 @@ def run_child(command: list[str], *, env: dict[str, str], cwd: Path, timeout_s: 
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

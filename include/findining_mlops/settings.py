@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from findining_mlops.catalog import RESOURCE_PREFIX
 from findining_mlops.errors import ConfigurationError
@@ -42,7 +42,7 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_VPC_SECURITY_GROUP_IDS": ("sagemaker_security_group_ids", ""),
     "FINDINING_KMS_KEY_ARN": ("kms_key_arn", ""),
     "FINDINING_STATE_TABLE": ("state_table_name", "ai-restaurant-recommendation-mlops-state"),
-    "FINDINING_EXPERIMENTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
+    "FINDINING_ABTESTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
     # the A/B analysis' engine: DuckDB in the task, or Athena over the events' Glue table (docs/aws.md)
     "FINDINING_AB_ENGINE": ("", "duckdb"),
     "FINDINING_ATHENA_DATABASE": ("athena_database_name", "findining_mlops"),
@@ -92,14 +92,14 @@ class AwsSettings:
     security_group_ids: tuple[str, ...] = ()
     kms_key_arn: str = ""
     state_table: str = "ai-restaurant-recommendation-mlops-state"
-    experiments_table: str = "ai-restaurant-recommendation-ab-tests"
+    abtests_table: str = "ai-restaurant-recommendation-ab-tests"
     ab_engine: str = "duckdb"
     athena_database: str = "findining_mlops"
     athena_events_table: str = "ab_test_events"
     athena_workgroup: str = "findining-mlops"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "AwsSettings":
+    def from_env(cls, env: Mapping[str, str]) -> AwsSettings:
         # the guide's AWS_REGION names the same thing; ours wins where both are set
         region = (env.get("FINDINING_AWS_REGION") or "").strip() or env.get("AWS_REGION", "")
         env = {**env, "FINDINING_AWS_REGION": region}
@@ -122,7 +122,7 @@ class AwsSettings:
             _match(name, value[name], _INSTANCE, "a SageMaker instance type such as ml.m5.large")
         if value["FINDINING_KMS_KEY_ARN"]:
             _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
-        for name in ("FINDINING_STATE_TABLE", "FINDINING_EXPERIMENTS_TABLE"):
+        for name in ("FINDINING_STATE_TABLE", "FINDINING_ABTESTS_TABLE"):
             _match(name, value[name], _TABLE, "a DynamoDB table name")
         instances = _int("FINDINING_ENDPOINT_INSTANCE_COUNT", value, 1, 100)
         low = _int("FINDINING_ENDPOINT_MIN_CAPACITY", value, 1, 100)
@@ -166,7 +166,7 @@ class AwsSettings:
             security_group_ids=groups,
             kms_key_arn=value["FINDINING_KMS_KEY_ARN"],
             state_table=value["FINDINING_STATE_TABLE"],
-            experiments_table=value["FINDINING_EXPERIMENTS_TABLE"],
+            abtests_table=value["FINDINING_ABTESTS_TABLE"],
             ab_engine=engine,
             athena_database=value["FINDINING_ATHENA_DATABASE"],
             athena_events_table=value["FINDINING_ATHENA_EVENTS_TABLE"],
@@ -182,7 +182,7 @@ class Settings:
     defer_waits: bool = False  # long waits (training) wait in the triggerer, not in a worker slot
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         backend = env.get("FINDINING_BACKEND", "local").strip().lower()
         if backend not in BACKENDS:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,7 +50,7 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
     checks += [(f"role {seed_name} present", lambda arn=arn: _role(client, arn))
                for seed_name, arn in sorted(dict(outputs["role_arns"]).items())]
     checks += [(f"table {table} active", lambda table=table: _table(client, table))
-               for table in (settings.state_table, settings.experiments_table)]
+               for table in (settings.state_table, settings.abtests_table)]
     checks += [(f"Athena workgroup {settings.athena_workgroup} enforces its configuration",
                 lambda: _workgroup(client, settings.athena_workgroup)),
                (f"Glue table {settings.athena_database}.{settings.athena_events_table} present",

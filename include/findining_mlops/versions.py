@@ -19,6 +19,8 @@ from findining_mlops.errors import RegistryError
 
 SEMANTIC = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+# a form's version field: a label, or a number ("3" names the registry's v3), which the schema allows separately
+LABEL_PARAM_PATTERN = f"^{LABEL.pattern}$"
 BUMPS = ("major", "minor", "patch")
 FIRST_LABEL = "1.0.0"
 

@@ -1,5 +1,5 @@
 # FINDINING_AB_ENGINE=athena (plugins/findining_airflow/athena.py): the A/B events' Glue table over the parquet
-# batches of findining_mlops.abevents (abtests/<test-id>/events/dt=YYYY-MM-DD/part-<batch>.parquet) and the
+# batches of findining_mlops.abtest.outcomes (abtests/<test-id>/events/dt=YYYY-MM-DD/part-<batch>.parquet) and the
 # workgroup the analysis runs in. The events are encrypted by the bucket's default (SSE-KMS, the stack's key),
 # the results by the workgroup. The Data Catalog's own encryption setting is one per account and region, shared
 # by every environment of the account, so it is not this per-environment stack's to own.
@@ -19,7 +19,7 @@ resource "aws_glue_catalog_database" "ab" {
 resource "aws_glue_catalog_table" "ab_events" {
   name          = "ab_test_events"
   database_name = aws_glue_catalog_database.ab.name
-  description   = "A/B outcome events, one parquet file per batch and day (findining_mlops.abevents)"
+  description   = "A/B outcome events, one parquet file per batch and day (findining_mlops.abtest.outcomes)"
   table_type    = "EXTERNAL_TABLE"
 
   # Partition projection: Athena computes a query's partitions from its test id and days, so a new test or day
@@ -55,7 +55,7 @@ resource "aws_glue_catalog_table" "ab_events" {
       serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
     }
 
-    # findining_mlops.abevents.SCHEMA, in its order
+    # findining_mlops.abtest.outcomes.SCHEMA, in its order
     columns {
       name = "event_id"
       type = "string"

@@ -289,7 +289,7 @@ data "aws_iam_policy_document" "ml_management" {
     resources = ["${local.logs_arn}:/aws/sagemaker/TrainingJobs:*"]
   }
   statement {
-    sid = "StateAndExperimentTables"
+    sid = "StateAndABTestTables"
     actions = [
       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
       "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",

@@ -93,7 +93,7 @@ output "state_table_name" {
 }
 
 output "ab_tests_table_name" {
-  description = "FINDINING_EXPERIMENTS_TABLE"
+  description = "FINDINING_ABTESTS_TABLE"
   value       = aws_dynamodb_table.this["ab_tests"].name
 }
 

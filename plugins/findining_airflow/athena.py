@@ -1,6 +1,6 @@
 """The A/B analysis on Amazon Athena (``FINDINING_AB_ENGINE=athena``), through the Amazon provider's ``AthenaHook``.
 
-The SQL is the DuckDB analysis' own (``findining_mlops.absql``), transpiled to Trino; it reads the events' Glue
+The SQL is the DuckDB analysis' own (``findining_mlops.abtest.queries``), transpiled to Trino; it reads the events' Glue
 table, partitioned by ``test_id`` and ``dt`` over ``s3://<bucket>/abtests/<test-id>/events/dt=<day>/``, in the
 configured workgroup, whose settings (result location, encryption, bytes-scanned limit) Terraform owns.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import cached_property
 
-from findining_mlops.errors import ExperimentError
+from findining_mlops.errors import ABTestError
 from findining_mlops.settings import AwsSettings
 
 POLL_SECONDS = 5
@@ -41,15 +41,15 @@ class AthenaQueries:
                                        result_configuration={}, workgroup=self.settings.athena_workgroup)
         state = self.hook.poll_query_status(query_id, sleep_time=POLL_SECONDS)
         if state != SUCCEEDED:
-            raise ExperimentError(f"Athena query {query_id} in workgroup {self.settings.athena_workgroup} ended "
+            raise ABTestError(f"Athena query {query_id} in workgroup {self.settings.athena_workgroup} ended "
                                   f"{state}: {self.hook.get_state_change_reason(query_id)}")
         return rows_of(self.hook.get_query_results_paginator(query_id))
 
     def moments(self, test, plan, day: date) -> dict:
-        """``experiments.MomentsSource``: the test's per-arm moments up to ``day``, computed by Athena."""
-        from findining_mlops import abengine
+        """``lifecycle.MomentsSource``: the test's per-arm moments up to ``day``, computed by Athena."""
+        from findining_mlops.abtest import engine
 
-        return abengine.athena_moments(self.rows, self.settings.athena_database, self.settings.athena_events_table,
+        return engine.athena_moments(self.rows, self.settings.athena_database, self.settings.athena_events_table,
                                        test.test_id, plan, day)
 
 
@@ -67,5 +67,5 @@ def rows_of(pages) -> list[dict]:
         for row in data:
             cells = [cell.get("VarCharValue") for cell in row["Data"]]
             rows.append({name: None if text is None else convert(text)
-                         for (name, convert), text in zip(columns, cells)})
+                         for (name, convert), text in zip(columns, cells, strict=False)})
     return rows

@@ -6,7 +6,8 @@ settles it (``findining_mlops.deployment``)."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from airflow.sdk import BaseSensorOperator
 

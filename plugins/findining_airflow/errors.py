@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 
 @contextmanager
@@ -12,11 +12,11 @@ def fail_fast() -> Iterator[None]:
     fail the task at once with their message instead of burning retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from findining_mlops.errors import ConfigurationError, DataValidationError, ExperimentError, MissingPartitionError, \
+    from findining_mlops.errors import ConfigurationError, DataValidationError, ABTestError, MissingPartitionError, \
         RegistryError, TrainingJobFailed, UnknownModelError
 
     try:
         yield
-    except (ConfigurationError, DataValidationError, ExperimentError, MissingPartitionError, RegistryError, TrainingJobFailed,
+    except (ConfigurationError, DataValidationError, ABTestError, MissingPartitionError, RegistryError, TrainingJobFailed,
             UnknownModelError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""The negative-feedback digest's Airflow side: which path a day takes, and the analyser of
+"""The negative-feedback digest's Airflow side: which path a day takes, and the analyzer of
 the configured backend. On ``aws`` the boto3 session comes from the Airflow connection
 through the provider's ``BedrockRuntimeHook`` (keys, assumed role, profile), and the
 domain code makes its own ``bedrock-runtime`` client from it with adaptive retries and a
@@ -7,7 +7,7 @@ time-out. Bedrock's settings are env vars or Variables (``findining_bedrock_mode
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 LOCAL, CONVERSE, BATCH = "local", "converse", "batch"
 
@@ -42,7 +42,7 @@ def plan_day(day: date) -> dict:
     rows = negative_feedback(platform(), day, live_model(platform(), SENTIMENT_MODEL)[0])
     if len(rows) < BATCH_MINIMUM_RECORDS:
         return plan
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return {**plan, "path": BATCH, **prepare_batch(platform().store, day, rows, bedrock, stamp),
             "role_arn": bedrock.batch_role_arn, "model_id": bedrock.model_id, "aws_conn_id": config.aws.conn_id,
             "region": config.aws.region}
@@ -55,18 +55,18 @@ def bedrock_hook(plan: dict):
     return BedrockHook(aws_conn_id=plan["aws_conn_id"], region_name=plan["region"])
 
 
-def feedback_analyser():
+def feedback_analyzer():
     from findining_airflow.runtime import platform, settings
 
     config = settings()
     if config.backend != "aws":
-        from findining_mlops.feedback.local import LocalAnalyser
+        from findining_mlops.feedback.local import LocalAnalyzer
 
-        return LocalAnalyser.from_platform(platform())
+        return LocalAnalyzer.from_platform(platform())
     from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
 
-    from findining_mlops.feedback.bedrock import BedrockAnalyser, bedrock_runtime_client
+    from findining_mlops.feedback.bedrock import BedrockAnalyzer, bedrock_runtime_client
 
     bedrock = bedrock_settings()
     hook = BedrockRuntimeHook(aws_conn_id=config.aws.conn_id, region_name=config.aws.region)
-    return BedrockAnalyser(bedrock_runtime_client(hook.get_session(region_name=config.aws.region), bedrock), bedrock)
+    return BedrockAnalyzer(bedrock_runtime_client(hook.get_session(region_name=config.aws.region), bedrock), bedrock)

@@ -2,7 +2,7 @@
 
 A global operator link, so the TaskFlow tasks of ``model_monitoring`` and ``ab_test_analysis``
 get it without a custom operator. Airflow computes it in the API server from the task instance's
-key alone, so the folder comes from names the DAGs fix: the mapped ``analyse`` task's map index
+key alone, so the folder comes from names the DAGs fix: the mapped ``analyze`` task's map index
 is the position of the model in ``model_names()``, and a scheduled or backfilled run's id holds
 the day it checks. Where the day is unknown (a run triggered by hand) the link opens the model's
 folder of days. Other tasks get no link (an empty URL: the button is disabled).
@@ -14,8 +14,8 @@ from airflow.sdk import BaseOperatorLink
 
 from findining_airflow.reports import model_url, monitoring_folder, run_day, sagemaker_training_job_url, view_url
 
-MONITORING_TASKS = {("model_monitoring", "analyse"), ("model_monitoring", "decide")}
-AB_ANALYSIS_TASKS = {("ab_test_analysis", "analyse")}
+MONITORING_TASKS = {("model_monitoring", "analyze"), ("model_monitoring", "decide")}
+AB_ANALYSIS_TASKS = {("ab_test_analysis", "analyze")}
 
 
 def reports_key(dag_id: str, task_id: str, run_id: str, map_index: int) -> tuple[str, dict[str, str]] | None:

@@ -7,7 +7,8 @@ import time
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -86,7 +87,7 @@ class TrainingJobOperator(BaseOperator):
 
         return settings().defer_waits
 
-    def _trigger(self, job_name: str) -> "TrainingJobTrigger":
+    def _trigger(self, job_name: str) -> TrainingJobTrigger:
         """The trigger, told here where the job runs: it reads no Variables in the triggerer."""
         from findining_airflow.runtime import settings
 

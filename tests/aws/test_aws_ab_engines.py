@@ -5,14 +5,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import boto3
 import pytest
 import requests
 
 from aws_stack import ACCOUNT, REGION
-from findining_mlops import abengine, absql, abtest
+from findining_mlops.abtest import engine
+from findining_mlops.abtest import queries
+from findining_mlops.abtest import stats
 from findining_mlops.platform.ports import MetricEvent
 
 TEST_ID = "ab-1"
@@ -23,7 +25,7 @@ ATHENA_TYPES = {bool: "boolean", int: "bigint", float: "double", str: "varchar"}
 
 
 def _events(day: date) -> list[MetricEvent]:
-    when = datetime(day.year, day.month, day.day, 8, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
     events = []
     for u in range(40):
         variant = "treatment" if u % 2 else "control"
@@ -36,18 +38,18 @@ def _events(day: date) -> list[MetricEvent]:
 @pytest.fixture
 def recorded(aws):
     for offset in range(2):
-        assert aws.experiments.record(_events(START + timedelta(days=offset))) == 80
+        assert aws.abtests.record(_events(START + timedelta(days=offset))) == 80
 
 
 def test_duckdb_reads_the_days_batches_from_s3_and_keeps_the_running_aggregate_there(aws, recorded, tmp_path):
-    plan = abtest.sql_plan(CONFIG)
+    plan = stats.sql_plan(CONFIG)
     day_two = START + timedelta(days=1)
-    abengine.daily_moments(aws.store, TEST_ID, plan, START, START)
-    merged = abengine.daily_moments(aws.store, TEST_ID, plan, day_two, START)
-    assert aws.store.exists(abengine.users_key(TEST_ID, day_two, "running"))
+    engine.daily_moments(aws.store, TEST_ID, plan, START, START)
+    merged = engine.daily_moments(aws.store, TEST_ID, plan, day_two, START)
+    assert aws.store.exists(engine.users_key(TEST_ID, day_two, "running"))
     every = [e for day in (START, day_two) for e in _events(day)]
-    expected = abtest.analyze(_frame(every), CONFIG)
-    result = abtest.analyze_moments(merged, CONFIG)
+    expected = stats.analyze(_frame(every), CONFIG)
+    result = stats.analyze_moments(merged, CONFIG)
     assert result["metrics"]["latency_ms"]["control"] == expected["metrics"]["latency_ms"]["control"]
     assert result["metrics"]["latency_ms"]["p_value"] == pytest.approx(expected["metrics"]["latency_ms"]["p_value"],
                                                                        rel=1e-9)
@@ -58,17 +60,17 @@ def test_the_athena_engine_runs_the_trino_sql_on_the_glue_table_in_the_workgroup
 
     settings = replace(account, ab_engine="athena")
     boto3.client("athena", region_name=REGION).create_work_group(Name=settings.athena_workgroup)
-    plan = abtest.sql_plan(CONFIG)
+    plan = stats.sql_plan(CONFIG)
     day_two = START + timedelta(days=1)
     paths = [aws.store.download_file(k, tmp_path / k) for k in
              aws.store.list_keys(f"abtests/{TEST_ID}/events/")]
-    rows = abengine.DuckDB().rows(absql.analysis_sql(plan, abengine.parquet_relation(paths)))
+    rows = engine.DuckDB().rows(queries.analysis_sql(plan, engine.parquet_relation(paths)))
     _queue_athena_result(rows)
 
     test = type("Test", (), {"test_id": TEST_ID})()
     moments = AthenaQueries(settings).moments(test, plan, day_two)
 
-    assert moments == abengine.arm_moments(lambda sql: rows, plan, "events")
+    assert moments == engine.arm_moments(lambda sql: rows, plan, "events")
     athena = boto3.client("athena", region_name=REGION)
     [query_id] = athena.list_query_executions(WorkGroup=settings.athena_workgroup)["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]

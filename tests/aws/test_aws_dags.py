@@ -5,7 +5,7 @@ endpoint change and the bake sensor, rescheduled, waits it out."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import boto3
 import pytest
@@ -51,7 +51,7 @@ def test_retraining_defers_training_registers_and_deploys_and_a_re_run_starts_no
     jobs = runs_training_jobs(monkeypatch)
     dag = load_dag("model_retraining")
     dag.get_task("train").poll_interval = 0.2
-    when = datetime(2026, 10, 7, tzinfo=timezone.utc)
+    when = datetime(2026, 10, 7, tzinfo=UTC)
     conf = {"model_name": "sentiment", "reason": "first model", "data_end_date": "2026-10-06"}
 
     run = dag.test(logical_date=when, run_after=when, run_conf=conf)
@@ -109,7 +109,7 @@ def test_a_deployment_submits_endpoint_changes_and_the_bake_sensor_waits_them_ou
     updates = updates_endpoints(monkeypatch, describes=3)  # each update is seen Updating three times
     dag = load_dag("model_deployment")
     dag.get_task("bake").poke_interval = 0.5
-    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 1, tzinfo=UTC)
 
     run = dag.test(logical_date=when, run_after=when, run_conf={
         "model_name": "sentiment", "version": 2, "strategy": "all_at_once", "bake_minutes": 0})

@@ -35,7 +35,7 @@ def environments(aws_env, monkeypatch):
             settings = AwsSettings.from_env({
                 "FINDINING_AWS_REGION": REGION, "FINDINING_BUCKET": bucket, "FINDINING_SAGEMAKER_ROLE_ARN": ROLE_ARN,
                 "FINDINING_ALERTS_TOPIC_ARN": topic, "FINDINING_STATE_TABLE": f"{prefix}-mlops-state",
-                "FINDINING_EXPERIMENTS_TABLE": f"{prefix}-ab-tests"})
+                "FINDINING_ABTESTS_TABLE": f"{prefix}-ab-tests"})
             create_tables(AwsClients(settings), settings)
             platforms[env] = aws_platform(settings)
 
@@ -107,5 +107,5 @@ def test_a_prefix_sagemaker_would_refuse_is_a_configuration_error_naming_the_set
 
     monkeypatch.setenv("FINDINING_RESOURCE_PREFIX", prefix)
     with pytest.raises(ConfigurationError, match=problem) as error:
-        get_model("recommendation").endpoint_name
+        _ = get_model("recommendation").endpoint_name
     assert "FINDINING_RESOURCE_PREFIX" in str(error.value)

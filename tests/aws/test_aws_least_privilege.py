@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 
 import boto3
-import pytest
 import requests
 from botocore.exceptions import ClientError
 from moto.core import disable_iam_authentication, set_initial_no_auth_action_count
@@ -138,7 +137,7 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
     from findining_mlops import deployment, monitoring
     from findining_mlops.canary import CanaryThresholds
     from findining_mlops.platform.aws import aws_platform
-    from findining_mlops.platform.ports import ABTest, MetricDatum, MetricEvent
+    from findining_mlops.platform.ports import ABTest, MetricEvent
 
     runs_training_jobs(monkeypatch)
     updates_endpoints(monkeypatch)
@@ -175,17 +174,17 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
                       treatment_version=2, control_variant="sentiment-v1", treatment_variant="sentiment-v2",
                       traffic_split=50, duration_days=7, success_metrics={"engaged": {"kind": "binary", "direction": "increase"}},
                       guardrail_metrics={}, alpha=0.05, started_at="2026-10-06")
-        aws.experiments.create(test)
-        when = datetime(2026, 10, 6, tzinfo=timezone.utc)
-        aws.experiments.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(3)])
-        assert len(aws.experiments.events("ab-1")) == 3
-        aws.experiments.finish("ab-1", "stopped", "test", None, "2026-10-07")
+        aws.abtests.create(test)
+        when = datetime(2026, 10, 6, tzinfo=UTC)
+        aws.abtests.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(3)])
+        assert len(aws.abtests.events("ab-1")) == 3
+        aws.abtests.finish("ab-1", "stopped", "test", None, "2026-10-07")
 
         monitoring.publish_metrics(aws, sentiment, date.today() - timedelta(days=1), {
             "live_version": 1, "malformed": 0, "per_version": {1: {
                 "drift_share": 0.2, "drifted_columns": [], "rows": 5, "performance": None, "performance_drop": None}}})
         aws.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
-                          datetime.now(timezone.utc) - timedelta(days=2), datetime.now(timezone.utc))
+                          datetime.now(UTC) - timedelta(days=2), datetime.now(UTC))
         aws.notifications.publish("least privilege", "the alerts topic takes the management role's messages")
         aws.endpoints.list_endpoints()
 
@@ -205,8 +204,8 @@ def test_the_management_role_runs_the_ab_analysis_on_athena_over_the_events_tabl
     from findining_airflow.athena import AthenaQueries
     from findining_mlops.platform.ports import MetricEvent
 
-    when = datetime(2026, 10, 6, 8, tzinfo=timezone.utc)
-    aws.experiments.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(4)])
+    when = datetime(2026, 10, 6, 8, tzinfo=UTC)
+    aws.abtests.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(4)])
     glue = boto3.client("glue", region_name=REGION)
     glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
     glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={
@@ -293,7 +292,7 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                "endpoint_names": [ENDPOINT], "mwaa_environment_name": "ai-restaurant-recommendation-test-airflow",
                "athena_database_name": GLUE_DATABASE, "ab_events_glue_table_name": GLUE_TABLE,
                "athena_workgroup_name": WORKGROUP,
-               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name"), TABLES)}}
+               **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name"), TABLES, strict=False)}}
     outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,

@@ -3,7 +3,7 @@ a canary rolled back by its alarm, and a failing DAG run's alert arriving throug
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import boto3
 
@@ -101,7 +101,7 @@ def test_a_failing_dag_run_alerts_through_sns_with_run_and_task_details(aws, air
     """model_retraining on the aws backend, asked for a day that has no data."""
     use_catalog(sentiment=SENTIMENT)
     dag = load_dag("model_retraining")
-    when = datetime(2026, 10, 21, tzinfo=timezone.utc)
+    when = datetime(2026, 10, 21, tzinfo=UTC)
     run = dag.test(logical_date=when, run_after=when,
                    run_conf={"model_name": "sentiment", "reason": "x", "data_end_date": "2026-10-20"})
     assert run.state == "failed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -54,7 +54,7 @@ def test_an_alert_reaches_a_queue_subscribed_to_the_topic_within_snss_limits(aws
 
 
 def test_metrics_go_to_cloudwatch_and_come_back_per_minute(aws):
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     dims = {"EndpointName": "ai-restaurant-recommendation-sentiment-endpoint", "VariantName": "sentiment-v2"}
     aws.metrics.put("AWS/SageMaker", [MetricDatum("Invocations", 10, dims, now - timedelta(minutes=3), "Count"),
                                       MetricDatum("Invocations", 5, dims, now - timedelta(minutes=3, seconds=-20), "Count"),

@@ -5,7 +5,7 @@ batches on S3, not items."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import boto3
@@ -21,13 +21,13 @@ def test_every_table_of_the_backend_holds_items_once_an_ab_test_runs(aws, accoun
     from findining_mlops.platform.aws.dynamodb import key_schemas
     from findining_mlops.platform.ports import ABTest, MetricEvent
 
-    aws.experiments.create(ABTest(
+    aws.abtests.create(ABTest(
         test_id="ab-1", test_name="t", model_name="sentiment", endpoint="e", control_version=1, treatment_version=2,
         control_variant="sentiment-v1", treatment_variant="sentiment-v2", traffic_split=50, duration_days=7,
         success_metrics={"engaged": {"kind": "binary", "direction": "increase"}}, guardrail_metrics={}, alpha=0.05,
         started_at="2026-10-06"))
-    when = datetime(2026, 10, 6, tzinfo=timezone.utc)
-    aws.experiments.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(3)])
+    when = datetime(2026, 10, 6, tzinfo=UTC)
+    aws.abtests.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(3)])
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     empty = [table for table in key_schemas(account) if not dynamodb.scan(TableName=table, Limit=1)["Items"]]

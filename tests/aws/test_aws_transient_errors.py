@@ -23,7 +23,7 @@ def listing_of(keys: list[str]) -> dict:
 def test_a_throttled_partition_read_is_retryable_not_bad_data(aws):
     from findining_airflow.errors import fail_fast
     from findining_mlops.errors import DataValidationError
-    from findining_mlops.retraining import read_partition
+    from findining_mlops.partitions import read_partition
 
     listing = {"Bucket": BUCKET, "Prefix": "data/reviews/dt=2026-10-01/"}
     with Stubber(aws.store.clients.s3) as s3:  # after botocore's own retries gave up
@@ -42,7 +42,7 @@ def test_a_corrupt_parquet_object_is_bad_data_and_fails_at_once(aws):
 
     from findining_airflow.errors import fail_fast
     from findining_mlops.errors import DataValidationError
-    from findining_mlops.retraining import read_partition
+    from findining_mlops.partitions import read_partition
 
     aws.store.write_bytes(KEY, b"PAR1 this is not parquet")
 

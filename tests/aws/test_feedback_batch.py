@@ -13,8 +13,16 @@ import pytest
 from botocore.stub import Stubber
 
 from aws_stack import BUCKET
-from findining_mlops.feedback.batch import (BATCH_MINIMUM_RECORDS, batch_input, batch_job_status, collect_batch,
-                                            job_name, prepare_batch, submit_batch_job, write_batch_input)
+from findining_mlops.feedback.batch import (
+    BATCH_MINIMUM_RECORDS,
+    batch_input,
+    batch_job_status,
+    collect_batch,
+    job_name,
+    prepare_batch,
+    submit_batch_job,
+    write_batch_input,
+)
 from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME, BedrockSettings
 from findining_mlops.feedback.schema import analysis_schema
 
@@ -95,7 +103,7 @@ def test_the_output_is_read_back_as_analyses_and_failures(aws):
     results = {r.feedback_id: r for r in collected}
     assert restaurants["fb-001"] == "r0001"
     assert results["fb-empty"].status == "refused"
-    assert results["fb-001"].status == "analysed" and results["fb-001"].analysis == GOOD
+    assert results["fb-001"].status == "analyzed" and results["fb-001"].analysis == GOOD
     assert results["fb-001"].redactions == {"phone": 1}
     assert results["fb-002"].status == "failed" and "language" in results["fb-002"].error
     assert results["fb-003"].status == "failed" and "no record_feedback_analysis tool call" in results["fb-003"].error

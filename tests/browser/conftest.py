@@ -35,7 +35,7 @@ def _free_port() -> int:
 def airflow(tmp_path_factory):
     """The demo's Airflow with the project's DAGs and plugins on a small store; yields its REST
     client."""
-    from findining_mlops import demo
+    from findining_mlops.tools import demo
 
     state = tmp_path_factory.mktemp("browser-airflow")
     _small_store(state / "findining")
@@ -52,7 +52,7 @@ def _small_store(home: Path) -> None:
     from findining_mlops.catalog import get_model
     from findining_mlops.data.synthetic import generate
     from findining_mlops.platform.local import local_platform
-    from findining_mlops.traffic import replay_day
+    from findining_mlops.tools.traffic import replay_day
 
     platform = local_platform(home, seed=11)
     generate(platform.store, START, DATA_DAYS, seed=3, requests_per_day=150, reviews_per_day=150)

@@ -11,7 +11,7 @@ from conftest import MONITORED_DAY, screenshot
 from playwright.sync_api import expect
 
 from findining_mlops.catalog import model_names
-from findining_mlops.demo import wait_for_backfill_day
+from findining_mlops.tools.airflow_client import wait_for_backfill_day
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_a_monitoring_task_links_to_its_drift_report(page, airflow):
     [run_id] = [r["dag_run_id"] for r in airflow.runs("model_monitoring") if r["run_type"] == "backfill"]
 
     map_index = model_names().index("sentiment")
-    page.goto(f"/dags/model_monitoring/runs/{run_id}/tasks/analyse/mapped/{map_index}/details")
+    page.goto(f"/dags/model_monitoring/runs/{run_id}/tasks/analyze/mapped/{map_index}/details")
     reports = page.get_by_role("link", name="Reports")
     expect(reports).to_be_visible()
     screenshot(page, "1-monitoring-task")

@@ -15,14 +15,20 @@ import signal
 import socket
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 
 import pytest
 
-from findining_mlops.airflow_cluster import (AirflowCluster, ClusterConfig, ServiceUnreachable, check_services,
-                                             drop_database, ensure_admin_password)
-from findining_mlops.demo import AirflowClient, wait_for_dags
+from findining_mlops.tools.airflow_cluster import (
+    AirflowCluster,
+    ClusterConfig,
+    ServiceUnreachable,
+    check_services,
+    drop_database,
+    ensure_admin_password,
+)
+from findining_mlops.tools.airflow_client import AirflowClient, wait_for_dags
 from simulation import RECOMMENDATION, SENTIMENT, load_dag, write_catalog
 
 pytestmark = pytest.mark.slow
@@ -149,7 +155,7 @@ def wait_for_backfill(client: PasswordClient, dag_id: str, days: list[date], tim
 
 def replay(platform, days: list[date]) -> None:
     from findining_mlops.catalog import get_model
-    from findining_mlops.traffic import replay_day
+    from findining_mlops.tools.traffic import replay_day
 
     for day in days:
         for model in MODELS:
@@ -184,7 +190,7 @@ def test_retraining_and_monitoring_backfill_run_across_two_celery_workers(cluste
     day = MONITORED[-1]
     on_cluster = {(m, name): platform.store.read_bytes(f"reports/{m}/dt={day}/{name}")
                   for m in MODELS for name in REPORTS}
-    when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     assert load_dag("model_monitoring").test(logical_date=when, run_after=when + timedelta(days=1)).state == "success"
     assert {key: platform.store.read_bytes(f"reports/{key[0]}/dt={day}/{key[1]}") for key in on_cluster} == on_cluster
 

@@ -45,7 +45,7 @@ def feedback_platform(feedback_home):
 
 
 @pytest.fixture(scope="session")
-def local_analyser(trained_home):
-    from findining_mlops.feedback.local import LocalAnalyser
+def local_analyzer(trained_home):
+    from findining_mlops.feedback.local import LocalAnalyzer
 
-    return LocalAnalyser.from_platform(local_platform(trained_home, seed=5))
+    return LocalAnalyzer.from_platform(local_platform(trained_home, seed=5))

@@ -9,7 +9,7 @@ from datetime import date
 
 from findining_mlops import artifacts, monitoring
 from findining_mlops.catalog import get_model, model_names
-from findining_mlops.traffic import replay_day
+from findining_mlops.tools.traffic import replay_day
 
 DAY = date(2026, 10, 13)  # not in the training window
 
@@ -31,7 +31,7 @@ def test_replayed_traffic_is_monitored_for_drift_and_scored_against_the_labels(f
     spec = get_model("aspects")
     report = replay_day(feedback_platform, spec, DAY)
     assert report.sent == 100 and report.errors == 0
-    summary = monitoring.analyse_day(feedback_platform, spec, DAY)
+    summary = monitoring.analyze_day(feedback_platform, spec, DAY)
     assert summary["outcome"] == monitoring.CHECKED
     assert summary["dataset_drift"] is False
     assert summary["performance"] >= 0.8

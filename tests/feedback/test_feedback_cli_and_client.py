@@ -18,7 +18,7 @@ def test_analyze_text_prints_one_json_line(capsys, feedback_home):
     out = capsys.readouterr().out.splitlines()
     assert code == 0 and len(out) == 1
     result = json.loads(out[0])
-    assert result["status"] == "analysed" and result["analysis"]["language"] == "yue"
+    assert result["status"] == "analyzed" and result["analysis"]["language"] == "yue"
     assert "hygiene" in [a["aspect"] for a in result["analysis"]["aspects"]]
     assert result["analysis"]["needs_attention"] is True
 
@@ -30,7 +30,7 @@ def test_analyze_file_answers_per_line_and_refuses_bad_lines_with_exit_1(capsys,
     captured = capsys.readouterr()
     results = [json.loads(line) for line in captured.out.splitlines()]
     assert code == 1 and "1 of 3 input(s) refused" in captured.err
-    assert [r["status"] for r in results] == ["analysed", "refused", "analysed"]
+    assert [r["status"] for r in results] == ["analyzed", "refused", "analyzed"]
     assert [r["feedback_id"] for r in results] == ["line-1", "line-2", "line-3"]
 
 
@@ -40,7 +40,7 @@ def test_evaluate_reports_per_aspect_precision_recall_and_f1(capsys, feedback_ho
         labelled, orient="records", lines=True, force_ascii=False)
     code = main(["feedback", "evaluate", "--home", str(feedback_home), "--labelled", str(labelled)])
     report = json.loads(capsys.readouterr().out)
-    assert code == 0 and report["rows"] == 80 and report["analyser"].startswith("local:aspects v1")
+    assert code == 0 and report["rows"] == 80 and report["analyzer"].startswith("local:aspects v1")
     assert set(report["per_aspect"]["service"]) == {"precision", "recall", "f1", "support"}
     assert report["macro_f1"] >= 0.8
 
@@ -55,7 +55,7 @@ def test_evaluate_names_missing_columns(capsys, feedback_home, tmp_path):
 def test_the_client_analyzes_negative_feedback_and_its_health_check_covers_the_aspect_endpoint(feedback_platform):
     service = MLService(feedback_platform)
     result = service.analyze_negative_feedback("The delivery arrived an hour late, really disappointed.")
-    assert result.status == "analysed"
+    assert result.status == "analyzed"
     assert [a["aspect"] for a in result.analysis["aspects"]] == ["delivery"]
     assert service.analyze_negative_feedback("   ").status == "refused"
     assert service.health_check()["aspects"]["status"] == "InService"

@@ -4,7 +4,7 @@ hygiene spike at one restaurant, a quiet day, and a re-run."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 import pandas as pd
 import pytest
@@ -21,7 +21,7 @@ RESTAURANT = "r0042"
 
 
 def run(dag, day: date):
-    when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return dag.test(logical_date=when, run_after=when)
 
 
@@ -44,8 +44,8 @@ def plant_hygiene_spike(platform, day: date, count: int = 6) -> None:
 def test_a_quiet_day_writes_the_digest_and_alerts_nothing(digest_dag, feedback_platform, feedback_home):
     assert run(digest_dag, QUIET_DAY).state == "success"
     digest = json.loads(feedback_platform.store.read_bytes(report_prefix(QUIET_DAY) + "digest.json"))
-    assert digest["analysed"] > 20 and digest["failed"] == 0 and digest["spikes"] == []
-    assert sum(digest["aspects"].values()) >= digest["analysed"]
+    assert digest["analyzed"] > 20 and digest["failed"] == 0 and digest["spikes"] == []
+    assert sum(digest["aspects"].values()) >= digest["analyzed"]
     assert feedback_platform.store.exists(report_prefix(QUIET_DAY) + "digest.html")
     assert spike_alerts(feedback_home) == []
 

@@ -37,7 +37,7 @@ def create_stack(session) -> dict:
     dynamodb = session.client("dynamodb", region_name=REGION)
     for table, keys in tables.values():
         dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"))],
+                              KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
                               AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
                               SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn})
     glue_database, events_table, workgroup = NAME.replace("-", "_"), "ab_test_events", f"{NAME}-ab"

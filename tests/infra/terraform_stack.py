@@ -138,16 +138,25 @@ def python_condition(condition: str) -> str:
         rest = expr[i:]
         if not in_string:
             if rest.startswith("&&"):
-                out.append(" and "); i += 2; continue
+                out.append(" and ")
+                i += 2
+                continue
             if rest.startswith("||"):
-                out.append(" or "); i += 2; continue
+                out.append(" or ")
+                i += 2
+                continue
             if char == "!" and not rest.startswith("!="):
-                out.append(" not "); i += 1; continue
+                out.append(" not ")
+                i += 1
+                continue
             if rest.startswith("can("):
-                out.append("can(lambda: "); i += 4; continue
+                out.append("can(lambda: ")
+                i += 4
+                continue
             word = re.match(r"\b(true|false|null)\b", rest) if (i == 0 or not expr[i - 1].isalnum()) else None
             if word:
-                out.append({"true": "True", "false": "False", "null": "None"}[word.group(1)]); i += len(word.group(1))
+                out.append({"true": "True", "false": "False", "null": "None"}[word.group(1)])
+                i += len(word.group(1))
                 continue
         out.append(char)
         i += 1

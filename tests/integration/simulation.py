@@ -16,7 +16,7 @@ from findining_mlops import monitoring, retraining
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.platform.local.training import output_artifact_key
 from findining_mlops.platform.ports import COMPLETED, Platform, TrainingJob, TrainingJobSpec
-from findining_mlops.traffic import replay_day
+from findining_mlops.tools.traffic import replay_day
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 # small, fast versions of the shipped models; tests override what they exercise
@@ -119,7 +119,7 @@ def monitor_days(platform: Platform, spec: ModelSpec, first: date, days: int, re
         day = first + timedelta(days=offset)
         if replay:
             replay_day(platform, spec, day)
-        analysis = monitoring.analyse_day(platform, spec, day)
+        analysis = monitoring.analyze_day(platform, spec, day)
         decisions.append(monitoring.decide(platform, spec, day, analysis))
     return decisions
 

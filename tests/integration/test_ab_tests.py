@@ -5,18 +5,18 @@ concludes and promotes through Airflow (``dag.test``)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import numpy as np
 import pytest
 
-from findining_mlops import experiments
+from findining_mlops.abtest import lifecycle
 from findining_mlops.catalog import get_model
 from findining_mlops.client import MLService
 from findining_mlops.data.synthetic import generate
-from findining_mlops.errors import DataValidationError, ExperimentError, RegistryError
+from findining_mlops.errors import DataValidationError, ABTestError, RegistryError
 from findining_mlops.platform.ports import CONCLUDED, RUNNING, STOPPED, MetricEvent
-from findining_mlops.traffic import experiment_day
+from findining_mlops.tools.traffic import abtest_day
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 
 pytestmark = pytest.mark.slow
@@ -42,25 +42,25 @@ def versions(platform, airflow_db, use_catalog, trained_jobs):
     return spec
 
 
-def request(**changes) -> experiments.TestRequest:
+def request(**changes) -> lifecycle.TestRequest:
     fields = {k: v for k, v in FORM.items() if k != "start_date"}
-    return experiments.TestRequest(**{**fields, **changes})
+    return lifecycle.TestRequest(**{**fields, **changes})
 
 
 def started(platform, test_id="t-1", **changes):
-    return experiments.start_test(platform, experiments.plan_test(platform, request(**changes), test_id, TEST_DAY))
+    return lifecycle.start_test(platform, lifecycle.plan_test(platform, request(**changes), test_id, TEST_DAY))
 
 
 def record(platform, test, day: date, users: range, value_of, metric="sentiment_accuracy", variant_of=None):
     """Outcomes of ``users`` on ``day``; the arm is the user's assigned one unless ``variant_of`` says otherwise."""
-    when = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     events = []
     for u in users:
         user = f"user-{u}"
-        arm = variant_of(u) if variant_of else experiments.assign(test, user)
-        events.append(MetricEvent(experiments.event_id(test.test_id, user, metric, day.isoformat()), test.test_id,
+        arm = variant_of(u) if variant_of else lifecycle.assign(test, user)
+        events.append(MetricEvent(lifecycle.event_id(test.test_id, user, metric, day.isoformat()), test.test_id,
                                   user, arm, metric, float(value_of(u, arm)), when))
-    platform.experiments.record(events)
+    platform.abtests.record(events)
 
 
 # -- creating a test ----------------------------------------------------------------------
@@ -77,8 +77,8 @@ def record(platform, test, day: date, users: range, value_of, metric="sentiment_
 def test_a_test_that_cannot_run_is_refused_before_anything_changes(versions, platform, changes, error, message):
     before = platform.endpoints.describe(ENDPOINT)
     with pytest.raises(error, match=message):
-        experiments.plan_test(platform, request(**changes), "t-1", TEST_DAY)
-    assert platform.experiments.list_tests() == []
+        lifecycle.plan_test(platform, request(**changes), "t-1", TEST_DAY)
+    assert platform.abtests.list_tests() == []
     assert platform.endpoints.describe(ENDPOINT) == before
 
 
@@ -86,21 +86,21 @@ def test_starting_puts_both_versions_on_the_endpoint_holds_it_and_records_the_te
     test = started(platform, traffic_split=30)
     variants = {v.variant_name: (v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants}
     assert variants == {"sentiment-v1": (1, pytest.approx(0.7)), "sentiment-v2": (2, pytest.approx(0.3))}
-    assert platform.experiments.get("t-1") == test and test.status == RUNNING
+    assert platform.abtests.get("t-1") == test and test.status == RUNNING
     assert json.loads(platform.store.read_bytes("abtests/t-1/test.json"))["traffic_split"] == 30
     # a rollout cannot change the variants under the test, and a retry changes nothing
     assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "model_deployment run") == "abtest:t-1"
     assert started(platform, traffic_split=30) == test
-    with pytest.raises(ExperimentError, match="already runs A/B test t-1"):
+    with pytest.raises(ABTestError, match="already runs A/B test t-1"):
         started(platform, test_id="t-2")
-    assert platform.experiments.get("t-2") is None
+    assert platform.abtests.get("t-2") is None
 
 
 def test_a_rollout_in_progress_keeps_a_test_from_starting_and_nothing_is_recorded(versions, platform):
     platform.endpoints.acquire_deployment_lock(ENDPOINT, "model_deployment run")
-    with pytest.raises(ExperimentError, match="held by model_deployment run"):
+    with pytest.raises(ABTestError, match="held by model_deployment run"):
         started(platform)
-    assert platform.experiments.list_tests() == []
+    assert platform.abtests.list_tests() == []
 
 
 # -- assignment and the client ------------------------------------------------------------
@@ -109,8 +109,8 @@ def test_a_user_keeps_their_arm_and_the_arms_share_users_as_planned(versions, pl
     service = MLService(platform)
     for user in ("alice", "bob", "carol", "dave"):
         served = {service.analyze_review("好好食", user_id=user).variant for _ in range(8)}
-        assert served == {experiments.arm_variant(test, experiments.assign(test, user))}
-    arms = [experiments.assign(test, f"user-{i}") for i in range(20_000)]
+        assert served == {lifecycle.arm_variant(test, lifecycle.assign(test, user))}
+    arms = [lifecycle.assign(test, f"user-{i}") for i in range(20_000)]
     assert arms.count("treatment") / len(arms) == pytest.approx(0.20, abs=0.012)
 
 
@@ -120,32 +120,32 @@ def test_outcomes_are_recorded_once_and_bad_ones_are_refused(versions, platform)
     context = {"inference_id": "req-1", "timestamp": "2026-10-07T10:00:00+00:00"}
     assert service.record_ab_test_result("alice", "sentiment", "sentiment_accuracy", 1.0, context) is True
     assert service.record_ab_test_result("alice", "sentiment", "sentiment_accuracy", 1.0, context) is False
-    with pytest.raises(ExperimentError, match="does not measure 'stars'"):
+    with pytest.raises(ABTestError, match="does not measure 'stars'"):
         service.record_ab_test_result("alice", "sentiment", "stars", 4.0, context)
-    with pytest.raises(ExperimentError, match="finite number"):
+    with pytest.raises(ABTestError, match="finite number"):
         service.record_ab_test_result("alice", "sentiment", "sentiment_accuracy", "yes", context)
-    with pytest.raises(ExperimentError, match="no A/B test is running for recommendation"):
+    with pytest.raises(ABTestError, match="no A/B test is running for recommendation"):
         service.record_ab_test_result("alice", "recommendation", "recommendation_accuracy", 1.0, context)
-    assert len(platform.experiments.events("t-1")) == 1
+    assert len(platform.abtests.events("t-1")) == 1
     assert service.health_check()["sentiment"]["status"] == "InService"
 
 
 def test_a_replayed_day_sends_each_user_to_their_arm_and_records_real_outcomes_once(versions, platform):
     test = started(platform, guardrail_metrics=["model_latency_ms"])
     service = MLService(platform)
-    first = experiment_day(service, versions, TEST_DAY)
+    first = abtest_day(service, versions, TEST_DAY)
     assert first.requests == 150 and first.errors == 0 and set(first.per_arm) == {"control", "treatment"}
-    events = platform.experiments.events(test.test_id)
+    events = platform.abtests.events(test.test_id)
     assert first.events_new == len(events) == 300  # accuracy and latency per request
-    assert all(e.variant == experiments.assign(test, e.user_id) for e in events)
+    assert all(e.variant == lifecycle.assign(test, e.user_id) for e in events)
     assert {e.metric_value for e in events if e.metric_name == "sentiment_accuracy"} == {0.0, 1.0}
-    assert experiment_day(service, versions, TEST_DAY).events_new == 0
+    assert abtest_day(service, versions, TEST_DAY).events_new == 0
 
 
 # -- the daily analysis through Airflow -----------------------------------------------------
 def run_analysis(day: date):
     dag = load_dag("ab_test_analysis")
-    when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return dag.test(logical_date=when, run_after=when + timedelta(days=1))
 
 
@@ -160,16 +160,16 @@ def deployment_requests(test) -> list[dict]:
 def test_the_form_starts_a_test_and_the_daily_analysis_promotes_a_better_treatment(versions, platform, home):
     run = load_dag("ab_test").test(run_conf=FORM)
     assert run.state == "success"
-    (test,) = platform.experiments.list_tests(RUNNING)
+    (test,) = platform.abtests.list_tests(RUNNING)
     rng = np.random.default_rng(1)
     for offset in range(3):
         day = TEST_DAY + timedelta(days=offset)
         record(platform, test, day, range(offset * 400, offset * 400 + 400),
                lambda u, arm: rng.random() < (0.85 if arm == "treatment" else 0.7))
         assert run_analysis(day).state == "success"
-        if platform.experiments.get(test.test_id).status != RUNNING:
+        if platform.abtests.get(test.test_id).status != RUNNING:
             break
-    done = platform.experiments.get(test.test_id)
+    done = platform.abtests.get(test.test_id)
     assert (done.status, done.decision, done.winner) == (CONCLUDED, "treatment_wins", 2)
     analysis = json.loads(platform.store.read_bytes(f"abtests/{test.test_id}/dt={done.concluded_at}/analysis.json"))
     assert analysis["metrics"]["sentiment_accuracy"]["ci_low"] > 0
@@ -181,7 +181,7 @@ def test_the_form_starts_a_test_and_the_daily_analysis_promotes_a_better_treatme
     assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "next") is None
     platform.endpoints.release_deployment_lock(ENDPOINT, "next")
     assert run_analysis(date.fromisoformat(done.concluded_at)).state == "success"
-    assert platform.experiments.get(test.test_id) == done and len(deployment_requests(test)) == 1
+    assert platform.abtests.get(test.test_id) == done and len(deployment_requests(test)) == 1
     # the winner then goes to 100 % without a bake (it was judged on real users)
     rollout = load_dag("model_deployment").test(run_conf=deployment_requests(test)[0]["conf"])
     assert rollout.state == "success"
@@ -193,7 +193,7 @@ def test_a_sample_ratio_mismatch_stops_the_test_without_a_winner(versions, platf
     record(platform, test, TEST_DAY, range(20_000), lambda u, arm: u % 2,
            variant_of=lambda u: "control" if u % 100 < 52 else "treatment")
     assert run_analysis(TEST_DAY).state == "success"
-    done = platform.experiments.get(test.test_id)
+    done = platform.abtests.get(test.test_id)
     assert (done.status, done.decision, done.winner) == (STOPPED, "stopped_srm", None)
     # no winner: the control takes every user back, through model_deployment
     (back,) = deployment_requests(test)
@@ -210,7 +210,7 @@ def test_a_worse_guardrail_stops_the_test_even_when_the_treatment_converts_bette
     record(platform, test, TEST_DAY, range(3000), lambda u, arm: rng.normal(40 if arm == "treatment" else 20, 5),
            metric="model_latency_ms")
     assert run_analysis(TEST_DAY).state == "success"
-    assert platform.experiments.get(test.test_id).decision == "stopped_guardrail"
+    assert platform.abtests.get(test.test_id).decision == "stopped_guardrail"
     assert [r["conf"]["version"] for r in deployment_requests(test)] == [1]  # back to the control
 
 
@@ -220,7 +220,7 @@ def test_a_test_without_a_winner_concludes_at_the_end_of_its_duration_and_keeps_
         day = TEST_DAY + timedelta(days=offset)
         record(platform, test, day, range(offset * 200, offset * 200 + 200), lambda u, arm: u % 2)
         assert run_analysis(day).state == "success"
-    done = platform.experiments.get(test.test_id)
+    done = platform.abtests.get(test.test_id)
     assert (done.status, done.decision, done.winner, done.concluded_at) == (
         CONCLUDED, "inconclusive", 1, (TEST_DAY + timedelta(days=1)).isoformat())
 
@@ -229,5 +229,5 @@ def test_events_that_break_the_contract_fail_the_analysis_with_a_message_and_an_
     test = started(platform)
     record(platform, test, TEST_DAY, range(100), lambda u, arm: 1, variant_of=lambda u: "holdout" if u < 3 else "control")
     assert run_analysis(TEST_DAY).state == "failed"
-    assert platform.experiments.get(test.test_id).status == RUNNING
+    assert platform.abtests.get(test.test_id).status == RUNNING
     assert any("variant values other than 'control' and 'treatment'" in a["Message"] for a in read_alerts(home))

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 
 import pytest
 
-from findining_mlops import experiments
+from findining_mlops.abtest import lifecycle
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.platform.ports import APPROVED, RUNNING
@@ -31,7 +31,7 @@ def payload(action: str) -> dict:
 
 
 def at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_create_test_starts_an_ab_test_of_the_two_labels(guide_world):
                                    run_after=at(LAST_DAY))
 
     assert run.state == "success"
-    (test,) = guide_world.experiments.list_tests(RUNNING)
+    (test,) = guide_world.abtests.list_tests(RUNNING)
     assert (test.test_name, test.control_version, test.treatment_version, test.traffic_split, test.duration_days) == (
         "recommendation_v1_vs_v2", 1, 2, 50, 14)
     assert sorted(test.success_metrics) == ["recommendation_accuracy", "user_satisfaction"]
@@ -77,10 +77,10 @@ def test_create_test_starts_an_ab_test_of_the_two_labels(guide_world):
 
 
 def test_analyze_test_analyses_that_one_test_on_demand(guide_world):
-    request = experiments.TestRequest("recommendation_v1_vs_v2", "recommendation", 1, 2, 50, 14,
+    request = lifecycle.TestRequest("recommendation_v1_vs_v2", "recommendation", 1, 2, 50, 14,
                                       ["recommendation_accuracy"], [], 0.05)
-    test = experiments.plan_test(guide_world, request, "your-test-id", LAST_DAY)
-    experiments.start_test(guide_world, test)
+    test = lifecycle.plan_test(guide_world, request, "your-test-id", LAST_DAY)
+    lifecycle.start_test(guide_world, test)
 
     run = load_dag("ab_test_analysis").test(run_conf=payload("analyze_test"), logical_date=at(LAST_DAY),
                                             run_after=at(LAST_DAY + timedelta(days=1)))

@@ -16,7 +16,8 @@ import pytest
 
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
-from findining_mlops.retraining import bootstrap_deploy, store_baseline
+from findining_mlops.variants import bootstrap_deploy
+from findining_mlops.baselines import store_baseline
 from simulation import bootstrap, tarball
 
 pytestmark = pytest.mark.slow
@@ -146,7 +147,8 @@ CORRUPT = b"\x1f\x8b but not really a gzip stream"
 def test_a_corrupt_or_incompatible_upload_is_rejected_with_an_alert(watch_dag, live_v1, platform, home,
                                                                     trained_artifact, new_deployments, make_upload,
                                                                     reason):
-    model = tarfile.open(fileobj=io.BytesIO(trained_artifact)).extractfile("model.joblib").read()
+    with tarfile.open(fileobj=io.BytesIO(trained_artifact)) as tar:
+        model = tar.extractfile("model.joblib").read()
     platform.store.write_bytes(UPLOAD, make_upload(model))
     assert watch_dag.test().state == "success"
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.handlers import inject_faults
-from findining_mlops.traffic import generate_traffic
+from findining_mlops.tools.traffic import generate_traffic
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_drill_endpoints")]  # the faulty versions are drills
@@ -71,7 +71,7 @@ def captured_records(platform) -> int:
 
 def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two_versions, platform):
     conf = {"version": 2, "canary_percent": 10, "ramp": [10, 50, 100], "bake_minutes": 0.1}
-    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 1, tzinfo=UTC)
     run, traffic = deploy_under_traffic(deployment_dag, platform, two_versions, conf, when)
     assert run.state == "success"
     endpoint = platform.endpoints.describe(ENDPOINT)

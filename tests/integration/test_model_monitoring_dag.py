@@ -4,14 +4,14 @@ retraining trigger, idempotent backfills and every validation outcome with its a
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, generate
 from findining_mlops.monitoring import report_prefix
-from findining_mlops.traffic import replay_day
+from findining_mlops.tools.traffic import replay_day
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def live_sentiment(platform, monitoring_dag, trained_jobs):
 
 
 def run_day(dag, day: date):
-    when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return dag.test(logical_date=when, run_after=when + timedelta(days=1))
 
 
@@ -70,7 +70,7 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     assert set(drift["columns"]) == {"text_length", "latin_share", "punctuation_count", "language", "prediction"}
     assert retraining_runs() == [f"monitoring__sentiment__{days[3]}"]
     published = platform.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
-                                       datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
+                                       datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert len(published) == 5
     assert any("retraining sentiment" in a["Subject"] for a in read_alerts(home))
 
@@ -78,7 +78,7 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     assert second == first
     assert retraining_runs() == [f"monitoring__sentiment__{days[3]}"]
     assert len(platform.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
-                                      datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))) == 5
+                                      datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))) == 5
 
 
 def test_a_day_without_traffic_is_reported_and_alerted_not_a_crash(monitoring_dag, live_sentiment, platform, home):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
+from simulation import read_alerts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAG_ID = "model_retraining"
-from simulation import read_alerts
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def run(dag, conf: dict, logical_date: datetime):
 
 
 def test_retraining_registers_an_approved_version_served_by_the_endpoint(retraining_dag, small_data, home):
-    when = datetime(2026, 10, 11, tzinfo=timezone.utc)
+    when = datetime(2026, 10, 11, tzinfo=UTC)
     conf = {"model_name": "sentiment", "reason": "first model", "data_end_date": "2026-10-10"}
     dagrun = run(retraining_dag, conf, when)
     assert dagrun.state == "success"
@@ -73,12 +73,12 @@ def test_unknown_model_is_refused_by_params_validation(retraining_dag, small_dat
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError, match="model_name"):
-        run(retraining_dag, {"model_name": "weather", "reason": "x"}, datetime(2026, 10, 12, tzinfo=timezone.utc))
+        run(retraining_dag, {"model_name": "weather", "reason": "x"}, datetime(2026, 10, 12, tzinfo=UTC))
 
 
 def test_missing_partition_fails_the_run_by_name_and_alerts(retraining_dag, small_data, home):
     dagrun = run(retraining_dag, {"model_name": "recommendation", "reason": "x", "data_end_date": "2026-10-20"},
-                 datetime(2026, 10, 21, tzinfo=timezone.utc))
+                 datetime(2026, 10, 21, tzinfo=UTC))
     assert dagrun.state == "failed"
     [alert] = read_alerts(home)
     assert "model_retraining" in alert["Subject"] and len(alert["Subject"]) <= 100
@@ -88,7 +88,7 @@ def test_missing_partition_fails_the_run_by_name_and_alerts(retraining_dag, smal
 
 def test_failing_training_script_fails_the_task_and_registers_nothing(retraining_dag, small_data, home):
     dagrun = run(retraining_dag, {"model_name": "broken", "reason": "x", "data_end_date": "2026-10-10"},
-                 datetime(2026, 10, 13, tzinfo=timezone.utc))
+                 datetime(2026, 10, 13, tzinfo=UTC))
     assert dagrun.state == "failed"
     [job_dir] = (home / "training-jobs").iterdir()
     status = json.loads((job_dir / "status.json").read_text())
@@ -104,8 +104,8 @@ def test_an_approved_retraining_of_a_live_model_hands_over_to_a_canary_deploymen
 
     monkeypatch.setenv("FINDINING_DEPLOYMENT_DEFAULTS", '{"bake_minutes": 1}')
     conf = {"model_name": "sentiment", "reason": "drift", "data_end_date": "2026-10-10"}
-    assert run(retraining_dag, conf, datetime(2026, 10, 14, tzinfo=timezone.utc)).state == "success"
-    assert run(retraining_dag, conf, datetime(2026, 10, 15, tzinfo=timezone.utc)).state == "success"
+    assert run(retraining_dag, conf, datetime(2026, 10, 14, tzinfo=UTC)).state == "success"
+    assert run(retraining_dag, conf, datetime(2026, 10, 15, tzinfo=UTC)).state == "success"
     assert [v.status for v in small_data.registry.list_versions("sentiment")] == ["Approved", "Approved"]
     endpoint = small_data.endpoints.describe("ai-restaurant-recommendation-sentiment-endpoint")
     assert [v.model_version for v in endpoint.variants] == [1]  # the canary is model_deployment's job

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pandas as pd
 import pytest
@@ -18,8 +18,9 @@ from findining_mlops.data.synthetic import generate
 from findining_mlops.drift import detect_drift
 from findining_mlops.models.sentiment import monitoring as sentiment_monitoring
 from findining_mlops.platform.ports import ProductionVariant
-from findining_mlops.retraining import baseline_prefix, variant_name
-from findining_mlops.traffic import replay_day
+from findining_mlops.baselines import baseline_prefix
+from findining_mlops.variants import variant_name
+from findining_mlops.tools.traffic import replay_day
 from simulation import SENTIMENT, bootstrap, load_dag
 
 pytestmark = pytest.mark.slow
@@ -59,7 +60,7 @@ def reports(platform, day: date) -> dict[str, bytes]:
 
 def test_a_backfill_after_a_promotion_rewrites_the_same_bytes(sentiment, platform):
     dag = load_dag("model_monitoring")
-    when = datetime(SERVED_BY_V1.year, SERVED_BY_V1.month, SERVED_BY_V1.day, tzinfo=timezone.utc)
+    when = datetime(SERVED_BY_V1.year, SERVED_BY_V1.month, SERVED_BY_V1.day, tzinfo=UTC)
     assert dag.test(logical_date=when, run_after=when + timedelta(days=1)).state == "success"
     first = reports(platform, SERVED_BY_V1)
     assert json.loads(first["decision.json"])["live_version"] == 1
@@ -74,7 +75,7 @@ def test_a_day_served_by_two_versions_is_judged_per_version(sentiment, platform)
     deploy(platform, sentiment, {1: 0.5, 2: 0.5}, "canary")
     replay_day(platform, sentiment, CANARY_DAY)
 
-    analysis = monitoring.analyse_day(platform, sentiment, CANARY_DAY)
+    analysis = monitoring.analyze_day(platform, sentiment, CANARY_DAY)
     drift = json.loads(platform.store.read_bytes(f"{monitoring.report_prefix('sentiment', CANARY_DAY)}/drift.json"))
     performance = json.loads(platform.store.read_bytes(
         f"{monitoring.report_prefix('sentiment', CANARY_DAY)}/performance.json"))

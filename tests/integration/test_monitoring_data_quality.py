@@ -14,7 +14,7 @@ import pytest
 
 from findining_mlops import monitoring
 from findining_mlops.monitoring import report_prefix
-from findining_mlops.retraining import baseline_prefix
+from findining_mlops.baselines import baseline_prefix
 from simulation import read_alerts
 from test_model_monitoring_dag import FIRST, live_sentiment, monitoring_dag, run_day  # noqa: F401 (fixtures)
 
@@ -53,7 +53,7 @@ def test_a_reference_column_missing_from_the_capture_is_not_drift(live_sentiment
     monkeypatch.setattr(module, "DRIFT_NUMERICAL", [*module.DRIFT_NUMERICAL, "star_rating"])
     rewrite_reference(platform, lambda ref: ref.assign(star_rating=4.0))
     days = [FIRST, FIRST + timedelta(days=1)]
-    decisions = [monitoring.decide(platform, live_sentiment, day, monitoring.analyse_day(platform, live_sentiment, day))
+    decisions = [monitoring.decide(platform, live_sentiment, day, monitoring.analyze_day(platform, live_sentiment, day))
                  for day in days]
     for decision in decisions:
         assert decision["outcome"] == "data_quality" and decision["retrain"] is False

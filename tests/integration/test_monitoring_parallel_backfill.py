@@ -26,7 +26,7 @@ def reports(platform) -> dict[str, bytes]:
 def test_days_run_side_by_side_and_only_decisions_wait_for_the_day_before(monitoring_dag):
     assert monitoring_dag.max_active_runs > 1
     assert monitoring_dag.get_task("decide").depends_on_past
-    assert not monitoring_dag.get_task("analyse").depends_on_past
+    assert not monitoring_dag.get_task("analyze").depends_on_past
 
 
 def test_analyses_in_any_order_then_decisions_in_date_order_write_the_sequential_bytes(monitoring_dag, live_sentiment,
@@ -37,7 +37,7 @@ def test_analyses_in_any_order_then_decisions_in_date_order_write_the_sequential
     assert sum(key.endswith("decision.json") for key in sequential) == len(DAYS)
 
     platform.store.delete_prefix("reports/sentiment/")
-    analyses = {day: monitoring.analyse_day(platform, live_sentiment, day) for day in reversed(DAYS)}
+    analyses = {day: monitoring.analyze_day(platform, live_sentiment, day) for day in reversed(DAYS)}
     with pytest.raises(DecisionOutOfOrderError, match=f"{DAYS[0]}"):
         monitoring.decide(platform, live_sentiment, DAYS[1], analyses[DAYS[1]])
     decisions = [monitoring.decide(platform, live_sentiment, day, analyses[day]) for day in DAYS]

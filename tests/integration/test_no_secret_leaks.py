@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -52,11 +52,11 @@ def written_files(*roots: Path) -> dict[Path, bytes]:
 def test_a_script_printing_its_environment_publishes_no_secret(retraining_dag, worker_secrets, small_data, home,
                                                                 capfd, caplog):
     caplog.set_level(logging.INFO)
-    trained = retraining_dag.test(logical_date=datetime(2026, 10, 11, tzinfo=timezone.utc),
-                                  run_after=datetime(2026, 10, 11, tzinfo=timezone.utc),
+    trained = retraining_dag.test(logical_date=datetime(2026, 10, 11, tzinfo=UTC),
+                                  run_after=datetime(2026, 10, 11, tzinfo=UTC),
                                   run_conf={"model_name": "careless", "reason": "x", "data_end_date": "2026-10-10"})
-    failed = retraining_dag.test(logical_date=datetime(2026, 10, 12, tzinfo=timezone.utc),
-                                 run_after=datetime(2026, 10, 12, tzinfo=timezone.utc),
+    failed = retraining_dag.test(logical_date=datetime(2026, 10, 12, tzinfo=UTC),
+                                 run_after=datetime(2026, 10, 12, tzinfo=UTC),
                                  run_conf={"model_name": "careless_failing", "reason": "x",
                                            "data_end_date": "2026-10-10"})
     assert (trained.state, failed.state) == ("success", "failed")

@@ -3,14 +3,14 @@ named in ``FINDINING_ALERT_ON_SUCCESS``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
 from simulation import load_dag, read_alerts
 
 pytestmark = pytest.mark.slow
-WHEN = datetime(2026, 10, 5, tzinfo=timezone.utc)
+WHEN = datetime(2026, 10, 5, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("setting, announced", [("", False), ("model_monitoring", False),

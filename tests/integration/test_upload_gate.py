@@ -13,7 +13,7 @@ import pytest
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.models import contract
-from findining_mlops.retraining import bootstrap_deploy
+from findining_mlops.variants import bootstrap_deploy
 from simulation import SENTIMENT, load_dag, read_alerts, tarball
 from upload_fixtures import joblib_bytes, majority_class_model, sentiment_files
 

@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from findining_mlops.abtest import _Arm, _binary_arm, _compare, _holm, analyze, load_config
+from findining_mlops.abtest.stats import _Arm, _binary_arm, _compare, _holm, analyze, load_config
 from findining_mlops.cli import main
 from findining_mlops.errors import DataValidationError
 
@@ -24,7 +24,7 @@ def _events(metrics: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     """One event per user and metric; users are numbered per arm so the same user carries every metric."""
     frames = []
     for name, arms in metrics.items():
-        for variant, values in zip(("control", "treatment"), arms):
+        for variant, values in zip(("control", "treatment"), arms, strict=False):
             frames.append(pd.DataFrame({
                 "user_id": [f"{variant[0]}{i}" for i in range(len(values))], "variant": variant,
                 "metric_name": name, "metric_value": np.asarray(values, dtype=float),

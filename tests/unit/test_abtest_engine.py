@@ -3,14 +3,16 @@ the same bytes, and the one SQL source is valid Trino for Athena."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
 
-from findining_mlops import abengine, absql, abtest
+from findining_mlops.abtest import engine
+from findining_mlops.abtest import queries
+from findining_mlops.abtest import stats
 from findining_mlops.platform.ports import MetricEvent
 
 TEST_ID = "t-sql"
@@ -26,7 +28,7 @@ def _day_events(day: date, rng) -> list[MetricEvent]:
     """A day's outcomes of returning users: some users come back on later days, so the days' partial aggregates
     overlap and merging must add them up per user."""
     events = []
-    when = datetime(day.year, day.month, day.day, 9, tzinfo=timezone.utc)
+    when = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
     for u in rng.choice(300, size=120, replace=False):
         user, variant = f"u{u}", "treatment" if u % 2 else "control"
         for n in range(int(rng.integers(1, 4))):
@@ -48,7 +50,7 @@ def recorded(platform) -> list[MetricEvent]:
     for offset in range(DAYS):
         events = _day_events(START + timedelta(days=offset), rng)
         for batch in (events[: len(events) // 2], events[len(events) // 2:]):  # two batches a day
-            platform.experiments.record(batch)
+            platform.abtests.record(batch)
         every += events
     return every
 
@@ -72,62 +74,62 @@ def _assert_close(merged, scratch, path=""):
 
 
 def test_each_days_merged_analysis_equals_a_from_scratch_analysis_of_every_event_so_far(platform, recorded):
-    plan = abtest.sql_plan(CONFIG)
+    plan = stats.sql_plan(CONFIG)
     for offset in range(DAYS):
         day = START + timedelta(days=offset)
-        merged = abtest.analyze_moments(abengine.daily_moments(platform.store, TEST_ID, plan, day, START), CONFIG)
+        merged = stats.analyze_moments(engine.daily_moments(platform.store, TEST_ID, plan, day, START), CONFIG)
         so_far = [e for e in recorded if e.timestamp.date() <= day]
-        _assert_close(merged, abtest.analyze(_frame(so_far), CONFIG))
+        _assert_close(merged, stats.analyze(_frame(so_far), CONFIG))
         assert merged["metrics"]["satisfaction"]["cuped"]["variance_reduction"] >= 0
     # day 2 onwards read only their own day's events: the running table of the day before carries the rest
-    assert platform.store.exists(abengine.users_key(TEST_ID, START + timedelta(days=DAYS - 1), "partial"))
+    assert platform.store.exists(engine.users_key(TEST_ID, START + timedelta(days=DAYS - 1), "partial"))
 
 
 def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_missing_day_before_is_rebuilt_from_the_events(
         platform, recorded):
-    plan = abtest.sql_plan(CONFIG)
+    plan = stats.sql_plan(CONFIG)
     for offset in range(3):
-        abengine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
+        engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=2)
-    keys = [abengine.users_key(TEST_ID, last, table) for table in ("partial", "running")]
+    keys = [engine.users_key(TEST_ID, last, table) for table in ("partial", "running")]
     before = [platform.store.read_bytes(k) for k in keys]
-    again = abengine.daily_moments(platform.store, TEST_ID, plan, last, START)
+    again = engine.daily_moments(platform.store, TEST_ID, plan, last, START)
     assert [platform.store.read_bytes(k) for k in keys] == before
 
     platform.store.delete_prefix(f"abtests/{TEST_ID}/users/")  # e.g. a backfill that starts at day 3
-    _assert_close(abengine.daily_moments(platform.store, TEST_ID, plan, last, START), again)
+    _assert_close(engine.daily_moments(platform.store, TEST_ID, plan, last, START), again)
 
 
 def test_a_batch_sent_again_is_not_counted_twice(platform, recorded):
-    plan = abtest.sql_plan(CONFIG)
-    first = abengine.daily_moments(platform.store, TEST_ID, plan, START, START)
+    plan = stats.sql_plan(CONFIG)
+    first = engine.daily_moments(platform.store, TEST_ID, plan, START, START)
     day_one = [e for e in recorded if e.timestamp.date() == START]
-    assert platform.experiments.record(day_one[: len(day_one) // 2]) == 0
-    _assert_close(abengine.daily_moments(platform.store, TEST_ID, plan, START, START), first)
+    assert platform.abtests.record(day_one[: len(day_one) // 2]) == 0
+    _assert_close(engine.daily_moments(platform.store, TEST_ID, plan, START, START), first)
 
 
 def test_broken_events_in_the_files_are_named_by_the_daily_analysis(platform, recorded):
     stray = MetricEvent("x", TEST_ID, "u1", "control", "latency_ms", 100.0,
-                        datetime(2026, 11, 3, 10, tzinfo=timezone.utc))  # u1 is a treatment user
-    platform.experiments.record([stray])
-    plan = abtest.sql_plan(CONFIG)
-    abengine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=1), START)
-    with pytest.raises(abtest.DataValidationError, match="1 users appear in both variants, e.g. 'u1'"):
-        abengine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=2), START)
+                        datetime(2026, 11, 3, 10, tzinfo=UTC))  # u1 is a treatment user
+    platform.abtests.record([stray])
+    plan = stats.sql_plan(CONFIG)
+    engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=1), START)
+    with pytest.raises(stats.DataValidationError, match="1 users appear in both variants, e.g. 'u1'"):
+        engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=2), START)
 
 
 def test_the_one_sql_source_is_valid_trino_for_athena():
-    plan = abtest.sql_plan(CONFIG)
+    plan = stats.sql_plan(CONFIG)
     events = ('(SELECT user_id, variant, metric_name, metric_value FROM "findining"."ab_test_events" '
               "WHERE test_id = 'it''s' AND dt <= '2026-11-05')")
-    for sql in (absql.analysis_sql(plan, events), absql.unknown_variants_sql(events),
-                absql.non_finite_sql(plan, events), absql.bad_binary_sql("converted", events)):
-        trino = absql.to_athena(sql)
+    for sql in (queries.analysis_sql(plan, events), queries.unknown_variants_sql(events),
+                queries.non_finite_sql(plan, events), queries.bad_binary_sql("converted", events)):
+        trino = queries.to_athena(sql)
         sqlglot.parse_one(trino, read="trino")  # parses back in Athena's dialect
         lowered = trino.lower()
         assert "fsum(" not in lowered and "isfinite(" not in lowered and "read_parquet" not in lowered
-    assert "is_finite(" in absql.to_athena(absql.non_finite_sql(plan, events)).lower()
-    assert "'it''s'" in absql.to_athena(absql.analysis_sql(plan, events))
+    assert "is_finite(" in queries.to_athena(queries.non_finite_sql(plan, events)).lower()
+    assert "'it''s'" in queries.to_athena(queries.analysis_sql(plan, events))
 
 
 def test_the_client_writes_one_batch_per_test_and_a_resent_batch_counts_nothing(platform):
@@ -135,7 +137,7 @@ def test_the_client_writes_one_batch_per_test_and_a_resent_batch_counts_nothing(
     from findining_mlops.platform.ports import ABTest
 
     for model, metric in (("recommendation", "recommendation_accuracy"), ("sentiment", "sentiment_accuracy")):
-        platform.experiments.create(ABTest(f"t-{model}", model, model, f"{model}-endpoint", 1, 2, "v1", "v2", 50, 14,
+        platform.abtests.create(ABTest(f"t-{model}", model, model, f"{model}-endpoint", 1, 2, "v1", "v2", 50, 14,
                                            {metric: {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05,
                                            START.isoformat()))
     when = {"timestamp": "2026-11-01T10:00:00+00:00"}
@@ -145,7 +147,7 @@ def test_the_client_writes_one_batch_per_test_and_a_resent_batch_counts_nothing(
     service = MLService(platform)
     assert service.record_ab_test_results(results) == 3
     assert service.record_ab_test_results(results) == 0
-    assert [len(platform.experiments.events(f"t-{m}")) for m in ("recommendation", "sentiment")] == [1, 2]
+    assert [len(platform.abtests.events(f"t-{m}")) for m in ("recommendation", "sentiment")] == [1, 2]
     assert len(platform.store.list_keys("abtests/t-sentiment/events/dt=2026-11-01/")) == 1
 
 
@@ -154,4 +156,4 @@ def test_parquet_files_read_by_duckdb_give_the_figures_of_the_same_rows_in_memor
     halves = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
     frame.iloc[: len(frame) // 2].to_parquet(halves[0])
     frame.iloc[len(frame) // 2:].to_parquet(halves[1])
-    _assert_close(abtest.analyze_parquet(halves, CONFIG), abtest.analyze(frame, CONFIG))
+    _assert_close(stats.analyze_parquet(halves, CONFIG), stats.analyze(frame, CONFIG))

@@ -8,8 +8,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from findining_mlops.airflow_cluster import (AirflowCluster, ClusterConfig, ServiceUnreachable, check_services,
-                                             main, worker_hostname)
+from findining_mlops.tools.airflow_cluster import (
+    AirflowCluster,
+    ClusterConfig,
+    ServiceUnreachable,
+    check_services,
+    main,
+    worker_hostname,
+)
 
 
 def closed_port() -> int:
@@ -80,7 +86,7 @@ def test_worker_hostname_is_the_celery_node_name(monkeypatch):
 def stand_ins(monkeypatch):
     """The command with stand-in programs for the Airflow components (no database, no broker);
     returns how to set the programs and the process ids it started."""
-    import findining_mlops.airflow_cluster as launcher
+    import findining_mlops.tools.airflow_cluster as launcher
 
     started: list[int] = []
     real_start = AirflowCluster.start

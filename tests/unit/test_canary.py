@@ -6,26 +6,24 @@ from __future__ import annotations
 
 import json
 import tarfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from findining_mlops.canary import (
-    Alarm, CanaryThresholds, evaluate_alarms, split_weights, validate_rollout,
-)
+from findining_mlops.canary import Alarm, CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
 from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import DataValidationError
 from findining_mlops.handlers import inject_faults
 from findining_mlops.models import contract
 from findining_mlops.platform.ports import APPROVED, MetricDatum, ProductionVariant
-from findining_mlops.traffic import frame_requests
+from findining_mlops.app_requests import frame_requests
 
 pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
 ENDPOINT = "canary-endpoint"
@@ -92,9 +90,9 @@ def _put_requests(platform, variant: str, requests: int, errors: int = 0, latenc
     platform.metrics.put("AWS/SageMaker", data)
 
 
-def _alarms(platform, thresholds: CanaryThresholds = CanaryThresholds(), spec=None) -> dict[str, Alarm]:
+def _alarms(platform, thresholds: CanaryThresholds | None = None, spec=None) -> dict[str, Alarm]:
     alarms = evaluate_alarms(platform, spec or get_model("sentiment"), ENDPOINT, CHAMPION, CHALLENGER, START, END,
-                             thresholds)
+                             thresholds or CanaryThresholds())
     return {a.name: a for a in alarms}
 
 

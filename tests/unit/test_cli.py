@@ -205,13 +205,13 @@ def test_the_installed_console_script_runs():
         assert command in result.stdout
 
 
-def test_abtests_list_and_show_read_the_experiments_store(capsys, tmp_path):
+def test_abtests_list_and_show_read_the_abtests_store(capsys, tmp_path):
     from findining_mlops.platform.ports import ABTest
 
     home = tmp_path / "h"
     test = ABTest("t-1", "v1 vs v2", "sentiment", "ep", 1, 2, "sentiment-v1", "sentiment-v2", 30, 14,
                   {"sentiment_accuracy": {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05, "2026-11-01")
-    local_platform(home).experiments.create(test)
+    local_platform(home).abtests.create(test)
     code, out, _ = _run(capsys, "abtests", "list", "--home", str(home))
     assert code == 0 and "t-1" in out and "running" in out and "30 % treatment" in out
     code, out, _ = _run(capsys, "abtests", "list", "--status", "concluded", "--json", "--home", str(home))

@@ -8,7 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from findining_mlops import demo
+from findining_mlops.tools import demo
 
 
 class RecordingClient(demo.AirflowClient):

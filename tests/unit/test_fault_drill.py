@@ -48,9 +48,10 @@ def no_drill(monkeypatch):
 
 def serving_entry_point(model_dir) -> dict:
     """The SageMaker serving script of the sentiment model, as the container runs it."""
-    tar = tarfile.open(fileobj=io.BytesIO(source_tarball(get_model("sentiment"), "1.9-0")))
+    with tarfile.open(fileobj=io.BytesIO(source_tarball(get_model("sentiment"), "1.9-0"))) as tar:
+        program = tar.extractfile(SERVE_PROGRAM).read().decode()
     namespace: dict = {}
-    exec(tar.extractfile(SERVE_PROGRAM).read().decode(), namespace)
+    exec(program, namespace)
     model = namespace["model_fn"](str(model_dir))
     return namespace, model
 

@@ -15,7 +15,7 @@ from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import ConfigurationError, DataValidationError
 from findining_mlops.handlers import FAULT_FILE, inject_faults, load_handlers, with_fault_injection
-from findining_mlops.traffic import frame_requests
+from findining_mlops.app_requests import frame_requests
 
 pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
 

@@ -15,7 +15,7 @@ from findining_mlops.metrics import binary_metrics, classification_metrics, rank
 
 def _ranking(rows: list[tuple[str, int, float]], k: int = 10) -> dict:
     """``rows`` are (group, relevance, score) triples."""
-    groups, rel, scores = zip(*rows)
+    groups, rel, scores = zip(*rows, strict=False)
     return ranking_metrics(pd.Series(groups), np.array(rel), np.array(scores), k=k)
 
 

@@ -40,7 +40,7 @@ def test_run_day_only_trusts_dated_runs(run_id, day):
 
 def test_monitoring_tasks_link_to_their_models_day():
     index = model_names().index("sentiment")
-    key, query = reports_key("model_monitoring", "analyse", "backfill__2026-10-05T00:00:00+00:00", index)
+    key, query = reports_key("model_monitoring", "analyze", "backfill__2026-10-05T00:00:00+00:00", index)
     assert key == report_prefix("sentiment", date(2026, 10, 5)) + "/"
     assert query == {}
     assert reports_key("model_monitoring", "decide", "manual__2026-10-07T09:00:00+00:00", index)[0] == \
@@ -48,15 +48,15 @@ def test_monitoring_tasks_link_to_their_models_day():
 
 
 def test_ab_analysis_links_to_the_days_analyses_and_other_tasks_get_none():
-    assert reports_key("ab_test_analysis", "analyse", "scheduled__2026-10-05T00:00:00+00:00", 0) == \
+    assert reports_key("ab_test_analysis", "analyze", "scheduled__2026-10-05T00:00:00+00:00", 0) == \
         ("abtests/", {"day": "2026-10-05"})
-    assert reports_key("model_monitoring", "analyse", "scheduled__2026-10-05T00:00:00+00:00", 99) is None
+    assert reports_key("model_monitoring", "analyze", "scheduled__2026-10-05T00:00:00+00:00", 99) is None
     assert reports_key("model_deployment", "plan", "manual__x", -1) is None
 
 
 def test_the_link_is_an_absolute_url_of_the_view(monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080")
-    ti_key = TaskInstanceKey("ab_test_analysis", "analyse", "scheduled__2026-10-05T00:00:00+00:00", 1, 0)
+    ti_key = TaskInstanceKey("ab_test_analysis", "analyze", "scheduled__2026-10-05T00:00:00+00:00", 1, 0)
     assert StoreReportsLink().get_link(None, ti_key=ti_key) == \
         "http://127.0.0.1:8080/findining/files/abtests/?day=2026-10-05"
     assert StoreReportsLink().get_link(None, ti_key=ti_key._replace(dag_id="other")) == ""

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import tarfile
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from findining_mlops import traffic
+from findining_mlops.tools import traffic
 from findining_mlops.capture import parse_record
 from findining_mlops.catalog import get_model
 from findining_mlops.cli import main
@@ -23,7 +23,8 @@ from findining_mlops.handlers import inject_faults
 from findining_mlops.models import contract
 from findining_mlops.models.recommendation.features import request_rows
 from findining_mlops.platform.ports import APPROVED, ProductionVariant
-from findining_mlops.traffic import generate_traffic, synthetic_requests
+from findining_mlops.tools.traffic import generate_traffic
+from findining_mlops.app_requests import synthetic_requests
 
 pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
 
@@ -83,7 +84,7 @@ def _captured(platform) -> dict[str, list]:
 
 
 def _invocations(platform, variant: str) -> float:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     dims = {"EndpointName": SPEC.endpoint_name, "VariantName": variant}
     return sum(d.value for d in platform.metrics.query("AWS/SageMaker", "Invocations", dims,
                                                         now - timedelta(hours=1), now + timedelta(hours=1)))

@@ -275,7 +275,7 @@ class World:
         cuisine_idx = pd.Categorical(frame["cuisine"], categories=CUISINES).codes
         mood_idx = mood[rows]
         tod_idx = tod[rows]
-        match = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"])], dtype=float)
+        match = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"], strict=False)], dtype=float)
         gap = frame["price_level"].to_numpy(float) - frame["pref_price_level"].to_numpy(float)
         mood_table, match_w, gap_w, dist_w = MOOD_AFFINITY, 2.0, -0.7 * np.abs(gap), 0.35
         if scenario.active(day, "taste-shift"):

@@ -68,14 +68,14 @@ def model_input(text: str, settings: BedrockSettings) -> dict:
     }
 
 
-def batch_input(items: list[tuple[str, object]], settings: BedrockSettings, analyser_name: str) -> BatchInput:
+def batch_input(items: list[tuple[str, object]], settings: BedrockSettings, analyzer_name: str) -> BatchInput:
     """``items`` are (feedback id, text); one JSONL record per valid text."""
     lines, refused, prepared = [], [], {}
     for record_id, text in items:
         try:
             ready = prepare(text)
         except InvalidFeedbackError as exc:
-            refused.append(FeedbackResult(record_id, REFUSED, analyser_name, error=str(exc)))
+            refused.append(FeedbackResult(record_id, REFUSED, analyzer_name, error=str(exc)))
             continue
         prepared[record_id] = {"truncated": ready.truncated, "redactions": ready.redactions}
         lines.append(json.dumps({"recordId": record_id, "modelInput": model_input(ready.text, settings)},
@@ -91,7 +91,7 @@ def write_batch_input(store: ArtifactStore, day: date, job: str, batch: BatchInp
 
 
 def read_batch_output(store: ArtifactStore, day: date, job: str, batch_prepared: dict[str, dict],
-                      analyser_name: str) -> list[FeedbackResult]:
+                      analyzer_name: str) -> list[FeedbackResult]:
     """Every record of the job's ``*.jsonl.out`` files as a result: the tool call's input when
     it meets the schema, else a failure naming what went wrong."""
     results = []
@@ -100,7 +100,7 @@ def read_batch_output(store: ArtifactStore, day: date, job: str, batch_prepared:
             if line.strip():
                 record = json.loads(line)
                 extra = batch_prepared.get(record["recordId"], {})
-                results.append(_result(record, analyser_name, extra.get("truncated", False),
+                results.append(_result(record, analyzer_name, extra.get("truncated", False),
                                        extra.get("redactions", {})))
     return results
 
@@ -109,12 +109,12 @@ def prepare_batch(store: ArtifactStore, day: date, rows: pd.DataFrame, settings:
                   stamp: str) -> dict:
     """Writes the job's input and what collecting it needs later (``plan.json``: the
     redaction facts, refusals and restaurants); returns the job's name and URIs."""
-    analyser_name = f"bedrock-batch:{settings.model_id}"
+    analyzer_name = f"bedrock-batch:{settings.model_id}"
     job = job_name(day, stamp)
-    batch = batch_input(list(zip(rows["inference_id"], rows["text"])), settings, analyser_name)
+    batch = batch_input(list(zip(rows["inference_id"], rows["text"], strict=False)), settings, analyzer_name)
     input_uri, output_uri = write_batch_input(store, day, job, batch)
-    plan = {"analyser": analyser_name, "prepared": batch.prepared, "refused": [r.to_dict() for r in batch.refused],
-            "restaurants": dict(zip(rows["inference_id"], rows["restaurant_id"]))}
+    plan = {"analyzer": analyzer_name, "prepared": batch.prepared, "refused": [r.to_dict() for r in batch.refused],
+            "restaurants": dict(zip(rows["inference_id"], rows["restaurant_id"], strict=False))}
     store.write_bytes(job_prefix(day, job) + "plan.json", json.dumps(plan, ensure_ascii=False).encode())
     return {"job_name": job, "input_uri": input_uri, "output_uri": output_uri, "records": batch.records}
 
@@ -138,13 +138,13 @@ def batch_job_status(bedrock, job_arn: str) -> tuple[str, str]:
 def collect_batch(store: ArtifactStore, day: date, job: str) -> tuple[list[FeedbackResult], dict[str, str]]:
     """The finished job's results (and the refusals before it), with each feedback's restaurant."""
     plan = json.loads(store.read_bytes(job_prefix(day, job) + "plan.json"))
-    results = read_batch_output(store, day, job, plan["prepared"], plan["analyser"])
+    results = read_batch_output(store, day, job, plan["prepared"], plan["analyzer"])
     return results + [FeedbackResult(**r) for r in plan["refused"]], plan["restaurants"]
 
 
-def _result(record: dict, analyser_name: str, truncated: bool, redactions: dict) -> FeedbackResult:
+def _result(record: dict, analyzer_name: str, truncated: bool, redactions: dict) -> FeedbackResult:
     def failed(reason: str) -> FeedbackResult:
-        return FeedbackResult(record["recordId"], FAILED, analyser_name, None, reason, truncated, redactions)
+        return FeedbackResult(record["recordId"], FAILED, analyzer_name, None, reason, truncated, redactions)
 
     if "error" in record:
         error = record["error"]
@@ -157,4 +157,4 @@ def _result(record: dict, analyser_name: str, truncated: bool, redactions: dict)
     problems = schema_errors(calls[0].get("input"))
     if problems:
         return failed("the model's answer broke the schema: " + "; ".join(problems[:5]))
-    return FeedbackResult(record["recordId"], ANALYSED, analyser_name, calls[0]["input"], None, truncated, redactions)
+    return FeedbackResult(record["recordId"], ANALYSED, analyzer_name, calls[0]["input"], None, truncated, redactions)

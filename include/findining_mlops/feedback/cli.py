@@ -1,5 +1,5 @@
-"""``findining-mlops feedback``: analyse feedback, or measure an analyser against labelled
-feedback, with either analyser (the local models or Bedrock)."""
+"""``findining-mlops feedback``: analyze feedback, or measure an analyzer against labelled
+feedback, with either analyzer (the local models or Bedrock)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from findining_mlops.errors import FindiningError
 
@@ -20,35 +20,35 @@ def add_feedback_commands(commands, common: argparse.ArgumentParser, platform: C
     configured platform."""
     group = commands.add_parser("feedback", help="negative feedback analysis").add_subparsers(dest="action", required=True)
     default = BEDROCK if os.environ.get("FINDINING_BACKEND", "").strip().lower() == "aws" else LOCAL
-    analyser = argparse.ArgumentParser(add_help=False)
-    analyser.add_argument("--analyser", choices=[LOCAL, BEDROCK], default=default,
+    analyzer = argparse.ArgumentParser(add_help=False)
+    analyzer.add_argument("--analyzer", choices=[LOCAL, BEDROCK], default=default,
                           help=f"local: the live aspect and sentiment models; bedrock: Amazon Bedrock "
                                f"(FINDINING_BEDROCK_MODEL_ID, ...); default here: {default}")
 
-    analyze = group.add_parser("analyze", parents=[common, analyser], help="analyse feedback; JSON lines out")
+    analyze = group.add_parser("analyze", parents=[common, analyzer], help="analyze feedback; JSON lines out")
     source = analyze.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="one piece of feedback")
     source.add_argument("--file", type=Path, help="a UTF-8 file with one piece of feedback per line")
     analyze.set_defaults(func=lambda args: cmd_analyze(args, platform))
 
-    evaluate = group.add_parser("evaluate", parents=[common, analyser],
+    evaluate = group.add_parser("evaluate", parents=[common, analyzer],
                                 help="aspect precision/recall/F1 against labelled feedback")
     evaluate.add_argument("--labelled", type=Path, required=True,
                           help="parquet or JSON lines with 'text', 'aspects' ('|'-separated) and optionally 'language'")
     evaluate.set_defaults(func=lambda args: cmd_evaluate(args, platform))
 
 
-def make_analyser(kind: str, home: str | None, platform: Callable):
+def make_analyzer(kind: str, home: str | None, platform: Callable):
     if kind == LOCAL:
-        from findining_mlops.feedback.local import LocalAnalyser
+        from findining_mlops.feedback.local import LocalAnalyzer
 
-        return LocalAnalyser.from_platform(platform(home))
+        return LocalAnalyzer.from_platform(platform(home))
     import boto3
 
-    from findining_mlops.feedback.bedrock import BedrockAnalyser, BedrockSettings, bedrock_runtime_client
+    from findining_mlops.feedback.bedrock import BedrockAnalyzer, BedrockSettings, bedrock_runtime_client
 
     settings = BedrockSettings.from_env(os.environ, region=os.environ.get("FINDINING_AWS_REGION") or None)
-    return BedrockAnalyser(bedrock_runtime_client(boto3.Session(), settings), settings)
+    return BedrockAnalyzer(bedrock_runtime_client(boto3.Session(), settings), settings)
 
 
 def _lines(path: Path) -> list[str]:
@@ -59,13 +59,13 @@ def _lines(path: Path) -> list[str]:
 
 
 def cmd_analyze(args, platform: Callable) -> int:
-    from findining_mlops.feedback.results import REFUSED, analyse
+    from findining_mlops.feedback.results import REFUSED, analyze
 
     texts = [args.text] if args.text is not None else _lines(args.file)
-    analyser = make_analyser(args.analyser, args.home, platform)
+    analyzer = make_analyzer(args.analyzer, args.home, platform)
     refused = 0
     for number, text in enumerate(texts, start=1):
-        result = analyse(analyser, text, None if args.text is not None else f"line-{number}")
+        result = analyze(analyzer, text, None if args.text is not None else f"line-{number}")
         refused += result.status == REFUSED
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     if refused:
@@ -88,10 +88,10 @@ def read_labelled(path: Path):
 
 def cmd_evaluate(args, platform: Callable) -> int:
     from findining_mlops.feedback.evaluation import evaluate
-    from findining_mlops.feedback.results import analyse
+    from findining_mlops.feedback.results import analyze
 
     frame = read_labelled(args.labelled)
-    analyser = make_analyser(args.analyser, args.home, platform)
-    report = evaluate(frame, lambda text, fid: analyse(analyser, text, fid))
-    print(json.dumps({"analyser": analyser.name, **report}, indent=2))
+    analyzer = make_analyzer(args.analyzer, args.home, platform)
+    report = evaluate(frame, lambda text, fid: analyze(analyzer, text, fid))
+    print(json.dumps({"analyzer": analyzer.name, **report}, indent=2))
     return 0

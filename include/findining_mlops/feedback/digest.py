@@ -14,13 +14,13 @@ import html
 import json
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 from scipy.stats import poisson
 
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.feedback.results import ANALYSED, Analyser, FeedbackResult, analyse
+from findining_mlops.feedback.results import ANALYSED, Analyzer, FeedbackResult, analyze
 from findining_mlops.platform.ports import Platform
 
 BASELINE_DAYS = 28
@@ -43,17 +43,17 @@ def negative_rows(frame: pd.DataFrame, sentiment_model) -> pd.DataFrame:
 
 def negative_feedback(platform: Platform, day: date, sentiment_model) -> pd.DataFrame:
     """The day's feedback the sentiment model scores negative; a missing day fails by name."""
-    from findining_mlops.retraining import read_partition, require_partitions
+    from findining_mlops.partitions import read_partition, require_partitions
 
     require_partitions(platform, "feedback", [day])
     return negative_rows(read_partition(platform, "feedback", day), sentiment_model)
 
 
-def analyse_day(platform: Platform, day: date, analyser: Analyser, sentiment_model) -> list[dict]:
+def analyze_day(platform: Platform, day: date, analyzer: Analyzer, sentiment_model) -> list[dict]:
     """The analysis (or failure) of each of the day's negative feedback, one call each."""
     rows = negative_feedback(platform, day, sentiment_model)
-    return write_analyses(platform, day, [analyse(analyser, row.text, row.inference_id) for row in rows.itertuples()],
-                          dict(zip(rows["inference_id"], rows["restaurant_id"])))
+    return write_analyses(platform, day, [analyze(analyzer, row.text, row.inference_id) for row in rows.itertuples()],
+                          dict(zip(rows["inference_id"], rows["restaurant_id"], strict=False)))
 
 
 def write_analyses(platform: Platform, day: date, results: Iterable[FeedbackResult],
@@ -107,7 +107,7 @@ def build_digest(platform: Platform, day: date, records: Iterable[dict]) -> dict
     totals = Counter()
     for entry in restaurants.values():
         totals.update(entry["aspects"])
-    return {"day": day.isoformat(), "analysed": sum(e["negative"] for e in restaurants.values()), "failed": failed,
+    return {"day": day.isoformat(), "analyzed": sum(e["negative"] for e in restaurants.values()), "failed": failed,
             "aspects": {a: totals[a] for a in ASPECTS}, "restaurants": restaurants,
             "spikes": spikes(platform, day, restaurants)}
 
@@ -173,11 +173,11 @@ def render_html(digest: dict) -> str:
                          for x in entry["examples"])
         flag = ' <strong class="spike">SPIKE</strong>' if rid in spiking else ""
         sections.append(f"<section><h3>{e(rid)}{flag}</h3><p>{entry['negative']} negative, "
-                        f"{entry['attention']} hygiene/safety, {entry['failed']} not analysed. {aspects}</p>"
+                        f"{entry['attention']} hygiene/safety, {entry['failed']} not analyzed. {aspects}</p>"
                         f"<ul>{quotes}</ul></section>")
     return (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Negative feedback {e(digest['day'])}"
             f"</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}td,th{{padding:0 .5em}}"
             f".spike{{color:#b00}}</style><h1>Negative feedback digest, {e(digest['day'])}</h1>"
-            f"<p>{digest['analysed']} analysed, {digest['failed']} failed, {len(digest['spikes'])} spike(s): "
+            f"<p>{digest['analyzed']} analyzed, {digest['failed']} failed, {len(digest['spikes'])} spike(s): "
             f"{e(', '.join(sorted(spiking)) or 'none')}</p><table><tr>{head}</tr><tr>{totals}</tr></table>"
             f"{''.join(sections)}</html>")

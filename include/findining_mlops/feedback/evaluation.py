@@ -1,10 +1,10 @@
-"""How well an analyser finds the aspects of labelled feedback: precision, recall and F1
+"""How well an analyzer finds the aspects of labelled feedback: precision, recall and F1
 per aspect and macro-F1, overall and per language — how a person compares a new Bedrock
 model or prompt with the local model before switching."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -15,9 +15,9 @@ from findining_mlops.feedback.results import ANALYSED, FeedbackResult
 from findining_mlops.models.aspects.train import aspect_f1, indicator
 
 
-def evaluate(frame: pd.DataFrame, analyse: Callable[[str, str], FeedbackResult]) -> dict:
+def evaluate(frame: pd.DataFrame, analyze: Callable[[str, str], FeedbackResult]) -> dict:
     """``frame`` has ``text``, ``aspects`` ("|"-separated) and optionally ``language``."""
-    results = [analyse(text, str(i)) for i, text in enumerate(frame["text"])]
+    results = [analyze(text, str(i)) for i, text in enumerate(frame["text"])]
     predicted = indicator(pd.Series(["|".join(a["aspect"] for a in r.analysis["aspects"]) if r.status == ANALYSED
                                      else "" for r in results]))
     truth = indicator(frame["aspects"].fillna(""))

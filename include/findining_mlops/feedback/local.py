@@ -1,4 +1,4 @@
-"""The local analyser: the live versions of the aspect and sentiment models, an extractive
+"""The local analyzer: the live versions of the aspect and sentiment models, an extractive
 summary and replies from templates — real models, no canned answers.
 
 Clauses of the feedback are scored one by one, so each aspect's evidence is the clause
@@ -63,7 +63,8 @@ PRAISE_REPLY = {"en": "Thank you for your kind words; we hope to see you again s
 def live_model(platform: Platform, name: str) -> tuple[object, int]:
     """The model object of ``name``'s live version (the one serving most traffic) and its number."""
     from findining_mlops.models import contract
-    from findining_mlops.retraining import champion, extract_artifact
+    from findining_mlops.variants import champion
+    from findining_mlops.models.contract import extract_artifact
 
     live = champion(platform, get_model(name))
     if live is None:
@@ -83,7 +84,7 @@ def clauses(text: str) -> list[str]:
     return [c.strip() for c in _CLAUSE.findall(text) if c.strip()] or [text.strip()]
 
 
-class LocalAnalyser:
+class LocalAnalyzer:
     """Analyses with in-memory copies of the models' live versions (the version serving most
     traffic on each endpoint), loaded once; nothing is captured on the endpoints, so the
     digest's reads do not show up as app traffic in the models' monitoring."""
@@ -94,12 +95,12 @@ class LocalAnalyser:
         self.name = f"local:aspects v{versions[ASPECT_MODEL]}+sentiment v{versions[SENTIMENT_MODEL]}"
 
     @classmethod
-    def from_platform(cls, platform: Platform) -> "LocalAnalyser":
+    def from_platform(cls, platform: Platform) -> LocalAnalyzer:
         (aspects, aspect_version), (sentiment, sentiment_version) = (live_model(platform, name)
                                                                      for name in (ASPECT_MODEL, SENTIMENT_MODEL))
         return cls(aspects, sentiment, {ASPECT_MODEL: aspect_version, SENTIMENT_MODEL: sentiment_version})
 
-    def analyse_prepared(self, prepared: PreparedText, feedback_id: str | None) -> FeedbackResult:
+    def analyze_prepared(self, prepared: PreparedText, feedback_id: str | None) -> FeedbackResult:
         analysis = self.analysis(prepared.text)
         problems = schema_errors(analysis)
         if problems:  # a bug here, not bad input: fail loudly in the record rather than store it

@@ -1,4 +1,4 @@
-"""Feedback text made safe to analyse: refused when it is not text, cut at a stated limit,
+"""Feedback text made safe to analyze: refused when it is not text, cut at a stated limit,
 and with personal data (e-mail addresses, card-like numbers, phone numbers) replaced by
 placeholders before it leaves for a model."""
 
@@ -42,7 +42,7 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
 
 
 def prepare(text: object, max_chars: int = MAX_CHARS) -> PreparedText:
-    """The text to analyse, or InvalidFeedbackError saying why there is none."""
+    """The text to analyze, or InvalidFeedbackError saying why there is none."""
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8")
@@ -52,7 +52,7 @@ def prepare(text: object, max_chars: int = MAX_CHARS) -> PreparedText:
     if not isinstance(text, str):
         raise InvalidFeedbackError(f"feedback must be text, not {type(text).__name__}")
     if not text.strip():
-        raise InvalidFeedbackError("feedback is empty (or only whitespace): there is nothing to analyse")
+        raise InvalidFeedbackError("feedback is empty (or only whitespace): there is nothing to analyze")
     if _CONTROL.search(text):
         raise InvalidFeedbackError("feedback contains control characters (binary data?); send plain text")
     stripped = text.strip()

@@ -1,4 +1,4 @@
-"""What an analyser returns for one piece of feedback: an analysis that meets the schema,
+"""What an analyzer returns for one piece of feedback: an analysis that meets the schema,
 or a failure with its reason — never a failed answer stored as an analysis."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from typing import Protocol
 
 from findining_mlops.feedback.redaction import InvalidFeedbackError, PreparedText, prepare
 
-ANALYSED, FAILED, REFUSED = "analysed", "failed", "refused"
+ANALYSED, FAILED, REFUSED = "analyzed", "failed", "refused"
 
 
 @dataclass(frozen=True)
 class FeedbackResult:
     feedback_id: str | None
-    status: str  # analysed | failed (the analyser could not) | refused (not feedback text)
-    analyser: str
+    status: str  # analyzed | failed (the analyzer could not) | refused (not feedback text)
+    analyzer: str
     analysis: dict | None = None
     error: str | None = None
     truncated: bool = False
@@ -25,16 +25,16 @@ class FeedbackResult:
         return asdict(self)
 
 
-class Analyser(Protocol):
+class Analyzer(Protocol):
     name: str
 
-    def analyse_prepared(self, prepared: PreparedText, feedback_id: str | None) -> FeedbackResult: ...
+    def analyze_prepared(self, prepared: PreparedText, feedback_id: str | None) -> FeedbackResult: ...
 
 
-def analyse(analyser: Analyser, text: object, feedback_id: str | None = None) -> FeedbackResult:
-    """Prepares ``text`` (refusal, truncation, redaction) and has ``analyser`` analyse it."""
+def analyze(analyzer: Analyzer, text: object, feedback_id: str | None = None) -> FeedbackResult:
+    """Prepares ``text`` (refusal, truncation, redaction) and has ``analyzer`` analyze it."""
     try:
         prepared = prepare(text)
     except InvalidFeedbackError as exc:
-        return FeedbackResult(feedback_id, REFUSED, analyser.name, error=str(exc))
-    return analyser.analyse_prepared(prepared, feedback_id)
+        return FeedbackResult(feedback_id, REFUSED, analyzer.name, error=str(exc))
+    return analyzer.analyze_prepared(prepared, feedback_id)

@@ -312,12 +312,12 @@ class MetricEvent:
     context: dict = field(default_factory=dict)
 
 
-class Experiments(Protocol):
+class ABTests(Protocol):
     """A/B tests (DynamoDB-shaped: tests by id) and their metric events (parquet batches on the store)."""
 
     def create(self, test: ABTest) -> ABTest:
         """Records a running test; the same ``test_id`` again returns the stored one. Refuses
-        (ExperimentError) while another test runs on the same endpoint."""
+        (ABTestError) while another test runs on the same endpoint."""
 
     def get(self, test_id: str) -> ABTest | None: ...
     def list_tests(self, status: str | None = None) -> list[ABTest]: ...
@@ -346,4 +346,4 @@ class Platform:
     endpoints: Endpoints
     metrics: Metrics
     notifications: Notifications
-    experiments: Experiments
+    abtests: ABTests

@@ -54,7 +54,9 @@ def test_partitions_follow_the_contract_schemas(tmp_path):
 def test_new_district_shifts_where_requests_come_from(world):
     stable = world.interactions(DAY, 400, ScenarioPlan())
     shifted = world.interactions(DAY, 400, ScenarioPlan("new-district", DAY))
-    share = lambda f: f["home_district"].isin(NEW_DISTRICTS).mean()
+    def share(frame):
+        return frame["home_district"].isin(NEW_DISTRICTS).mean()
+
     assert share(stable) < 0.25 < 0.6 < share(shifted)
 
 
@@ -62,8 +64,10 @@ def test_taste_shift_changes_engagement_but_not_the_inputs(world):
     stable = world.interactions(DAY, 600, ScenarioPlan())
     shifted = world.interactions(DAY, 600, ScenarioPlan("taste-shift", DAY))
     pd.testing.assert_series_equal(stable["cuisine"], shifted["cuisine"])
-    match = lambda f: np.array([c in p.split("|") for c, p in zip(f["cuisine"], f["pref_cuisines"])])
-    lift = lambda f: f["engaged"][match(f)].mean() / f["engaged"][~match(f)].mean()
+    def lift(frame):
+        liked = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"], strict=True)])
+        return frame["engaged"][liked].mean() / frame["engaged"][~liked].mean()
+
     assert lift(stable) > 2.5 and lift(shifted) < 1.8
 
 

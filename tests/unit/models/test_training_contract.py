@@ -68,7 +68,7 @@ class Job:
         self.returncode: int | None = None
         self.stdout = self.stderr = ""
 
-    def wait(self) -> "Job":
+    def wait(self) -> Job:
         if self.returncode is None:
             self.stdout, self.stderr = self.process.communicate(timeout=CHANNEL_TIMEOUT_S)
             self.returncode = self.process.returncode
@@ -224,7 +224,7 @@ def test_trained_recommendation_model_ranks_the_requested_candidates(recommendat
     assert sorted(answer["ranking"]) == sorted(candidate_ids)
     assert all(0.0 <= s <= 1.0 for s in answer["scores"])
     # the ranking orders the candidates by their score, best first
-    score_of = dict(zip(candidate_ids, answer["scores"]))
+    score_of = dict(zip(candidate_ids, answer["scores"], strict=False))
     ranked_scores = [score_of[r] for r in answer["ranking"]]
     assert ranked_scores == sorted(ranked_scores, reverse=True)
 

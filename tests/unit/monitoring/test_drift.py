@@ -336,7 +336,7 @@ def pair():
 
 @pytest.mark.parametrize("side", ["reference", "current"])
 def test_a_requested_column_missing_from_a_frame_is_named(pair, side):
-    frames = dict(zip(("reference", "current"), pair))
+    frames = dict(zip(("reference", "current"), pair, strict=False))
     frames[side] = frames[side].drop(columns="b")
     with pytest.raises(DataValidationError, match=rf"{side} frame has no column 'b'"):
         detect_drift(frames["reference"], frames["current"], ["a"], ["b"])
@@ -344,7 +344,7 @@ def test_a_requested_column_missing_from_a_frame_is_named(pair, side):
 
 @pytest.mark.parametrize("side", ["reference", "current"])
 def test_an_empty_frame_is_refused(pair, side):
-    frames = dict(zip(("reference", "current"), pair))
+    frames = dict(zip(("reference", "current"), pair, strict=False))
     frames[side] = frames[side].iloc[:0]
     with pytest.raises(DataValidationError, match=f"the {side} frame is empty"):
         detect_drift(frames["reference"], frames["current"])

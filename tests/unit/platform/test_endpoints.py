@@ -10,7 +10,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, UTC
 
 import pytest
 import sklearn
@@ -25,7 +25,7 @@ from findining_mlops.platform.ports import APPROVED, COMPLETED, IN_PROGRESS, Pro
 
 ENDPOINT = "sentiment-endpoint"
 NAMESPACE = "AWS/SageMaker"
-UTC = timezone.utc
+UTC = UTC
 EVENT_DAY = datetime(2026, 10, 5, tzinfo=UTC)
 REVIEW = {"text": "the char siu was delicious, friendly staff, would definitely come back."}
 TRAINING_TIMEOUT_S = 120

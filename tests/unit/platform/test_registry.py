@@ -224,7 +224,7 @@ def test_concurrent_registrations_all_succeed_with_distinct_versions(home, platf
     registered = platform.registry.list_versions("m")
     assert [v.version for v in registered] == list(range(1, processes + 1))
     # each version holds the bytes of the job that registered it
-    for job, version in zip(jobs, versions):
+    for job, version in zip(jobs, versions, strict=False):
         stored = platform.registry.get("m", version)
         assert stored.lineage == {"training_job": job}
         assert platform.store.read_bytes(stored.artifact_key) == f"model-bytes-{job}".encode()

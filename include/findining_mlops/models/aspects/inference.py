@@ -25,7 +25,7 @@ def input_fn(request_body, request_content_type: str) -> dict:
 def predict_fn(data: dict, model) -> dict:
     predictions = []
     for row in model.predict_proba(data["texts"]):
-        scores = {aspect: round(float(p), 6) for aspect, p in zip(ASPECTS, row)}
+        scores = {aspect: round(float(p), 6) for aspect, p in zip(ASPECTS, row, strict=False)}
         found = sorted((a for a, p in scores.items() if p >= THRESHOLD), key=lambda a: -scores[a])
         predictions.append({"aspects": found, "top": top_aspect(row), "scores": scores})
     return {"predictions": predictions} if data["batch"] else predictions[0]

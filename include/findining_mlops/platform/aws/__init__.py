@@ -9,7 +9,7 @@ from botocore.config import Config
 
 from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.aws.endpoints import SageMakerEndpoints
-from findining_mlops.platform.aws.experiments import DynamoDBExperiments
+from findining_mlops.platform.aws.abtests import DynamoDBABTests
 from findining_mlops.platform.aws.metrics import CloudWatchMetrics
 from findining_mlops.platform.aws.notifications import SnsNotifications
 from findining_mlops.platform.aws.registry import SageMakerModelRegistry
@@ -30,5 +30,5 @@ def aws_platform(settings: AwsSettings, session: boto3.Session | None = None, co
         endpoints=SageMakerEndpoints(clients, settings, store),
         metrics=CloudWatchMetrics(clients),
         notifications=SnsNotifications(clients, settings.alerts_topic_arn),
-        experiments=DynamoDBExperiments(clients, settings, store),
+        abtests=DynamoDBABTests(clients, settings, store),
     )

@@ -2,7 +2,7 @@
 
 - state table (``pk``, ``sk``): deployment locks, registry locks, deployment history,
   the running A/B test of each endpoint;
-- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.abevents``).
+- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.abtest.outcomes``).
 
 Terraform creates them (docs/aws.md); ``create_tables`` does the same for tests and
 first-time set-ups."""
@@ -10,7 +10,7 @@ first-time set-ups."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from botocore.exceptions import ClientError
 
@@ -22,7 +22,7 @@ def key_schemas(settings: AwsSettings) -> dict[str, list[tuple[str, str]]]:
     """Table name -> [(attribute, HASH|RANGE)], all string keys."""
     return {
         settings.state_table: [("pk", "HASH"), ("sk", "RANGE")],
-        settings.experiments_table: [("test_id", "HASH")],
+        settings.abtests_table: [("test_id", "HASH")],
     }
 
 
@@ -45,7 +45,7 @@ def create_tables(clients: AwsClients, settings: AwsSettings) -> None:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Lock:

@@ -5,7 +5,7 @@ production variant in ``AWS/SageMaker`` (the canary alarms read those)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.ports import MetricDatum
@@ -27,7 +27,7 @@ class CloudWatchMetrics:
         self.clients = clients
 
     def put(self, namespace: str, data: list[MetricDatum]) -> None:
-        oldest = datetime.now(timezone.utc) - MAX_AGE
+        oldest = datetime.now(UTC) - MAX_AGE
         fresh = [d for d in data if _utc(d.timestamp) > oldest]
         if len(fresh) < len(data):  # e.g. a backfill of last month: the reports keep these figures
             log.warning("CloudWatch keeps no data older than 14 days: %d of %d point(s) of %s not published",
@@ -56,11 +56,11 @@ class CloudWatchMetrics:
             response = self.clients.cloudwatch.get_metric_data(**kwargs)
             for result in response["MetricDataResults"]:
                 points += [MetricDatum(name, float(v), dict(dimensions), _utc(t))
-                           for t, v in zip(result["Timestamps"], result["Values"])]
+                           for t, v in zip(result["Timestamps"], result["Values"], strict=False)]
             if not response.get("NextToken"):
                 return sorted(points, key=lambda d: d.timestamp)
             kwargs["NextToken"] = response["NextToken"]
 
 
 def _utc(when: datetime) -> datetime:
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 from findining_mlops.catalog import RESOURCE_PREFIX
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.endpoints import LocalEndpoints
-from findining_mlops.platform.local.experiments import LocalExperiments
+from findining_mlops.platform.local.abtests import LocalABTests
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.notifications import LocalNotifications
 from findining_mlops.platform.local.registry import LocalModelRegistry
@@ -31,5 +31,5 @@ def local_platform(home: Path, seed: int | None = None) -> Platform:
         endpoints=LocalEndpoints(db, store, metrics, home / "endpoint-cache", seed=seed),
         metrics=metrics,
         notifications=LocalNotifications(home / "alerts.log", ALERTS_TOPIC),
-        experiments=LocalExperiments(db, store),
+        abtests=LocalABTests(db, store),
     )

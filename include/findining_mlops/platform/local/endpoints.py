@@ -14,7 +14,7 @@ import time
 import uuid
 import warnings
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from findining_mlops import capture
@@ -132,7 +132,7 @@ class LocalEndpoints:
         endpoint = self._require(endpoint_name)
         variant = self._route(endpoint, target_variant)
         inference_id = inference_id or str(uuid.uuid4())
-        event_time = event_time or datetime.now(timezone.utc)
+        event_time = event_time or datetime.now(UTC)
         model, handlers = self._load(variant)
         started = time.perf_counter()
         try:
@@ -232,4 +232,4 @@ def _uri_path(uri: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import MetricDatum
@@ -15,7 +15,7 @@ def _dims(dimensions: dict[str, str]) -> str:
 
 def _utc(when: datetime) -> str:
     """Stored and compared in UTC, as CloudWatch does: ISO strings then sort like times."""
-    return when.astimezone(timezone.utc).isoformat()
+    return when.astimezone(UTC).isoformat()
 
 
 class LocalMetrics:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ class LocalNotifications:
             "TopicArn": self.topic,
             "Subject": subject,
             "Message": message,
-            "Timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "Timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # a single O_APPEND write per line: concurrent publishers never interleave their lines

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from findining_mlops import versions
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
@@ -56,7 +56,7 @@ class LocalModelRegistry:
                     raise RegistryError(
                         f"cannot register {model_name} v{version}: {exc}; the registry was not changed"
                     ) from exc
-            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            created = datetime.now(UTC).isoformat(timespec="seconds")
             conn.execute(
                 "INSERT INTO model_packages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -110,7 +110,7 @@ class LocalModelRegistry:
             conn.execute(
                 "INSERT OR IGNORE INTO deployment_events VALUES (?,?,?,?,?,?,?)",
                 (model_name, int(version), endpoint, event, detail, run,
-                 datetime.now(timezone.utc).isoformat(timespec="seconds")),
+                 datetime.now(UTC).isoformat(timespec="seconds")),
             )
 
     def deployment_history(self, model_name=None):

@@ -41,11 +41,11 @@ Config (JSON)::
                          "satisfaction": {"kind": "continuous", "covariate": "pre_satisfaction"}},
      "guardrail_metrics": {"latency_ms": {"kind": "continuous", "direction": "lower_is_better"}}}
 
-Scale: the events are reduced in SQL (``findining_mlops.absql``, run by DuckDB or Athena) to one value per user
+Scale: the events are reduced in SQL (``findining_mlops.abtest.queries``, run by DuckDB or Athena) to one value per user
 per metric and then to a few sums per arm: n, sum and sum of squares, and for CUPED the moments of X and X·Y. Every
 figure below is a closed form of those sums, so the statistics cost the same for a hundred events or a hundred
 million. ``analyze`` runs that SQL on an in-memory frame; the daily analysis runs it on the test's parquet files
-(``findining_mlops.abengine``) and calls ``analyze_moments``. ``make bench`` compares it with a hand-written DuckDB
+(``findining_mlops.abtest.engine``) and calls ``analyze_moments``. ``make bench`` compares it with a hand-written DuckDB
 query and with pandas + scipy.
 """
 
@@ -200,30 +200,30 @@ def _validated_metric(role: str, name: str, spec) -> dict:
 def analyze(events: pd.DataFrame, config: dict) -> dict:
     """The analysis of an in-memory event table (``COLUMNS``): SRM check, per-metric results and the decision,
     as plain JSON types."""
-    from findining_mlops import abengine, absql
+    from findining_mlops.abtest.engine import DuckDB, arm_moments
 
     plan = sql_plan(config)
-    engine = abengine.DuckDB(deterministic=True)  # an in-memory frame is small; the same frame, the same bits
-    engine.connection.register("events", _events_table(events))
-    return analyze_moments(abengine.arm_moments(engine.rows, plan, "events"), config)
+    duckdb = DuckDB(deterministic=True)  # an in-memory frame is small; the same frame, the same bits
+    duckdb.connection.register("events", _events_table(events))
+    return analyze_moments(arm_moments(duckdb.rows, plan, "events"), config)
 
 
 def analyze_parquet(paths: Sequence[str | Path], config: dict) -> dict:
     """The analysis of the events in parquet files (``COLUMNS``), read by DuckDB with every thread: the figures
     agree with ``analyze`` of the same rows to rounding, the last bit may depend on the threads' timing."""
-    from findining_mlops import abengine
+    from findining_mlops.abtest import engine
 
     plan = sql_plan(config)
-    moments = abengine.arm_moments(abengine.DuckDB().rows, plan, abengine.parquet_relation([Path(p) for p in paths]))
+    moments = engine.arm_moments(engine.DuckDB().rows, plan, engine.parquet_relation([Path(p) for p in paths]))
     return analyze_moments(moments, config)
 
 
 def sql_plan(config: dict):
-    """What the SQL computes for this config (``absql.Plan``), once the config is valid."""
-    from findining_mlops import absql
+    """What the SQL computes for this config (``queries.Plan``), once the config is valid."""
+    from findining_mlops.abtest import queries
 
     config = _validated_config(config)
-    return absql.Plan.of({**config["success_metrics"], **config["guardrail_metrics"]})
+    return queries.Plan.of({**config["success_metrics"], **config["guardrail_metrics"]})
 
 
 def _events_table(events: pd.DataFrame):
@@ -243,7 +243,7 @@ def _events_table(events: pd.DataFrame):
 
 
 def analyze_moments(moments: dict, config: dict) -> dict:
-    """The analysis from the per-arm moments (``abengine.arm_moments``): SRM check, per-metric results and the
+    """The analysis from the per-arm moments (``engine.arm_moments``): SRM check, per-metric results and the
     decision, as plain JSON types."""
     config = _validated_config(config)
     metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
@@ -264,7 +264,7 @@ def analyze_moments(moments: dict, config: dict) -> dict:
     success = list(config["success_metrics"])
     fixed_adjusted = _holm([results[n]["p_value"] for n in success])
     sequential_adjusted = _holm([results[n]["sequential_p_value"] for n in success])
-    for name, fixed, sequential in zip(success, fixed_adjusted, sequential_adjusted):
+    for name, fixed, sequential in zip(success, fixed_adjusted, sequential_adjusted, strict=False):
         results[name]["p_value_adjusted"] = float(fixed)
         results[name]["significant"] = bool(sequential < alpha)
     for name in config["guardrail_metrics"]:

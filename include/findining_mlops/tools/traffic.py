@@ -16,15 +16,15 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 import pandas as pd
 
 from findining_mlops.catalog import ModelSpec
-from findining_mlops.data.synthetic import ScenarioPlan, World
+from findining_mlops.app_requests import day_requests, frame_requests, synthetic_requests
 from findining_mlops.errors import DataValidationError, EndpointError
 from findining_mlops.platform.ports import Invocation, Platform
-from findining_mlops.retraining import read_partition
+from findining_mlops.partitions import read_partition
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 32  # concurrent requests, so a slow variant does not hold back the schedule
@@ -84,25 +84,6 @@ def _quantile(values: list[float], q: float) -> float | None:
     return round(float(pd.Series(values).quantile(q)), 3) if values else None
 
 
-def day_requests(platform: Platform, spec: ModelSpec, day: date) -> list[tuple[str, pd.Timestamp, dict]]:
-    """``(inference_id, time, request body)`` of every request the app made that day."""
-    return frame_requests(spec, read_partition(platform, spec.dataset, day))
-
-
-def frame_requests(spec: ModelSpec, frame: pd.DataFrame) -> list[tuple[str, pd.Timestamp, dict]]:
-    """``(inference_id, time, request body)`` of the requests behind rows of the model's dataset."""
-    if spec.dataset == "interactions":
-        from findining_mlops.models.recommendation.features import requests_from_interactions
-
-        times = frame.groupby("inference_id")["request_time"].first()
-        return [(iid, times[iid], body) for iid, body in requests_from_interactions(frame)]
-    if spec.dataset == "reviews":
-        return [(r.inference_id, r.review_time, {"text": r.text}) for r in frame.itertuples()]
-    if spec.dataset == "feedback":
-        return [(r.inference_id, r.feedback_time, {"text": r.text}) for r in frame.itertuples()]
-    raise EndpointError(f"no request replay is defined for dataset {spec.dataset!r} of model {spec.name}")
-
-
 def replay_day(platform: Platform, spec: ModelSpec, day: date, limit: int | None = None) -> TrafficReport:
     requests = day_requests(platform, spec, day)[:limit]
     report = TrafficReport(spec.endpoint_name)
@@ -136,7 +117,7 @@ def generate_traffic(platform: Platform, spec: ModelSpec, rps: float, duration_s
     if rps <= 0 or duration_s <= 0:
         raise DataValidationError(f"traffic needs rps > 0 and duration_s > 0, got rps {rps} and duration_s {duration_s}")
     total = max(1, round(rps * duration_s))
-    day = day or datetime.now(timezone.utc).date()
+    day = day or datetime.now(UTC).date()
     bodies = [json.dumps(body, ensure_ascii=False).encode()
               for _, _, body in synthetic_requests(spec, seed, day, min(total, REQUEST_POOL))]
     run_id = uuid.uuid4().hex[:8]
@@ -173,15 +154,6 @@ def generate_traffic(platform: Platform, spec: ModelSpec, rps: float, duration_s
     return report
 
 
-def synthetic_requests(spec: ModelSpec, seed: int, day: date, count: int) -> list[tuple[str, pd.Timestamp, dict]]:
-    """``count`` requests of the synthetic world's ``day``, as the app would have sent them."""
-    world = World(seed)
-    generators = {"interactions": world.interactions, "reviews": world.reviews, "feedback": world.feedback}
-    if spec.dataset not in generators:
-        raise EndpointError(f"no synthetic traffic is defined for dataset {spec.dataset!r} of model {spec.name}")
-    return frame_requests(spec, generators[spec.dataset](day, count, ScenarioPlan()))
-
-
 def _send(platform: Platform, endpoint: str, body: bytes, inference_id: str) -> Invocation | EndpointError:
     try:
         return platform.endpoints.invoke(endpoint, body, inference_id=inference_id)
@@ -196,7 +168,7 @@ def _collect(report: TrafficReport, in_flight: dict[Future, str], done) -> None:
 
 
 @dataclass
-class ExperimentDay:
+class ABTestDay:
     """One simulated day of app users in a model's A/B test."""
 
     day: str
@@ -206,7 +178,7 @@ class ExperimentDay:
     per_arm: dict[str, int] = field(default_factory=dict)
 
 
-def experiment_day(service, spec: ModelSpec, day: date, limit: int | None = None) -> ExperimentDay:
+def abtest_day(service, spec: ModelSpec, day: date, limit: int | None = None) -> ABTestDay:
     """Replays the day's requests through the app client (each user in their own arm) and
     records each user's outcomes and the latency they waited as A/B events.
 
@@ -218,7 +190,7 @@ def experiment_day(service, spec: ModelSpec, day: date, limit: int | None = None
     outcomes = importlib.import_module(spec.outcomes_module).outcomes
     frame = read_partition(service.platform, spec.dataset, day)
     truth = {iid: rows for iid, rows in frame.groupby("inference_id", sort=False)}
-    summary = ExperimentDay(day.isoformat())
+    summary = ABTestDay(day.isoformat())
     test = service.running_test(spec.name)
     measured = {**test.success_metrics, **test.guardrail_metrics} if test else {}
     results = []

@@ -34,8 +34,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,6 +41,13 @@ from pathlib import Path
 import psutil
 
 from findining_mlops.errors import ConfigurationError
+from findining_mlops.tools.airflow_client import (
+    POLL_S,
+    AirflowClient,
+    wait_for_backfill_day,
+    wait_for_dags,
+    wait_for_runs,
+)
 
 log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
@@ -51,9 +56,8 @@ DEMO_BAKE_MINUTES = 0.5
 # the automatic canaries of the retrained versions: one bake at 20 %, then all of the traffic
 DEMO_DEPLOYMENT = {"bake_minutes": DEMO_BAKE_MINUTES, "canary_percent": 20, "ramp": [20, 100]}
 DEMO_DAYS = 24
-# days of a backfill analysed at once (model_monitoring decides them in date order)
+# days of a backfill analyzed at once (model_monitoring decides them in date order)
 BACKFILL_PARALLEL_DAYS = 4
-POLL_S = 1.0  # how often the demo asks the API whether runs have finished
 AB_MAX_DAYS = 14
 AB_REQUESTS_PER_DAY = 600
 # the control of the demo's A/B test: one tree with two leaves, a clearly weaker ranker
@@ -148,71 +152,6 @@ def reset_state_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     (path / OWNER_MARKER).write_text("Created by `make demo`, which empties this directory on its next run.\n")
-
-
-class AirflowClient:
-    """The REST API (v2), used the way a person's script would use it."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url.rstrip("/")
-        self._token: str | None = None
-
-    def _request(self, method: str, path: str, body: dict | None = None, authenticated: bool = True) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if authenticated:
-            headers["Authorization"] = f"Bearer {self.token()}"
-        request = urllib.request.Request(self.base_url + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
-
-    def token(self) -> str:
-        if self._token is None:
-            self._token = self._request("GET", "/auth/token", authenticated=False)["access_token"]
-        return self._token
-
-    def healthy(self) -> bool:
-        try:
-            # open to all, so it also answers on a UI that asks people to log in
-            health = self._request("GET", "/api/v2/monitor/health", authenticated=False)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
-            return False
-        return all(health.get(c, {}).get("status") == "healthy" for c in ("metadatabase", "scheduler", "dag_processor"))
-
-    def dag_ready(self, dag_id: str) -> bool:
-        try:
-            return self._request("GET", f"/api/v2/dags/{dag_id}").get("dag_id") == dag_id
-        except urllib.error.HTTPError:
-            return False
-
-    def backfill(self, dag_id: str, first: date, last: date, max_active_runs: int = 1) -> dict:
-        return self._request("POST", "/api/v2/backfills", {
-            "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-            "max_active_runs": max_active_runs, "reprocess_behavior": "completed",
-        })
-
-    def backfill_completed(self, backfill_id: int) -> bool:
-        return self._request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at") is not None
-
-    def runs(self, dag_id: str) -> list[dict]:
-        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
-
-    def trigger(self, dag_id: str, conf: dict) -> str:
-        run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-        return run["dag_run_id"]
-
-    def run_state(self, dag_id: str, run_id: str) -> str:
-        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")["state"]
-
-    def wait(self, dag_id: str, run_ids: list[str], timeout: float = 1800) -> dict[str, str]:
-        deadline = time.monotonic() + timeout
-        states: dict[str, str] = {}
-        while time.monotonic() < deadline:
-            states = {run_id: self.run_state(dag_id, run_id) for run_id in run_ids}
-            if all(s in ("success", "failed") for s in states.values()):
-                return states
-            time.sleep(POLL_S)
-        raise TimeoutError(f"{dag_id} runs still {states} after {timeout:.0f} s")
 
 
 @contextmanager
@@ -318,21 +257,13 @@ def exit_on_stop_signals() -> None:
         signal.signal(sig, exit_with)
 
 
-def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(client.dag_ready(d) for d in dag_ids):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"DAGs {dag_ids} were not parsed within {timeout:.0f} s")
-        time.sleep(POLL_S)
-
-
 def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) -> int:
     from findining_mlops.catalog import get_model, model_names
     from findining_mlops.data.synthetic import ScenarioPlan, generate
     from findining_mlops.handlers import fault_drill
     from findining_mlops.platform.local import local_platform
     from findining_mlops.report import demo_summary
-    from findining_mlops.traffic import replay_day
+    from findining_mlops.tools.traffic import replay_day
 
     env = airflow_env(project, port)
     defaults = default_state_dirs(project)
@@ -423,7 +354,7 @@ def background_traffic(platform, models: list[str], rps: float, reports: dict, l
     import threading
 
     from findining_mlops.catalog import get_model
-    from findining_mlops.traffic import generate_traffic
+    from findining_mlops.tools.traffic import generate_traffic
 
     stop = threading.Event()
 
@@ -446,7 +377,7 @@ def faulty_version(platform, model: str, faults: dict) -> int:
     """Registers a copy of the model's live version that misbehaves on purpose."""
     from findining_mlops.catalog import get_model
     from findining_mlops.handlers import inject_faults
-    from findining_mlops.retraining import champion
+    from findining_mlops.variants import champion
 
     source = champion(platform, get_model(model))
     key = f"drills/{model}/v{source.version}-{'-'.join(sorted(faults))}/model.tar.gz"
@@ -466,8 +397,8 @@ def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenari
     from findining_mlops.client import MLService
     from findining_mlops.data.synthetic import generate
     from findining_mlops.platform.ports import RUNNING
-    from findining_mlops.retraining import champion
-    from findining_mlops.traffic import experiment_day
+    from findining_mlops.variants import champion
+    from findining_mlops.tools.traffic import abtest_day
 
     spec = get_model("recommendation")
     generate(platform.store, first, AB_MAX_DAYS, seed, scenario)  # the same world, carried on
@@ -481,14 +412,14 @@ def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenari
     if client.wait("ab_test", [run])[run] != "success":
         print(f"ab_test run {run} failed; see its task logs")
         return None
-    (test,) = [t for t in platform.experiments.list_tests(RUNNING) if t.model_name == spec.name]
+    (test,) = [t for t in platform.abtests.list_tests(RUNNING) if t.model_name == spec.name]
     service = MLService(platform, refresh_s=0)
     for offset in range(AB_MAX_DAYS):
         day = first + timedelta(days=offset)
-        users = experiment_day(service, spec, day, limit=AB_REQUESTS_PER_DAY)
+        users = abtest_day(service, spec, day, limit=AB_REQUESTS_PER_DAY)
         backfill = client.backfill("ab_test_analysis", day, day)
         state = wait_for_backfill_day(client, "ab_test_analysis", day, backfill["id"])
-        status = platform.experiments.get(test.test_id)
+        status = platform.abtests.get(test.test_id)
         print(f"  {day}: {users.requests} requests {users.per_arm}, analysis {state}, test {status.status}"
               f"{' (' + status.decision + ')' if status.decision else ''}", flush=True)
         if status.status != RUNNING or state != "success":
@@ -517,35 +448,6 @@ def lightweight_version(platform, spec, data_end: date) -> int:
         lineage={"training_job": job_name, "hyperparameters": LIGHTWEIGHT_HYPERPARAMETERS},
         reason="demo: a lightweight ranker (one tree, two leaves) to A/B-test against", idempotency_key=job_name)
     return version.version
-
-
-def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, backfill_id: int,
-                          timeout: float = 900) -> str:
-    """The state of the backfill run of ``day`` once it has finished and the scheduler has closed
-    its backfill (a DAG takes a new backfill only then)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in client.runs(dag_id):
-            if (run["run_type"] == "backfill" and str(run.get("data_interval_start", "")).startswith(day.isoformat())
-                    and run["state"] in ("success", "failed") and client.backfill_completed(backfill_id)):
-                return run["state"]
-        time.sleep(POLL_S)
-    raise TimeoutError(f"{dag_id}: the backfill run of {day} did not finish within {timeout:.0f} s")
-
-
-def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: float = 3600) -> None:
-    """Waits until ``expected`` runs of the DAG exist and all of them are finished."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = client.runs(dag_id)
-        finished = [r for r in runs if r["state"] in ("success", "failed")]
-        if len(runs) >= expected and len(finished) == len(runs):
-            failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
-            if failed:
-                print(f"warning: {dag_id} runs failed: {failed}")
-            return
-        time.sleep(POLL_S)
-    raise TimeoutError(f"{dag_id}: runs did not finish within {timeout:.0f} s")
 
 
 def run_ui(project: Path, port: int, host: str) -> int:

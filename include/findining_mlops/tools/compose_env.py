@@ -13,7 +13,7 @@ import argparse
 import secrets
 import sys
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 
 def _fernet_key() -> str:

@@ -3,7 +3,7 @@
 ``ab_test_analysis`` DAGs call.
 
 A test holds its endpoint's deployment lock from start to conclusion, so no canary
-rollout changes the variants under it, and the experiments store refuses a second running
+rollout changes the variants under it, and the A/B test store refuses a second running
 test on the same endpoint. Users, not requests, are randomised: ``assign`` hashes (test,
 user) into an arm and the client invokes that arm's variant (``TargetVariant``); the
 variant weights only route callers that do not take part.
@@ -26,20 +26,12 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from findining_mlops.catalog import ModelSpec, get_model
-from findining_mlops.errors import DataValidationError, ExperimentError, RegistryError
-from findining_mlops.platform.ports import (
-    APPROVED,
-    CONCLUDED,
-    RUNNING,
-    STOPPED,
-    ABTest,
-    Platform,
-    ProductionVariant,
-)
-from findining_mlops.retraining import variant_name
+from findining_mlops.errors import DataValidationError, ABTestError, RegistryError
+from findining_mlops.platform.ports import APPROVED, CONCLUDED, RUNNING, STOPPED, ABTest, Platform, ProductionVariant
+from findining_mlops.variants import variant_name
 
 if TYPE_CHECKING:
-    from findining_mlops.absql import Plan
+    from findining_mlops.abtest.queries import Plan
 
 log = logging.getLogger(__name__)
 ARMS = ("control", "treatment")
@@ -98,10 +90,10 @@ def plan_test(platform: Platform, request: TestRequest, test_id: str, start_day:
     both = sorted(set(success) & set(guardrails))
     if both:
         raise DataValidationError(f"{both} cannot be both a success and a guardrail metric")
-    busy = [t.test_id for t in platform.experiments.list_tests(RUNNING)
+    busy = [t.test_id for t in platform.abtests.list_tests(RUNNING)
             if t.endpoint == spec.endpoint_name and t.test_id != test_id]
     if busy:
-        raise ExperimentError(f"{spec.endpoint_name} already runs A/B test {busy[0]}; one test per endpoint at a "
+        raise ABTestError(f"{spec.endpoint_name} already runs A/B test {busy[0]}; one test per endpoint at a "
                               "time — wait for it to conclude")
     control = platform.registry.get(spec.name, request.control_version)
     treatment = platform.registry.get(spec.name, request.treatment_version)
@@ -137,13 +129,13 @@ def start_test(platform: Platform, test: ABTest, wait: bool = True) -> ABTest:
     nothing; a failure before the record gives the endpoint's lock back."""
     holder = platform.endpoints.acquire_deployment_lock(test.endpoint, lock_owner(test.test_id))
     if holder is not None:
-        raise ExperimentError(f"{test.endpoint} is held by {holder}; an A/B test starts when no rollout or "
+        raise ABTestError(f"{test.endpoint} is held by {holder}; an A/B test starts when no rollout or "
                               "other test is running on the endpoint")
     try:
         endpoint = platform.endpoints.deploy(test.endpoint, test_variants(platform, test), wait=wait)
-        recorded = platform.experiments.create(test)
+        recorded = platform.abtests.create(test)
     except Exception:
-        if platform.experiments.get(test.test_id) is None:
+        if platform.abtests.get(test.test_id) is None:
             platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
         raise
     platform.store.write_bytes(f"abtests/{test.test_id}/test.json",
@@ -177,20 +169,20 @@ def event_id(test_id: str, user_id: str, metric_name: str, key: str) -> str:
 
 def running_on(platform: Platform, day: date) -> list[ABTest]:
     """Tests that were running on ``day``: started by then and not finished before it."""
-    return [t for t in platform.experiments.list_tests()
+    return [t for t in platform.abtests.list_tests()
             if date.fromisoformat(t.started_at) <= day
             and (t.status == RUNNING or date.fromisoformat(t.concluded_at) >= day)]
 
 
 def one_test_on(platform: Platform, test_id: str, day: date) -> list[ABTest]:
     """The test ``test_id`` (the on-demand analysis of one test), if it was running on ``day``;
-    otherwise ExperimentError saying which tests exist or when this one ran."""
-    test = platform.experiments.get(test_id)
+    otherwise ABTestError saying which tests exist or when this one ran."""
+    test = platform.abtests.get(test_id)
     if test is None:
-        known = ", ".join(t.test_id for t in platform.experiments.list_tests()) or "none yet"
-        raise ExperimentError(f"there is no A/B test {test_id!r}; the tests are: {known}")
+        known = ", ".join(t.test_id for t in platform.abtests.list_tests()) or "none yet"
+        raise ABTestError(f"there is no A/B test {test_id!r}; the tests are: {known}")
     if test not in running_on(platform, day):
-        raise ExperimentError(f"A/B test {test_id} was not running on {day} (it ran from {test.started_at}"
+        raise ABTestError(f"A/B test {test_id} was not running on {day} (it ran from {test.started_at}"
                               f"{' to ' + test.concluded_at if test.concluded_at else ''}); "
                               f"trigger with a logical date in that time")
     return [test]
@@ -199,18 +191,19 @@ def one_test_on(platform: Platform, test_id: str, day: date) -> list[ABTest]:
 MomentsSource = Callable[[ABTest, "Plan", date], dict]
 
 
-def analyse_day(platform: Platform, test: ABTest, day: date, moments: MomentsSource | None = None) -> dict:
+def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSource | None = None) -> dict:
     """The analysis of every event up to the end of ``day`` and what it means for the test.
 
     ``moments`` computes the per-arm moments of the test's events up to ``day``; by default DuckDB, incrementally
-    from the day's partition and the running per-user aggregate on the store (``abengine.daily_moments``)."""
-    from findining_mlops import abengine, abtest
+    from the day's partition and the running per-user aggregate on the store (``engine.daily_moments``)."""
+    from findining_mlops.abtest import engine
+    from findining_mlops.abtest import stats
 
     day_number = (day - date.fromisoformat(test.started_at)).days + 1
-    plan = abtest.sql_plan(test.analysis_config())
+    plan = stats.sql_plan(test.analysis_config())
 
     def on_duckdb(test: ABTest, plan, day: date) -> dict:
-        return abengine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
+        return engine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
 
     try:
         arms = (moments or on_duckdb)(test, plan, day)
@@ -221,7 +214,7 @@ def analyse_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
                "duration_days": test.duration_days, "events": sum(arms[arm]["events"] for arm in ARMS),
                "users": {arm: arms[arm]["in_test"] for arm in ARMS}}
     try:
-        result = abtest.analyze_moments(arms, test.analysis_config())
+        result = stats.analyze_moments(arms, test.analysis_config())
     except DataValidationError as exc:  # too few users of a metric in an arm: a normal first day
         result = {"srm": None, "metrics": {}, "decision": "inconclusive", "note": f"not enough data yet: {exc}"}
     summary.update(result)
@@ -254,7 +247,7 @@ def _winner(test: ABTest, decision: str, outcome: str) -> int | None:
 
 def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
     """Records the end of the test and frees its endpoint; the same call again changes nothing."""
-    finished = platform.experiments.finish(test.test_id, summary["outcome"], summary["decision"], summary["winner"],
+    finished = platform.abtests.finish(test.test_id, summary["outcome"], summary["decision"], summary["winner"],
                                            summary["day"])
     platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
     return finished

@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+from contextlib import suppress
 import secrets
 import signal
 import socket
@@ -166,10 +167,8 @@ def create_database(database_url: str) -> None:
     """Creates the metadata database unless it exists."""
     import psycopg2
 
-    try:
+    with suppress(psycopg2.errors.DuplicateDatabase):
         _admin_command(database_url, "CREATE DATABASE {}")
-    except psycopg2.errors.DuplicateDatabase:
-        pass
 
 
 def drop_database(database_url: str) -> None:
@@ -287,7 +286,7 @@ class AirflowCluster:
         return all(health.get(c, {}).get("status") == "healthy"
                    for c in ("metadatabase", "scheduler", "dag_processor", "triggerer"))
 
-    def __enter__(self) -> "AirflowCluster":
+    def __enter__(self) -> AirflowCluster:
         try:
             self.migrate()
             self.start_all()
@@ -302,10 +301,8 @@ class AirflowCluster:
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _stop_on_sigterm(signum, frame) -> None:

@@ -1,4 +1,4 @@
-"""Runs the A/B SQL (``findining_mlops.absql``) and turns its per-arm rows into the moments the statistics need.
+"""Runs the A/B SQL (``findining_mlops.abtest.queries``) and turns its per-arm rows into the moments the statistics need.
 
 Engines:
 
@@ -24,7 +24,8 @@ from urllib.parse import unquote, urlparse
 import duckdb
 import pyarrow.parquet as pq
 
-from findining_mlops import abevents, absql
+from findining_mlops.abtest import outcomes
+from findining_mlops.abtest import queries
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import ArtifactStore
 
@@ -32,7 +33,7 @@ EVENT_COLUMNS = "user_id, variant, metric_name, metric_value"
 NO_EVENTS = ("(SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS variant, NULL::VARCHAR AS metric_name, "
              "NULL::DOUBLE AS metric_value WHERE false)")
 Rows = list[dict]
-# DuckDB spills to disk beyond this, so a test of any size is analysed in bounded memory next to other tasks
+# DuckDB spills to disk beyond this, so a test of any size is analyzed in bounded memory next to other tasks
 MEMORY_LIMIT = "3GB"
 
 
@@ -50,7 +51,7 @@ class DuckDB:
     def rows(self, sql: str) -> Rows:
         result = self.connection.sql(sql)
         names = [d[0] for d in result.description]
-        return [dict(zip(names, row)) for row in result.fetchall()]
+        return [dict(zip(names, row, strict=False)) for row in result.fetchall()]
 
 
 def parquet_relation(paths: list[Path]) -> str:
@@ -62,24 +63,24 @@ def parquet_relation(paths: list[Path]) -> str:
 
 def parquet_table(*paths: Path) -> str:
     """The files as one table; the ``dt=`` in their keys is layout, not a column to add."""
-    files = ", ".join(absql.literal(str(p)) for p in paths)
+    files = ", ".join(queries.literal(str(p)) for p in paths)
     return f"read_parquet([{files}], hive_partitioning = false)"
 
 
-def arm_moments(run: Callable[[str], Rows], plan: absql.Plan, events: str | Callable[[], str],
+def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str | Callable[[], str],
                 users: str | None = None) -> dict:
     """Per arm, the users in the test and each metric's moments, from ``events`` (or the per-user table ``users``
     when given), or a DataValidationError that names what in the events breaks the contract.
 
     ``events`` may be a function that returns the relation: with ``users`` given, the events are only read again
     when a check fails and has to name the offending rows."""
-    rows = run(absql.arm_sql(plan, users) if users else absql.analysis_sql(plan, events))
+    rows = run(queries.arm_sql(plan, users) if users else queries.analysis_sql(plan, events))
     problem = _problem(plan, rows)
     if problem:
         relation = events() if callable(events) else events
-        raise DataValidationError(_describe(run, plan, problem, relation, users or f"({absql.user_sql(plan, relation)})"))
+        raise DataValidationError(_describe(run, plan, problem, relation, users or f"({queries.user_sql(plan, relation)})"))
     moments = {}
-    for variant in absql.VARIANTS:
+    for variant in queries.VARIANTS:
         group = [r for r in rows if r["first_variant"] == r["last_variant"] == variant and not r["no_user"]]
         row = group[0] if group else {}
         moments[variant] = {"events": int(row.get("events") or 0), "in_test": int(row.get("in_test") or 0),
@@ -87,7 +88,7 @@ def arm_moments(run: Callable[[str], Rows], plan: absql.Plan, events: str | Call
     return moments
 
 
-def _metric_moments(plan: absql.Plan, row: dict, name: str) -> dict:
+def _metric_moments(plan: queries.Plan, row: dict, name: str) -> dict:
     k = plan.column(name)
     moments = {"users": int(row.get(f"users{k}") or 0), "sum": float(row.get(f"sum{k}") or 0.0),
                "squares": float(row.get(f"squares{k}") or 0.0)}
@@ -97,9 +98,9 @@ def _metric_moments(plan: absql.Plan, row: dict, name: str) -> dict:
     return moments
 
 
-def _problem(plan: absql.Plan, rows: Rows) -> tuple | None:
+def _problem(plan: queries.Plan, rows: Rows) -> tuple | None:
     """The first way the per-arm groups break the contract, from the aggregates alone."""
-    if any(r["first_variant"] not in absql.VARIANTS or r["last_variant"] not in absql.VARIANTS for r in rows):
+    if any(r["first_variant"] not in queries.VARIANTS or r["last_variant"] not in queries.VARIANTS for r in rows):
         return ("variants",)
     without_user = sum(int(r["events"]) for r in rows if r["no_user"])
     if without_user:
@@ -117,23 +118,23 @@ def _problem(plan: absql.Plan, rows: Rows) -> tuple | None:
     return None
 
 
-def _describe(run, plan: absql.Plan, problem: tuple, events: str, users: str) -> str:
+def _describe(run, plan: queries.Plan, problem: tuple, events: str, users: str) -> str:
     """The message for a problem, naming the offending values found by a query of the rows."""
     kind, *details = problem
     if kind == "variants":
-        unknown = sorted(str(r["variant"]) for r in run(absql.unknown_variants_sql(events)))
+        unknown = sorted(str(r["variant"]) for r in run(queries.unknown_variants_sql(events)))
         return f"events have variant values other than 'control' and 'treatment': {unknown}"
     if kind == "no_user":
         return f"{details[0]} events have no user_id"
     if kind == "both":
-        example = next(iter(run(absql.both_arms_example_sql(users))[0].values()))
+        example = next(iter(run(queries.both_arms_example_sql(users))[0].values()))
         return f"{details[0]} users appear in both variants, e.g. {example!r}"
     if kind == "non_finite":
-        counts = run(absql.non_finite_sql(plan, events))
+        counts = run(queries.non_finite_sql(plan, events))
         return "metric_value is not a finite number in " + (", ".join(
             f"{r['rows']} rows of metric {r['metric_name']!r}" for r in counts) or "the sums (values too large)")
     name, bad = details
-    examples = [r["metric_value"] for r in run(absql.bad_binary_sql(name, events))]
+    examples = [r["metric_value"] for r in run(queries.bad_binary_sql(name, events))]
     return f"binary metric {name!r} has values other than 0 and 1 in {bad} rows, e.g. {examples}"
 
 
@@ -141,7 +142,7 @@ def users_key(test_id: str, day: date, table: str) -> str:
     return f"abtests/{test_id}/users/dt={day.isoformat()}/{table}.parquet"
 
 
-def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: date, first_day: date) -> dict:
+def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: date, first_day: date) -> dict:
     """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
     one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
 
@@ -168,30 +169,30 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
             return name
 
         def events(first: date | None, last: date) -> str:
-            return parquet_relation(files.paths(abevents.part_keys(store, test_id, last, first)))
+            return parquet_relation(files.paths(outcomes.part_keys(store, test_id, last, first)))
 
-        partial = kept("partial", absql.user_sql(plan, events(day, day)), one_thread=True)
+        partial = kept("partial", queries.user_sql(plan, events(day, day)), one_thread=True)
         previous = users_key(test_id, day - timedelta(days=1), "running")
-        earlier = abevents.part_keys(store, test_id, day - timedelta(days=1))
+        earlier = outcomes.part_keys(store, test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
-            merged = absql.merge_sql(plan, parquet_table(files.path(previous)), partial) + " ORDER BY user_id"
+            merged = queries.merge_sql(plan, parquet_table(files.path(previous)), partial) + " ORDER BY user_id"
             running = kept("running", merged, one_thread=False)
         elif earlier:  # no running table of the day before (a backfill, or events before the first day)
-            running = kept("running", absql.user_sql(plan, events(None, day)), one_thread=True)
+            running = kept("running", queries.user_sql(plan, events(None, day)), one_thread=True)
         else:
             running = kept("running", f"SELECT * FROM {partial}", one_thread=True)
         return arm_moments(engine.rows, plan, lambda: events(None, day), running)
 
 
-def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: absql.Plan,
+def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: queries.Plan,
                    day: date) -> dict:
     """The moments of every event up to the end of ``day`` by one Athena query over the events' Glue table
     (partitioned by ``test_id`` and ``dt``); ``run`` executes Trino SQL and returns rows as dicts."""
     events = (f'(SELECT {EVENT_COLUMNS} FROM "{database}"."{table}" '
-              f"WHERE test_id = {absql.literal(test_id)} AND dt <= {absql.literal(day.isoformat())})")
+              f"WHERE test_id = {queries.literal(test_id)} AND dt <= {queries.literal(day.isoformat())})")
 
     def on_athena(sql: str) -> Rows:
-        return run(absql.to_athena(sql))
+        return run(queries.to_athena(sql))
 
     return arm_moments(on_athena, plan, events)
 

@@ -1,5 +1,5 @@
 """A/B tests in DynamoDB (the local SQLite store's semantics); their metric events are parquet
-batches on S3 (``findining_mlops.abevents``), which Athena and DuckDB scan.
+batches on S3 (``findining_mlops.abtest.outcomes``), which Athena and DuckDB scan.
 
 - tests table, by ``test_id``: the test's definition as JSON plus its status;
 - "one running test per endpoint" is an item in the state table written in the same
@@ -14,8 +14,8 @@ from datetime import datetime
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from findining_mlops import abevents
-from findining_mlops.errors import ExperimentError
+from findining_mlops.abtest import outcomes
+from findining_mlops.errors import ABTestError
 from findining_mlops.platform.aws.clients import AwsClients, error_code
 from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
 from findining_mlops.settings import AwsSettings
@@ -25,7 +25,7 @@ def _running_key(endpoint: str) -> dict:
     return {"pk": f"abtest#{endpoint}", "sk": "running"}
 
 
-class DynamoDBExperiments:
+class DynamoDBABTests:
     def __init__(self, clients: AwsClients, settings: AwsSettings, store: ArtifactStore):
         self.clients = clients
         self.settings = settings
@@ -38,7 +38,7 @@ class DynamoDBExperiments:
 
     @property
     def _tests(self):
-        return self.clients.dynamodb.Table(self.settings.experiments_table)
+        return self.clients.dynamodb.Table(self.settings.abtests_table)
 
     def create(self, test: ABTest) -> ABTest:
         existing = self.get(test.test_id)
@@ -46,7 +46,7 @@ class DynamoDBExperiments:
             return existing
         try:
             self._client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.settings.experiments_table,
+                {"Put": {"TableName": self.settings.abtests_table,
                          "Item": {"test_id": test.test_id, "status": test.status, "endpoint": test.endpoint,
                                   "definition": _json(test.to_dict())},
                          "ConditionExpression": "attribute_not_exists(test_id)"}},
@@ -62,7 +62,7 @@ class DynamoDBExperiments:
                 return stored
             holder = self._client.get_item(TableName=self.settings.state_table, Key=_running_key(test.endpoint),
                                            ConsistentRead=True).get("Item", {}).get("test_id", "another test")
-            raise ExperimentError(f"{test.endpoint} already runs A/B test {holder}; one test per endpoint at a time "
+            raise ABTestError(f"{test.endpoint} already runs A/B test {holder}; one test per endpoint at a time "
                                   "— wait for it to conclude or stop it first") from exc
         return test
 
@@ -79,16 +79,16 @@ class DynamoDBExperiments:
 
     def finish(self, test_id: str, status: str, decision: str, winner: int | None, when: str) -> ABTest:
         if status not in TEST_STATUSES or status == RUNNING:
-            raise ExperimentError(f"a test finishes as concluded or stopped, not {status!r}")
+            raise ABTestError(f"a test finishes as concluded or stopped, not {status!r}")
         test = self.get(test_id)
         if test is None:
-            raise ExperimentError(f"there is no A/B test {test_id!r}")
+            raise ABTestError(f"there is no A/B test {test_id!r}")
         if test.status != RUNNING:
             return test
         finished = replace(test, status=status, decision=decision, winner=winner, concluded_at=when)
         try:
             self._client.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.settings.experiments_table, "Key": {"test_id": test_id},
+                {"Update": {"TableName": self.settings.abtests_table, "Key": {"test_id": test_id},
                             "UpdateExpression": "SET #s = :status, #d = :definition",
                             "ConditionExpression": "#s = :running",
                             "ExpressionAttributeNames": {"#s": "status", "#d": "definition"},
@@ -105,10 +105,10 @@ class DynamoDBExperiments:
         return finished
 
     def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
-        return abevents.write_batch(self.store, events, batch_id)
+        return outcomes.write_batch(self.store, events, batch_id)
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
-        return abevents.read_events(self.store, test_id, until)
+        return outcomes.read_events(self.store, test_id, until)
 
 
 def _pages(call, kwargs: dict) -> list[dict]:

@@ -1,5 +1,5 @@
 """A/B tests in SQLite, keyed the way the DynamoDB table is (by ``test_id``); their metric
-events are parquet batches on the store (``findining_mlops.abevents``)."""
+events are parquet batches on the store (``findining_mlops.abtest.outcomes``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from findining_mlops import abevents
-from findining_mlops.errors import ExperimentError
+from findining_mlops.abtest import outcomes
+from findining_mlops.errors import ABTestError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
 
 
-class LocalExperiments:
+class LocalABTests:
     def __init__(self, db: StateDB, store: ArtifactStore):
         self.db = db
         self.store = store
@@ -26,7 +26,7 @@ class LocalExperiments:
             busy = conn.execute("SELECT test_id FROM ab_tests WHERE endpoint=? AND status=?",
                                 (test.endpoint, RUNNING)).fetchone()
             if busy:
-                raise ExperimentError(f"{test.endpoint} already runs A/B test {busy['test_id']}; one test per "
+                raise ABTestError(f"{test.endpoint} already runs A/B test {busy['test_id']}; one test per "
                                       "endpoint at a time — wait for it to conclude or stop it first")
             conn.execute("INSERT INTO ab_tests VALUES (?,?,?,?)",
                          (test.test_id, test.endpoint, test.status, json.dumps(test.to_dict(), sort_keys=True)))
@@ -45,11 +45,11 @@ class LocalExperiments:
 
     def finish(self, test_id: str, status: str, decision: str, winner: int | None, when: str) -> ABTest:
         if status not in TEST_STATUSES or status == RUNNING:
-            raise ExperimentError(f"a test finishes as concluded or stopped, not {status!r}")
+            raise ABTestError(f"a test finishes as concluded or stopped, not {status!r}")
         with self.db.transaction() as conn:
             row = conn.execute("SELECT definition FROM ab_tests WHERE test_id=?", (test_id,)).fetchone()
             if row is None:
-                raise ExperimentError(f"there is no A/B test {test_id!r}")
+                raise ABTestError(f"there is no A/B test {test_id!r}")
             test = ABTest(**json.loads(row["definition"]))
             if test.status != RUNNING:
                 return test
@@ -59,7 +59,7 @@ class LocalExperiments:
         return test
 
     def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
-        return abevents.write_batch(self.store, events, batch_id)
+        return outcomes.write_batch(self.store, events, batch_id)
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
-        return abevents.read_events(self.store, test_id, until)
+        return outcomes.read_events(self.store, test_id, until)

@@ -4,7 +4,7 @@
 
 Why files rather than a table of items: the analysis reads every event of a test, which SQL engines (DuckDB here,
 Athena on S3) scan from parquet at memory speed, while one ``PutItem`` per event throttles a table and makes each
-day's analysis reload everything. The experiments store keeps test definitions and state only.
+day's analysis reload everything. The A/B test store keeps test definitions and state only.
 
 A batch is written once: its part files are immutable writes (``If-None-Match`` on S3), so a retried batch finds
 its files and counts nothing new. The batch id is the caller's, or a hash of the batch's event ids, so the same
@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,4 +110,4 @@ def _parquet(events: list[MetricEvent]) -> bytes:
 
 
 def _utc(when: datetime) -> datetime:
-    return (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when).astimezone(timezone.utc)
+    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when).astimezone(UTC)

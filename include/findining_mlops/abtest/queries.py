@@ -11,7 +11,7 @@ Two levels, as a data engineer would write them:
    user) so the checks of the contract come out of the same pass: a group that is not a single known arm is
    broken input, and ``detail_sql`` then finds the rows to name.
 
-The statistics (``findining_mlops.abtest``) need nothing more than those few numbers. Metric names are bound as
+The statistics (``findining_mlops.abtest.stats``) need nothing more than those few numbers. Metric names are bound as
 escaped literals and the columns are numbered (``n0``, ``v0``…), so a metric name never becomes SQL. Sums of
 values use ``fsum`` (compensated summation), so millions of users' squares keep their precision; which thread's
 part comes first can still move the last bit, which is why ``abengine`` sums a user's events on one thread. The
