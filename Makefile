@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export FINDINING_HOME ?= $(CURDIR)/.findining
 export AIRFLOW_HOME   ?= $(CURDIR)/.airflow
 
-.PHONY: setup browser test demo airflow bench constraints clean
+.PHONY: setup browser lint test demo airflow bench constraints clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,11 @@ browser:
 	  apt-get update -q && apt-get install -y -q chromium; \
 	else echo "note: the browser tests need Chromium at $(CHROMIUM) (sudo apt-get install -y chromium); they skip without it"; fi
 
-test: $(STAMP) browser
+# ruff's rules (Airflow's AIR, B, E, F, UP, SIM) are in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
