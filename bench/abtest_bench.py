@@ -304,7 +304,8 @@ def report(results: dict) -> str:
                      "(each contender a process, from reading the file to the figures)")
         lines.append(f"{'':<24}" + "".join(f"{c:>18}" for c in CONTENDERS))
         for key, label in (("seconds", "wall time (s)"), ("cpu_seconds", "CPU time (s)"),
-                           ("peak_increase_mib", "peak memory added (MiB)"), ("process_peak_mib", "process peak (MiB)")):
+                           ("peak_increase_mib", "peak memory added (MiB)"),
+                           ("process_peak_mib", "process peak (MiB)")):
             lines.append(f"{label:<24}" + "".join(f"{side[key][c]:>18.2f}" for c in CONTENDERS))
         lines.append(f"time vs the DuckDB query {side['time_vs_duckdb_query']:.2f} (target <= "
                      f"{TARGETS['time_vs_duckdb_query']}: {met('time_vs_duckdb_query', side['time_vs_duckdb_query'])})"
@@ -322,9 +323,10 @@ def report(results: dict) -> str:
                      f"{daily['day_seconds'][0]:.2f} s, day 14 {daily['day_seconds'][-1]:.2f} s "
                      f"({daily['day14_vs_day1']:.2f}x day 1, target <= {TARGETS['day14_vs_day1']}: "
                      f"{met('day14_vs_day1', daily['day14_vs_day1'])}); the DuckDB query over all 14 days "
-                     f"{daily['query_over_14_days_seconds']:.2f} s, {daily['day14_speedup_vs_query_over_14_days']:.1f}x "
+                     f"{daily['query_over_14_days_seconds']:.2f} s, "
+                     f"{daily['day14_speedup_vs_query_over_14_days']:.1f}x "
                      f"day 14 (target >= {TARGETS['day14_speedup_vs_query_over_14_days']:.0f}x: "
-                     f"{met('day14_speedup_vs_query_over_14_days', daily['day14_speedup_vs_query_over_14_days'], False)});"
+                     f"{met('day14_speedup_vs_query_over_14_days', daily['day14_speedup_vs_query_over_14_days'], False)});"  # noqa: E501
                      f" figures agree: {'yes' if daily['figures_agree'] else 'NO'}")
     big = results.get("scale")
     if big:

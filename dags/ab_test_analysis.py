@@ -7,7 +7,8 @@ Every day, for every A/B test running that day — the seed's `ab-test-manager`
 1. **analyze** (one mapped branch per test): every metric event up to the end of the
    run's day (parquet batches under `abtests/<test-id>/events/dt=…/`), reduced in SQL to one
    value per user and a few sums per arm — by DuckDB, merging the day into the running
-   per-user aggregate, or by Athena when `FINDINING_AB_ENGINE=athena` — then, at the user level — users, means, difference with its confidence interval and
+   per-user aggregate, or by Athena when `FINDINING_AB_ENGINE=athena` — then, at the user
+   level — users, means, difference with its confidence interval and
    p-value per arm and metric (Welch's t-test / two-proportion z-test), the sample-ratio
    check against the planned split, always-valid (mSPRT) p-values because this is read
    every day, Holm across the success metrics, guardrails outside that family. Written to

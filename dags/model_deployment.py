@@ -58,7 +58,8 @@ MODELS = model_names()
         "canary_percent": Param(10, type="integer", minimum=1, maximum=50,
                                 description="the challenger's share of traffic in the first step"),
         "ramp": Param([10, 50, 100], type="array", items={"type": "integer", "minimum": 1, "maximum": 100},
-                      minItems=1, description="traffic percent per step, increasing, first = canary_percent, last = 100"),
+                      minItems=1,
+                      description="traffic percent per step, increasing, first = canary_percent, last = 100"),
         "bake_minutes": Param(10.0, type="number", minimum=0, maximum=1440,
                               description="bake time per step (0: no bake, e.g. for the winner of an A/B test)"),
         "insufficient_data_minutes": Param(

@@ -107,7 +107,8 @@ def evaluate_alarms(platform: Platform, spec: ModelSpec, endpoint_name: str, cha
     if start.tzinfo is None or end.tzinfo is None:
         raise DataValidationError(f"the bake window needs timezone-aware times, got {start!r} .. {end!r}")
     if start >= end:
-        raise DataValidationError(f"the bake window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
+        raise DataValidationError(f"the bake window is empty: start {start.isoformat()} is not before end "
+                                  f"{end.isoformat()}")
     if champion_variant == challenger_variant:
         raise DataValidationError(f"champion and challenger are both variant {champion_variant!r}")
     dims = {"EndpointName": endpoint_name, "VariantName": challenger_variant}
@@ -176,7 +177,8 @@ def _prediction_shift_alarm(platform: Platform, spec: ModelSpec, endpoint: str, 
     challenger, records = _captured(platform.store, module, endpoint, challenger_variant, start, end)
     if records < minimum:
         return Alarm(PREDICTION_SHIFT, challenger_variant, None, threshold, False,
-                     f"only {records} captured requests of {challenger_variant} in the window (< min_prediction_samples "
+                     f"only {records} captured requests of {challenger_variant} in the window "
+                     "(< min_prediction_samples "
                      f"{minimum}): cannot judge yet", True)
     reference_window = "the same window"
     champion, champion_records = _captured(platform.store, module, endpoint, champion_variant, start, end)

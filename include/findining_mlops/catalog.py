@@ -86,7 +86,8 @@ def resource_prefix(env: Mapping[str, str] | None = None) -> str:
     prefix = (os.environ if env is None else env).get("FINDINING_RESOURCE_PREFIX", "").strip() or RESOURCE_PREFIX
     if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", prefix) or "--" in prefix:
         raise ConfigurationError(f"FINDINING_RESOURCE_PREFIX={prefix!r} is not a name prefix: lowercase letters, "
-                                 "digits and single hyphens, starting with a letter (e.g. ai-restaurant-recommendation-dev)")
+                                 "digits and single hyphens, starting with a letter (e.g. "
+                                 "ai-restaurant-recommendation-dev)")
     return prefix
 
 

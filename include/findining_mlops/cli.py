@@ -324,11 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     ab = commands.add_parser("ab-analyze", help="SRM check, per-metric tests and the decision of an A/B test")
     ab.add_argument("--events", type=_input_file, required=True, help="events parquet: user_id, variant, "
                     "metric_name, metric_value, timestamp")
-    ab.add_argument("--config", type=_input_file, required=True, help="test config JSON (see findining_mlops.abtest.stats)")
+    ab.add_argument("--config", type=_input_file, required=True,
+                    help="test config JSON (see findining_mlops.abtest.stats)")
     ab.add_argument("--json", type=_output_file, metavar="OUT", help="write the result here (default, -: stdout)")
     ab.set_defaults(func=cmd_ab_analyze)
 
-    traffic = commands.add_parser("traffic", parents=[common], help="send synthetic requests to an endpoint at a steady rate")
+    traffic = commands.add_parser("traffic", parents=[common],
+                                  help="send synthetic requests to an endpoint at a steady rate")
     traffic.add_argument("--endpoint", required=True, help="endpoint name; its model is looked up in the catalog")
     traffic.add_argument("--rps", type=_positive_number, required=True, help="requests per second")
     traffic.add_argument("--duration", type=_positive_number, required=True, help="seconds")

@@ -156,7 +156,8 @@ class MLService:
         if metric_name not in metrics:
             raise ABTestError(f"A/B test {test.test_id} does not measure {metric_name!r}; it measures "
                                   f"{sorted(metrics)}")
-        if isinstance(metric_value, bool) or not isinstance(metric_value, (int, float)) or not math.isfinite(metric_value):
+        if isinstance(metric_value, bool) or not isinstance(metric_value, (int, float)) \
+                or not math.isfinite(metric_value):
             raise ABTestError(f"{metric_name} of user {user_id} must be a finite number, got {metric_value!r}")
         when = context.get("timestamp") or datetime.now(UTC)
         if isinstance(when, str):

@@ -99,7 +99,8 @@ def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str
     challenger = platform.registry.get(spec.name, version)  # RegistryError names an unknown version
     if challenger.status != APPROVED:
         raise RegistryError(f"{spec.name} v{version} is {challenger.status}"
-                            f"{': ' + challenger.status_note if challenger.status_note else ''}; only Approved versions deploy")
+                            f"{': ' + challenger.status_note if challenger.status_note else ''}; "
+                            "only Approved versions deploy")
     endpoint = platform.endpoints.describe(spec.endpoint_name)
     variants = endpoint.variants if endpoint else ()
     if [v.model_version for v in variants] == [version]:
@@ -152,7 +153,8 @@ def apply_step(platform: Platform, rollout: Rollout, wait: bool = True) -> dict:
         endpoint = platform.endpoints.deploy(rollout.endpoint, variants, wait=wait)
     rollout.pending = endpoint.status != IN_SERVICE
     shape = (f"step {rollout.step + 1}/{len(rollout.ramp)}, challenger v{rollout.challenger} at "
-             f"{rollout.ramp[rollout.step]} %" if rollout.outcome == BAKING else f"{rollout.outcome}: {len(variants)} variant")
+             f"{rollout.ramp[rollout.step]} %" if rollout.outcome == BAKING
+             else f"{rollout.outcome}: {len(variants)} variant")
     log.info("%s: %s (%s)", rollout.endpoint, shape, endpoint.status)
     return endpoint.to_dict()
 

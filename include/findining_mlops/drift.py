@@ -120,7 +120,8 @@ def detect_drift(
     if numerical is None or categorical is None:
         unseen = [c for c in reference.columns if c not in current.columns]
         if unseen:  # inferring from the current frame alone would drop them without a word
-            raise DataValidationError(f"the current frame has no column {', '.join(map(repr, unseen))} of the reference")
+            raise DataValidationError(f"the current frame has no column {', '.join(map(repr, unseen))} "
+                                      "of the reference")
         inferred_numerical, inferred_categorical, counted = _column_types(current)
         named = set(numerical or ()) | set(categorical or ())
         if numerical is None:
@@ -155,8 +156,8 @@ def _check_kinds(reference: pd.DataFrame, current: pd.DataFrame, names: list[str
     for name in names:
         kinds = _value_kind(reference[name]), _value_kind(current[name])
         if None not in kinds and kinds[0] != kinds[1]:
-            raise DataValidationError(f"column {name!r} holds {kinds[0]} in the reference and {kinds[1]} in the current "
-                                      "frame; convert one side or leave the column out")
+            raise DataValidationError(f"column {name!r} holds {kinds[0]} in the reference and {kinds[1]} "
+                                      "in the current frame; convert one side or leave the column out")
 
 
 def _value_kind(series: pd.Series) -> str | None:

@@ -173,4 +173,5 @@ def inject_faults(archive_in: Path, archive_out: Path, faults: dict) -> None:
             target.addfile(info, io.BytesIO(payload))
     except (tarfile.TarError, OSError, EOFError) as exc:
         archive_out.unlink(missing_ok=True)
-        raise DataValidationError(f"cannot add faults to {archive_in}: it is not a readable model.tar.gz ({exc})") from exc
+        raise DataValidationError(f"cannot add faults to {archive_in}: "
+                                  f"it is not a readable model.tar.gz ({exc})") from exc

@@ -63,7 +63,8 @@ def render(env: Mapping[str, str], fmt: str) -> str:
         lines = ["# the Find Dining pipeline's settings, from `terraform output -json` (findining-mlops configure)"]
         return "\n".join(lines + [f"export {name}={shlex.quote(value)}" for name, value in env.items()]) + "\n"
     if fmt == "airflow-variables":
-        return json.dumps({name.lower(): value for name, value in env.items() if name not in NAME_SETTINGS}, indent=2) + "\n"
+        return json.dumps({name.lower(): value for name, value in env.items() if name not in NAME_SETTINGS},
+                          indent=2) + "\n"
     raise ConfigurationError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
 
 
@@ -77,7 +78,8 @@ def cmd_configure(args) -> int:
     if args.format != "env":
         names = " ".join(f"{name}={shlex.quote(env[name])}" for name in NAME_SETTINGS)
         print(f"also set {names} in the environment of every Airflow process (scheduler, DAG processor, workers, "
-              "triggerer): resource names are read from the environment, never from an Airflow Variable", file=sys.stderr)
+              "triggerer): resource names are read from the environment, never from an Airflow Variable",
+              file=sys.stderr)
     return 0
 
 

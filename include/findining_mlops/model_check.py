@@ -49,7 +49,8 @@ def check_model(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, 
         result = json.loads(result_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         tail = "\n".join(done.stderr.splitlines()[-10:])
-        raise ModelCheckFailed(f"crashed the check process (exit code {done.returncode}) without a result:\n{tail}") from None
+        raise ModelCheckFailed(f"crashed the check process (exit code {done.returncode}) "
+                               f"without a result:\n{tail}") from None
     if "error" in result:
         raise ModelCheckFailed(result["error"])
     return result
@@ -75,7 +76,8 @@ def run_check(task: dict) -> dict:
         try:
             served = handlers.model_fn(model_dir)
         except Exception as exc:
-            raise StepFailed(f"does not load with {task['inference_module']}.model_fn: {type(exc).__name__}: {exc}") from exc
+            raise StepFailed(f"does not load with {task['inference_module']}.model_fn: "
+                             f"{type(exc).__name__}: {exc}") from exc
         try:
             data = handlers.input_fn(json.dumps(task["smoke_request"], ensure_ascii=False).encode(), "application/json")
             result["smoke_response"] = json.loads(handlers.output_fn(handlers.predict_fn(data, served),

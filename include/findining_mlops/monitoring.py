@@ -91,7 +91,8 @@ def load_capture(platform: Platform, spec: ModelSpec, day: date, policy: Monitor
     are counted; above the policy's share the day fails, naming the partition."""
     module = importlib.import_module(spec.monitoring_module)
     marker = f"/{day:%Y/%m/%d}/"
-    files = [k for k in platform.store.list_keys(f"datacapture/{spec.endpoint_name}/") if marker in k and k.endswith(".jsonl")]
+    files = [k for k in platform.store.list_keys(f"datacapture/{spec.endpoint_name}/")
+             if marker in k and k.endswith(".jsonl")]
     frames, malformed, records, per_variant = [], 0, 0, {}
     for key in sorted(files):
         variant = key.split("/")[2]

@@ -53,7 +53,8 @@ def ab_test_lines(platform: Platform, test_id: str) -> list[str]:
 
     test = platform.abtests.get(test_id)
     lines = [f"A/B test {test.test_name} ({test.test_id}) on {test.endpoint}: {test.model_name} "
-             f"v{test.control_version} (control) vs v{test.treatment_version} (treatment, {test.traffic_split} % of users)"]
+             f"v{test.control_version} (control) vs v{test.treatment_version} "
+             f"(treatment, {test.traffic_split} % of users)"]
     for day in history(platform, test):
         lines.append(f"  {day['day']} (day {day['day_number']}): users {day['users']['control']} / "
                      f"{day['users']['treatment']}, decision {day['decision']} -> {day['outcome']}")
@@ -91,7 +92,8 @@ def demo_summary(platform: Platform, monitored: list[date], drift_start: date, t
         lines.append("")
         figure = make_subplots(specs=[[{"secondary_y": True}]])
         x = [r["day"] for r in history]
-        figure.add_trace(go.Scatter(x=x, y=[r["drift_share"] for r in history], name="drift share", mode="lines+markers"))
+        figure.add_trace(go.Scatter(x=x, y=[r["drift_share"] for r in history], name="drift share",
+                                    mode="lines+markers"))
         figure.add_trace(go.Scatter(x=x, y=[r["metric"] for r in history], name=spec.primary_metric,
                                     mode="lines+markers"), secondary_y=True)
         for day in retrained:
@@ -129,7 +131,8 @@ def demo_summary(platform: Platform, monitored: list[date], drift_start: date, t
     for endpoint in platform.endpoints.list_endpoints():
         lines.append(f"  {endpoint.name} ({endpoint.status})")
         for v in endpoint.to_dict()["variants"]:
-            lines.append(f"      {v['variant']:<22} {v['model']} v{v['version']}  {v['traffic_percent']:.0f} % of traffic")
+            lines.append(f"      {v['variant']:<22} {v['model']} v{v['version']}  "
+                         f"{v['traffic_percent']:.0f} % of traffic")
     lines += ["", "Replayed traffic:"]
     lines += [f"  {get_model(m).endpoint_name}: {t['sent']} requests, {t['errors']} errors" for m, t in traffic.items()]
     alerts = platform.notifications.read() if hasattr(platform.notifications, "read") else []

@@ -142,7 +142,8 @@ def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, s
     """Challenger and champion on the same holdout (the snapshot's test channel), each
     loaded and evaluated in a credential-free child process (``model_check``)."""
     holdout = pd.concat(
-        [pd.read_parquet(io.BytesIO(platform.store.read_bytes(k))) for k in platform.store.list_keys(snapshot.channels["test"] + "/")],
+        [pd.read_parquet(io.BytesIO(platform.store.read_bytes(k)))
+         for k in platform.store.list_keys(snapshot.channels["test"] + "/")],
         ignore_index=True,
     )
     result = {"holdout_rows": int(len(holdout)), "holdout_days": snapshot.days["test"]}
@@ -190,7 +191,8 @@ def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
         best = evaluation["champion"]["metrics"][metric]
         checks.append(
             {
-                "check": f"{metric} >= champion v{evaluation['champion']['version']} ({best:.4f}) - {spec.max_regression}",
+                "check": f"{metric} >= champion v{evaluation['champion']['version']} ({best:.4f}) - "
+                         f"{spec.max_regression}",
                 "value": value,
                 "passed": value is not None and value >= best - spec.max_regression,
             }

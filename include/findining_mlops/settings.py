@@ -114,7 +114,8 @@ class AwsSettings:
         _match("FINDINING_SAGEMAKER_ROLE_ARN", value["FINDINING_SAGEMAKER_ROLE_ARN"], _ROLE_ARN,
                "an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker-execution-role")
         topic = _match("FINDINING_ALERTS_TOPIC_ARN", value["FINDINING_ALERTS_TOPIC_ARN"], _TOPIC_ARN,
-                       "an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ai-restaurant-recommendation-ml-alerts")
+                       "an SNS topic ARN such as "
+                       "arn:aws:sns:eu-west-1:123456789012:ai-restaurant-recommendation-ml-alerts")
         if topic.group(1) != region:
             raise ConfigurationError(f"FINDINING_ALERTS_TOPIC_ARN is in {topic.group(1)}, not in FINDINING_AWS_REGION "
                                      f"{region}; SNS publishes to a topic of the client's region")
@@ -128,10 +129,12 @@ class AwsSettings:
         low = _int("FINDINING_ENDPOINT_MIN_CAPACITY", value, 1, 100)
         high = _int("FINDINING_ENDPOINT_MAX_CAPACITY", value, 1, 100)
         if high < low:
-            raise ConfigurationError(f"FINDINING_ENDPOINT_MAX_CAPACITY={high} is below FINDINING_ENDPOINT_MIN_CAPACITY={low}")
+            raise ConfigurationError(f"FINDINING_ENDPOINT_MAX_CAPACITY={high} is below "
+                                     f"FINDINING_ENDPOINT_MIN_CAPACITY={low}")
         if not low <= instances <= high:
-            raise ConfigurationError(f"FINDINING_ENDPOINT_INSTANCE_COUNT={instances} is outside the auto-scaling bounds "
-                                     f"FINDINING_ENDPOINT_MIN_CAPACITY..FINDINING_ENDPOINT_MAX_CAPACITY ({low}..{high}): "
+            raise ConfigurationError(f"FINDINING_ENDPOINT_INSTANCE_COUNT={instances} is outside the auto-scaling "
+                                     "bounds FINDINING_ENDPOINT_MIN_CAPACITY..FINDINING_ENDPOINT_MAX_CAPACITY "
+                                     f"({low}..{high}): "
                                      "a new variant would be scaled at once to within them")
         engine = value["FINDINING_AB_ENGINE"].lower()
         if engine not in AB_ENGINES:

@@ -6,7 +6,8 @@ encrypted, the four roles present, the two tables active, the Athena workgroup e
 result location and the A/B events' Glue table partitioned as the analysis queries it, the dashboard
 and the stack's alarms present, the Airflow (MWAA) environment available, running as the management role
 with the startup script that carries the settings, and each endpoint ``InService`` with
-every variant serving an approved, registered model version. One line per check; any failure makes the exit status non-zero.
+every variant serving an approved, registered model version. One line per check; any failure makes the exit status
+non-zero.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
     settings, prefix = AwsSettings.from_env(env), resource_prefix(env)
     missing = [name for name in VALIDATE_OUTPUTS if name not in outputs]
     if missing:
-        return [Check("terraform outputs", False, f"missing {', '.join(missing)}: apply this repository's infra/terraform")]
+        return [Check("terraform outputs", False,
+                      f"missing {', '.join(missing)}: apply this repository's infra/terraform")]
     client = _clients(session, settings.region)
     checks: list[tuple[str, Callable[[], str]]] = [
         (f"bucket {settings.bucket} reachable and encrypted", lambda: _bucket(client, settings)),
@@ -55,7 +57,8 @@ def run_checks(outputs: Mapping[str, object], session, *, endpoints: bool = True
                 lambda: _workgroup(client, settings.athena_workgroup)),
                (f"Glue table {settings.athena_database}.{settings.athena_events_table} present",
                 lambda: _events_table(client, settings.athena_database, settings.athena_events_table))]
-    checks += [(f"dashboard {outputs['dashboard_name']} present", lambda: _dashboard(client, str(outputs["dashboard_name"]))),
+    checks += [(f"dashboard {outputs['dashboard_name']} present",
+                lambda: _dashboard(client, str(outputs["dashboard_name"]))),
                ("stack alarms present", lambda: _alarms(client, list(outputs["alarm_names"]))),
                (f"Airflow environment {outputs['mwaa_environment_name']} available",
                 lambda: _airflow(client, str(outputs["mwaa_environment_name"]), dict(outputs["role_arns"])))]
@@ -168,7 +171,8 @@ def _airflow(client, name: str, roles: Mapping[str, str]) -> str:
     if not environment.get("StartupScriptS3Path"):
         raise _Failed("no startup script: the settings of `findining-mlops configure` never reach the tasks "
                       "(README, Deployment: aws mwaa update-environment --startup-script-s3-path airflow/startup.sh)")
-    return f"AVAILABLE, Airflow {environment.get('AirflowVersion', '?')}, startup script {environment['StartupScriptS3Path']}"
+    return (f"AVAILABLE, Airflow {environment.get('AirflowVersion', '?')}, "
+            f"startup script {environment['StartupScriptS3Path']}")
 
 
 def _endpoint(client, name: str, prefix: str) -> str:
@@ -185,7 +189,8 @@ def _endpoint(client, name: str, prefix: str) -> str:
         raise _Failed(f"{name} is {endpoint['EndpointStatus']}: {endpoint.get('FailureReason', '')}".rstrip(": "))
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     approved = {}
-    for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=model_package_group(models[name], prefix)):
+    for page in sm.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=model_package_group(models[name], prefix)):
         for summary in page["ModelPackageSummaryList"]:
             package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
             if package["ModelApprovalStatus"] == "Approved":
@@ -195,7 +200,8 @@ def _endpoint(client, name: str, prefix: str) -> str:
     for variant in config["ProductionVariants"]:
         artifact = sm.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
         if artifact not in approved:
-            raise _Failed(f"variant {variant['VariantName']} serves {artifact}, which no approved model package registers")
+            raise _Failed(f"variant {variant['VariantName']} serves {artifact}, "
+                          "which no approved model package registers")
         served.append(f"{variant['VariantName']}=v{approved[artifact]}")
     return "InService: " + ", ".join(served)
 

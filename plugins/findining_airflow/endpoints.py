@@ -55,5 +55,6 @@ class EndpointSettledSensor(BaseSensorOperator):
         if waiting:
             self.log.info("still updating: %s; looking again in %s s", ", ".join(waiting), self.poke_interval)
             return False
-        self.log.info("serving as asked: %s", ", ".join(t["endpoint"] for t in self.targets or []) or "nothing to wait for")
+        self.log.info("serving as asked: %s", ", ".join(t["endpoint"] for t in self.targets or [])
+                      or "nothing to wait for")
         return True

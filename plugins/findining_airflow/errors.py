@@ -17,6 +17,6 @@ def fail_fast() -> Iterator[None]:
 
     try:
         yield
-    except (ConfigurationError, DataValidationError, ABTestError, MissingPartitionError, RegistryError, TrainingJobFailed,
-            UnknownModelError) as exc:
+    except (ConfigurationError, DataValidationError, ABTestError, MissingPartitionError, RegistryError,
+            TrainingJobFailed, UnknownModelError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

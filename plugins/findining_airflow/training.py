@@ -142,7 +142,8 @@ class TrainingJobTrigger(BaseTrigger):
                  region_name: str | None = None, local_home: str | None = None, max_poll_errors: int = 10):
         super().__init__()
         if (aws_conn_id is None) == (local_home is None):
-            raise ValueError("TrainingJobTrigger polls either SageMaker (aws_conn_id) or the local backend (local_home)")
+            raise ValueError("TrainingJobTrigger polls either SageMaker (aws_conn_id) "
+                             "or the local backend (local_home)")
         self.job_name = job_name
         self.poll_interval = poll_interval
         self.aws_conn_id = aws_conn_id

@@ -36,7 +36,8 @@ def run_training_job_locally(request: dict) -> None:
     from findining_mlops.platform.local.training_runner import run
 
     s3 = boto3.client("s3", region_name=REGION)
-    hyperparameters = {k: json.loads(v) for k, v in request["HyperParameters"].items() if not k.startswith("sagemaker_")}
+    hyperparameters = {k: json.loads(v) for k, v in request["HyperParameters"].items()
+                       if not k.startswith("sagemaker_")}
     spec = get_model(request["Environment"]["FINDINING_MODEL_NAME"])
     with tempfile.TemporaryDirectory() as tmp:
         store = LocalArtifactStore(Path(tmp) / "store")

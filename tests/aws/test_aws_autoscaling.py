@@ -44,7 +44,8 @@ def policies() -> dict[str, dict]:
     return {p["ResourceId"].rsplit("/", 1)[1]: p for p in found}
 
 
-def test_each_variant_scales_by_invocations_per_instance_within_the_environment_s_bounds(scaling_settings, aws, monkeypatch):
+def test_each_variant_scales_by_invocations_per_instance_within_the_environment_s_bounds(scaling_settings, aws,
+                                                                                         monkeypatch):
     updates_endpoints(monkeypatch)
     aws.endpoints.deploy(ENDPOINT, [variant(1, 1.0)])
     assert scaled() == {"sentiment-v1": (1, 4)}
@@ -60,7 +61,8 @@ def test_each_variant_scales_by_invocations_per_instance_within_the_environment_
     assert set(policies()) == {"sentiment-v1", "sentiment-v2"}
 
 
-def test_variants_stop_scaling_before_an_update_and_the_served_ones_scale_again_after(scaling_settings, aws, monkeypatch):
+def test_variants_stop_scaling_before_an_update_and_the_served_ones_scale_again_after(scaling_settings, aws,
+                                                                                      monkeypatch):
     """SageMaker refuses an UpdateEndpoint that removes a variant still registered for scaling."""
     updates_endpoints(monkeypatch)
     aws.endpoints.deploy(ENDPOINT, [variant(1, 90.0), variant(2, 10.0)])
@@ -76,8 +78,10 @@ def test_variants_stop_scaling_before_an_update_and_the_served_ones_scale_again_
 
 
 @pytest.mark.parametrize("env, problem", [
-    ({"FINDINING_ENDPOINT_MIN_CAPACITY": "3", "FINDINING_ENDPOINT_MAX_CAPACITY": "2"}, "FINDINING_ENDPOINT_MAX_CAPACITY"),
-    ({"FINDINING_ENDPOINT_MIN_CAPACITY": "2", "FINDINING_ENDPOINT_MAX_CAPACITY": "4"}, "FINDINING_ENDPOINT_INSTANCE_COUNT"),
+    ({"FINDINING_ENDPOINT_MIN_CAPACITY": "3", "FINDINING_ENDPOINT_MAX_CAPACITY": "2"},
+     "FINDINING_ENDPOINT_MAX_CAPACITY"),
+    ({"FINDINING_ENDPOINT_MIN_CAPACITY": "2", "FINDINING_ENDPOINT_MAX_CAPACITY": "4"},
+     "FINDINING_ENDPOINT_INSTANCE_COUNT"),
     ({"FINDINING_ENDPOINT_TARGET_INVOCATIONS": "0"}, "FINDINING_ENDPOINT_TARGET_INVOCATIONS"),
 ])
 def test_scaling_settings_that_contradict_each_other_fail_naming_the_setting(aws_env, env, problem):

@@ -43,7 +43,8 @@ def sagemaker():
 
 
 def alarm_names() -> list[str]:
-    return sorted(a["AlarmName"] for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"])
+    return sorted(a["AlarmName"]
+                  for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"])
 
 
 def test_retraining_defers_training_registers_and_deploys_and_a_re_run_starts_nothing_twice(
@@ -120,12 +121,14 @@ def test_a_deployment_submits_endpoint_changes_and_the_bake_sensor_waits_them_ou
     with create_session() as session:
         reschedules = session.scalar(select(func.count()).select_from(TaskReschedule).join(
             TaskInstance, TaskReschedule.ti_id == TaskInstance.id).where(
-            TaskInstance.dag_id == "model_deployment", TaskInstance.run_id == run.run_id, TaskInstance.task_id == "bake"))
+            TaskInstance.dag_id == "model_deployment", TaskInstance.run_id == run.run_id,
+            TaskInstance.task_id == "bake"))
     assert reschedules >= 1  # the sensor gave its slot back while the endpoint was updating
     # v1 -> {v1 0 %, v2 100 %} -> {v2}: two updates, the second settled by the sensor before finish
     assert len(updates) == 2
     endpoint = aws.endpoints.describe(ENDPOINT)
-    assert (endpoint.status, [(v.variant_name, v.weight) for v in endpoint.variants]) == ("InService", [("sentiment-v2", 1.0)])
+    assert (endpoint.status,
+            [(v.variant_name, v.weight) for v in endpoint.variants]) == ("InService", [("sentiment-v2", 1.0)])
     assert alarm_names() == [f"{ENDPOINT}-sentiment-v2-Invocation5XXErrorRate", f"{ENDPOINT}-sentiment-v2-ModelLatency"]
     [event] = aws.registry.deployment_history("sentiment")
     assert (event["version"], event["event"]) == (2, "promoted")

@@ -25,7 +25,8 @@ def sagemaker():
 
 
 def alarm_names() -> list[str]:
-    return sorted(a["AlarmName"] for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"])
+    return sorted(a["AlarmName"]
+                  for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"])
 
 
 def test_a_new_endpoint_gets_a_config_with_capture_and_alarms_per_variant(aws):
@@ -42,13 +43,16 @@ def test_a_new_endpoint_gets_a_config_with_capture_and_alarms_per_variant(aws):
     assert model["ModelDataUrl"] == f"s3://{BUCKET}/models/sentiment/1/model.tar.gz"
     assert model["Image"].endswith("sagemaker-scikit-learn:1.9-0-cpu-py3")
     assert model["Environment"]["SAGEMAKER_PROGRAM"] == "findining_serve.py"
-    alarms = {a["AlarmName"]: a for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]}
+    alarms = {a["AlarmName"]: a
+              for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]}
     latency = alarms[f"{ENDPOINT}-sentiment-v1-ModelLatency"]
-    assert (latency["MetricName"], latency["Threshold"], latency["AlarmActions"]) == ("ModelLatency", 5_000_000, [TOPIC_ARN])
+    assert (latency["MetricName"], latency["Threshold"], latency["AlarmActions"]) == ("ModelLatency", 5_000_000,
+                                                                                      [TOPIC_ARN])
     errors = alarms[f"{ENDPOINT}-sentiment-v1-Invocation5XXErrorRate"]
     assert errors["Threshold"] == 0.05 and {m["Id"] for m in errors["Metrics"]} == {"errors", "invocations", "rate"}
     again = aws.endpoints.deploy(ENDPOINT, [variant(1, 1.0)])  # re-applied: nothing new
-    assert again.config_name == endpoint.config_name and len(sagemaker().list_endpoint_configs()["EndpointConfigs"]) == 1
+    assert again.config_name == endpoint.config_name \
+        and len(sagemaker().list_endpoint_configs()["EndpointConfigs"]) == 1
 
 
 def test_a_canary_update_adds_a_variant_then_weights_move_and_the_old_one_retires(aws, monkeypatch):
@@ -79,7 +83,8 @@ def test_an_update_that_sagemaker_rolled_back_is_an_error(aws):
         response.pop("ResponseMetadata", None)
     in_service = {k: old[k] for k in ("EndpointName", "EndpointArn", "EndpointConfigName", "EndpointStatus",
                                       "CreationTime", "LastModifiedTime")}
-    in_service["FailureReason"] = "The primary container for production variant sentiment-v2 did not pass the ping health check."
+    in_service["FailureReason"] = ("The primary container for production variant sentiment-v2 "
+                                   "did not pass the ping health check.")
     old_config = real["describe_endpoint_config"](EndpointConfigName=old["EndpointConfigName"])
     v1_model = old_config["ProductionVariants"][0]["ModelName"]
     v1_description = real["describe_model"](ModelName=v1_model)
@@ -90,9 +95,12 @@ def test_an_update_that_sagemaker_rolled_back_is_an_error(aws):
         stub.add_response("describe_model", v1_description, {"ModelName": v1_model})
         stub.add_client_error("describe_model", "ValidationException", "Could not find model")
         stub.add_response("create_model", {"ModelArn": f"arn:aws:sagemaker:{REGION}:123456789012:model/m2"})  # v2
-        stub.add_client_error("describe_endpoint_config", "ValidationException", "Could not find endpoint configuration")
-        stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint-config/c"})
-        stub.add_response("describe_endpoint", {**in_service, "FailureReason": "an earlier update"}, {"EndpointName": ENDPOINT})
+        stub.add_client_error("describe_endpoint_config", "ValidationException",
+                              "Could not find endpoint configuration")
+        stub.add_response("create_endpoint_config",
+                          {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint-config/c"})
+        stub.add_response("describe_endpoint", {**in_service, "FailureReason": "an earlier update"},
+                          {"EndpointName": ENDPOINT})
         stub.add_response("update_endpoint", {"EndpointArn": old["EndpointArn"]},
                           {"EndpointName": ENDPOINT, "EndpointConfigName": ANY})
         stub.add_response("describe_endpoint", {**in_service, "EndpointStatus": "Updating"}, {"EndpointName": ENDPOINT})

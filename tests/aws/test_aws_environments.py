@@ -80,7 +80,8 @@ def test_dev_and_staging_share_an_account_without_sharing_a_resource(environment
     groups = {g["ModelPackageGroupName"] for g in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]}
     assert groups == {f"{prefix}-sentiment" for prefix in PREFIXES.values()}
     for endpoint, prefix in ((dev_endpoint, PREFIXES["dev"]), (staging_endpoint, PREFIXES["staging"])):
-        config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"])
+        config = sm.describe_endpoint_config(
+            EndpointConfigName=sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"])
         assert config["EndpointConfigName"].startswith(f"{prefix}-sentiment-")  # cut to fit 63 characters
         assert all(v["ModelName"].startswith(f"{prefix}-sentiment-v1-") for v in config["ProductionVariants"])
     alarms = [a["AlarmName"] for a in boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]]

@@ -42,11 +42,13 @@ REFERENCES = {
     "local.partition": "aws", "local.region": REGION, "local.account_id": ACCOUNT,
     "local.name": "ai-restaurant-recommendation-test", "local.mwaa_name": "ai-restaurant-recommendation-test-airflow",
     "local.bucket_arn": f"arn:aws:s3:::{BUCKET}", "local.objects_arn": f"arn:aws:s3:::{BUCKET}/*",
-    "local.sm_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}", "local.logs_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group",
+    "local.sm_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}",
+    "local.logs_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group",
     "local.training_job_prefix": "findining-", "local.pipeline_metrics_namespace": "FindDining/ModelMonitoring",
     "local.dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test",
     "local.table_arns": TABLE_ARNS,
-    "concat(local.table_arns, [for arn in local.table_arns : \"${arn}/index/*\"])": TABLE_ARNS + [f"{a}/index/*" for a in TABLE_ARNS],
+    "concat(local.table_arns, [for arn in local.table_arns : \"${arn}/index/*\"])":
+        TABLE_ARNS + [f"{a}/index/*" for a in TABLE_ARNS],
     "local.athena_results_prefix": "athena-results/",
     "local.glue_catalog_arn": f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
     "aws_glue_catalog_database.ab.arn": f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{GLUE_DATABASE}",
@@ -60,7 +62,8 @@ REFERENCES = {
     "var.sklearn_image_account_id": "141502667606",
     "concat([for s in aws_subnet.private : s.arn], [aws_security_group.sagemaker.arn, "
     "\"arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*\"])":
-        [f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0a1b2c3d", f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0a1b2c3d",
+        [f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0a1b2c3d",
+         f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0a1b2c3d",
          f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
     "[for id in var.bedrock_model_ids : \"arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}\"]":
         [f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"],
@@ -93,7 +96,8 @@ def for_moto(policy: dict) -> dict:
     statements = []
     for statement in policy["Statement"]:
         statement = {k: v for k, v in statement.items() if k != "Condition"}
-        statement["Action"] = statement["Action"] + [alias for action in statement["Action"] for alias in moto_names(action)]
+        statement["Action"] = statement["Action"] + [alias for action in statement["Action"]
+                                                     for alias in moto_names(action)]
         if not all(action.startswith("s3:") for action in statement["Action"]):
             statement["Resource"] = "*"
         statements.append(statement)
@@ -108,8 +112,9 @@ def assume(role: str, monkeypatch) -> None:
     name = f"{role}-under-test"  # the tests' stack already names sagemaker-execution-role
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     for document in ROLE_POLICIES[role]:
-        arn = iam.create_policy(PolicyName=f"{name}-{document}",
-                                PolicyDocument=json.dumps(for_moto(render_policy(document, REFERENCES))))["Policy"]["Arn"]
+        arn = iam.create_policy(
+            PolicyName=f"{name}-{document}",
+            PolicyDocument=json.dumps(for_moto(render_policy(document, REFERENCES))))["Policy"]["Arn"]
         iam.attach_role_policy(RoleName=name, PolicyArn=arn)
     credentials = boto3.client("sts", region_name=REGION).assume_role(
         RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="least-privilege")["Credentials"]
@@ -156,9 +161,11 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
         with disable_iam_authentication():
             # what SageMaker records, not the pipeline: published outside the role
             boto3.client("cloudwatch", region_name=REGION).put_metric_data(Namespace="AWS/SageMaker", MetricData=[
-                {"MetricName": "Invocations", "Value": 40, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                {"MetricName": "Invocations", "Value": 40,
+                 "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
                  "Timestamp": started + timedelta(seconds=5)},
-                {"MetricName": "Invocation5XXErrors", "Value": 20, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                {"MetricName": "Invocation5XXErrors", "Value": 20,
+                 "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
                  "Timestamp": started + timedelta(seconds=5)}])
         baked = deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started + timedelta(minutes=2))
         assert deployment.finish(aws, baked, "rollout-1")["outcome"] == "rollback"
@@ -172,11 +179,13 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
 
         test = ABTest(test_id="ab-1", test_name="t", model_name="sentiment", endpoint=ENDPOINT, control_version=1,
                       treatment_version=2, control_variant="sentiment-v1", treatment_variant="sentiment-v2",
-                      traffic_split=50, duration_days=7, success_metrics={"engaged": {"kind": "binary", "direction": "increase"}},
+                      traffic_split=50, duration_days=7,
+                      success_metrics={"engaged": {"kind": "binary", "direction": "increase"}},
                       guardrail_metrics={}, alpha=0.05, started_at="2026-10-06")
         aws.abtests.create(test)
         when = datetime(2026, 10, 6, tzinfo=UTC)
-        aws.abtests.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {}) for n in range(3)])
+        aws.abtests.record([MetricEvent(f"e{n}", "ab-1", f"u{n}", "control", "engaged", 1.0, when, {})
+                            for n in range(3)])
         assert len(aws.abtests.events("ab-1")) == 3
         aws.abtests.finish("ab-1", "stopped", "test", None, "2026-10-07")
 
@@ -190,7 +199,8 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
 
         s3, sm, iam = (boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "iam"))
         assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
-        assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
+        assert denied(lambda: sm.delete_model_package_group(
+            ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
         assert denied(lambda: iam.create_user(UserName="intruder"))
         assert denied(lambda: sm.delete_endpoint(EndpointName=ENDPOINT))
         assert denied(lambda: boto3.client("dynamodb", region_name=REGION).delete_table(TableName=TABLES[0]))
@@ -254,7 +264,8 @@ def test_the_sagemaker_role_reads_training_data_and_writes_models_but_starts_not
         assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
         assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
         assert denied(lambda: sm.create_training_job(
-            TrainingJobName="findining-x", RoleArn=ROLE_ARN, AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
+            TrainingJobName="findining-x", RoleArn=ROLE_ARN,
+            AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
             OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/x"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}))
         assert denied(lambda: iam.create_user(UserName="intruder"))
@@ -272,7 +283,8 @@ def test_the_bedrock_role_reads_reviews_and_writes_the_digest_only(account, monk
     @set_initial_no_auth_action_count(0)
     def digest():
         s3 = boto3.client("s3", region_name=REGION)
-        assert s3.get_object(Bucket=BUCKET, Key="data/reviews/dt=2026-10-01/part-0.parquet")["Body"].read() == b"reviews"
+        assert s3.get_object(Bucket=BUCKET,
+                             Key="data/reviews/dt=2026-10-01/part-0.parquet")["Body"].read() == b"reviews"
         s3.put_object(Bucket=BUCKET, Key="reports/feedback/dt=2026-10-01/digest.json", Body=b"{}")
         assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
         assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="models/sentiment/9/model.tar.gz", Body=b"x"))
@@ -293,7 +305,8 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                "athena_database_name": GLUE_DATABASE, "ab_events_glue_table_name": GLUE_TABLE,
                "athena_workgroup_name": WORKGROUP,
                **{o: t for o, t in zip(("state_table_name", "ab_tests_table_name"), TABLES, strict=False)}}
-    outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30, "training_max_runtime_seconds": 7200,
+    outputs.update({"training_instance_type": "ml.m5.large", "training_volume_gb": 30,
+                    "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
                     "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
@@ -303,7 +316,8 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
     glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={
         "Name": GLUE_TABLE, "PartitionKeys": [{"Name": "test_id", "Type": "string"}, {"Name": "dt", "Type": "string"}]})
     boto3.client("athena", region_name=REGION).create_work_group(Name=WORKGROUP, Configuration={
-        "EnforceWorkGroupConfiguration": True, "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"}})
+        "EnforceWorkGroupConfiguration": True,
+        "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"}})
     answer_mwaa(monkeypatch, {"Name": outputs["mwaa_environment_name"], "Status": "AVAILABLE",
                               "StartupScriptS3Path": "airflow/startup.sh"})  # moto has no MWAA
     assume("ml-monitoring-role", monkeypatch)
@@ -320,7 +334,8 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
         assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/x.json", Body=b"{}"))
         assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
         assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
-        assert denied(lambda: sm.delete_model_package_group(ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
+        assert denied(lambda: sm.delete_model_package_group(
+            ModelPackageGroupName="ai-restaurant-recommendation-sentiment"))
         assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
         assert denied(lambda: boto3.client("athena", region_name=REGION).start_query_execution(
             QueryString="SELECT 1", WorkGroup=WORKGROUP))

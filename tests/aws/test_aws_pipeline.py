@@ -25,7 +25,8 @@ def test_retraining_registers_a_model_package_and_deploys_it_with_capture_and_al
     assert aws.store.exists("training/sentiment/findining-sentiment-job1/output/model.tar.gz")
 
     assert (version.version, version.status) == (1, "Approved") and version.metrics["macro_f1"] > 0.6
-    [summary] = sm.list_model_packages(ModelPackageGroupName="ai-restaurant-recommendation-sentiment")["ModelPackageSummaryList"]
+    [summary] = sm.list_model_packages(
+        ModelPackageGroupName="ai-restaurant-recommendation-sentiment")["ModelPackageSummaryList"]
     package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
     assert package["ModelApprovalStatus"] == "Approved" and package["ModelPackageVersion"] == 1
     properties = package["CustomerMetadataProperties"]
@@ -39,9 +40,9 @@ def test_retraining_registers_a_model_package_and_deploys_it_with_capture_and_al
         assert aws.store.exists(key), key
 
     # the same registration again (a retried task) is the same version
-    again = aws.registry.register("sentiment", version.lineage and "training/sentiment/findining-sentiment-job1/output/model.tar.gz",
-                                  status="Approved", metrics={}, lineage={}, reason="retry",
-                                  idempotency_key="findining-sentiment-job1")
+    again = aws.registry.register(
+        "sentiment", version.lineage and "training/sentiment/findining-sentiment-job1/output/model.tar.gz",
+        status="Approved", metrics={}, lineage={}, reason="retry", idempotency_key="findining-sentiment-job1")
     assert again.version == 1 and len(aws.registry.list_versions("sentiment")) == 1
 
     endpoint = aws.endpoints.describe(ENDPOINT)
@@ -88,7 +89,8 @@ def test_a_canary_with_failing_requests_is_rolled_back_by_its_alarm(aws, sentime
     rejected = aws.registry.get("sentiment", 2)
     assert rejected.status == "Rejected" and "Invocation5XXErrors" in rejected.status_note
     sm = boto3.client("sagemaker", region_name=REGION)
-    [_, second] = sm.list_model_packages(ModelPackageGroupName="ai-restaurant-recommendation-sentiment")["ModelPackageSummaryList"]
+    [_, second] = sm.list_model_packages(
+        ModelPackageGroupName="ai-restaurant-recommendation-sentiment")["ModelPackageSummaryList"]
     assert sm.describe_model_package(ModelPackageName=second["ModelPackageArn"])["ModelApprovalStatus"] == "Rejected"
     [event] = aws.registry.deployment_history("sentiment")
     assert (event["version"], event["event"], event["run"]) == (2, "rolled_back", "rollout-1")

@@ -15,7 +15,8 @@ def settings(**changes):
 
 
 def test_a_complete_stack_configures_the_aws_backend_with_defaults():
-    s = settings(FINDINING_VPC_SUBNET_IDS="subnet-0abc1234, subnet-0def5678", FINDINING_VPC_SECURITY_GROUP_IDS="sg-0123abcd")
+    s = settings(FINDINING_VPC_SUBNET_IDS="subnet-0abc1234, subnet-0def5678",
+                 FINDINING_VPC_SECURITY_GROUP_IDS="sg-0123abcd")
     assert s.backend == "aws" and s.defer_waits
     assert (s.aws.region, s.aws.bucket, s.aws.conn_id) == ("eu-west-1", "findining-test-ml-models", "aws_default")
     assert s.aws.subnet_ids == ("subnet-0abc1234", "subnet-0def5678") and s.aws.security_group_ids == ("sg-0123abcd",)
@@ -29,18 +30,23 @@ def test_the_local_backend_reads_no_aws_setting():
 
 @pytest.mark.parametrize("changes, message", [
     ({"FINDINING_BUCKET": None}, "FINDINING_BUCKET is not set"),
-    ({"FINDINING_BUCKET": "s3://findining-models"}, "FINDINING_BUCKET='s3://findining-models' is not an S3 bucket name"),
-    ({"FINDINING_SAGEMAKER_ROLE_ARN": "sagemaker-execution-role"}, "FINDINING_SAGEMAKER_ROLE_ARN='sagemaker-execution-role' is not an IAM role ARN"),
+    ({"FINDINING_BUCKET": "s3://findining-models"},
+     "FINDINING_BUCKET='s3://findining-models' is not an S3 bucket name"),
+    ({"FINDINING_SAGEMAKER_ROLE_ARN": "sagemaker-execution-role"},
+     "FINDINING_SAGEMAKER_ROLE_ARN='sagemaker-execution-role' is not an IAM role ARN"),
     ({"FINDINING_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:user/ml"}, "FINDINING_SAGEMAKER_ROLE_ARN"),
-    ({"FINDINING_AWS_REGION": "eu-middle-7"}, "FINDINING_AWS_REGION='eu-middle-7' is not a region where SageMaker runs"),
+    ({"FINDINING_AWS_REGION": "eu-middle-7"},
+     "FINDINING_AWS_REGION='eu-middle-7' is not a region where SageMaker runs"),
     ({"FINDINING_AWS_REGION": None}, "FINDINING_AWS_REGION is not set"),
     ({"FINDINING_ALERTS_TOPIC_ARN": "ai-restaurant-recommendation-ml-alerts"}, "FINDINING_ALERTS_TOPIC_ARN"),
-    ({"FINDINING_ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts"}, "not in FINDINING_AWS_REGION eu-west-1"),
+    ({"FINDINING_ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts"},
+     "not in FINDINING_AWS_REGION eu-west-1"),
     ({"FINDINING_TRAINING_INSTANCE_TYPE": "m5.large"}, "FINDINING_TRAINING_INSTANCE_TYPE"),
     ({"FINDINING_TRAINING_VOLUME_GB": "lots"}, "FINDINING_TRAINING_VOLUME_GB='lots' is not a whole number"),
     ({"FINDINING_CAPTURE_PERCENT": "150"}, "FINDINING_CAPTURE_PERCENT=150 is outside 0..100"),
     ({"FINDINING_VPC_SUBNET_IDS": "subnet-0abc1234"}, "go together"),
-    ({"FINDINING_VPC_SUBNET_IDS": "vpc-1", "FINDINING_VPC_SECURITY_GROUP_IDS": "sg-0123abcd"}, "FINDINING_VPC_SUBNET_IDS"),
+    ({"FINDINING_VPC_SUBNET_IDS": "vpc-1", "FINDINING_VPC_SECURITY_GROUP_IDS": "sg-0123abcd"},
+     "FINDINING_VPC_SUBNET_IDS"),
     ({"FINDINING_KMS_KEY_ARN": "my key"}, "FINDINING_KMS_KEY_ARN"),
     ({"FINDINING_DEFER_WAITS": "sometimes"}, "FINDINING_DEFER_WAITS"),
 ])

@@ -23,7 +23,8 @@ def test_the_store_keeps_the_local_key_layout_on_s3(aws, tmp_path):
                                                      "reports/sentiment/dt=2026-10-02/decision.json",
                                                      "reports/sentiment/dt=2026-10-02/drift.html"]
     assert store.exists("reports/sentiment/dt=2026-10-02/drift.html") and not store.exists("reports/nothing")
-    assert store.download_file("reports/sentiment/dt=2026-10-02/drift.html", tmp_path / "copy.html").read_text() == "<html/>"
+    assert store.download_file("reports/sentiment/dt=2026-10-02/drift.html",
+                               tmp_path / "copy.html").read_text() == "<html/>"
     with pytest.raises(FileNotFoundError, match=f"s3://{BUCKET}/reports/missing.json"):
         store.read_bytes("reports/missing.json")
     store.delete_prefix("reports/sentiment/dt=2026-10-02/")
@@ -57,10 +58,13 @@ def test_metrics_go_to_cloudwatch_and_come_back_per_minute(aws):
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     dims = {"EndpointName": "ai-restaurant-recommendation-sentiment-endpoint", "VariantName": "sentiment-v2"}
     aws.metrics.put("AWS/SageMaker", [MetricDatum("Invocations", 10, dims, now - timedelta(minutes=3), "Count"),
-                                      MetricDatum("Invocations", 5, dims, now - timedelta(minutes=3, seconds=-20), "Count"),
+                                      MetricDatum("Invocations", 5, dims, now - timedelta(minutes=3, seconds=-20),
+                                                  "Count"),
                                       MetricDatum("Invocations", 7, dims, now - timedelta(minutes=1), "Count"),
-                                      MetricDatum("ModelLatency", 2e6, dims, now - timedelta(minutes=1), "Microseconds"),
-                                      MetricDatum("ModelLatency", 4e6, dims, now - timedelta(minutes=1), "Microseconds")])
+                                      MetricDatum("ModelLatency", 2e6, dims, now - timedelta(minutes=1),
+                                                  "Microseconds"),
+                                      MetricDatum("ModelLatency", 4e6, dims, now - timedelta(minutes=1),
+                                                  "Microseconds")])
     # a backfill beyond CloudWatch's 14 days is not published (the reports keep it) instead of failing
     aws.metrics.put("FindDining/ModelMonitoring", [MetricDatum("DriftShare", 0.5, {"Model": "sentiment"},
                                                                now - timedelta(days=20))])

@@ -16,7 +16,8 @@ from findining_mlops.platform.ports import TrainingJobSpec
 from simulation import tarball
 
 SPEC = TrainingJobSpec(
-    name="findining-sentiment-0123456789ab", model_name="sentiment", entry_point="findining_mlops.models.sentiment.train",
+    name="findining-sentiment-0123456789ab", model_name="sentiment",
+    entry_point="findining_mlops.models.sentiment.train",
     hyperparameters={"c": 4.0, "max_features": 20000},
     channels={c: f"training/sentiment/findining-sentiment-0123456789ab/{c}" for c in ("train", "validation", "test")},
     output_prefix="training/sentiment",
@@ -31,14 +32,16 @@ def channels(aws):
 
 
 def jobs() -> list[str]:
-    return [j["TrainingJobName"] for j in boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"]]
+    return [j["TrainingJobName"]
+            for j in boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"]]
 
 
 def test_a_job_runs_the_entry_point_in_the_prebuilt_sklearn_container_in_script_mode(channels):
     job = channels.training.start(SPEC)
     assert job.name == SPEC.name
     request = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=SPEC.name)
-    assert request["AlgorithmSpecification"]["TrainingImage"].endswith(".amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    assert request["AlgorithmSpecification"]["TrainingImage"].endswith(
+        ".amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3")
     assert request["RoleArn"] == ROLE_ARN
     hps = request["HyperParameters"]
     assert json.loads(hps["sagemaker_program"]) == "findining_train.py"
@@ -99,7 +102,8 @@ def test_vpc_and_kms_settings_reach_the_request(channels, monkeypatch):
     monkeypatch.setattr(channels.training, "settings", settings)
     request = channels.training.request(SPEC)
     assert request["VpcConfig"] == {"Subnets": ["subnet-0abc1234"], "SecurityGroupIds": ["sg-0123abcd"]}
-    assert request["OutputDataConfig"]["KmsKeyId"] == request["ResourceConfig"]["VolumeKmsKeyId"] == settings.kms_key_arn
+    assert request["OutputDataConfig"]["KmsKeyId"] == request["ResourceConfig"]["VolumeKmsKeyId"] == \
+        settings.kms_key_arn
 
 
 @pytest.mark.parametrize("status", ["InProgress", "Completed"])
@@ -122,8 +126,10 @@ def test_a_retried_start_never_sends_create_training_job(channels):
     client = channels.training.clients.sagemaker
     with Stubber(client) as stub:
         stub.add_response("describe_training_job", {
-            "TrainingJobName": SPEC.name, "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{SPEC.name}",
-            "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training", "ModelArtifacts": {"S3ModelArtifacts": ""},
+            "TrainingJobName": SPEC.name,
+            "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{SPEC.name}",
+            "TrainingJobStatus": "InProgress", "SecondaryStatus": "Training",
+            "ModelArtifacts": {"S3ModelArtifacts": ""},
             "AlgorithmSpecification": {"TrainingInputMode": "File"}, "ResourceConfig": {"VolumeSizeInGB": 30},
             "StoppingCondition": {}, "CreationTime": "2026-10-11T00:00:00Z"}, {"TrainingJobName": SPEC.name})
         job = channels.training.start(SPEC)

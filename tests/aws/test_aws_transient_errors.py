@@ -29,7 +29,8 @@ def test_a_throttled_partition_read_is_retryable_not_bad_data(aws):
     with Stubber(aws.store.clients.s3) as s3:  # after botocore's own retries gave up
         for _ in range(2):  # is the partition there; which files
             s3.add_response("list_objects_v2", listing_of([KEY]), listing)
-        s3.add_client_error("get_object", service_error_code="SlowDown", service_message="Please reduce your request rate.",
+        s3.add_client_error("get_object", service_error_code="SlowDown",
+                            service_message="Please reduce your request rate.",
                             http_status_code=503, expected_params={"Bucket": BUCKET, "Key": KEY})
         with pytest.raises(ClientError, match="SlowDown") as raised, fail_fast():
             read_partition(aws, "reviews", DAY)
@@ -159,7 +160,8 @@ def test_a_retried_task_re_attaches_to_the_running_job_instead_of_starting_anoth
     from findining_mlops.retraining import snapshot_training_data
 
     snapshot = snapshot_training_data(aws, sentiment, "findining-sentiment-run1", date(2026, 10, 6))
-    operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot=snapshot.to_dict(), deferrable=True)
+    operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot=snapshot.to_dict(),
+                                   deferrable=True)
     operator.platform = aws
     missing = dict(service_error_code="ValidationException", service_message="Requested resource not found.")
     running = {"TrainingJobName": snapshot.job_name, "TrainingJobStatus": "InProgress",

@@ -62,7 +62,8 @@ def test_the_input_is_one_bedrock_record_per_feedback_in_s3(aws):
 def test_the_job_is_submitted_with_a_request_the_service_model_accepts(aws):
     import boto3
 
-    input_uri, output_uri = write_batch_input(aws.store, DAY, JOB, batch_input(items(BATCH_MINIMUM_RECORDS), SETTINGS, "b"))
+    input_uri, output_uri = write_batch_input(aws.store, DAY, JOB,
+                                              batch_input(items(BATCH_MINIMUM_RECORDS), SETTINGS, "b"))
     job = {"job_name": JOB, "input_uri": input_uri, "output_uri": output_uri}
     bedrock = boto3.Session(region_name="ap-east-1").client("bedrock")
     job_arn = "arn:aws:bedrock:ap-east-1:123456789012:model-invocation-job/abc123"

@@ -35,6 +35,7 @@ def checkov() -> Path:
             raise CheckovUnavailable(
                 f"could not build checkov's virtual environment {VENV} ({' '.join(step[:4])} ... exited "
                 f"{result.returncode}): {result.stderr.strip()[-2000:]}\nPyPI must be reachable once; "
-                f"or install by hand: python3.11 -m venv {VENV} && {VENV}/bin/pip install -r {REQUIREMENTS} -c {CONSTRAINTS}")
+                f"or install by hand: python3.11 -m venv {VENV} && "
+                f"{VENV}/bin/pip install -r {REQUIREMENTS} -c {CONSTRAINTS}")
     STAMP.write_text(digest)
     return executable

@@ -37,7 +37,8 @@ def create_stack(session) -> dict:
     dynamodb = session.client("dynamodb", region_name=REGION)
     for table, keys in tables.values():
         dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
+                              KeySchema=[{"AttributeName": k, "KeyType": t}
+                                         for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
                               AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
                               SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn})
     glue_database, events_table, workgroup = NAME.replace("-", "_"), "ab_test_events", f"{NAME}-ab"
@@ -55,11 +56,15 @@ def create_stack(session) -> dict:
     cloudwatch.put_dashboard(DashboardName=dashboard, DashboardBody=json.dumps({"widgets": []}))
     alarms = [f"{NAME}-sentiment-{kind}" for kind in ("latency", "failures", "cpu", "memory")]
     for alarm in alarms:
-        cloudwatch.put_metric_alarm(AlarmName=alarm, EvaluationPeriods=3, Threshold=0, ComparisonOperator="GreaterThanThreshold",
-                                    Metrics=[{"Id": "q", "Expression": "SELECT MAX(ModelLatency) FROM SCHEMA(\"AWS/SageMaker\", EndpointName, VariantName)",
+        cloudwatch.put_metric_alarm(AlarmName=alarm, EvaluationPeriods=3, Threshold=0,
+                                    ComparisonOperator="GreaterThanThreshold",
+                                    Metrics=[{"Id": "q",
+                                              "Expression": "SELECT MAX(ModelLatency) FROM SCHEMA(\"AWS/SageMaker\", "
+                                                            "EndpointName, VariantName)",
                                               "Period": 60, "ReturnData": True}], AlarmActions=[topic])
     values = {
-        "resource_prefix": NAME, "aws_region": REGION, "bucket": bucket, "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
+        "resource_prefix": NAME, "aws_region": REGION, "bucket": bucket,
+        "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
         "alerts_topic_arn": topic, "training_instance_type": "ml.m5.large", "training_volume_gb": 30,
         "training_max_runtime_seconds": 3600, "endpoint_instance_type": "ml.t2.medium", "endpoint_instance_count": 1,
         "data_capture_percent": 100, "private_subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],

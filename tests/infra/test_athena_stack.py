@@ -66,7 +66,8 @@ def test_the_management_role_runs_queries_in_its_workgroup_and_reads_its_events_
     statements = {literal(s["sid"]): s for s in policy_statements("ml_management")}
     athena = [s for s in statements.values() if any(a.startswith("athena:") for a in literal(s["actions"]))]
     assert [literal(s["actions"]) for s in athena] == [[
-        "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"]]
+        "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
+        "athena:StopQueryExecution"]]
     assert athena[0]["resources"] == ["${aws_athena_workgroup.ab.arn}"]
     glue = [s for s in statements.values() if any(a.startswith("glue:") for a in literal(s["actions"]))]
     assert [literal(s["actions"]) for s in glue] == [["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"]]

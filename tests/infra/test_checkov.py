@@ -26,7 +26,8 @@ def test_checkov_finds_no_failed_check():
     report = json.loads(result.stdout)
     report = report[0] if isinstance(report, list) else report
     failed = report["results"]["failed_checks"] if report.get("results") else []
-    assert not failed, "\n".join(f"{c['check_id']} {c['check_name']}: {c['resource']} ({c['file_path']})" for c in failed)
+    assert not failed, "\n".join(f"{c['check_id']} {c['check_name']}: {c['resource']} ({c['file_path']})"
+                                 for c in failed)
     assert report["summary"]["passed"] > 100  # the scan really read the stack
 
 

@@ -116,15 +116,18 @@ def test_validate_passes_on_the_stack_with_a_deployed_endpoint(stack, capsys):
 
 
 @pytest.mark.parametrize("remove,failed", [
-    (lambda s, o: s.client("iam").delete_role(RoleName=ROLE_NAMES["bedrock-access-role"]), "role bedrock-access-role present"),
+    (lambda s, o: s.client("iam").delete_role(RoleName=ROLE_NAMES["bedrock-access-role"]),
+     "role bedrock-access-role present"),
     (lambda s, o: s.client("dynamodb", region_name=REGION).delete_table(TableName=o["ab_tests_table_name"]),
      "table ai-restaurant-recommendation-dev-ab-tests active"),
-    (lambda s, o: s.client("cloudwatch", region_name=REGION).delete_alarms(AlarmNames=o["alarm_names"][:1]), "stack alarms present"),
+    (lambda s, o: s.client("cloudwatch", region_name=REGION).delete_alarms(AlarmNames=o["alarm_names"][:1]),
+     "stack alarms present"),
     (lambda s, o: s.client("cloudwatch", region_name=REGION).delete_dashboards(DashboardNames=[o["dashboard_name"]]),
      "dashboard ai-restaurant-recommendation-ml-monitoring-dev present"),
     (lambda s, o: s.client("s3", region_name=REGION).delete_bucket_encryption(Bucket=o["bucket"]),
      "bucket ai-restaurant-recommendation-dev-ml-123456789012 reachable and encrypted"),
-    (lambda s, o: s.client("sns", region_name=REGION).delete_topic(TopicArn=o["alerts_topic_arn"]), "alerts topic reachable and encrypted"),
+    (lambda s, o: s.client("sns", region_name=REGION).delete_topic(TopicArn=o["alerts_topic_arn"]),
+     "alerts topic reachable and encrypted"),
     (lambda s, o: s.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=ENDPOINT),
      f"endpoint {ENDPOINT} serves registered versions"),
     (lambda s, o: _replace_workgroup_by_one_without_configuration(s, o["athena_workgroup_name"]),

@@ -36,7 +36,8 @@ def test_the_four_seed_roles_exist_with_their_policies():
     roles = {literal(body["name"]) for name, body in blocks("resource").items() if name.startswith("aws_iam_role.")}
     for seed in ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role"):
         assert "${local.name}-" + seed in roles
-    assert {"sagemaker_execution", "ml_management", "mwaa_runtime", "bedrock_access", "ml_monitoring"} <= identity_policies().keys()
+    assert {"sagemaker_execution", "ml_management", "mwaa_runtime", "bedrock_access",
+            "ml_monitoring"} <= identity_policies().keys()
 
 
 def test_a_star_resource_only_for_actions_aws_cannot_scope_each_with_its_reason():
@@ -45,7 +46,8 @@ def test_a_star_resource_only_for_actions_aws_cannot_scope_each_with_its_reason(
             resources = literal(statement["resources"])
             if "*" in (resources if isinstance(resources, list) else [resources]):  # a str is one expression
                 actions = literal(statement["actions"])
-                assert set(actions) <= UNSCOPABLE.keys(), f"{document}: {sorted(set(actions) - UNSCOPABLE.keys())} on '*'"
+                assert set(actions) <= UNSCOPABLE.keys(), \
+                    f"{document}: {sorted(set(actions) - UNSCOPABLE.keys())} on '*'"
                 assert comments(statement), f"{document}: a '*' resource without a comment saying why"
 
 
@@ -87,7 +89,8 @@ def test_auto_scaling_is_the_management_role_s_and_only_for_its_own_endpoints_al
     assert set(literal(statements["ScaleTheVariants"]["actions"])) == {
         "application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
         "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DeregisterScalableTarget"}
-    assert literal(statements["TargetTrackingAlarms"]["resources"])[0].endswith(":alarm:TargetTracking-endpoint/${local.name}-*")
+    assert literal(statements["TargetTrackingAlarms"]["resources"])[0].endswith(
+        ":alarm:TargetTracking-endpoint/${local.name}-*")
     [condition] = statements["CreateTheAutoScalingServiceLinkedRoleOnce"]["condition"]
     assert literal(condition["values"]) == ["sagemaker.application-autoscaling.amazonaws.com"]
 

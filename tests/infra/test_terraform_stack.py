@@ -68,7 +68,8 @@ def test_each_environment_sets_every_variable_without_default_and_only_declared_
     assert values["environment"] == environment
     required = {name for name, body in variables.items() if "default" not in body}
     assert required - values.keys() == set(), f"{environment}.tfvars misses {sorted(required - values.keys())}"
-    assert values.keys() - variables.keys() == set(), f"{environment}.tfvars sets undeclared {sorted(values.keys() - variables.keys())}"
+    assert values.keys() - variables.keys() == set(), \
+        f"{environment}.tfvars sets undeclared {sorted(values.keys() - variables.keys())}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -227,7 +227,8 @@ def test_a_test_without_a_winner_concludes_at_the_end_of_its_duration_and_keeps_
 
 def test_events_that_break_the_contract_fail_the_analysis_with_a_message_and_an_alert(versions, platform, home):
     test = started(platform)
-    record(platform, test, TEST_DAY, range(100), lambda u, arm: 1, variant_of=lambda u: "holdout" if u < 3 else "control")
+    record(platform, test, TEST_DAY, range(100), lambda u, arm: 1,
+           variant_of=lambda u: "holdout" if u < 3 else "control")
     assert run_analysis(TEST_DAY).state == "failed"
     assert platform.abtests.get(test.test_id).status == RUNNING
     assert any("variant values other than 'control' and 'treatment'" in a["Message"] for a in read_alerts(home))

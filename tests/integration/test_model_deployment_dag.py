@@ -45,8 +45,9 @@ def faulty_version(platform, faults: dict) -> int:
     faulty = platform.store.path("uploads/faulty/model.tar.gz")
     faulty.parent.mkdir(parents=True, exist_ok=True)
     inject_faults(platform.store.path(source.artifact_key), faulty, faults)
-    version = platform.registry.register("sentiment", "uploads/faulty/model.tar.gz", status="Approved", metrics=source.metrics,
-                                         lineage={"drill": faults}, reason="rollback drill", idempotency_key=json.dumps(faults))
+    version = platform.registry.register("sentiment", "uploads/faulty/model.tar.gz", status="Approved",
+                                         metrics=source.metrics, lineage={"drill": faults}, reason="rollback drill",
+                                         idempotency_key=json.dumps(faults))
     return version.version
 
 
@@ -66,7 +67,8 @@ def deploy_under_traffic(dag, platform, spec, conf: dict, when=None):
 
 
 def captured_records(platform) -> int:
-    return sum(len(platform.store.read_bytes(k).splitlines()) for k in platform.store.list_keys(f"datacapture/{ENDPOINT}/"))
+    return sum(len(platform.store.read_bytes(k).splitlines())
+               for k in platform.store.list_keys(f"datacapture/{ENDPOINT}/"))
 
 
 def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two_versions, platform):
@@ -121,7 +123,8 @@ def test_a_faulty_challenger_is_rolled_back_by_its_alarm(deployment_dag, two_ver
     ({"version": 2, "ramp": [50, 10, 100]}, "ramp"),
     ({"version": 2, "canary_percent": 20, "ramp": [10, 100]}, "ramp"),
 ])
-def test_bad_requests_are_refused_before_the_endpoint_changes(deployment_dag, two_versions, platform, home, conf, message):
+def test_bad_requests_are_refused_before_the_endpoint_changes(deployment_dag, two_versions, platform, home, conf,
+                                                              message):
     before = platform.endpoints.describe(ENDPOINT)
     run = deployment_dag.test(run_conf={"model_name": "sentiment", **conf})
     assert run.state == "failed"

@@ -51,7 +51,8 @@ def retraining_runs() -> list[str]:
 
 
 
-def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(monitoring_dag, live_sentiment, platform, home):
+def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(monitoring_dag, live_sentiment,
+                                                                                platform, home):
     days = [FIRST + timedelta(days=k) for k in range(5)]
 
     def backfill() -> dict[str, bytes]:
@@ -69,7 +70,8 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     drift = json.loads(first[f"{days[0]}/drift.json"])
     assert set(drift["columns"]) == {"text_length", "latin_share", "punctuation_count", "language", "prediction"}
     assert retraining_runs() == [f"monitoring__sentiment__{days[3]}"]
-    published = platform.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
+    published = platform.metrics.query("FindDining/ModelMonitoring", "DriftShare",
+                                       {"Model": "sentiment", "Version": "1"},
                                        datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert len(published) == 5
     assert any("retraining sentiment" in a["Subject"] for a in read_alerts(home))
@@ -77,7 +79,8 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     second = backfill()
     assert second == first
     assert retraining_runs() == [f"monitoring__sentiment__{days[3]}"]
-    assert len(platform.metrics.query("FindDining/ModelMonitoring", "DriftShare", {"Model": "sentiment", "Version": "1"},
+    assert len(platform.metrics.query("FindDining/ModelMonitoring", "DriftShare",
+                                      {"Model": "sentiment", "Version": "1"},
                                       datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))) == 5
 
 
@@ -101,7 +104,8 @@ def test_missing_ground_truth_is_reported_and_alerted(monitoring_dag, live_senti
     assert f"data/reviews/dt={day}" in alert["Message"]
 
 
-def test_malformed_capture_above_the_limit_fails_the_run_naming_the_partition(monitoring_dag, live_sentiment, platform, home):
+def test_malformed_capture_above_the_limit_fails_the_run_naming_the_partition(monitoring_dag, live_sentiment,
+                                                                              platform, home):
     day = FIRST
     for key in [k for k in platform.store.list_keys("datacapture/") if f"/{day:%Y/%m/%d}/" in k]:
         lines = platform.store.read_bytes(key).decode().splitlines()

@@ -48,7 +48,8 @@ def deploy(platform, spec, weights: dict[int, float], run: str) -> None:
     variants = []
     for version, weight in weights.items():
         registered = platform.registry.get(spec.name, version)
-        variants.append(ProductionVariant(variant_name(registered), spec.name, version, registered.artifact_uri, weight))
+        variants.append(ProductionVariant(variant_name(registered), spec.name, version,
+                                          registered.artifact_uri, weight))
     platform.endpoints.deploy(spec.endpoint_name, variants)
     if list(weights.values()) == [1.0]:
         platform.registry.record_deployment(spec.name, next(iter(weights)), spec.endpoint_name, "promoted", "test", run)
@@ -79,7 +80,8 @@ def test_a_day_served_by_two_versions_is_judged_per_version(sentiment, platform)
     drift = json.loads(platform.store.read_bytes(f"{monitoring.report_prefix('sentiment', CANARY_DAY)}/drift.json"))
     performance = json.loads(platform.store.read_bytes(
         f"{monitoring.report_prefix('sentiment', CANARY_DAY)}/performance.json"))
-    captured = monitoring.load_capture(platform, sentiment, CANARY_DAY, monitoring.MonitoringPolicy.for_model(sentiment))
+    captured = monitoring.load_capture(platform, sentiment, CANARY_DAY,
+                                       monitoring.MonitoringPolicy.for_model(sentiment))
     served = {int(variant.rsplit("-v", 1)[1]): rows for variant, rows in captured.per_variant.items()}
     assert set(served) == {1, 2} and all(rows > 0 for rows in served.values())
 

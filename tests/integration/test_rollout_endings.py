@@ -94,5 +94,6 @@ def test_the_insufficient_data_limit_comes_from_the_form_the_model_or_the_defaul
     assert limit(two_versions, 10) == 60 and limit(two_versions, 45) == 90  # at least twice the bake
     assert limit(two_versions, 10, 15) == 15
     assert limit(replace(two_versions, deployment={"insufficient_data_minutes": 30}), 10) == 30
-    with pytest.raises(DataValidationError, match="insufficient_data_minutes 5 must be > 0 and at least bake_minutes 30"):
+    with pytest.raises(DataValidationError,
+                       match="insufficient_data_minutes 5 must be > 0 and at least bake_minutes 30"):
         limit(two_versions, 30, 5)

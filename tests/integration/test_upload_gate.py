@@ -68,7 +68,8 @@ def served(platform) -> list[tuple[int, float]]:
 
 def test_a_worse_upload_is_rejected_with_the_gates_reason_and_nothing_is_deployed(
         watch_dag, live_champion, platform, home, good_files, deployments):
-    platform.store.write_bytes(UPLOAD, tarball({**good_files, contract.MODEL_FILE: joblib_bytes(majority_class_model())}))
+    platform.store.write_bytes(UPLOAD,
+                               tarball({**good_files, contract.MODEL_FILE: joblib_bytes(majority_class_model())}))
     assert watch_dag.test().state == "success"
 
     [_, rejected] = platform.registry.list_versions("sentiment")

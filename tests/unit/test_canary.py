@@ -288,7 +288,8 @@ def test_a_numeric_prediction_shift_fires_too(platform, recommendation_archives)
     _deploy(platform, "recommendation", recommendation_archives, {CHAMPION: "healthy", CHALLENGER: "shifted"})
     for variant in (CHAMPION, CHALLENGER):
         _send(platform, variant, _recommendation_requests())
-    shift = _alarms(platform, CanaryThresholds(min_prediction_samples=30), get_model("recommendation"))["PredictionShift"]
+    shift = _alarms(platform, CanaryThresholds(min_prediction_samples=30),
+                    get_model("recommendation"))["PredictionShift"]
     assert shift.firing
     assert "wasserstein distance" in shift.detail
 
@@ -301,7 +302,8 @@ def test_a_challenger_that_fails_half_its_requests_fires_the_error_alarm(platfor
     assert alarm.value == pytest.approx(0.5, abs=0.2)
 
 
-def test_fewer_captured_challenger_requests_than_min_prediction_samples_cannot_judge_the_shift(platform, sentiment_archives):
+def test_fewer_captured_challenger_requests_than_min_prediction_samples_cannot_judge_the_shift(platform,
+                                                                                               sentiment_archives):
     _deploy(platform, "sentiment", sentiment_archives, {CHAMPION: "healthy", CHALLENGER: "shifted"})
     _send(platform, CHAMPION, _reviews())
     _send(platform, CHALLENGER, _reviews(99))

@@ -41,7 +41,8 @@ def sentiment_artifact(tmp_path_factory) -> bytes:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SM_MODEL_DIR", str(model_dir))
         patch.delenv("SM_OUTPUT_DATA_DIR", raising=False)
-        contract.write_model(model, {"macro_f1": 0.9}, pd.DataFrame({"prediction": ["positive"]}), {"model": "sentiment"})
+        contract.write_model(model, {"macro_f1": 0.9}, pd.DataFrame({"prediction": ["positive"]}),
+                             {"model": "sentiment"})
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path in sorted(model_dir.iterdir()):
@@ -177,7 +178,8 @@ def test_endpoints_describe_lists_variants_with_model_version_and_weight(capsys,
     assert code == 0
     (endpoint,) = json.loads(out)
     assert (endpoint["endpoint"], endpoint["status"]) == (ENDPOINT, "InService")
-    assert [(v["variant"], v["model"], v["version"], v["weight"], v["traffic_percent"]) for v in endpoint["variants"]] == [
+    assert [(v["variant"], v["model"], v["version"], v["weight"], v["traffic_percent"])
+            for v in endpoint["variants"]] == [
         ("sentiment-v1", "sentiment", 1, 3.0, 75.0),
         ("sentiment-v1-shadow", "sentiment", 1, 1.0, 25.0),
     ]

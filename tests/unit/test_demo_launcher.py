@@ -184,9 +184,9 @@ def test_make_airflow_listens_on_loopback_only_and_sigterm_leaves_nothing_runnin
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "FINDINING_HOME": str(tmp_path / "findining")}
-    launcher = subprocess.Popen([sys.executable, "-m", "findining_mlops.tools.demo", "--project-dir", str(ROOT), "--ui-only",
-                                 "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+    launcher = subprocess.Popen([sys.executable, "-m", "findining_mlops.tools.demo", "--project-dir", str(ROOT),
+                                 "--ui-only", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
     started: list[psutil.Process] = []
     try:
         line = launcher.stdout.readline()

@@ -83,7 +83,8 @@ def test_a_models_page_lists_its_registry_versions_and_rollouts(client, platform
     platform.registry.register("recommendation", "training/recommendation/job-1/output/model.tar.gz", status="Approved",
                                metrics={"ndcg_at_10": 0.9}, lineage={"training_job": "job-1"},
                                reason="drift <b>alert</b>", idempotency_key="job-1")
-    platform.registry.record_deployment("recommendation", 1, "recommendation-endpoint", "promoted", "canary passed", "run-1")
+    platform.registry.record_deployment("recommendation", 1, "recommendation-endpoint", "promoted",
+                                        "canary passed", "run-1")
     page = client.get("/models/recommendation").text
     assert "job-1" in page and "promoted" in page and "canary passed" in page
     assert "drift &lt;b&gt;alert&lt;/b&gt;" in page  # escaped

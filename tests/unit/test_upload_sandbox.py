@@ -108,7 +108,8 @@ def test_a_worse_upload_is_registered_rejected_with_the_gates_reason(labelled, g
     gate = validation["gate"]
     assert gate["status"] == "Rejected"
     champion = validation["evaluation"]["champion"]
-    assert champion["version"] == 1 and champion["metrics"]["macro_f1"] > validation["evaluation"]["challenger"]["macro_f1"]
+    assert champion["version"] == 1 \
+        and champion["metrics"]["macro_f1"] > validation["evaluation"]["challenger"]["macro_f1"]
     assert validation["evaluation"]["holdout_days"] == ["2026-10-01", "2026-10-02"]
 
     version = register_upload(labelled, upload, validation)

@@ -19,5 +19,6 @@ def test_a_variant_name_maps_back_to_its_version(version):
 @pytest.mark.parametrize("variant", ["recommendation-v1", "sentiment-v", "sentiment-vx", "sentiment-v-1", "AllTraffic",
                                      "sentiment-v1-shadow"])
 def test_a_variant_not_named_after_a_version_is_refused_by_name(variant):
-    with pytest.raises(DataValidationError, match=f"variant '{variant}' of sentiment is not named sentiment-v<version>"):
+    with pytest.raises(DataValidationError,
+                       match=f"variant '{variant}' of sentiment is not named sentiment-v<version>"):
         version_of_variant("sentiment", variant)

@@ -1,4 +1,5 @@
-"""Runs the A/B SQL (``findining_mlops.abtest.queries``) and turns its per-arm rows into the moments the statistics need.
+"""Runs the A/B SQL (``findining_mlops.abtest.queries``) and turns its per-arm rows into the moments the statistics
+need.
 
 Engines:
 
@@ -78,7 +79,8 @@ def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str | Ca
     problem = _problem(plan, rows)
     if problem:
         relation = events() if callable(events) else events
-        raise DataValidationError(_describe(run, plan, problem, relation, users or f"({queries.user_sql(plan, relation)})"))
+        raise DataValidationError(_describe(run, plan, problem, relation,
+                                            users or f"({queries.user_sql(plan, relation)})"))
     moments = {}
     for variant in queries.VARIANTS:
         group = [r for r in rows if r["first_variant"] == r["last_variant"] == variant and not r["no_user"]]

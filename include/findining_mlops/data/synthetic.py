@@ -61,7 +61,8 @@ CUISINES = (
 )
 MOODS = ("happy", "stressed", "tired", "celebratory", "adventurous", "comfort_seeking")
 TIMES_OF_DAY = ("breakfast", "lunch", "afternoon_tea", "dinner", "late_night")
-TIME_HOURS = {"breakfast": (7, 10), "lunch": (11, 14), "afternoon_tea": (14, 17), "dinner": (18, 22), "late_night": (22, 24)}
+TIME_HOURS = {"breakfast": (7, 10), "lunch": (11, 14), "afternoon_tea": (14, 17), "dinner": (18, 22),
+              "late_night": (22, 24)}
 TIME_SHARES = (0.12, 0.3, 0.13, 0.35, 0.1)
 MOOD_SHARES = (1 / 6,) * 6
 # New Territories west users: early commutes and late shifts, tired and stressed
@@ -83,7 +84,8 @@ MOOD_AFFINITY = _affinity(
         ("tired", "cha_chaan_teng"): 1.1, ("tired", "cantonese"): 0.5, ("tired", "fine_dining"): -1.0,
         ("celebratory", "fine_dining"): 1.6, ("celebratory", "japanese"): 0.8, ("celebratory", "italian"): 0.7,
         ("adventurous", "thai"): 1.0, ("adventurous", "korean"): 1.0, ("adventurous", "vegetarian"): 0.6,
-        ("comfort_seeking", "dim_sum"): 1.1, ("comfort_seeking", "cantonese"): 0.9, ("comfort_seeking", "cha_chaan_teng"): 0.7,
+        ("comfort_seeking", "dim_sum"): 1.1, ("comfort_seeking", "cantonese"): 0.9,
+        ("comfort_seeking", "cha_chaan_teng"): 0.7,
         ("happy", "dessert"): 0.5, ("happy", "western"): 0.4,
     },
     MOODS,
@@ -101,24 +103,30 @@ TIME_AFFINITY = _affinity(
 
 # Review phrases per language and label; slang replaces the sentiment-bearing phrases.
 PHRASES = {
-    ("en", "positive"): ["the {dish} was delicious", "amazing service", "great value for money", "would definitely come back",
-                         "loved the {dish}", "friendly staff", "best {dish} in town", "fresh and tasty"],
+    ("en", "positive"): ["the {dish} was delicious", "amazing service", "great value for money",
+                         "would definitely come back", "loved the {dish}", "friendly staff", "best {dish} in town",
+                         "fresh and tasty"],
     ("en", "negative"): ["the {dish} was bland", "rude staff", "overpriced for what you get", "waited forever",
                          "never coming back", "the {dish} was cold", "dirty tables", "terrible service"],
     ("en", "neutral"): ["it was okay", "average {dish}", "nothing special", "decent but a bit pricey",
                         "standard {dish}", "fine for a quick meal", "portions were normal", "service was alright"],
-    ("yue", "positive"): ["{dish}好好食", "抵食", "服務好周到", "一定會再嚟", "好味", "新鮮又好食", "職員好有禮貌", "性價比好高"],
-    ("yue", "negative"): ["{dish}好難食", "貴得嚟唔抵", "服務好差", "等咗好耐", "唔會再嚟", "{dish}凍晒", "啲枱好污糟", "態度好差"],
-    ("yue", "neutral"): ["麻麻地", "{dish}一般般", "普普通通", "還可以", "正常水準", "份量一般", "冇咩特別", "服務都OK"],
+    ("yue", "positive"): ["{dish}好好食", "抵食", "服務好周到", "一定會再嚟", "好味", "新鮮又好食", "職員好有禮貌",
+                          "性價比好高"],
+    ("yue", "negative"): ["{dish}好難食", "貴得嚟唔抵", "服務好差", "等咗好耐", "唔會再嚟", "{dish}凍晒", "啲枱好污糟",
+                          "態度好差"],
+    ("yue", "neutral"): ["麻麻地", "{dish}一般般", "普普通通", "還可以", "正常水準", "份量一般", "冇咩特別",
+                         "服務都OK"],
 }
 SLANG = {
-    ("en", "positive"): ["the {dish} is fire", "{dish} slaps no cap", "lowkey goated", "chef's kiss", "ate and left no crumbs"],
+    ("en", "positive"): ["the {dish} is fire", "{dish} slaps no cap", "lowkey goated", "chef's kiss",
+                         "ate and left no crumbs"],
     ("en", "negative"): ["the {dish} was mid", "total L", "giving scam vibes", "straight up sus", "it's a flop"],
     ("yue", "positive"): ["{dish}yyds", "正到癲", "絕了", "勁到爆燈", "食到停唔到口"],
     ("yue", "negative"): ["中晒伏", "伏到痺", "{dish}係伏", "勁伏", "食完想喊"],
 }
 DISHES = {
-    "en": ["char siu", "wonton noodles", "milk tea", "dim sum", "ramen", "pasta", "steak", "curry", "egg tart", "hotpot"],
+    "en": ["char siu", "wonton noodles", "milk tea", "dim sum", "ramen", "pasta", "steak", "curry", "egg tart",
+           "hotpot"],
     "yue": ["叉燒", "雲吞麵", "奶茶", "點心", "拉麵", "意粉", "牛扒", "咖喱", "蛋撻", "火鍋"],
 }
 FILLERS = {
@@ -173,7 +181,9 @@ class World:
         names = list(DISTRICTS)
         # every district has restaurants; busier districts have more
         weights = np.array([DISTRICTS[d][2] for d in names])
-        district_idx = np.concatenate([np.arange(len(names)), rng.choice(len(names), self.n_restaurants - len(names), p=weights / weights.sum())])
+        district_idx = np.concatenate([np.arange(len(names)),
+                                       rng.choice(len(names), self.n_restaurants - len(names),
+                                                  p=weights / weights.sum())])
         cuisine_p = np.array([10, 8, 9, 6, 9, 5, 5, 7, 5, 3, 5, 3], dtype=float)
         cuisine = rng.choice(len(CUISINES), self.n_restaurants, p=cuisine_p / cuisine_p.sum())
         base_price = np.array([2, 2, 1, 3, 3, 2, 2, 3, 3, 2, 2, 4])[cuisine]
@@ -201,7 +211,8 @@ class World:
         home = rng.choice(len(names), self.n_users, p=weights / weights.sum())
         taste_p = np.array([10, 8, 9, 6, 9, 5, 5, 7, 5, 3, 5, 3], dtype=float)
         prefs = [
-            "|".join(sorted(np.array(CUISINES)[rng.choice(len(CUISINES), rng.integers(2, 4), replace=False, p=taste_p / taste_p.sum())]))
+            "|".join(sorted(np.array(CUISINES)[rng.choice(len(CUISINES), rng.integers(2, 4), replace=False,
+                                                          p=taste_p / taste_p.sum())]))
             for _ in range(self.n_users)
         ]
         in_new = np.isin(np.array(names)[home], NEW_DISTRICTS)
@@ -265,7 +276,8 @@ class World:
         )
         # shown order: the app's current ranking is by rating, so position carries popularity
         frame["position"] = (
-            frame.assign(_r=-frame["rating"]).groupby("inference_id", sort=False)["_r"].rank(method="first").astype(np.int16) - 1
+            frame.assign(_r=-frame["rating"]).groupby("inference_id", sort=False)["_r"].rank(method="first")
+            .astype(np.int16) - 1
         )
         hours = np.array([rng.integers(*TIME_HOURS[t]) for t in np.array(TIMES_OF_DAY)[tod]])
         seconds = hours * 3600 + rng.integers(0, 3600, requests)
@@ -275,7 +287,8 @@ class World:
         cuisine_idx = pd.Categorical(frame["cuisine"], categories=CUISINES).codes
         mood_idx = mood[rows]
         tod_idx = tod[rows]
-        match = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"], strict=False)], dtype=float)
+        match = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"], strict=False)],
+                         dtype=float)
         gap = frame["price_level"].to_numpy(float) - frame["pref_price_level"].to_numpy(float)
         mood_table, match_w, gap_w, dist_w = MOOD_AFFINITY, 2.0, -0.7 * np.abs(gap), 0.35
         if scenario.active(day, "taste-shift"):

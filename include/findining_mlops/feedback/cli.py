@@ -18,7 +18,8 @@ LOCAL, BEDROCK = "local", "bedrock"
 def add_feedback_commands(commands, common: argparse.ArgumentParser, platform: Callable) -> None:
     """Registers ``feedback analyze`` and ``feedback evaluate``; ``platform(home)`` is the CLI's
     configured platform."""
-    group = commands.add_parser("feedback", help="negative feedback analysis").add_subparsers(dest="action", required=True)
+    group = commands.add_parser("feedback",
+                                help="negative feedback analysis").add_subparsers(dest="action", required=True)
     default = BEDROCK if os.environ.get("FINDINING_BACKEND", "").strip().lower() == "aws" else LOCAL
     analyzer = argparse.ArgumentParser(add_help=False)
     analyzer.add_argument("--analyzer", choices=[LOCAL, BEDROCK], default=default,

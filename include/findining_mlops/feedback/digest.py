@@ -134,7 +134,8 @@ def spikes(platform: Platform, day: date, restaurants: dict) -> list[dict]:
 
 def write_digest(platform: Platform, day: date, digest: dict) -> list[str]:
     prefix = report_prefix(day)
-    return [platform.store.write_bytes(prefix + "digest.json", json.dumps(digest, indent=2, ensure_ascii=False).encode()),
+    return [platform.store.write_bytes(prefix + "digest.json",
+                                       json.dumps(digest, indent=2, ensure_ascii=False).encode()),
             platform.store.write_bytes(prefix + "digest.html", render_html(digest).encode())]
 
 

@@ -198,7 +198,8 @@ def check_variants(endpoint_name: str, variants: list[ProductionVariant]) -> Non
 
 def check_weights(endpoint_name: str, weights: dict[str, float]) -> None:
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, got {weights}")
+        raise EndpointError(f"endpoint {endpoint_name}: variant weights must be >= 0 with a positive sum, "
+                            f"got {weights}")
 
 
 class Endpoints(Protocol):

@@ -134,7 +134,8 @@ def check_services(config: ClusterConfig) -> None:
     except redis.RedisError as exc:
         raise ServiceUnreachable(
             f"Redis (the Celery broker) at {broker.hostname}:{broker.port or 6379} is not reachable "
-            f"({_one_line(exc)}). Start redis-server or point --broker-url / FINDINING_CLUSTER_BROKER_URL at one.") from None
+            f"({_one_line(exc)}). "
+            "Start redis-server or point --broker-url / FINDINING_CLUSTER_BROKER_URL at one.") from None
 
 
 def _one_line(exc: Exception) -> str:

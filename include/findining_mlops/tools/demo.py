@@ -287,7 +287,8 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
         started = time.monotonic()
         yield
         timings[label] = time.monotonic() - started
-        print(f"      {label}: {timings[label]:.0f} s (elapsed {_minutes(time.monotonic() - demo_started)})", flush=True)
+        print(f"      {label}: {timings[label]:.0f} s (elapsed {_minutes(time.monotonic() - demo_started)})",
+              flush=True)
 
     with phase("generate data", f"generate {days} days of app data ({DEMO_START}..{end}; "
                                 f"{scenario.name} from {drift_start})"):
@@ -303,7 +304,8 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                     for m in model_names()}
             states = client.wait("model_retraining", list(runs))
         if any(s != "success" for s in states.values()):
-            print(f"bootstrap failed: {states}; task logs under {airflow_home / 'logs'}, alerts in {home / 'alerts.log'}")
+            print(f"bootstrap failed: {states}; task logs under {airflow_home / 'logs'}, alerts in "
+                  f"{home / 'alerts.log'}")
             return 1
         monitored = [bootstrap_end + timedelta(days=k) for k in range(1, (end - bootstrap_end).days + 1)]
         traffic: dict[str, dict] = {m: {"sent": 0, "errors": 0} for m in model_names()}
@@ -321,11 +323,13 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                             if r["dag_run_id"].startswith("monitoring__")]
             client.wait("model_retraining", retrain_runs)
         live: dict[str, dict] = {}
-        with phase("canary rollouts", "canary rollouts of the retrained versions (model_deployment) under live traffic"):
+        with phase("canary rollouts",
+                   "canary rollouts of the retrained versions (model_deployment) under live traffic"):
             rollouts = [r["dag_run_id"] for r in client.runs("model_deployment")]
             with background_traffic(platform, model_names(), DEMO_RPS, live):
                 client.wait("model_deployment", rollouts)
-        with phase("rollback drill", "rollback drill: a sentiment version that fails 25 % of requests goes out as a canary"):
+        with phase("rollback drill",
+                   "rollback drill: a sentiment version that fails 25 % of requests goes out as a canary"):
             drill = faulty_version(platform, "sentiment", {"error_rate": 0.25})
             # the endpoint this process serves honours the drill version's faults (production never does)
             with fault_drill(), background_traffic(platform, ["sentiment"], DEMO_RPS, live, label="drill"):

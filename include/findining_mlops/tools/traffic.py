@@ -115,7 +115,8 @@ def generate_traffic(platform: Platform, spec: ModelSpec, rps: float, duration_s
     delays no later request (up to ``MAX_IN_FLIGHT`` at once). Setting ``stop`` ends the run
     early; requests already sent still finish and count."""
     if rps <= 0 or duration_s <= 0:
-        raise DataValidationError(f"traffic needs rps > 0 and duration_s > 0, got rps {rps} and duration_s {duration_s}")
+        raise DataValidationError(f"traffic needs rps > 0 and duration_s > 0, "
+                                  f"got rps {rps} and duration_s {duration_s}")
     total = max(1, round(rps * duration_s))
     day = day or datetime.now(UTC).date()
     bodies = [json.dumps(body, ensure_ascii=False).encode()

@@ -35,7 +35,8 @@ def test_same_seed_gives_byte_identical_partitions(tmp_path):
     generate(b, DAY + timedelta(days=1), 1, seed=9, requests_per_day=50, reviews_per_day=20)
     key = partition_key("interactions", DAY + timedelta(days=1))
     assert a.read_bytes(key) == b.read_bytes(key)  # a day does not depend on the days before it
-    assert a.read_bytes(partition_key("reviews", DAY)) != a.read_bytes(partition_key("reviews", DAY + timedelta(days=1)))
+    assert a.read_bytes(partition_key("reviews", DAY)) != a.read_bytes(
+        partition_key("reviews", DAY + timedelta(days=1)))
 
 
 def test_partitions_follow_the_contract_schemas(tmp_path):
@@ -81,7 +82,8 @@ def test_slang_shift_brings_new_vocabulary(world):
 
 def test_scenario_before_its_start_is_stable(world):
     later = DAY + timedelta(days=5)
-    assert world.interactions(DAY, 50, ScenarioPlan("taste-shift", later)).equals(world.interactions(DAY, 50, ScenarioPlan()))
+    assert world.interactions(DAY, 50, ScenarioPlan("taste-shift", later)).equals(
+        world.interactions(DAY, 50, ScenarioPlan()))
 
 
 def test_unknown_scenario_or_missing_start_is_refused():

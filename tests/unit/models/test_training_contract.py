@@ -172,7 +172,8 @@ def test_trained_sentiment_model_answers_a_batch_in_order(sentiment_job):
     body = json.dumps({"instances": [{"text": "terrible service, rude staff, never coming back."},
                                      {"text": "loved the ramen, amazing service."}]})
     answer = json.loads(sentiment_inference.output_fn(
-        sentiment_inference.predict_fn(sentiment_inference.input_fn(body, "application/json"), model), "application/json"))
+        sentiment_inference.predict_fn(sentiment_inference.input_fn(body, "application/json"), model),
+        "application/json"))
     assert [p["label"] for p in answer["predictions"]] == ["negative", "positive"]
 
 

@@ -132,7 +132,8 @@ def test_invoking_an_endpoint_that_does_not_exist_raises(platform):
 
 
 def test_each_variant_answers_with_its_own_model(endpoint):
-    answers = {v: json.loads(_invoke(endpoint, REVIEW, target_variant=v).body) for v in ("sentiment-v1", "sentiment-v2")}
+    answers = {v: json.loads(_invoke(endpoint, REVIEW, target_variant=v).body)
+               for v in ("sentiment-v1", "sentiment-v2")}
     for answer in answers.values():
         assert answer["label"] == "positive"
         assert set(answer["scores"]) == {"negative", "neutral", "positive"}
@@ -150,7 +151,8 @@ def test_a_batch_request_answers_every_instance(endpoint):
 # -- data capture ------------------------------------------------------------------------
 def test_data_capture_writes_sagemaker_records_under_the_event_hour(endpoint):
     when = datetime(2026, 10, 5, 13, 7, 42, tzinfo=UTC)
-    requests = [REVIEW, {"text": "叉燒好好食，一定會再嚟。"}, {"instances": [{"text": "rude staff."}, {"text": "麻麻地"}]}]
+    requests = [REVIEW, {"text": "叉燒好好食，一定會再嚟。"},
+                {"instances": [{"text": "rude staff."}, {"text": "麻麻地"}]}]
     invocations = {}
     for i, request in enumerate(requests):
         inference_id = f"rev-20261005-{i:06d}"
@@ -213,7 +215,8 @@ def test_an_invocation_without_an_inference_id_gets_one(endpoint):
 def test_deployed_weights_show_as_traffic_percent(endpoint):
     described = endpoint.endpoints.describe(ENDPOINT).to_dict()
     assert described["endpoint"] == ENDPOINT and described["status"] == "InService"
-    assert {v["variant"]: (v["model"], v["version"], v["weight"], v["traffic_percent"]) for v in described["variants"]} == {
+    assert {v["variant"]: (v["model"], v["version"], v["weight"], v["traffic_percent"])
+            for v in described["variants"]} == {
         "sentiment-v1": ("sentiment", 1, 0.9, 90.0),
         "sentiment-v2": ("sentiment", 2, 0.1, 10.0),
     }
@@ -304,7 +307,8 @@ def test_a_variant_that_cannot_load_is_never_deployed(endpoint, sentiment_versio
 
 def test_a_first_deployment_that_cannot_load_creates_no_endpoint(platform):
     platform.store.write_bytes("models/sentiment/1/model.tar.gz", b"garbage")
-    variant = ProductionVariant("sentiment-v1", "sentiment", 1, platform.store.uri("models/sentiment/1/model.tar.gz"), 1.0)
+    variant = ProductionVariant("sentiment-v1", "sentiment", 1,
+                                platform.store.uri("models/sentiment/1/model.tar.gz"), 1.0)
     with pytest.raises(EndpointError):
         platform.endpoints.deploy(ENDPOINT, [variant])
     assert platform.endpoints.describe(ENDPOINT) is None
@@ -323,7 +327,8 @@ def test_invocation_metrics_count_the_requests_each_variant_served(endpoint):
     for variant in ("sentiment-v1", "sentiment-v2"):
         assert _total(endpoint, "Invocations", variant) == served[variant]
         assert _total(endpoint, "Invocation5XXErrors", variant) == 0
-        latencies = endpoint.metrics.query(NAMESPACE, "ModelLatency", {"EndpointName": ENDPOINT, "VariantName": variant},
+        latencies = endpoint.metrics.query(NAMESPACE, "ModelLatency",
+                                           {"EndpointName": ENDPOINT, "VariantName": variant},
                                            EVENT_DAY, EVENT_DAY + timedelta(days=1))
         assert len(latencies) == served[variant]
         assert all(d.value > 0 and d.unit == "Microseconds" for d in latencies)

@@ -77,7 +77,8 @@ def reference_profile(model: Pipeline, frame: pd.DataFrame, rows: int, seed: int
 
 def train(hps: dict) -> None:
     train_df, validation_df, test_df = (contract.read_channel(c) for c in ("train", "validation", "test"))
-    log.info("training on %d feedback, validating on %d, testing on %d", len(train_df), len(validation_df), len(test_df))
+    log.info("training on %d feedback, validating on %d, testing on %d", len(train_df), len(validation_df),
+             len(test_df))
     model = fit(train_df, validation_df, hps)
     evaluation = evaluate(model, test_df)
     log.info("evaluation: %s", evaluation)

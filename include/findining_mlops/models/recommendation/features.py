@@ -20,7 +20,8 @@ CANDIDATE_FIELDS = ("restaurant_id", "cuisine", "district", "price_level", "rati
 def model_features(frame: pd.DataFrame) -> pd.DataFrame:
     """Model inputs from logged or requested rows (interactions-shaped columns)."""
     cuisines = frame["pref_cuisines"].astype(str).str.split("|")
-    match = np.fromiter((c in p for c, p in zip(frame["cuisine"], cuisines, strict=False)), dtype=float, count=len(frame))
+    match = np.fromiter((c in p for c, p in zip(frame["cuisine"], cuisines, strict=False)), dtype=float,
+                        count=len(frame))
     out = pd.DataFrame(
         {
             "price_level": frame["price_level"].astype(float).to_numpy(),

@@ -31,9 +31,11 @@ def captured_rows(record: CapturedInference) -> pd.DataFrame:
 def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:
     joined = captured.merge(truth[GROUND_TRUTH_KEYS + ["engaged"]], on=GROUND_TRUTH_KEYS, how="inner")
     metrics = {"labelled_rows": int(len(joined)),
-               "ground_truth_coverage": float(joined["inference_id"].nunique() / max(captured["inference_id"].nunique(), 1))}
+               "ground_truth_coverage": float(joined["inference_id"].nunique()
+                                              / max(captured["inference_id"].nunique(), 1))}
     if joined.empty:
         return metrics
-    metrics.update(ranking_metrics(joined["inference_id"], joined["engaged"].to_numpy(), joined["prediction"].to_numpy()))
+    metrics.update(ranking_metrics(joined["inference_id"], joined["engaged"].to_numpy(),
+                                   joined["prediction"].to_numpy()))
     metrics.update(binary_metrics(joined["engaged"].to_numpy(), joined["prediction"].to_numpy()))
     return metrics

@@ -24,7 +24,8 @@ def predict_fn(data: dict, model) -> dict:
     probabilities = model.predict_proba(data["texts"])
     classes = list(model.classes_)
     predictions = [
-        {"label": classes[int(row.argmax())], "scores": {c: round(float(p), 6) for c, p in zip(classes, row, strict=False)}}
+        {"label": classes[int(row.argmax())],
+         "scores": {c: round(float(p), 6) for c, p in zip(classes, row, strict=False)}}
         for row in probabilities
     ]
     return {"predictions": predictions} if data["batch"] else predictions[0]

@@ -39,7 +39,8 @@ def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict:
     predictions = model.predict(frame["text"].astype(str))
     metrics = classification_metrics(frame["sentiment"], predictions)
     majority = frame["sentiment"].mode().iat[0]
-    metrics["majority_class_macro_f1"] = classification_metrics(frame["sentiment"], np.full(len(frame), majority))["macro_f1"]
+    metrics["majority_class_macro_f1"] = classification_metrics(frame["sentiment"],
+                                                                np.full(len(frame), majority))["macro_f1"]
     metrics["rows"] = int(len(frame))
     return metrics
 

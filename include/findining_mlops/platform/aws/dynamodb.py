@@ -77,7 +77,8 @@ class Lock:
     def release(self, owner: str) -> None:
         try:
             self.table.delete_item(Key=self.key, ConditionExpression="#o = :owner",
-                                   ExpressionAttributeNames={"#o": "owner"}, ExpressionAttributeValues={":owner": owner})
+                                   ExpressionAttributeNames={"#o": "owner"},
+                                   ExpressionAttributeValues={":owner": owner})
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":  # not held by owner: nothing to release
                 raise

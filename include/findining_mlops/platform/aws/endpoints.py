@@ -77,7 +77,8 @@ class SageMakerEndpoints:
             if current["EndpointConfigName"] != config:
                 # SageMaker refuses an update that retires a scaled variant or changes its instance type;
                 # scaling waits during an update anyway, and settle registers the served variants again
-                scaling.stop_scaling(self.clients, endpoint_name, sorted(scaling.scaled_variants(self.clients, endpoint_name)))
+                scaling.stop_scaling(self.clients, endpoint_name,
+                                     sorted(scaling.scaled_variants(self.clients, endpoint_name)))
                 self._sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config)
         settled = self.settle(endpoint_name, variants)
         while settled is None and wait:
@@ -143,7 +144,8 @@ class SageMakerEndpoints:
             env = self._sm.describe_model(ModelName=entry["ModelName"])["PrimaryContainer"].get("Environment", {})
             variants.append(ProductionVariant(
                 variant_name=entry["VariantName"], model_name=env.get("FINDINING_MODEL_NAME", ""),
-                model_version=int(env.get("FINDINING_MODEL_VERSION", 0)), artifact_uri=env.get("FINDINING_ARTIFACT_URI", ""),
+                model_version=int(env.get("FINDINING_MODEL_VERSION", 0)),
+                artifact_uri=env.get("FINDINING_ARTIFACT_URI", ""),
                 weight=weights.get(entry["VariantName"], float(entry.get("InitialVariantWeight", 0.0)))))
         updated = raw.get("LastModifiedTime")
         return Endpoint(endpoint_name, raw["EndpointStatus"], raw["EndpointConfigName"], tuple(variants),
@@ -181,7 +183,8 @@ class SageMakerEndpoints:
         try:
             response = self.clients.sagemaker_runtime.invoke_endpoint(**request)
         except ClientError as exc:
-            raise EndpointError(f"{error_code(exc)}: {endpoint_name} failed on inference {inference_id}: {exc}") from exc
+            raise EndpointError(f"{error_code(exc)}: {endpoint_name} failed on inference {inference_id}: "
+                                f"{exc}") from exc
         latency_ms = (time.perf_counter() - started) * 1000
         return Invocation(response["Body"].read(), response.get("ContentType", "application/json"),
                           response.get("InvokedProductionVariant", target_variant or ""), inference_id, latency_ms)
@@ -217,7 +220,8 @@ class SageMakerEndpoints:
         s = self.settings
         request = {
             "ProductionVariants": [
-                {"VariantName": v.variant_name, "ModelName": models[v.variant_name], "InitialVariantWeight": float(v.weight),
+                {"VariantName": v.variant_name, "ModelName": models[v.variant_name],
+                 "InitialVariantWeight": float(v.weight),
                  "InitialInstanceCount": s.endpoint_instance_count, "InstanceType": s.endpoint_instance_type}
                 for v in variants
             ],

@@ -31,5 +31,6 @@ class SnsNotifications:
         self.topic = topic_arn
 
     def publish(self, subject: str, message: str) -> str:
-        response = self.clients.sns.publish(TopicArn=self.topic, Message=sns_message(message), Subject=sns_subject(subject))
+        response = self.clients.sns.publish(TopicArn=self.topic, Message=sns_message(message),
+                                            Subject=sns_subject(subject))
         return response["MessageId"]

@@ -133,7 +133,8 @@ class SageMakerModelRegistry:
             # the same bytes left by an attempt that died before its package are reused;
             # anything else at that key is somebody's artifact and stays untouched
             if self.store.read_bytes(target) != data:
-                raise RegistryError(f"cannot register {model_name} v{version}: {exc}; the registry was not changed") from exc
+                raise RegistryError(f"cannot register {model_name} v{version}: {exc}; "
+                                    "the registry was not changed") from exc
         documents = documents_prefix(model_name, version)
         self.store.write_bytes(f"{documents}/metrics.json", json.dumps(metrics, indent=2, sort_keys=True).encode())
         self.store.write_bytes(f"{documents}/lineage.json", json.dumps(lineage, indent=2, sort_keys=True).encode())
@@ -176,8 +177,8 @@ class SageMakerModelRegistry:
         arn = self._sm.create_model_package(**request)["ModelPackageArn"]
         created = self._version(self._sm.describe_model_package(ModelPackageName=arn), {})
         if created.version != version:
-            raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its artifact "
-                                f"went to {target}; was a package created outside the pipeline's lock?")
+            raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its "
+                                f"artifact went to {target}; was a package created outside the pipeline's lock?")
         return created
 
     def update_status(self, model_name, version, status, note=""):
@@ -286,7 +287,8 @@ class SageMakerModelRegistry:
             if not_found(exc):
                 return {}
             raise
-        return {int(s["ModelPackageVersion"]): s for s in sorted(summaries, key=lambda s: int(s["ModelPackageVersion"]))}
+        return {int(s["ModelPackageVersion"]): s
+                for s in sorted(summaries, key=lambda s: int(s["ModelPackageVersion"]))}
 
     def _summary(self, model_name: str, version: int) -> dict:
         summary = self._summaries(model_name).get(int(version))

@@ -28,7 +28,8 @@ def resource_id(endpoint: str, variant: str) -> str:
 
 def scale_variant(clients: AwsClients, settings: AwsSettings, endpoint: str, variant: str) -> None:
     """Registers (or updates: both calls are upserts) the variant's target and policy."""
-    target = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id(endpoint, variant), "ScalableDimension": DIMENSION}
+    target = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id(endpoint, variant),
+              "ScalableDimension": DIMENSION}
     autoscaling = clients.application_autoscaling
     autoscaling.register_scalable_target(**target, MinCapacity=settings.endpoint_min_capacity,
                                          MaxCapacity=settings.endpoint_max_capacity)
@@ -37,7 +38,8 @@ def scale_variant(clients: AwsClients, settings: AwsSettings, endpoint: str, var
                                        "TargetValue": float(settings.target_invocations_per_instance),
                                        "PredefinedMetricSpecification": {
                                            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-                                       "ScaleOutCooldown": SCALE_OUT_COOLDOWN_S, "ScaleInCooldown": SCALE_IN_COOLDOWN_S})
+                                       "ScaleOutCooldown": SCALE_OUT_COOLDOWN_S,
+                                       "ScaleInCooldown": SCALE_IN_COOLDOWN_S})
 
 
 def scaled_variants(clients: AwsClients, endpoint: str) -> set[str]:
@@ -53,7 +55,8 @@ def stop_scaling(clients: AwsClients, endpoint: str, variants: list[str]) -> Non
     """Deletes the variants' policies, then their targets (the order the SageMaker guide gives)."""
     autoscaling = clients.application_autoscaling
     for variant in variants:
-        target = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id(endpoint, variant), "ScalableDimension": DIMENSION}
+        target = {"ServiceNamespace": NAMESPACE, "ResourceId": resource_id(endpoint, variant),
+                  "ScalableDimension": DIMENSION}
         try:
             autoscaling.delete_scaling_policy(**target, PolicyName=POLICY_NAME)
         except ClientError as exc:

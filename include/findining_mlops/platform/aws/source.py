@@ -120,7 +120,8 @@ def sklearn_image(framework_version: str) -> SklearnImage:
     except KeyError:
         raise ConfigurationError(
             f"FINDINING_SKLEARN_FRAMEWORK_VERSION={framework_version!r}: the Python and packages of that image are not "
-            f"known here, so its source bundle cannot carry what it lacks; use one of {', '.join(SKLEARN_IMAGES)}") from None
+            f"known here, so its source bundle cannot carry what it lacks; "
+            f"use one of {', '.join(SKLEARN_IMAGES)}") from None
 
 
 def source_tarball(spec: ModelSpec, framework_version: str) -> bytes:
@@ -176,8 +177,8 @@ def _wheel(name: str, version: str, image: SklearnImage) -> Path:
         found = _matching(folder, name, version, image)
     if found is None:
         raise ConfigurationError(
-            f"no wheel of {name}=={version} for Python {image.python[0]}.{image.python[1]} on manylinux x86_64 in {folder} "
-            f"({failure.strip() or 'pip downloaded none'}); "
+            f"no wheel of {name}=={version} for Python {image.python[0]}.{image.python[1]} on manylinux x86_64 "
+            f"in {folder} ({failure.strip() or 'pip downloaded none'}); "
             f"the training and serving image lacks {name}: on a machine with internet run `pip download "
             f"--only-binary=:all: --no-deps --platform {PLATFORM} --python-version {image.python[0]}.{image.python[1]} "
             f"-d {folder} {name}=={version}` and copy the wheel there (FINDINING_WHEEL_CACHE)")

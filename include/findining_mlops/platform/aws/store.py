@@ -45,7 +45,8 @@ class S3ArtifactStore:
 
     def list_keys(self, prefix: str) -> list[str]:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
-        return sorted(item["Key"] for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", [])
+                      if not item["Key"].endswith("/"))
 
     def etags(self, prefix: str) -> dict[str, str]:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))

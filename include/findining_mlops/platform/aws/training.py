@@ -57,7 +57,8 @@ class SageMakerTrainingJobs:
         s = self.settings
         source = upload_source(self.store, get_model(spec.model_name), s.sklearn_framework_version)
         hyperparameters = {name: json.dumps(value) for name, value in sorted(spec.hyperparameters.items())}
-        hyperparameters.update(sagemaker_program=json.dumps(TRAIN_PROGRAM), sagemaker_submit_directory=json.dumps(source),
+        hyperparameters.update(sagemaker_program=json.dumps(TRAIN_PROGRAM),
+                               sagemaker_submit_directory=json.dumps(source),
                                sagemaker_region=json.dumps(s.region), sagemaker_container_log_level=json.dumps(20))
         request = {
             "TrainingJobName": spec.name,

@@ -41,7 +41,8 @@ METRIC_FLUSH_EVERY = 500
 
 
 class LocalEndpoints:
-    def __init__(self, db: StateDB, store: LocalArtifactStore, metrics: LocalMetrics, cache_dir: Path, seed: int | None = None):
+    def __init__(self, db: StateDB, store: LocalArtifactStore, metrics: LocalMetrics, cache_dir: Path,
+                 seed: int | None = None):
         self.db = db
         self.store = store
         self.metrics = metrics
@@ -68,7 +69,8 @@ class LocalEndpoints:
             )
             conn.execute(
                 "INSERT INTO endpoints VALUES (?,?,?,?,?) ON CONFLICT(endpoint) DO UPDATE SET "
-                "config_name=excluded.config_name, status=excluded.status, weights=excluded.weights, updated_at=excluded.updated_at",
+                "config_name=excluded.config_name, status=excluded.status, weights=excluded.weights, "
+                "updated_at=excluded.updated_at",
                 (endpoint_name, config_name, IN_SERVICE, weights, now),
             )
         return self.describe(endpoint_name)
@@ -101,7 +103,8 @@ class LocalEndpoints:
             row = conn.execute("SELECT * FROM endpoints WHERE endpoint=?", (endpoint_name,)).fetchone()
             if row is None:
                 return None
-            config = conn.execute("SELECT variants FROM endpoint_configs WHERE config_name=?", (row["config_name"],)).fetchone()
+            config = conn.execute("SELECT variants FROM endpoint_configs WHERE config_name=?",
+                                  (row["config_name"],)).fetchone()
         weights = json.loads(row["weights"])
         variants = tuple(
             ProductionVariant(**{**v, "weight": weights.get(v["variant_name"], v["weight"])})

@@ -32,7 +32,8 @@ class LocalMetrics:
     def query(self, namespace, name, dimensions, start: datetime, end: datetime):
         with self.db.reader() as conn:
             rows = conn.execute(
-                "SELECT * FROM metric_data WHERE namespace=? AND name=? AND dimensions=? AND ts>=? AND ts<? ORDER BY ts",
+                "SELECT * FROM metric_data WHERE namespace=? AND name=? AND dimensions=? AND ts>=? AND ts<? "
+                "ORDER BY ts",
                 (namespace, name, _dims(dimensions), _utc(start), _utc(end)),
             ).fetchall()
         return [

@@ -52,7 +52,8 @@ class LocalTrainingJobs:
         with (job_dir / "runner.log").open("ab") as log:
             # from here on only the runner writes the status (its pid first, its result last)
             self._runners[spec.name] = subprocess.Popen(
-                [sys.executable, "-m", "findining_mlops.platform.local.training_runner", str(job_dir), str(self.store.root)],
+                [sys.executable, "-m", "findining_mlops.platform.local.training_runner", str(job_dir),
+                 str(self.store.root)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=child_environment(job_dir),  # the runner needs only its arguments, like the job
