@@ -93,6 +93,7 @@ def model_retraining():
         from findining_mlops.catalog import get_model
         from findining_mlops.platform.ports import TrainingJob
         from findining_mlops import retraining
+        from findining_mlops.baselines import store_baseline
 
         with fail_fast():
             spec = get_model(params["model_name"])
@@ -100,7 +101,7 @@ def model_retraining():
                 platform(), spec, TrainingJob(**job), retraining.Snapshot(**snap), evaluation, evaluation["gate"],
                 params["reason"], f"{dag_run.dag_id}/{dag_run.run_id}",
             )
-            baseline = retraining.store_baseline(platform(), version)
+            baseline = store_baseline(platform(), version)
             print(f"registered {version.model_name} v{version.version} as {version.status}; baseline {baseline}")
             return version.to_dict()
 

@@ -201,7 +201,7 @@ def _aspect_scores(body: dict, response) -> str | None:
     return None
 
 
-# per dataset, as the smoke request is (traffic.frame_requests)
+# per dataset, as the smoke request is (app_requests.frame_requests)
 RESPONSE_CHECKS = {"interactions": _scores_per_candidate, "reviews": _sentiment_label, "feedback": _aspect_scores}
 
 

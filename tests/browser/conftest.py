@@ -35,14 +35,14 @@ def _free_port() -> int:
 def airflow(tmp_path_factory):
     """The demo's Airflow with the project's DAGs and plugins on a small store; yields its REST
     client."""
-    from findining_mlops.tools import demo
+    from findining_mlops.tools import airflow_client, demo
 
     state = tmp_path_factory.mktemp("browser-airflow")
     _small_store(state / "findining")
     env = demo.airflow_env(ROOT, _free_port())
     env.update(AIRFLOW_HOME=str(state / "airflow"), FINDINING_HOME=str(state / "findining"), FINDINING_BACKEND="local")
     with demo.running_airflow(env, state / "airflow.log") as (client, _processes):
-        demo.wait_for_dags(client, PROJECT_DAGS)
+        airflow_client.wait_for_dags(client, PROJECT_DAGS)
         yield client
 
 

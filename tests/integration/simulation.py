@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from findining_mlops import monitoring, retraining
+from findining_mlops.baselines import store_baseline
+from findining_mlops.variants import bootstrap_deploy
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.platform.local.training import output_artifact_key
 from findining_mlops.platform.ports import COMPLETED, Platform, TrainingJob, TrainingJobSpec
@@ -108,8 +110,8 @@ def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str,
     evaluation = retraining.evaluate_candidates(platform, spec, job, snapshot)
     gate = retraining.quality_gate(spec, evaluation)
     version = retraining.register(platform, spec, job, snapshot, evaluation, gate, reason, "test")
-    retraining.store_baseline(platform, version)
-    retraining.bootstrap_deploy(platform, spec, version)
+    store_baseline(platform, version)
+    bootstrap_deploy(platform, spec, version)
     return version
 
 

@@ -8,10 +8,10 @@ import json
 from datetime import date
 from pathlib import Path
 
-from findining_mlops.tools import demo
+from findining_mlops.tools import airflow_client, demo
 
 
-class RecordingClient(demo.AirflowClient):
+class RecordingClient(airflow_client.AirflowClient):
     """The REST API as a script of answers; every request is recorded."""
 
     def __init__(self, answers: dict[tuple[str, str], list[dict]]):
@@ -49,5 +49,5 @@ def test_an_ab_day_is_done_only_once_its_backfill_is_closed(monkeypatch):
         ("GET", "/api/v2/backfills/7"): [{"completed_at": None}, {"completed_at": None},
                                          {"completed_at": "2026-12-02T09:00:00Z"}],
     })
-    assert demo.wait_for_backfill_day(client, "ab_test_analysis", date(2026, 10, 25), 7) == "success"
+    assert airflow_client.wait_for_backfill_day(client, "ab_test_analysis", date(2026, 10, 25), 7) == "success"
     assert [path for _, path, _ in client.requests].count("/api/v2/backfills/7") == 3
