@@ -9,7 +9,8 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 NAME = "ai-restaurant-recommendation-dev"
 ROLE_NAMES = {seed: f"{NAME}-{seed}" for seed in
-              ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role")}
+              ("sagemaker-execution-role", "bedrock-access-role", "bedrock-batch-role", "ml-management-role",
+               "ml-monitoring-role")}
 ENDPOINT = f"{NAME}-sentiment-endpoint"
 PACKAGE_GROUP = f"{NAME}-sentiment"
 TRUST = {"Version": "2012-10-17", "Statement": [
@@ -69,6 +70,8 @@ def create_stack(session) -> dict:
         "mwaa_environment_name": f"{NAME}-airflow", "athena_database_name": glue_database,
         "ab_events_glue_table_name": events_table, "athena_workgroup_name": workgroup,
         "endpoint_min_capacity": 1, "endpoint_max_capacity": 1, "target_invocations_per_instance": 1000,
+        "bedrock_model_id": "eu.anthropic.claude-3-haiku-20240307-v1:0", "bedrock_guardrail_id": "",
+        "bedrock_guardrail_version": "", "bedrock_batch_role_arn": roles["bedrock-batch-role"],
     }
     return values
 
