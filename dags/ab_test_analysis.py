@@ -79,7 +79,7 @@ def ab_test_analysis():
         from findining_airflow.errors import fail_fast
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform, settings
-        from findining_mlops import experiments
+        from findining_mlops import experiments, versions
         from findining_mlops.platform.ports import RUNNING
 
         aws = settings().aws
@@ -91,7 +91,8 @@ def ab_test_analysis():
         print(json.dumps(summary, indent=2))
         if summary["outcome"] != RUNNING and found.status == RUNNING:
             # alert first: a retry may send the message twice but never loses it
-            publish_event(*experiments.result_message(found, summary))
+            publish_event(*experiments.result_message(found, summary,
+                                                      versions.displays(platform().registry, found.model_name)))
             experiments.finish(platform(), found, summary)
         return {"trigger_run_id": f"abtest__{found.test_id}", "conf": experiments.deployment_conf(found, summary)}
 

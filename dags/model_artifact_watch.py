@@ -101,10 +101,10 @@ def model_artifact_watch():
                 key = validation["upload"]["key"]
                 version = register_upload(platform(), Upload(**validation["upload"]), validation,
                                           f"{dag_run.dag_id}/{dag_run.run_id}")
-                print(f"{key} is {version.model_name} v{version.version} ({version.status}): {version.reason}")
+                print(f"{key} is {version.model_name} {version.display} ({version.status}): {version.reason}")
                 if version.status != APPROVED:
                     publish_event(f"upload rejected: {key}",
-                                  f"{version.reason}\n\nRegistered as {version.model_name} v{version.version} "
+                                  f"{version.reason}\n\nRegistered as {version.model_name} {version.display} "
                                   f"({version.status}); nothing was deployed.")
                 versions.append(version.to_dict())
         return versions
@@ -124,15 +124,15 @@ def model_artifact_watch():
         requests, new_endpoints = [], []
         for version in newest.values():
             spec = get_model(version["model"])
-            created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]),
-                                       wait=False)
+            registered = platform().registry.get(spec.name, version["version"])
+            created = bootstrap_deploy(platform(), spec, registered, wait=False)
             if created:
-                print(f"bootstrap: {spec.endpoint_name} is created to serve {spec.name} v{version['version']} at 100 %")
+                print(f"bootstrap: {spec.endpoint_name} is created to serve {spec.name} {registered.display} at 100 %")
                 new_endpoints.append(settle_target(spec.endpoint_name, created))
                 continue
             endpoint = platform().endpoints.describe(spec.endpoint_name)
             if endpoint and version["version"] in {v.model_version for v in endpoint.variants}:
-                print(f"{spec.endpoint_name} already serves v{version['version']}")  # a retry after the bootstrap
+                print(f"{spec.endpoint_name} already serves {registered.display}")  # a retry after the bootstrap
                 continue
             conf = {"model_name": spec.name, "version": version["version"], **deployment_defaults(spec)}
             requests.append({"trigger_run_id": f"upload__{spec.name}__v{version['version']}", "conf": conf})

@@ -109,7 +109,7 @@ def model_retraining():
                 params["reason"], f"{dag_run.dag_id}/{dag_run.run_id}",
             )
             baseline = retraining.store_baseline(platform(), version)
-            print(f"registered {version.model_name} v{version.version} as {version.status}; baseline {baseline}")
+            print(f"registered {version.model_name} {version.display} as {version.status}; baseline {baseline}")
             return version.to_dict()
 
     @task
@@ -123,13 +123,14 @@ def model_retraining():
         from findining_mlops.retraining import bootstrap_deploy
 
         spec = get_model(version["model"])
+        registered = platform().registry.get(spec.name, version["version"])
         if version["status"] != APPROVED:
-            print(f"v{version['version']} is {version['status']}: nothing to deploy")
+            print(f"{registered.display} is {version['status']}: nothing to deploy")
             ti.xcom_push(key="new_endpoints", value=[])
             return []
-        created = bootstrap_deploy(platform(), spec, platform().registry.get(spec.name, version["version"]), wait=False)
+        created = bootstrap_deploy(platform(), spec, registered, wait=False)
         if created:
-            print(f"bootstrap: {spec.endpoint_name} is created to serve v{version['version']} at 100 %")
+            print(f"bootstrap: {spec.endpoint_name} is created to serve {registered.display} at 100 %")
             ti.xcom_push(key="new_endpoints", value=[settle_target(spec.endpoint_name, created)])
             return []
         ti.xcom_push(key="new_endpoints", value=[])

@@ -83,6 +83,7 @@ def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
     image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
     sm.create_model_package_group(ModelPackageGroupName=PACKAGE_GROUP)
     sm.create_model_package(ModelPackageGroupName=PACKAGE_GROUP, ModelApprovalStatus="Approved",
+                            CustomerMetadataProperties={"VersionLabel": "1.0.0"},
                             InferenceSpecification={"Containers": [{"Image": image, "ModelDataUrl": artifact}],
                                                     "SupportedContentTypes": ["application/json"],
                                                     "SupportedResponseMIMETypes": ["application/json"]})

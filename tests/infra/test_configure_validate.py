@@ -115,7 +115,7 @@ def test_validate_passes_on_the_stack_with_a_deployed_endpoint(stack, capsys):
     assert cli("validate", "--terraform-output", str(path)) == 0
     table = capsys.readouterr().out
     assert "FAIL" not in table and f"endpoint {ENDPOINT} serves registered versions  PASS" in table
-    assert "sentiment-v1=v1" in table and "role ml-monitoring-role present" in table
+    assert "sentiment-v1=v1 (1.0.0)" in table and "role ml-monitoring-role present" in table
 
 
 @pytest.mark.parametrize("remove,failed", [
