@@ -76,6 +76,7 @@ def ab_test_analysis():
         from findining_airflow.errors import fail_fast
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform, settings
+        from findining_mlops import versions
         from findining_mlops.abtest import lifecycle
         from findining_mlops.platform.ports import RUNNING
 
@@ -88,7 +89,8 @@ def ab_test_analysis():
         print(json.dumps(summary, indent=2))
         if summary["outcome"] != RUNNING and found.status == RUNNING:
             # alert first: a retry may send the message twice but never loses it
-            publish_event(*lifecycle.result_message(found, summary))
+            publish_event(*lifecycle.result_message(found, summary,
+                                                    versions.displays(platform().registry, found.model_name)))
             lifecycle.finish(platform(), found, summary)
         return {"trigger_run_id": f"abtest__{found.test_id}", "conf": lifecycle.deployment_conf(found, summary)}
 

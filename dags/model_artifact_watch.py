@@ -92,10 +92,10 @@ def model_artifact_watch():
                 key = validation["upload"]["key"]
                 version = register_upload(platform(), Upload(**validation["upload"]), validation,
                                           f"{dag_run.dag_id}/{dag_run.run_id}")
-                print(f"{key} is {version.model_name} v{version.version} ({version.status}): {version.reason}")
+                print(f"{key} is {version.model_name} {version.display} ({version.status}): {version.reason}")
                 if version.status != APPROVED:
                     publish_event(f"upload rejected: {key}",
-                                  f"{version.reason}\n\nRegistered as {version.model_name} v{version.version} "
+                                  f"{version.reason}\n\nRegistered as {version.model_name} {version.display} "
                                   f"({version.status}); nothing was deployed.")
                 versions.append(version.to_dict())
         return versions

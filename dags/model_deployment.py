@@ -109,11 +109,12 @@ def model_deployment():
     def finish(baked: dict, dag_run=None) -> dict:
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment
+        from findining_mlops import deployment, versions
 
         result = deployment.finish(platform(), deployment.Rollout(**baked), dag_run.run_id)
         if result["outcome"] == deployment.ROLLBACK:
-            publish_event(f"canary rolled back: {baked['model']} v{baked['challenger']}", result["note"])
+            challenger = versions.display(platform().registry, baked["model"], baked["challenger"])
+            publish_event(f"canary rolled back: {baked['model']} {challenger}", result["note"])
         print(result)
         return result
 
@@ -123,7 +124,7 @@ def model_deployment():
         champion back at 100 % — never left half rolled out with nobody owning it."""
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment
+        from findining_mlops import deployment, versions
         from findining_mlops.catalog import get_model
 
         saved = deployment.load(platform(), planned["endpoint"], planned["rollout_id"])
@@ -135,7 +136,8 @@ def model_deployment():
             cause = f"task(s) {', '.join(stopped)} (failed, timed out or marked failed)" if stopped else \
                 "the run ended before finish"
             result = deployment.abort(platform(), rollout, cause, dag_run.run_id)
-            publish_event(f"canary rolled back: {rollout.model} v{rollout.challenger}", result["note"])
+            challenger = versions.display(platform().registry, rollout.model, rollout.challenger)
+            publish_event(f"canary rolled back: {rollout.model} {challenger}", result["note"])
         # only this run's own lock: a refused second run must not free the first one's
         platform().endpoints.release_deployment_lock(get_model(params["model_name"]).endpoint_name, dag_run.run_id)
 

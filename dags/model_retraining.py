@@ -102,7 +102,7 @@ def model_retraining():
                 params["reason"], f"{dag_run.dag_id}/{dag_run.run_id}",
             )
             baseline = store_baseline(platform(), version)
-            print(f"registered {version.model_name} v{version.version} as {version.status}; baseline {baseline}")
+            print(f"registered {version.model_name} {version.display} as {version.status}; baseline {baseline}")
             return version.to_dict()
 
     @task

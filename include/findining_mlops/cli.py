@@ -163,37 +163,46 @@ def cmd_health(args) -> int:
         for name, state in health.items():
             if name != "healthy":
                 print(f"{name:<16} {state['status']:<12} {state['endpoint']}")
+                for v in state.get("variants", []):
+                    print(f"  {v['variant']:<24} {v['display']:<16} {v['traffic_percent']:6.2f} %")
     return 0 if health["healthy"] else 1
 
 
 def cmd_endpoints_describe(args) -> int:
+    from findining_mlops.versions import labelled_variants
+
     platform = _platform(args.home)
     endpoints = platform.endpoints.list_endpoints()
     if args.name:
         endpoints = [e for e in endpoints if e.name == args.name]
         if not endpoints:
             raise FindiningError(f"endpoint {args.name} does not exist")
-    described = [e.to_dict() for e in endpoints]
+    described = [{**e.to_dict(), "variants": labelled_variants(platform.registry, e.to_dict()["variants"])}
+                 for e in endpoints]
     if args.json:
         print(json.dumps(described, indent=2))
     else:
         for e in described:
             print(f"{e['endpoint']} ({e['status']}, config {e['config']})")
             for v in e["variants"]:
-                print(f"  {v['variant']:<24} {v['model']} v{v['version']:<4} {v['traffic_percent']:6.2f} %")
+                print(f"  {v['variant']:<24} {v['model']} {v['display']:<16} {v['traffic_percent']:6.2f} %")
     return 0
 
 
 def cmd_abtests_list(args) -> int:
+    from findining_mlops.versions import display
+
     platform = _platform(args.home)
-    tests = [t.to_dict() for t in platform.abtests.list_tests(args.status)]
+    tests = [{**t.to_dict(), "control_display": display(platform.registry, t.model_name, t.control_version),
+              "treatment_display": display(platform.registry, t.model_name, t.treatment_version)}
+             for t in platform.abtests.list_tests(args.status)]
     if args.json:
         print(json.dumps(tests, indent=2, ensure_ascii=False))
     else:
         for t in tests:
             ended = f" {t['decision']} on {t['concluded_at']}" if t["concluded_at"] else ""
-            print(f"{t['test_id']:<40} {t['status']:<10} {t['model_name']} v{t['control_version']} vs "
-                  f"v{t['treatment_version']} ({t['traffic_split']} % treatment) from {t['started_at']}{ended}")
+            print(f"{t['test_id']:<40} {t['status']:<10} {t['model_name']} {t['control_display']} vs "
+                  f"{t['treatment_display']} ({t['traffic_split']} % treatment) from {t['started_at']}{ended}")
     return 0
 
 

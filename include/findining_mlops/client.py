@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, UTC
 from collections.abc import Mapping
 
+from findining_mlops import versions
 from findining_mlops.abtest import lifecycle
 from findining_mlops.catalog import get_model, model_names
 from findining_mlops.errors import EndpointError, ABTestError
@@ -114,13 +115,15 @@ class MLService:
         return sum(self.platform.abtests.record(events) for events in batches.values())
 
     def health_check(self) -> dict:
-        """Each model's endpoint: status and variants, or why it cannot serve."""
+        """Each model's endpoint: status and variants (each with its version's label and
+        ``display``, e.g. ``v3 (1.1.0)``), or why it cannot serve."""
         health = {}
         for name in model_names():
             endpoint = self.platform.endpoints.describe(self.endpoints[name])
             health[name] = ({"status": "missing", "endpoint": self.endpoints[name]} if endpoint is None
                             else {"status": endpoint.status, "endpoint": endpoint.name,
-                                  "variants": endpoint.to_dict()["variants"]})
+                                  "variants": versions.labelled_variants(self.platform.registry,
+                                                                         endpoint.to_dict()["variants"])})
         health["healthy"] = all(h["status"] == "InService" for h in health.values())
         return health
 

@@ -29,6 +29,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, UTC
 
+from findining_mlops import versions
 from findining_mlops.canary import CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
 from findining_mlops.catalog import ModelSpec
 from findining_mlops.errors import DataValidationError, EndpointError, RegistryError
@@ -98,13 +99,13 @@ def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str
         version = latest.version
     challenger = platform.registry.get(spec.name, version)  # RegistryError names an unknown version
     if challenger.status != APPROVED:
-        raise RegistryError(f"{spec.name} v{version} is {challenger.status}"
+        raise RegistryError(f"{spec.name} {challenger.display} is {challenger.status}"
                             f"{': ' + challenger.status_note if challenger.status_note else ''}; "
                             "only Approved versions deploy")
     endpoint = platform.endpoints.describe(spec.endpoint_name)
     variants = endpoint.variants if endpoint else ()
     if [v.model_version for v in variants] == [version]:
-        raise DataValidationError(f"{spec.name} v{version} already serves {spec.endpoint_name}")
+        raise DataValidationError(f"{spec.name} {challenger.display} already serves {spec.endpoint_name}")
     # the champion is the busiest other variant (after an A/B test the winner is already one of two)
     others = [v for v in variants if v.model_version != version]
     champion = max(others, key=lambda v: v.weight).model_version if others else None
@@ -152,7 +153,8 @@ def apply_step(platform: Platform, rollout: Rollout, wait: bool = True) -> dict:
     else:
         endpoint = platform.endpoints.deploy(rollout.endpoint, variants, wait=wait)
     rollout.pending = endpoint.status != IN_SERVICE
-    shape = (f"step {rollout.step + 1}/{len(rollout.ramp)}, challenger v{rollout.challenger} at "
+    challenger = versions.display(platform.registry, rollout.model, rollout.challenger)
+    shape = (f"step {rollout.step + 1}/{len(rollout.ramp)}, challenger {challenger} at "
              f"{rollout.ramp[rollout.step]} %" if rollout.outcome == BAKING
              else f"{rollout.outcome}: {len(variants)} variant")
     log.info("%s: %s (%s)", rollout.endpoint, shape, endpoint.status)

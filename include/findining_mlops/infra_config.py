@@ -1,8 +1,10 @@
 """From ``terraform output -json`` to the pipeline's settings (``findining-mlops configure``).
 
 The Terraform stack (infra/terraform) outputs every AWS setting the code reads, under the
-output name ``settings.AWS_SETTINGS`` gives it; this module maps them back, checks them with
-the same rules a task applies (``AwsSettings.from_env``), and writes them as
+output name ``settings.AWS_SETTINGS`` (and, for the negative-feedback digest,
+``feedback.bedrock.BEDROCK_SETTINGS``) gives it; this module maps them back, checks them with
+the same rules a task applies (``AwsSettings.from_env``, ``BedrockSettings.from_env``), and
+writes them as
 
 - ``env``: ``export FINDINING_…=…`` lines, MWAA's startup script (``airflow/startup.sh``) or a
   shell's ``source``;
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 
 from findining_mlops.catalog import all_models, endpoint_name, resource_prefix
 from findining_mlops.errors import ConfigurationError
+from findining_mlops.feedback.bedrock import BEDROCK_SETTINGS, BedrockSettings
 from findining_mlops.settings import AWS_SETTINGS, NAME_SETTINGS, AwsSettings
 
 FORMATS = ("env", "airflow-variables")
@@ -40,9 +43,9 @@ def read_outputs(path: Path) -> dict[str, object]:
 
 
 def settings_from_outputs(outputs: Mapping[str, object]) -> dict[str, str]:
-    """The pipeline's environment (``FINDINING_BACKEND=aws``, every AWS setting and the resource
-    prefix the stack provides), checked as a task would check it."""
-    stack_settings = {**NAME_SETTINGS, **AWS_SETTINGS}
+    """The pipeline's environment (``FINDINING_BACKEND=aws``, every AWS and Bedrock setting and
+    the resource prefix the stack provides), checked as a task would check it."""
+    stack_settings = {**NAME_SETTINGS, **AWS_SETTINGS, **BEDROCK_SETTINGS}
     missing = sorted(output for output, _ in stack_settings.values() if output and output not in outputs)
     if missing:
         raise ConfigurationError(f"the Terraform outputs lack {', '.join(missing)}; "
@@ -53,6 +56,7 @@ def settings_from_outputs(outputs: Mapping[str, object]) -> dict[str, str]:
             value = outputs[output]
             env[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     AwsSettings.from_env(env)  # a bad value fails here, naming the setting, not in the first task
+    BedrockSettings.from_env(env)
     for model in all_models():
         endpoint_name(model, resource_prefix(env))
     return env

@@ -127,7 +127,7 @@ def load_reference(platform: Platform, version: ModelVersion) -> pd.DataFrame:
     key = f"{baseline_prefix(version.model_name, version.version)}/reference.parquet"
     if not platform.store.exists(key):
         raise MissingPartitionError(
-            f"{version.model_name} v{version.version} has no reference profile at {platform.store.uri(key)}; "
+            f"{version.model_name} {version.display} has no reference profile at {platform.store.uri(key)}; "
             "re-run its registration (model_retraining) to store the baseline"
         )
     return pd.read_parquet(io.BytesIO(platform.store.read_bytes(key)))
@@ -191,9 +191,10 @@ def analyze_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
     served = served_versions(spec, captured)
     live = max(served, key=lambda version: (len(served[version]), version))
     columns = module.DRIFT_NUMERICAL + module.DRIFT_CATEGORICAL
-    drift_reports, performances, findings = {}, {}, []
+    drift_reports, performances, findings, names = {}, {}, [], {}
     for number, rows in served.items():
         version = platform.registry.get(spec.name, number)
+        names[number] = version.display
         reference = load_reference(platform, version)
         performances[number] = _performance(spec, module, version, rows, truth)
         try:
@@ -201,7 +202,7 @@ def analyze_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
             drift = detect_drift(reference[columns], rows[[c for c in columns if c in rows]], module.DRIFT_NUMERICAL,
                                  module.DRIFT_CATEGORICAL, drift_share=policy.drift_share)
         except DataValidationError as exc:
-            findings.append(f"v{number}: {exc}")
+            findings.append(f"{version.display}: {exc}")
             continue
         drift_reports[number] = {"reference_rows": int(len(reference)), "current_rows": int(len(rows)),
                                  **drift.to_dict()}
@@ -210,7 +211,8 @@ def analyze_day(platform: Platform, spec: ModelSpec, day: date) -> dict:
                                       module.DRIFT_CATEGORICAL, sample_size=policy.html_sample_size, seed=0)
             platform.store.write_bytes(f"{prefix}/drift.html", html.encode())
 
-    heading = {"model": spec.name, "day": day.isoformat(), "live_version": live}
+    # the reports name the live version both ways, as a person reads it: v3 (1.1.0)
+    heading = {"model": spec.name, "day": day.isoformat(), "live_version": live, "live_version_display": names[live]}
     if findings:
         return _data_quality_day(platform, spec, day, summary, heading, findings, drift_reports, performances)
     _write_json(platform, f"{prefix}/drift.json", {**heading, **drift_reports[live], "per_version": drift_reports})

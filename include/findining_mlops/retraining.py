@@ -170,9 +170,14 @@ def evaluate_champion(platform: Platform, spec: ModelSpec, workdir: Path) -> dic
     try:
         checked = check_model(spec, extract_artifact(archive, workdir / "champion"), workdir / HOLDOUT_FILE, workdir)
     except ModelCheckFailed as exc:  # not the candidate's fault: nothing can be compared with this champion
-        raise RegistryError(f"the champion {spec.name} v{incumbent.version} ({incumbent.artifact_uri}) {exc}; "
+        raise RegistryError(f"the champion {spec.name} {incumbent.display} ({incumbent.artifact_uri}) {exc}; "
                             f"no candidate of {spec.name} can be compared with it") from exc
-    return {"version": incumbent.version, "metrics": checked["metrics"]}
+    return {"version": incumbent.version, "display": incumbent.display, "metrics": checked["metrics"]}
+
+
+def _champion_name(champion: dict) -> str:
+    """``v3 (1.1.0)``; ``v3`` for an evaluation stored before versions had labels."""
+    return champion.get("display") or f"v{champion['version']}"
 
 
 def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
@@ -191,7 +196,7 @@ def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
         best = evaluation["champion"]["metrics"][metric]
         checks.append(
             {
-                "check": f"{metric} >= champion v{evaluation['champion']['version']} ({best:.4f}) - "
+                "check": f"{metric} >= champion {_champion_name(evaluation['champion'])} ({best:.4f}) - "
                          f"{spec.max_regression}",
                 "value": value,
                 "passed": value is not None and value >= best - spec.max_regression,

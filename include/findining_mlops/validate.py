@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from findining_mlops.catalog import all_models, endpoint_name, model_package_group, resource_prefix
 from findining_mlops.infra_config import read_outputs, settings_from_outputs
+from findining_mlops.platform.ports import version_name
 from findining_mlops.settings import AwsSettings
 
 # outputs read here beyond the settings (infra/terraform/outputs.tf)
@@ -194,15 +195,16 @@ def _endpoint(client, name: str, prefix: str) -> str:
         for summary in page["ModelPackageSummaryList"]:
             package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
             if package["ModelApprovalStatus"] == "Approved":
+                label = package.get("CustomerMetadataProperties", {}).get("VersionLabel", "")
                 for container in package["InferenceSpecification"]["Containers"]:
-                    approved[container["ModelDataUrl"]] = package["ModelPackageVersion"]
+                    approved[container["ModelDataUrl"]] = version_name(package["ModelPackageVersion"], label)
     served = []
     for variant in config["ProductionVariants"]:
         artifact = sm.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
         if artifact not in approved:
             raise _Failed(f"variant {variant['VariantName']} serves {artifact}, "
                           "which no approved model package registers")
-        served.append(f"{variant['VariantName']}=v{approved[artifact]}")
+        served.append(f"{variant['VariantName']}={approved[artifact]}")
     return "InService: " + ", ".join(served)
 
 

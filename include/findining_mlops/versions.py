@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from findining_mlops.catalog import all_models
 from findining_mlops.errors import RegistryError
+from findining_mlops.platform.ports import version_name
 
 SEMANTIC = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
@@ -71,3 +72,32 @@ def resolve(registry, model_name: str, ref: int | str):
             return version
     known = ", ".join(v.display for v in versions) or "none yet"
     raise RegistryError(f"model {model_name!r} has no version labelled {ref!r}; its versions: {known}")
+
+
+def display(registry, model_name: str, number: int) -> str:
+    """How a message names the model's version ``number``: ``v3 (1.1.0)``. A version the
+    registry cannot tell about is still named, as ``v3``: an alert must not fail for a label."""
+    try:
+        return registry.get(model_name, int(number)).display
+    except RegistryError:
+        return version_name(number)
+
+
+def displays(registry, model_name: str) -> dict[int, str]:
+    """Every version of the model by number, as messages name it (one registry listing for a
+    message that names several versions)."""
+    return {version.version: version.display for version in registry.list_versions(model_name)}
+
+
+def labelled_variants(registry, variants: list[dict]) -> list[dict]:
+    """Endpoint variants (``Endpoint.to_dict()["variants"]``) with each one's version label and
+    both names (``display``), so a person reading the health check or the CLI sees both."""
+    known: dict[str, dict[int, str]] = {}
+    labelled = []
+    for variant in variants:
+        if variant["model"] not in known:
+            known[variant["model"]] = {v.version: v for v in registry.list_versions(variant["model"])}
+        version = known[variant["model"]].get(variant["version"])
+        labelled.append({**variant, "label": version.label if version else "",
+                         "display": version.display if version else version_name(variant["version"])})
+    return labelled

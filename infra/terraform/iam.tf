@@ -1,5 +1,5 @@
-# The seed's four roles, least privilege. Every "*" resource below is an action AWS does not
-# let you scope to a resource (tests/infra/test_iam_scoping.py holds the list and why):
+# The seed's roles, least privilege (bedrock-access-role and the batch role: bedrock.tf). Every
+# "*" resource below is an action AWS does not let you scope to a resource (tests/infra/test_iam_scoping.py holds the list and why):
 #   ecr:GetAuthorizationToken, cloudwatch:PutMetricData / GetMetricData, logs:DescribeLogGroups,
 #   s3:GetAccountPublicAccessBlock, sagemaker:ListModelPackageGroups / ListEndpoints (account-wide),
 #   ec2:Describe* (VPC discovery for SageMaker ENIs), sqs on MWAA's Celery queue (a service account).
@@ -192,8 +192,8 @@ data "aws_iam_policy_document" "ml_management" {
     resources = [local.bucket_arn]
   }
   statement {
-    sid     = "TrainingJobs"
-    actions = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]
+    sid       = "TrainingJobs"
+    actions   = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]
     resources = ["${local.sm_arn}:training-job/${local.training_job_prefix}*"]
   }
   statement {
@@ -251,8 +251,8 @@ data "aws_iam_policy_document" "ml_management" {
     resources = ["*"] # GetMetricData has no resource type
   }
   statement {
-    sid       = "PerVariantAlarms"
-    actions   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"]
+    sid     = "PerVariantAlarms"
+    actions = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"]
     # the DAGs' per-variant alarms: <endpoint>-<variant>-<metric>, endpoint = <prefix>-<model>-endpoint
     resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*-endpoint-*"]
   }
@@ -323,11 +323,6 @@ data "aws_iam_policy_document" "ml_management" {
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
     resources = [aws_kms_key.ml.arn]
   }
-  statement {
-    sid       = "AnalyseFeedbackWithBedrock"
-    actions   = ["sts:AssumeRole"]
-    resources = [aws_iam_role.bedrock_access.arn]
-  }
 }
 
 resource "aws_iam_policy" "mwaa_runtime" {
@@ -341,60 +336,10 @@ resource "aws_iam_policy" "ml_management" {
 }
 
 resource "aws_iam_role_policy_attachment" "ml_management" {
-  for_each   = { runtime = aws_iam_policy.mwaa_runtime.arn, pipeline = aws_iam_policy.ml_management.arn }
+  # bedrock: the digest's tasks call Bedrock through the Airflow connection, as this role (bedrock.tf)
+  for_each   = { runtime = aws_iam_policy.mwaa_runtime.arn, pipeline = aws_iam_policy.ml_management.arn, bedrock = aws_iam_policy.bedrock_access.arn }
   role       = aws_iam_role.ml_management.name
   policy_arn = each.value
-}
-
-# ---- bedrock-access-role: negative-feedback analysis, assumed by the Airflow tasks ------------
-
-data "aws_iam_policy_document" "bedrock_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "AWS"
-      identifiers = [aws_iam_role.ml_management.arn]
-    }
-  }
-}
-
-resource "aws_iam_role" "bedrock_access" {
-  name               = "${local.name}-bedrock-access-role"
-  description        = "Bedrock Converse for the negative-feedback digest of ${local.name}"
-  assume_role_policy = data.aws_iam_policy_document.bedrock_trust.json
-}
-
-data "aws_iam_policy_document" "bedrock_access" {
-  statement {
-    sid       = "InvokeTheChosenModels"
-    actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    resources = [for id in var.bedrock_model_ids : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"]
-  }
-  statement {
-    sid       = "ReadReviews"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/data/reviews/*"]
-  }
-  statement {
-    sid       = "WriteTheDigest"
-    actions   = ["s3:PutObject"]
-    resources = ["${local.bucket_arn}/reports/feedback/*"]
-  }
-  statement {
-    sid       = "UseTheKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = [aws_kms_key.ml.arn]
-  }
-}
-
-resource "aws_iam_policy" "bedrock_access" {
-  name   = "${local.name}-bedrock-access"
-  policy = data.aws_iam_policy_document.bedrock_access.json
-}
-
-resource "aws_iam_role_policy_attachment" "bedrock_access" {
-  role       = aws_iam_role.bedrock_access.name
-  policy_arn = aws_iam_policy.bedrock_access.arn
 }
 
 # ---- ml-monitoring-role: on-call and `findining-mlops validate`; reads, never changes ---------
@@ -436,7 +381,8 @@ data "aws_iam_policy_document" "ml_monitoring" {
     actions = ["iam:GetRole"]
     resources = [
       aws_iam_role.sagemaker_execution.arn, aws_iam_role.ml_management.arn,
-      aws_iam_role.bedrock_access.arn, "arn:${local.partition}:iam::${local.account_id}:role/${local.name}-ml-monitoring-role",
+      aws_iam_role.bedrock_access.arn, aws_iam_role.bedrock_batch.arn,
+      "arn:${local.partition}:iam::${local.account_id}:role/${local.name}-ml-monitoring-role",
     ]
   }
   statement {
@@ -455,8 +401,8 @@ data "aws_iam_policy_document" "ml_monitoring" {
     resources = [local.glue_catalog_arn, aws_glue_catalog_database.ab.arn, aws_glue_catalog_table.ab_events.arn]
   }
   statement {
-    sid       = "DashboardAndAlarms"
-    actions   = ["cloudwatch:GetDashboard", "cloudwatch:DescribeAlarms"]
+    sid     = "DashboardAndAlarms"
+    actions = ["cloudwatch:GetDashboard", "cloudwatch:DescribeAlarms"]
     resources = [
       "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${local.dashboard_name}",
       "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*",
@@ -473,8 +419,8 @@ data "aws_iam_policy_document" "ml_monitoring" {
     resources = ["*"] # GetMetricData has no resource type
   }
   statement {
-    sid       = "EndpointsServeRegisteredVersions"
-    actions   = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"]
+    sid     = "EndpointsServeRegisteredVersions"
+    actions = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel", "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"]
     resources = [
       "${local.sm_arn}:endpoint/${local.name}-*",
       "${local.sm_arn}:endpoint-config/${local.name}-*",

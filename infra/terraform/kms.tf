@@ -26,6 +26,7 @@ data "aws_iam_policy_document" "ml_key" {
         aws_iam_role.sagemaker_execution.arn,
         aws_iam_role.ml_management.arn,
         aws_iam_role.bedrock_access.arn,
+        aws_iam_role.bedrock_batch.arn,
         aws_iam_role.ml_monitoring.arn,
       ]
     }

@@ -112,13 +112,36 @@ output "athena_workgroup_name" {
   value       = aws_athena_workgroup.ab.name
 }
 
+# ---- Bedrock: the negative-feedback digest (findining_mlops.feedback.bedrock.BEDROCK_SETTINGS) ----
+
+output "bedrock_model_id" {
+  description = "FINDINING_BEDROCK_MODEL_ID: the model or cross-region inference profile the analyses call"
+  value       = local.bedrock_model_id
+}
+
+output "bedrock_guardrail_id" {
+  description = "FINDINING_BEDROCK_GUARDRAIL_ID: the guardrail applied to each analysis, empty for none"
+  value       = var.bedrock_guardrail_id
+}
+
+output "bedrock_guardrail_version" {
+  description = "FINDINING_BEDROCK_GUARDRAIL_VERSION"
+  value       = var.bedrock_guardrail_version
+}
+
+output "bedrock_batch_role_arn" {
+  description = "FINDINING_BEDROCK_BATCH_ROLE_ARN: the role a batch inference job runs as"
+  value       = aws_iam_role.bedrock_batch.arn
+}
+
 # ---- for findining-mlops validate ----------------------------------------------------------
 
 output "role_arns" {
-  description = "The four roles by their seed names"
+  description = "The seed's four roles by their seed names, and the Bedrock batch role"
   value = {
     "sagemaker-execution-role" = aws_iam_role.sagemaker_execution.arn
     "bedrock-access-role"      = aws_iam_role.bedrock_access.arn
+    "bedrock-batch-role"       = aws_iam_role.bedrock_batch.arn
     "ml-management-role"       = aws_iam_role.ml_management.arn
     "ml-monitoring-role"       = aws_iam_role.ml_monitoring.arn
   }

@@ -183,13 +183,47 @@ variable "sklearn_image_account_id" {
 }
 
 variable "bedrock_model_ids" {
-  description = "Foundation models the bedrock-access role may invoke (negative-feedback analysis)."
+  description = "Foundation models invoked in aws_region itself (negative-feedback analysis); the first is FINDINING_BEDROCK_MODEL_ID unless an inference profile is set. Enable model access for each in the Bedrock console."
   type        = list(string)
   default     = ["anthropic.claude-3-haiku-20240307-v1:0"]
 
   validation {
-    condition     = alltrue([for id in var.bedrock_model_ids : can(regex("^[a-z0-9-]+\\.[A-Za-z0-9.:-]+$", id))])
-    error_message = "bedrock_model_ids must be model ids such as anthropic.claude-3-haiku-20240307-v1:0."
+    condition     = length(var.bedrock_model_ids) >= 1 && alltrue([for id in var.bedrock_model_ids : can(regex("^[a-z0-9-]+\\.[A-Za-z0-9.:-]+$", id))])
+    error_message = "bedrock_model_ids must hold at least one model id such as anthropic.claude-3-haiku-20240307-v1:0 (an id, not an ARN)."
+  }
+}
+
+variable "bedrock_inference_profiles" {
+  description = "Cross-region inference profiles by id, each with the regions it routes requests to (the Bedrock console lists them); the first by name becomes FINDINING_BEDROCK_MODEL_ID. The roles may invoke the profile and its foundation model in each of those regions."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition = alltrue([for id, regions in var.bedrock_inference_profiles :
+    can(regex("^(us|us-gov|eu|apac|jp|au|ca)\\.[a-z0-9-]+\\.[A-Za-z0-9.:-]+$", id)) && length(regions) >= 1 && alltrue([for region in regions : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", region))])])
+    error_message = "bedrock_inference_profiles must map geographic profile ids such as eu.anthropic.claude-3-haiku-20240307-v1:0 to the regions they route to, such as [\"eu-central-1\", \"eu-west-1\", \"eu-west-3\"]."
+  }
+}
+
+variable "bedrock_guardrail_id" {
+  description = "FINDINING_BEDROCK_GUARDRAIL_ID: a Bedrock guardrail applied to every analysis, or empty for none (set bedrock_guardrail_version with it)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bedrock_guardrail_id == "" || can(regex("^[a-z0-9]{12}$", var.bedrock_guardrail_id))
+    error_message = "bedrock_guardrail_id must be a guardrail id (12 lowercase letters and digits, not its ARN) or empty."
+  }
+}
+
+variable "bedrock_guardrail_version" {
+  description = "FINDINING_BEDROCK_GUARDRAIL_VERSION: the guardrail's version (DRAFT or a number), empty when no guardrail is set."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bedrock_guardrail_version == "" || can(regex("^(DRAFT|[1-9][0-9]{0,7})$", var.bedrock_guardrail_version))
+    error_message = "bedrock_guardrail_version must be DRAFT or a version number such as 1, or empty."
   }
 }
 

@@ -28,7 +28,7 @@ from simulation import bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))  # the HCL reader lives with the infra tests
 from moto_stack import answer_mwaa  # noqa: E402
-from terraform_stack import render_policy  # noqa: E402
+from terraform_stack import StackValues, render_policy  # noqa: E402
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 START = date(2026, 10, 1)
@@ -58,6 +58,7 @@ REFERENCES = {
     "aws_iam_role.sagemaker_execution.arn": ROLE_ARN,
     "aws_iam_role.ml_management.arn": f"arn:aws:iam::{ACCOUNT}:role/ml-management-role",
     "aws_iam_role.bedrock_access.arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-access-role",
+    "aws_iam_role.bedrock_batch.arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-batch-role",
     "aws_vpc.main.arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0a1b2c3d",
     "var.sklearn_image_account_id": "141502667606",
     "concat([for s in aws_subnet.private : s.arn], [aws_security_group.sagemaker.arn, "
@@ -65,13 +66,12 @@ REFERENCES = {
         [f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0a1b2c3d",
          f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0a1b2c3d",
          f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
-    "[for id in var.bedrock_model_ids : \"arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}\"]":
-        [f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"],
-}
+}  # the Bedrock locals (models, profiles, prefixes) are evaluated from the HCL at the variables' defaults
 ROLE_POLICIES = {  # role -> the policy documents attached to it (iam.tf)
     "sagemaker-execution-role": ["sagemaker_execution"],
-    "ml-management-role": ["mwaa_runtime", "ml_management"],
+    "ml-management-role": ["mwaa_runtime", "ml_management", "bedrock_access"],
     "bedrock-access-role": ["bedrock_access"],
+    "bedrock-batch-role": ["bedrock_batch"],
     "ml-monitoring-role": ["ml_monitoring"],
 }
 
@@ -114,7 +114,8 @@ def assume(role: str, monkeypatch) -> None:
     for document in ROLE_POLICIES[role]:
         arn = iam.create_policy(
             PolicyName=f"{name}-{document}",
-            PolicyDocument=json.dumps(for_moto(render_policy(document, REFERENCES))))["Policy"]["Arn"]
+            PolicyDocument=json.dumps(for_moto(render_policy(document, StackValues(REFERENCES, {})))),
+        )["Policy"]["Arn"]
         iam.attach_role_policy(RoleName=name, PolicyArn=arn)
     credentials = boto3.client("sts", region_name=REGION).assume_role(
         RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="least-privilege")["Credentials"]
@@ -274,24 +275,111 @@ def test_the_sagemaker_role_reads_training_data_and_writes_models_but_starts_not
     container()
 
 
-def test_the_bedrock_role_reads_reviews_and_writes_the_digest_only(account, monkeypatch):
+def _negative_feedback(count: int):
+    import pandas as pd
+
+    return pd.DataFrame({"inference_id": [f"fb-{i:03d}" for i in range(count)],
+                         "text": ["Saw a cockroach near the kitchen; call me on 9123 4567."] * count,
+                         "restaurant_id": ["r0007"] * count})
+
+
+def _bedrock_output(job_inputs: str) -> bytes:
+    """What a finished batch job writes: each input record with the model's forced tool call."""
+    from findining_mlops.feedback.bedrock import TOOL_NAME
+
+    analysis = {"schema_version": "1.0", "language": "en", "sentiment": "negative",
+                "aspects": [{"aspect": "hygiene", "severity": 3, "evidence": ["cockroach"]}],
+                "summary": "A cockroach was seen near the kitchen.",
+                "suggested_reply": "We are sorry; we are inspecting today.",
+                "needs_attention": True, "attention_reasons": ["hygiene"]}
+    records = [json.loads(line) for line in job_inputs.splitlines()]
+    return "\n".join(json.dumps({**r, "modelOutput": {"content": [
+        {"type": "tool_use", "id": "t", "name": TOOL_NAME, "input": analysis}], "stop_reason": "tool_use"}})
+        for r in records).encode()
+
+
+def test_the_bedrock_policy_runs_the_digest_s_batch_files_reports_and_token_metrics(account, monkeypatch):
+    """What the feedback code does besides calling Bedrock itself (Converse, batch jobs: the
+    Stubber tests), under bedrock-access-role's policy alone: the batch input and its plan, the
+    job's output read back, the analyses, the digest against the restaurant's past days, the
+    token usage; and nothing of the rest of the pipeline."""
+    from findining_mlops.feedback.batch import collect_batch, job_prefix, prepare_batch
+    from findining_mlops.feedback.bedrock import (
+        METRICS_NAMESPACE,
+        BedrockAnalyzer,
+        BedrockSettings,
+        bedrock_runtime_client,
+        publish_usage,
+    )
+    from findining_mlops.feedback.digest import build_digest, read_analyses, write_analyses, write_digest
+    from findining_mlops.platform.aws import aws_platform
+
+    day = date.today() - timedelta(days=1)  # CloudWatch takes data of the last 14 days
     s3 = boto3.client("s3", region_name=REGION)
-    s3.put_object(Bucket=BUCKET, Key="data/reviews/dt=2026-10-01/part-0.parquet", Body=b"reviews")
     s3.put_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz", Body=b"model")
     assume("bedrock-access-role", monkeypatch)
+    aws = aws_platform(account)
+    settings = BedrockSettings(model_id="anthropic.claude-3-haiku-20240307-v1:0", region=REGION)
 
     @set_initial_no_auth_action_count(0)
     def digest():
-        s3 = boto3.client("s3", region_name=REGION)
-        assert s3.get_object(Bucket=BUCKET,
-                             Key="data/reviews/dt=2026-10-01/part-0.parquet")["Body"].read() == b"reviews"
-        s3.put_object(Bucket=BUCKET, Key="reports/feedback/dt=2026-10-01/digest.json", Body=b"{}")
-        assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
-        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="models/sentiment/9/model.tar.gz", Body=b"x"))
-        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+        job = prepare_batch(aws.store, day, _negative_feedback(4), settings, "20261013T010203")
+        prefix = job_prefix(day, job["job_name"])
+        with disable_iam_authentication():  # Bedrock writes the output, as the batch role (the next test)
+            inputs = s3.get_object(Bucket=BUCKET, Key=prefix + "input/records.jsonl")["Body"].read().decode()
+            s3.put_object(Bucket=BUCKET, Key=prefix + "output/abc123/records.jsonl.out", Body=_bedrock_output(inputs))
+        results, restaurants = collect_batch(aws.store, day, job["job_name"])
+        assert [r.status for r in results] == ["analyzed"] * 4
+        write_analyses(aws, day, results, restaurants)
+        summary = build_digest(aws, day, read_analyses(aws, day))  # reads the last 28 days' digests
+        assert [s["restaurant_id"] for s in summary["spikes"]] == ["r0007"]
+        assert len(write_digest(aws, day, summary)) == 2
+        analyzer = BedrockAnalyzer(bedrock_runtime_client(boto3.Session(), settings), settings)
+        analyzer.usage.add({"inputTokens": 900, "outputTokens": 80})
+        publish_usage(aws.metrics, analyzer, day)
+
+        s3c, sm = boto3.client("s3", region_name=REGION), boto3.client("sagemaker", region_name=REGION)
+        assert denied(lambda: s3c.get_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
+        assert denied(lambda: s3c.put_object(Bucket=BUCKET, Key="models/sentiment/9/model.tar.gz", Body=b"x"))
+        assert denied(lambda: s3c.put_object(Bucket=BUCKET, Key="reports/drift/x.json", Body=b"{}"))
+        assert denied(lambda: s3c.delete_object(Bucket=BUCKET, Key=prefix + "plan.json"))
+        assert denied(lambda: s3c.delete_bucket(Bucket=BUCKET))
+        assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+        assert denied(lambda: sm.delete_endpoint(EndpointName=ENDPOINT))
         assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
 
     digest()
+    with disable_iam_authentication():
+        cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        assert {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=METRICS_NAMESPACE)["Metrics"]} >= {
+            "InputTokens", "OutputTokens"}
+
+
+def test_the_batch_role_reads_a_job_s_input_and_writes_its_output_only(account, monkeypatch):
+    """What Bedrock does as the batch role while a job runs."""
+    prefix = "feedback/batch/dt=2026-10-12/findining-feedback-20261012-20261013T010203/"
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key=prefix + "input/records.jsonl", Body=b'{"recordId": "fb-1"}\n')
+    s3.put_object(Bucket=BUCKET, Key=prefix + "plan.json", Body=b"{}")
+    assume("bedrock-batch-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def job():
+        s3 = boto3.client("s3", region_name=REGION)
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "input/")["Contents"]] == [
+            prefix + "input/records.jsonl"]
+        assert s3.get_object(Bucket=BUCKET, Key=prefix + "input/records.jsonl")["Body"].read().startswith(b"{")
+        s3.put_object(Bucket=BUCKET, Key=prefix + "output/abc123/records.jsonl.out", Body=b"{}")
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key=prefix + "input/records.jsonl", Body=b"x"))
+        assert denied(lambda: s3.get_object(Bucket=BUCKET, Key=prefix + "plan.json"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/feedback/dt=2026-10-12/digest.json",
+                                            Body=b"{}"))
+        assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key=prefix + "input/records.jsonl"))
+        assert denied(lambda: boto3.client("cloudwatch", region_name=REGION).put_metric_data(
+            Namespace="FindDining/FeedbackAnalysis", MetricData=[{"MetricName": "x", "Value": 1}]))
+        assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+
+    job()
 
 
 def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypatch):
@@ -309,7 +397,10 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                     "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
-                    "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": ""})
+                    "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": "",
+                    "bedrock_model_id": "anthropic.claude-3-haiku-20240307-v1:0", "bedrock_guardrail_id": "",
+                    "bedrock_guardrail_version": "",
+                    "bedrock_batch_role_arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-batch-role"})
     boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
     glue = boto3.client("glue", region_name=REGION)
     glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})

@@ -9,7 +9,8 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 NAME = "ai-restaurant-recommendation-dev"
 ROLE_NAMES = {seed: f"{NAME}-{seed}" for seed in
-              ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role")}
+              ("sagemaker-execution-role", "bedrock-access-role", "bedrock-batch-role", "ml-management-role",
+               "ml-monitoring-role")}
 ENDPOINT = f"{NAME}-sentiment-endpoint"
 PACKAGE_GROUP = f"{NAME}-sentiment"
 TRUST = {"Version": "2012-10-17", "Statement": [
@@ -74,6 +75,8 @@ def create_stack(session) -> dict:
         "mwaa_environment_name": f"{NAME}-airflow", "athena_database_name": glue_database,
         "ab_events_glue_table_name": events_table, "athena_workgroup_name": workgroup,
         "endpoint_min_capacity": 1, "endpoint_max_capacity": 1, "target_invocations_per_instance": 1000,
+        "bedrock_model_id": "eu.anthropic.claude-3-haiku-20240307-v1:0", "bedrock_guardrail_id": "",
+        "bedrock_guardrail_version": "", "bedrock_batch_role_arn": roles["bedrock-batch-role"],
     }
     return values
 
@@ -85,6 +88,7 @@ def deploy_registered_version(session, bucket: str, role_arn: str) -> None:
     image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
     sm.create_model_package_group(ModelPackageGroupName=PACKAGE_GROUP)
     sm.create_model_package(ModelPackageGroupName=PACKAGE_GROUP, ModelApprovalStatus="Approved",
+                            CustomerMetadataProperties={"VersionLabel": "1.0.0"},
                             InferenceSpecification={"Containers": [{"Image": image, "ModelDataUrl": artifact}],
                                                     "SupportedContentTypes": ["application/json"],
                                                     "SupportedResponseMIMETypes": ["application/json"]})

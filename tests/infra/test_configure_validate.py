@@ -61,6 +61,9 @@ def test_configure_writes_every_setting_as_an_env_file_the_settings_accept(stack
                     for line in env_file.read_text().splitlines() if line.startswith("export "))
     assert exported["FINDINING_BACKEND"] == "aws"
     assert {name for name, (output, _) in AWS_SETTINGS.items() if output} <= exported.keys()
+    assert exported["FINDINING_BEDROCK_BATCH_ROLE_ARN"] == outputs["role_arns"]["bedrock-batch-role"]
+    assert exported["FINDINING_BEDROCK_MODEL_ID"] == outputs["bedrock_model_id"]
+    assert exported["FINDINING_BEDROCK_GUARDRAIL_ID"] == ""
     assert exported["FINDINING_VPC_SUBNET_IDS"] == ",".join(outputs["private_subnet_ids"])
     settings = Settings.from_env(exported).aws
     assert (settings.bucket, settings.kms_key_arn, settings.state_table) == (
@@ -112,7 +115,7 @@ def test_validate_passes_on_the_stack_with_a_deployed_endpoint(stack, capsys):
     assert cli("validate", "--terraform-output", str(path)) == 0
     table = capsys.readouterr().out
     assert "FAIL" not in table and f"endpoint {ENDPOINT} serves registered versions  PASS" in table
-    assert "sentiment-v1=v1" in table and "role ml-monitoring-role present" in table
+    assert "sentiment-v1=v1 (1.0.0)" in table and "role ml-monitoring-role present" in table
 
 
 @pytest.mark.parametrize("remove,failed", [

@@ -1,10 +1,11 @@
 """Resource scoping of the stack's IAM, checked statically (moto checks actions, not ARNs):
 no "*" resource except for actions AWS does not let you scope, each listed here with why;
-no managed *FullAccess policy; iam:PassRole only for the SageMaker role, only to SageMaker."""
+no managed *FullAccess policy; iam:PassRole only for the SageMaker and Bedrock batch roles, each
+only to its service."""
 
 from __future__ import annotations
 
-from terraform_stack import STACK, blocks, comments, literal
+from terraform_stack import STACK, blocks, comments, literal, policy_statements
 
 # Actions with no resource type in the Service Authorization Reference: "*" is the only resource.
 UNSCOPABLE = {
@@ -27,9 +28,9 @@ RESOURCE_POLICIES = {"ml_key", "ml_bucket", "access_logs_bucket", "alerts_topic"
 
 
 def identity_policies() -> dict[str, list[dict]]:
-    return {name.split(".", 1)[1]: body["statement"] for name, body in blocks("data").items()
-            if name.startswith("aws_iam_policy_document.") and name.split(".", 1)[1] not in RESOURCE_POLICIES
-            and not name.endswith("_trust")}
+    names = [name.split(".", 1)[1] for name in blocks("data") if name.startswith("aws_iam_policy_document.")]
+    return {name: policy_statements(name) for name in names
+            if name not in RESOURCE_POLICIES and not name.endswith("_trust")}
 
 
 def test_the_four_seed_roles_exist_with_their_policies():
@@ -67,16 +68,19 @@ def test_no_aws_managed_full_access_policy():
             assert "arn:aws:iam::aws:policy" not in str(body["policy_arn"]), name
 
 
-def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker():
-    passing = [(document, statement) for document, statements in identity_policies().items() for statement in statements
-               if "iam:PassRole" in literal(statement["actions"])]
-    [(document, statement)] = passing
-    assert document == "ml_management"
-    assert literal(statement["actions"]) == ["iam:PassRole"]
-    assert statement["resources"] == ["${aws_iam_role.sagemaker_execution.arn}"]
-    [condition] = statement["condition"]
-    assert literal(condition["variable"]) == "iam:PassedToService"
-    assert literal(condition["test"]) == "StringEquals" and literal(condition["values"]) == ["sagemaker.amazonaws.com"]
+def test_pass_role_only_for_the_two_service_roles_each_only_to_its_service():
+    """The management role passes the execution role to SageMaker; the Bedrock policy passes
+    the batch role to Bedrock. Nothing else is passed, to nothing else."""
+    passing = {(document, statement["resources"][0]): statement for document, statements in identity_policies().items()
+               for statement in statements if "iam:PassRole" in literal(statement["actions"])}
+    assert set(passing) == {("ml_management", "${aws_iam_role.sagemaker_execution.arn}"),
+                            ("bedrock_access", "${aws_iam_role.bedrock_batch.arn}")}
+    for (_, role), statement in passing.items():
+        assert literal(statement["actions"]) == ["iam:PassRole"] and len(statement["resources"]) == 1
+        [condition] = statement["condition"]
+        assert literal(condition["variable"]) == "iam:PassedToService" and literal(condition["test"]) == "StringEquals"
+        service = "sagemaker.amazonaws.com" if "sagemaker" in role else "bedrock.amazonaws.com"
+        assert literal(condition["values"]) == [service]
 
 
 def test_auto_scaling_is_the_management_role_s_and_only_for_its_own_endpoints_alarms():

@@ -22,10 +22,11 @@ NOT_YET_READ: dict[str, str] = {}
 
 
 def _stack_settings() -> dict[str, tuple[str, str | None]]:
-    """Every setting the code reads that the stack provides: AWS settings and resource names."""
+    """Every setting the code reads that the stack provides: AWS and Bedrock settings, resource names."""
+    from findining_mlops.feedback.bedrock import BEDROCK_SETTINGS
     from findining_mlops.settings import AWS_SETTINGS, NAME_SETTINGS
 
-    return {**AWS_SETTINGS, **NAME_SETTINGS}
+    return {**AWS_SETTINGS, **NAME_SETTINGS, **BEDROCK_SETTINGS}
 
 
 def test_every_aws_setting_the_code_reads_is_an_output():

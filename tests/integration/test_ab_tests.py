@@ -66,7 +66,7 @@ def record(platform, test, day: date, users: range, value_of, metric="sentiment_
 # -- creating a test ----------------------------------------------------------------------
 @pytest.mark.parametrize("changes, error, message", [
     ({"control_version": 9}, RegistryError, "no version 9"),
-    ({"treatment_version": 3}, RegistryError, "treatment sentiment v3 is Rejected"),
+    ({"treatment_version": 3}, RegistryError, r"treatment sentiment v3 \(1\.2\.0\) is Rejected"),
     ({"traffic_split": 0}, DataValidationError, "between 1 and 99"),
     ({"traffic_split": 100}, DataValidationError, "between 1 and 99"),
     ({"success_metrics": ["recommendation_accuracy"]}, DataValidationError, "not metrics of sentiment"),
@@ -176,7 +176,7 @@ def test_the_form_starts_a_test_and_the_daily_analysis_promotes_a_better_treatme
     assert b"plotly" in platform.store.read_bytes(f"abtests/{test.test_id}/dt={done.concluded_at}/report.html")
     assert deployment_requests(test) == [{"run_id": f"abtest__{test.test_id}", "conf": {
         "model_name": "sentiment", "version": 2, "strategy": "all_at_once", "bake_minutes": 0}}]
-    assert any("treatment v2 wins" in a["Subject"] for a in read_alerts(home))
+    assert any("treatment v2 (1.1.0) wins" in a["Subject"] for a in read_alerts(home))  # number and label
     # the endpoint is free again, and a re-run of the day neither reopens nor promotes twice
     assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "next") is None
     platform.endpoints.release_deployment_lock(ENDPOINT, "next")

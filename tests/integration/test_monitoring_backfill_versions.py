@@ -106,5 +106,6 @@ def test_a_day_served_by_two_versions_is_judged_per_version(sentiment, platform)
     busiest = max(served, key=lambda v: (served[v], v))
     decision = monitoring.decide(platform, sentiment, CANARY_DAY, analysis)
     assert analysis["live_version"] == drift["live_version"] == decision["live_version"] == busiest
+    assert drift["live_version_display"] == performance["live_version_display"] == f"v{busiest} (1.{busiest - 1}.0)"
     age = next(r for r in decision["rules"] if r["rule"] == "data_age_days")
     assert age["value"] == (CANARY_DAY - (START + timedelta(days=5 if busiest == 1 else 7))).days

@@ -42,9 +42,10 @@ def test_a_column_of_another_kind_is_a_data_quality_finding_and_an_alert(monitor
     assert decision["outcome"] == "data_quality" and decision["retrain"] is False
     [finding] = decision["data_quality"]
     assert "'prediction'" in finding and "numbers" in finding and "text" in finding
+    assert finding.startswith("v1 (1.0.0): ")  # the version by number and label
     assert "dataset_drift" not in [r["rule"] for r in decision["rules"]]
     alert = next(a for a in read_alerts(home) if "data_quality" in a["Subject"])
-    assert "'prediction'" in alert["Message"]
+    assert "'prediction'" in alert["Message"] and "v1 (1.0.0): " in alert["Message"]
 
 
 def test_a_reference_column_missing_from_the_capture_is_not_drift(live_sentiment, platform, monkeypatch):

@@ -49,7 +49,8 @@ def assert_champion_restored(platform, home, reason: str) -> None:
     assert served(platform) == [(1, 1.0)]
     [event] = platform.registry.deployment_history("sentiment")
     assert (event["version"], event["event"]) == (2, "rolled_back") and reason in event["detail"]
-    assert any("canary rolled back: sentiment v2" in a["Subject"] and reason in a["Message"] for a in read_alerts(home))
+    assert any("canary rolled back: sentiment v2 (1.1.0)" in a["Subject"] and reason in a["Message"]
+               for a in read_alerts(home))
     assert platform.endpoints.acquire_deployment_lock(ENDPOINT, "the next rollout") is None  # released
 
 

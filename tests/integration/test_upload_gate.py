@@ -74,13 +74,14 @@ def test_a_worse_upload_is_rejected_with_the_gates_reason_and_nothing_is_deploye
 
     [_, rejected] = platform.registry.list_versions("sentiment")
     assert (rejected.version, rejected.status) == (2, "Rejected")
-    assert "rejected by the quality gate" in rejected.reason and "macro_f1 >= champion v1" in rejected.reason
+    assert "rejected by the quality gate" in rejected.reason and "macro_f1 >= champion v1 (1.0.0)" in rejected.reason
     assert [c["passed"] for c in rejected.lineage["quality_gate"]] == [False, False]
     assert served(platform) == [(1, 1.0)]
     assert deployments() == []
     [alert] = read_alerts(home)
     assert f"upload rejected: {UPLOAD}"[:40] in alert["Subject"]
     assert rejected.reason in alert["Message"] and "nothing was deployed" in alert["Message"]
+    assert f"Registered as sentiment {rejected.display} (Rejected)" in alert["Message"] and "(" in rejected.display
 
     assert watch_dag.test().state == "success"  # judged once
     assert len(platform.registry.list_versions("sentiment")) == 2 and len(read_alerts(home)) == 1

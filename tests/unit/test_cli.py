@@ -222,3 +222,37 @@ def test_abtests_list_and_show_read_the_abtests_store(capsys, tmp_path):
     assert code == 0 and json.loads(out) == {"test": test.to_dict(), "daily_analyses": []}
     code, _, err = _run(capsys, "abtests", "show", "nope", "--home", str(home))
     assert code == 2 and "no A/B test 'nope'" in err
+
+
+def test_served_and_tested_versions_are_named_by_number_and_label(capsys, tmp_path, sentiment_artifact):
+    """A person reading the CLI sees both names of a version, ``v2 (1.1.0)``: the endpoint's
+    variants, the health check and the A/B tests."""
+    from findining_mlops.platform.ports import ABTest
+
+    platform = local_platform(tmp_path)
+    versions = []
+    for job, label in (("upload-1", "1.0.0"), ("upload-2", "1.1.0")):
+        platform.store.write_bytes(f"uploads/{job}/model.tar.gz", sentiment_artifact)
+        versions.append(platform.registry.register(
+            "sentiment", f"uploads/{job}/model.tar.gz", status=APPROVED, metrics={"macro_f1": 0.9}, lineage={},
+            reason="cli test", idempotency_key=job, label=label))
+    platform.endpoints.deploy(ENDPOINT, [
+        ProductionVariant("sentiment-v1", "sentiment", 1, versions[0].artifact_uri, 9.0),
+        ProductionVariant("sentiment-v2", "sentiment", 2, versions[1].artifact_uri, 1.0),
+    ])
+    platform.abtests.create(ABTest(
+        "t-1", "labels", "sentiment", ENDPOINT, 1, 2, "sentiment-v1", "sentiment-v2", 10, 14,
+        {"sentiment_accuracy": {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05, "2026-11-01"))
+
+    code, out, _ = _run(capsys, "endpoints", "describe", ENDPOINT, "--home", str(tmp_path))
+    assert code == 0
+    assert [line.split()[:4] for line in out.splitlines()[1:]] == [
+        ["sentiment-v1", "sentiment", "v1", "(1.0.0)"], ["sentiment-v2", "sentiment", "v2", "(1.1.0)"]]
+    code, out, _ = _run(capsys, "abtests", "list", "--home", str(tmp_path))
+    assert code == 0 and "sentiment v1 (1.0.0) vs v2 (1.1.0) (10 % treatment)" in out
+    code, out, _ = _run(capsys, "health", "--home", str(tmp_path))
+    assert code == 1  # the other models have no endpoint
+    assert "sentiment-v2" in out and "v2 (1.1.0)" in out
+    code, out, _ = _run(capsys, "health", "--json", "--home", str(tmp_path))
+    assert [(v["version"], v["label"], v["display"]) for v in json.loads(out)["sentiment"]["variants"]] == [
+        (1, "1.0.0", "v1 (1.0.0)"), (2, "1.1.0", "v2 (1.1.0)")]

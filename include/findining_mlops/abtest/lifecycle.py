@@ -20,14 +20,24 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from findining_mlops import versions
 from findining_mlops.catalog import ModelSpec, get_model
-from findining_mlops.errors import DataValidationError, ABTestError, RegistryError
-from findining_mlops.platform.ports import APPROVED, CONCLUDED, RUNNING, STOPPED, ABTest, Platform, ProductionVariant
+from findining_mlops.errors import ABTestError, DataValidationError, RegistryError
+from findining_mlops.platform.ports import (
+    APPROVED,
+    CONCLUDED,
+    RUNNING,
+    STOPPED,
+    ABTest,
+    Platform,
+    ProductionVariant,
+    version_name,
+)
 from findining_mlops.variants import variant_name
 
 if TYPE_CHECKING:
@@ -81,7 +91,7 @@ def plan_test(platform: Platform, request: TestRequest, test_id: str, start_day:
     for arm, version in (("control", request.control_version), ("treatment", request.treatment_version)):
         found = platform.registry.get(spec.name, version)  # RegistryError names an unknown version
         if found.status != APPROVED:
-            raise RegistryError(f"{arm} {spec.name} v{version} is {found.status}; only Approved versions "
+            raise RegistryError(f"{arm} {spec.name} {found.display} is {found.status}; only Approved versions "
                                 "take part in an A/B test")
     success = _metric_specs(spec, request.success_metrics, "success_metrics")
     guardrails = _metric_specs(spec, request.guardrail_metrics, "guardrail_metrics")
@@ -223,7 +233,8 @@ def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
     days = [a for a in history(platform, test) if a["day"] < summary["day"]] + [summary]
     prefix = f"abtests/{test.test_id}/dt={day.isoformat()}/"
     platform.store.write_bytes(prefix + "analysis.json", json.dumps(summary, indent=2, sort_keys=True).encode())
-    platform.store.write_bytes(prefix + "report.html", render_report(test, days).encode())
+    names = versions.displays(platform.registry, test.model_name)
+    platform.store.write_bytes(prefix + "report.html", render_report(test, days, names).encode())
     log.info("A/B test %s day %d/%d: %s -> %s", test.test_id, day_number, test.duration_days, result["decision"],
              summary["outcome"])
     return summary
@@ -253,13 +264,19 @@ def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
     return finished
 
 
-def result_message(test: ABTest, summary: dict) -> tuple[str, str]:
-    """The SNS / local alert that summarises a finished test."""
+def _named(names: Mapping[int, str] | None, version: int) -> str:
+    """``v3 (1.1.0)`` from ``names`` (``versions.displays``), else ``v3``."""
+    return (names or {}).get(version) or version_name(version)
+
+
+def result_message(test: ABTest, summary: dict, names: Mapping[int, str] | None = None) -> tuple[str, str]:
+    """The SNS / local alert that summarises a finished test; ``names``: the model's versions as
+    a person sees them (``versions.displays``), so the arms read ``v3 (1.1.0)``."""
     headline = {
         "stopped_srm": "stopped: sample-ratio mismatch",
         "stopped_guardrail": "stopped: a guardrail metric got worse",
-        "treatment_wins": f"treatment v{test.treatment_version} wins",
-        "control_wins": f"control v{test.control_version} wins",
+        "treatment_wins": f"treatment {_named(names, test.treatment_version)} wins",
+        "control_wins": f"control {_named(names, test.control_version)} wins",
     }.get(summary["decision"], f"no significant difference after {summary['day_number']} days")
     lines = [f"A/B test {test.test_name} ({test.test_id}) on {test.endpoint}: {headline}",
              f"Day {summary['day_number']} of {test.duration_days} ({summary['day']}); users {summary['users']}"]
@@ -271,10 +288,11 @@ def result_message(test: ABTest, summary: dict) -> tuple[str, str]:
                      f"difference {m['difference']:+.4g} [{m['ci_low']:+.4g}, {m['ci_high']:+.4g}], "
                      f"always-valid p = {m['sequential_p_value']:.3g}{' (significant)' if m['significant'] else ''}")
     if summary["winner"] is not None:
-        lines.append(f"Next: {test.model_name} v{summary['winner']} goes to 100 % through model_deployment")
+        lines.append(f"Next: {test.model_name} {_named(names, summary['winner'])} goes to 100 % through "
+                     "model_deployment")
     elif summary["outcome"] == STOPPED:
-        lines.append(f"Next: the control, {test.model_name} v{test.control_version}, takes all users back "
-                     "through model_deployment")
+        lines.append(f"Next: the control, {test.model_name} {_named(names, test.control_version)}, "
+                     "takes all users back through model_deployment")
     return f"A/B test {test.test_name}: {headline}", "\n".join(lines)
 
 
@@ -295,7 +313,7 @@ def history(platform: Platform, test: ABTest) -> list[dict]:
     return [json.loads(platform.store.read_bytes(k)) for k in keys]
 
 
-def ci_figure(test: ABTest, days: list[dict]):
+def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = None):
     """Per metric, the daily difference (treatment − control) with its confidence interval."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -311,12 +329,12 @@ def ci_figure(test: ABTest, days: list[dict]):
                      "arrayminus": [p["difference"] - p["ci_low"] for _, p in points]}), row=row, col=1)
         figure.add_hline(y=0, line_dash="dot", row=row, col=1)
     figure.update_layout(height=300 * len(metrics), showlegend=False,
-                         title=f"A/B test {test.test_name}: v{test.control_version} (control) vs "
-                               f"v{test.treatment_version} (treatment, {test.traffic_split} % of users)")
+                         title=f"A/B test {test.test_name}: {_named(names, test.control_version)} (control) vs "
+                               f"{_named(names, test.treatment_version)} (treatment, {test.traffic_split} % of users)")
     return figure
 
 
-def render_report(test: ABTest, days: list[dict]) -> str:
+def render_report(test: ABTest, days: list[dict], names: Mapping[int, str] | None = None) -> str:
     """An HTML page: the daily confidence intervals per metric and the daily decisions."""
     rows = "".join(
         f"<tr><td>{a['day']}</td><td>{a['day_number']}</td><td>{a['users']['control']}</td>"
@@ -324,7 +342,9 @@ def render_report(test: ABTest, days: list[dict]) -> str:
         for a in days)
     return ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>A/B test {html.escape(test.test_name)}</title></head><body>"
-            f"<h1>A/B test {html.escape(test.test_name)} ({test.test_id})</h1>"
+            f"<h1>A/B test {html.escape(test.test_name)} ({test.test_id}): "
+            f"{html.escape(_named(names, test.control_version))} (control) vs "
+            f"{html.escape(_named(names, test.treatment_version))} (treatment)</h1>"
             "<table border=1><tr><th>day</th><th>#</th><th>control users</th><th>treatment users</th>"
             f"<th>decision</th><th>outcome</th></tr>{rows}</table>"
-            + ci_figure(test, days).to_html(full_html=False, include_plotlyjs=True) + "</body></html>")
+            + ci_figure(test, days, names).to_html(full_html=False, include_plotlyjs=True) + "</body></html>")

@@ -37,16 +37,17 @@ SYSTEM_PROMPT = (
     "language; set needs_attention for hygiene, safety (illness, injury, allergens) or discrimination. "
     "Placeholders such as [PHONE] stand for personal data that was removed."
 )
-# the settings, as env vars or Airflow Variables (findining_bedrock_model_id, ...)
-BEDROCK_SETTINGS = {
-    "FINDINING_BEDROCK_MODEL_ID": "anthropic.claude-3-haiku-20240307-v1:0",
-    "FINDINING_BEDROCK_GUARDRAIL_ID": "",
-    "FINDINING_BEDROCK_GUARDRAIL_VERSION": "",
-    "FINDINING_BEDROCK_TIMEOUT_SECONDS": "60",
-    "FINDINING_BEDROCK_MAX_ATTEMPTS": "8",
+# the settings, as env vars or Airflow Variables (findining_bedrock_model_id, ...): env var ->
+# (the infra/terraform output that provides it, or "" when none does; default)
+BEDROCK_SETTINGS: dict[str, tuple[str, str]] = {
+    "FINDINING_BEDROCK_MODEL_ID": ("bedrock_model_id", "anthropic.claude-3-haiku-20240307-v1:0"),
+    "FINDINING_BEDROCK_GUARDRAIL_ID": ("bedrock_guardrail_id", ""),
+    "FINDINING_BEDROCK_GUARDRAIL_VERSION": ("bedrock_guardrail_version", ""),
+    "FINDINING_BEDROCK_TIMEOUT_SECONDS": ("", "60"),
+    "FINDINING_BEDROCK_MAX_ATTEMPTS": ("", "8"),
     # the role Bedrock assumes to read a batch job's input and write its output; without
     # it every day goes through Converse
-    "FINDINING_BEDROCK_BATCH_ROLE_ARN": "",
+    "FINDINING_BEDROCK_BATCH_ROLE_ARN": ("bedrock_batch_role_arn", ""),
 }
 
 
@@ -65,7 +66,7 @@ class BedrockSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], region: str | None = None) -> BedrockSettings:
-        value = {name: env.get(name) or default for name, default in BEDROCK_SETTINGS.items()}
+        value = {name: env.get(name) or default for name, (_, default) in BEDROCK_SETTINGS.items()}
         if bool(value["FINDINING_BEDROCK_GUARDRAIL_ID"]) != bool(value["FINDINING_BEDROCK_GUARDRAIL_VERSION"]):
             raise ConfigurationError("FINDINING_BEDROCK_GUARDRAIL_ID and FINDINING_BEDROCK_GUARDRAIL_VERSION go "
                                      "together: set both (e.g. an id and DRAFT or 1) or neither")

@@ -75,6 +75,11 @@ class TrainingJobs(Protocol):
     def logs(self, name: str) -> str: ...
 
 
+def version_name(number: int, label: str = "") -> str:
+    """A version as a person reads it: ``v3 (1.1.0)``, or ``v3`` when it has no label."""
+    return f"v{number} ({label})" if label else f"v{number}"
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     model_name: str
@@ -92,7 +97,7 @@ class ModelVersion:
     @property
     def display(self) -> str:
         """Both names, as messages show a version: ``v3 (1.1.0)``."""
-        return f"v{self.version} ({self.label})" if self.label else f"v{self.version}"
+        return version_name(self.version, self.label)
 
     def to_dict(self) -> dict:
         return {

@@ -11,6 +11,9 @@ endpoint_min_capacity        = 1
 endpoint_max_capacity        = 1
 data_capture_percent         = 100
 
+# negative-feedback analysis: Claude 3 Haiku in the region itself, no guardrail
+bedrock_model_ids = ["anthropic.claude-3-haiku-20240307-v1:0"]
+
 capture_retention_days   = 14
 reports_retention_days   = 30
 model_archive_after_days = 30

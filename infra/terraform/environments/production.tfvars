@@ -13,6 +13,13 @@ endpoint_max_capacity           = 8
 target_invocations_per_instance = 3000
 data_capture_percent            = 20 # 10M requests a day: a fifth is plenty for drift statistics
 
+# negative-feedback analysis through the EU cross-region inference profile (the regions it routes
+# to, as the Bedrock console lists them); a guardrail: bedrock_guardrail_id + bedrock_guardrail_version
+bedrock_model_ids = ["anthropic.claude-3-haiku-20240307-v1:0"]
+bedrock_inference_profiles = {
+  "eu.anthropic.claude-3-haiku-20240307-v1:0" = ["eu-central-1", "eu-west-1", "eu-west-3"]
+}
+
 capture_retention_days   = 90
 reports_retention_days   = 730
 model_archive_after_days = 90
