@@ -169,10 +169,11 @@ class MLService:
         for name in model_names():
             counts = {counter: self.counts[(name, counter)] for counter in COUNTERS}
             looked_up = counts["CacheHits"] + counts["CacheMisses"]
-            breaker = self._breakers.get(self.endpoints[name])
+            breakers = {key: b.state for key, b in self._breakers.items()
+                        if key == self.endpoints[name] or key.startswith(f"{self.endpoints[name]}/")}
             stats[name] = {**{k.lower(): v for k, v in counts.items()},
                            "cache_hit_rate": round(counts["CacheHits"] / looked_up, 4) if looked_up else None,
-                           "breaker": breaker.state if breaker else "closed"}
+                           "breakers": breakers}
         return stats
 
     def publish_metrics(self) -> None:
@@ -212,7 +213,7 @@ class MLService:
                 return Served(entry["body"], entry["variant"], inference_id or str(uuid.uuid4()), 0.0,
                               test.test_id if test else None, arm, cached=True)
         body = json.dumps(request, ensure_ascii=False).encode()
-        breaker = self._breaker(endpoint_name)
+        breaker = self._breaker(endpoint_name, target)
         inference_id = inference_id or str(uuid.uuid4())  # one id for every attempt of this request
 
         def attempt() -> Invocation:
@@ -255,11 +256,14 @@ class MLService:
         return Served(self.fallbacks[fallback].rank(request), f"fallback:{fallback}", inference_id, 0.0,
                       test.test_id if test else None, arm, fallback=True)
 
-    def _breaker(self, endpoint_name: str) -> CircuitBreaker:
+    def _breaker(self, endpoint_name: str, target: str | None) -> CircuitBreaker:
+        """The endpoint's breaker; an A/B arm's variant has its own, so that a failing arm
+        never stops the other arm's users."""
+        name = endpoint_name if target is None else f"{endpoint_name}/{target}"
         with self._lock:
-            if endpoint_name not in self._breakers:
-                self._breakers[endpoint_name] = CircuitBreaker(endpoint_name, clock=self._clock)
-            return self._breakers[endpoint_name]
+            if name not in self._breakers:
+                self._breakers[name] = CircuitBreaker(name, clock=self._clock)
+            return self._breakers[name]
 
     def _count(self, model_name: str, counter: str) -> None:
         with self._lock:
