@@ -192,7 +192,12 @@ def run(platform, variant, users: int, duration_s: float, repeat: float, use_cac
 
 
 def _kill(platform, endpoint: str, variant_name: str) -> list[int]:
-    pids = platform.endpoints.server_status(endpoint)[variant_name]["pids"]
+    """SIGKILLs the variant's server workers (once its server has started: servers start on
+    the first request routed to them)."""
+    deadline = time.monotonic() + 60
+    while variant_name not in (status := platform.endpoints.server_status(endpoint)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = status[variant_name]["pids"]
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     return pids
