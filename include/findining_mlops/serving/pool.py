@@ -118,7 +118,7 @@ class ModelServer:
 
     def _start_worker(self):
         worker = self._context.Process(
-            target=run_worker, name=f"model-server-{self.port}",
+            target=run_worker, name=f"model-server-{self.port}", daemon=True,  # ended by multiprocessing at exit too
             args=(self.sock, self.spec.inference_module, self.spec.model_dir, self.spec.fault_drill, os.getpid()))
         worker.start()
         return worker
