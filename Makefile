@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export FINDINING_HOME ?= $(CURDIR)/.findining
 export AIRFLOW_HOME   ?= $(CURDIR)/.airflow
 
-.PHONY: setup browser lint test demo airflow bench constraints clean
+.PHONY: setup browser lint test demo airflow bench loadtest constraints clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ airflow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# simulated app users against the local model servers (see bench/loadtest.py); not a test
+loadtest: $(STAMP)
+	$(BIN)/python -m bench.loadtest
 
 # Re-resolve the full set after changing requirements.txt.
 constraints:

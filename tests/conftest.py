@@ -34,6 +34,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 START = date(2026, 10, 1)
 
 
+@pytest.fixture(autouse=True)
+def _stop_model_servers():
+    """Model servers a test started (by invoking a local endpoint) stop with the test."""
+    yield
+    import sys
+
+    pool = sys.modules.get("findining_mlops.serving.pool")
+    if pool is not None:
+        pool.stop_servers()
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     path = tmp_path / "findining"

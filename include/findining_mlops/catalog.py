@@ -19,6 +19,11 @@ from findining_mlops.errors import ConfigurationError, UnknownModelError
 RESOURCE_PREFIX = "ai-restaurant-recommendation"  # the names' prefix unless FINDINING_RESOURCE_PREFIX sets another
 MAX_SAGEMAKER_NAME = 63  # endpoints and model package groups
 DEFAULT_CATALOG = Path(__file__).with_name("models.toml")
+# how the model is served and called (``[models.<name>].serving`` overrides any of them):
+# model server worker processes per variant, the app client's per-call time-out and
+# retries, how long a cached answer may be reused (0: never cached), and what the client
+# answers when the endpoint cannot ("" : an error; "popularity": serving.fallback's ranking)
+SERVING_DEFAULTS = {"workers": 1, "timeout_ms": 1000, "retries": 2, "cache_ttl_s": 0, "fallback": ""}
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,13 @@ class ModelSpec:
     ab_metrics: dict = field(default_factory=dict)
     # which part of the semantic version label a retrain raises: "major", "minor" or "patch"
     retrain_bump: str = "minor"
+    serving: dict = field(default_factory=dict)  # see SERVING_DEFAULTS
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.serving) - set(SERVING_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown serving setting(s) {unknown}; known: {sorted(SERVING_DEFAULTS)}")
+        object.__setattr__(self, "serving", {**SERVING_DEFAULTS, **self.serving})
 
     @property
     def monitoring_module(self) -> str:

@@ -233,9 +233,11 @@ class Endpoints(Protocol):
         target_variant: str | None = None,
         inference_id: str | None = None,
         event_time: datetime | None = None,
+        timeout_s: float | None = None,
     ) -> Invocation:
         """``InvokeEndpoint``. ``event_time`` lets the local runtime replay simulated days;
-        the AWS adapter ignores it (SageMaker stamps its own clock)."""
+        the AWS adapter ignores it (SageMaker stamps its own clock). ``timeout_s`` bounds the
+        call (an EndpointError past it; the adapter does not retry such a call itself)."""
 
     def flush(self) -> None:
         """Write buffered per-variant metrics (a no-op where the service records them)."""

@@ -204,8 +204,8 @@ def abtest_day(service, spec: ModelSpec, day: date, limit: int | None = None) ->
             summary.errors += 1
             log.warning("%s", exc)
             continue
-        if served.arm is None:
-            continue  # no test is running: nothing to record
+        if served.arm is None or served.fallback:
+            continue  # no test is running, or no arm's model answered: nothing to record
         summary.per_arm[served.arm] = summary.per_arm.get(served.arm, 0) + 1
         context = {"inference_id": inference_id, "timestamp": when.to_pydatetime(), "variant": served.variant}
         values = {**outcomes(truth[inference_id], served.body), "model_latency_ms": served.latency_ms}

@@ -347,22 +347,23 @@ def test_metrics_of_an_invocation_stamped_in_another_time_zone_count_in_its_utc_
     assert _total(endpoint, "Invocations", "sentiment-v1", one_pm, one_pm + timedelta(hours=1)) == 1
 
 
-def test_a_handler_failure_raises_a_model_error_and_counts_a_5xx(endpoint):
+def test_a_malformed_request_raises_a_model_error_with_the_client_error_and_counts_a_4xx(endpoint):
     when = EVENT_DAY + timedelta(hours=13)
-    with pytest.raises(EndpointError, match="ModelError"):
+    with pytest.raises(EndpointError, match=r"ModelError: .*client error \(400\).*JSONDecodeError"):
         endpoint.endpoints.invoke(ENDPOINT, b"{not json", target_variant="sentiment-v1", event_time=when)
     with pytest.raises(EndpointError, match="'text'"):
         _invoke(endpoint, {"review": "no text field"}, target_variant="sentiment-v1", event_time=when)
     endpoint.endpoints.flush()
-    assert _total(endpoint, "Invocation5XXErrors", "sentiment-v1") == 2
+    assert _total(endpoint, "Invocation4XXErrors", "sentiment-v1") == 2
+    assert _total(endpoint, "Invocation5XXErrors", "sentiment-v1") == 0  # the caller's fault: no canary alarm
     assert _total(endpoint, "Invocations", "sentiment-v1") == 2
     assert _total(endpoint, "Invocation5XXErrors", "sentiment-v2") == 0
     # a failed inference has no response, so nothing is captured
     assert endpoint.store.list_keys(f"datacapture/{ENDPOINT}/") == []
 
 
-def test_a_non_json_content_type_is_a_model_error(endpoint):
-    with pytest.raises(EndpointError, match="unsupported content type"):
+def test_a_non_json_content_type_is_a_client_error(endpoint):
+    with pytest.raises(EndpointError, match=r"client error \(415\).*unsupported content type"):
         endpoint.endpoints.invoke(ENDPOINT, b"text,label", content_type="text/csv", event_time=EVENT_DAY)
     endpoint.endpoints.flush()
-    assert sum(_total(endpoint, "Invocation5XXErrors", v) for v in ("sentiment-v1", "sentiment-v2")) == 1
+    assert sum(_total(endpoint, "Invocation4XXErrors", v) for v in ("sentiment-v1", "sentiment-v2")) == 1

@@ -37,12 +37,13 @@ def model_features(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def request_rows(request: dict) -> pd.DataFrame:
-    """Interactions-shaped rows for one request; raises ValueError naming a missing field."""
+def check_request(request: dict) -> dict:
+    """The request, or a ValueError naming what is missing."""
+    if not isinstance(request, dict):
+        raise ValueError(f"recommendation request must be a JSON object, got {type(request).__name__}")
     missing = [f for f in REQUEST_FIELDS if f not in request]
     if missing:
         raise ValueError(f"recommendation request lacks field(s): {', '.join(missing)}")
-    prefs = request["user_preferences"]
     candidates = request["candidates"]
     if not isinstance(candidates, list) or not candidates:
         raise ValueError("recommendation request needs a non-empty 'candidates' list")
@@ -50,6 +51,35 @@ def request_rows(request: dict) -> pd.DataFrame:
         lacking = [f for f in CANDIDATE_FIELDS if f not in candidate]
         if lacking:
             raise ValueError(f"candidate {i} lacks field(s): {', '.join(lacking)}")
+    return request
+
+
+def candidate_matrix(request: dict, categories: dict[str, dict[str, int]]) -> np.ndarray:
+    """``model_features`` of one checked request as the model's input array, built straight
+    from the request: CATEGORICAL as ordinal codes (``categories``: column -> value -> code;
+    an unseen value is NaN, as the fitted encoder does), then NUMERICAL. Serving builds no
+    DataFrame: per request, pandas cost more than the trees."""
+    prefs = request["user_preferences"]
+    candidates = request["candidates"]
+    liked = "|".join(prefs.get("cuisines", [])).split("|")
+    pref_price = float(int(prefs.get("price_level", 2)))
+    home = prefs.get("home_district", "")
+    context = {"emotional_state": str(request["emotional_state"]), "time_of_day": str(request["time_of_day"])}
+    rows = []
+    for c in candidates:
+        values = {"cuisine": str(c["cuisine"]), "restaurant_district": str(c["district"]), **context}
+        price = float(c["price_level"])
+        rows.append([categories[col].get(values[col], np.nan) for col in CATEGORICAL]
+                    + [price, float(c["rating"]), float(c["distance_km"]), price - pref_price,
+                       float(c["cuisine"] in liked), float(c["district"] == home)])
+    return np.asarray(rows, dtype=float)
+
+
+def request_rows(request: dict) -> pd.DataFrame:
+    """Interactions-shaped rows for one request; raises ValueError naming a missing field."""
+    check_request(request)
+    prefs = request["user_preferences"]
+    candidates = request["candidates"]
     return pd.DataFrame(
         {
             "user_id": request["user_id"],

@@ -5,37 +5,77 @@ Request (``application/json``): ``{"user_id", "user_preferences": {"cuisines",
 "candidates": [{"restaurant_id", "cuisine", "district", "price_level", "rating",
 "distance_km"}]}``. Response: ``{"scores": [per candidate, in request order],
 "ranking": [restaurant ids, best first]}``.
+
+The candidates are scored as one array: the trained pipeline's encoder becomes lookup
+tables at load time, so a request costs the trees, not a DataFrame and a ColumnTransformer
+(a model of another shape, e.g. an uploaded one, is scored through its own pipeline).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from findining_mlops.models import contract
-from findining_mlops.models.recommendation.features import model_features, request_rows
+from findining_mlops.models.recommendation.features import (
+    CATEGORICAL,
+    NUMERICAL,
+    candidate_matrix,
+    check_request,
+    model_features,
+    request_rows,
+)
 from findining_mlops.models.recommendation.train import predict_proba
 
 
-def model_fn(model_dir: str):
-    return contract.load_model(model_dir)
+@dataclass(frozen=True)
+class CandidateScorer:
+    """The loaded model; ``categories`` is None when it is not the trained pipeline's shape."""
+
+    model: object
+    categories: dict[str, dict[str, int]] | None
+
+    @classmethod
+    def load(cls, model) -> CandidateScorer:
+        try:
+            encoder = model.named_steps["encode"]
+            name, ordinal, columns = encoder.transformers_[0]
+            fitted_order = list(encoder.feature_names_in_) == CATEGORICAL + NUMERICAL
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            return cls(model, None)
+        if name != "cat" or list(columns) != CATEGORICAL or not fitted_order:
+            return cls(model, None)
+        return cls(model, {col: {str(v): i for i, v in enumerate(values)}
+                           for col, values in zip(CATEGORICAL, ordinal.categories_, strict=False)})
+
+    def scores(self, request: dict) -> np.ndarray:
+        if self.categories is None:
+            return predict_proba(self.model, model_features(request_rows(request)))
+        return self.model.named_steps["gbt"].predict_proba(candidate_matrix(request, self.categories))[:, 1]
 
 
-def input_fn(request_body, request_content_type: str):
+def model_fn(model_dir: str) -> CandidateScorer:
+    return CandidateScorer.load(contract.load_model(model_dir))
+
+
+def input_fn(request_body, request_content_type: str) -> dict:
     if "json" not in request_content_type:
         raise ValueError(f"unsupported content type {request_content_type!r}; send application/json")
-    return request_rows(json.loads(request_body))
+    return check_request(json.loads(request_body))
 
 
-def predict_fn(rows, model) -> dict:
-    # one request is ~20 rows: OpenMP thread start-up would cost more than the trees
+def predict_fn(request: dict, model: CandidateScorer) -> dict:
+    # one request is ~20-50 rows: OpenMP thread start-up would cost more than the trees
     with threadpool_limits(limits=1):
-        scores = predict_proba(model, model_features(rows))
+        scores = model.scores(request)
     order = scores.argsort()[::-1]
+    ids = [c["restaurant_id"] for c in request["candidates"]]
     return {
         "scores": [round(float(s), 6) for s in scores],
-        "ranking": [rows["restaurant_id"].iat[i] for i in order],
+        "ranking": [ids[i] for i in order],
     }
 
 

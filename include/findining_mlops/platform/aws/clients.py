@@ -67,6 +67,17 @@ class AwsClients:
     def sagemaker_runtime(self):
         return self.client("sagemaker-runtime")
 
+    def sagemaker_runtime_within(self, timeout_s: float):
+        """A runtime client that gives up on a call after ``timeout_s`` and does not retry:
+        the app client (``MLService``) owns the time-out and the retries of its calls."""
+        key = round(timeout_s, 3)
+        clients = self.__dict__.setdefault("_runtime_within", {})
+        if key not in clients:
+            config = self.config.merge(Config(connect_timeout=key, read_timeout=key,
+                                              retries={"mode": "standard", "total_max_attempts": 1}))
+            clients[key] = self.session.client("sagemaker-runtime", region_name=self.settings.region, config=config)
+        return clients[key]
+
 
 def error_code(exc: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' for anything else)."""

@@ -20,7 +20,8 @@ import time
 import uuid
 from datetime import datetime
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError, HTTPClientError, WaiterError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from findining_mlops.catalog import all_models, get_model, resource_prefix
 from findining_mlops.errors import EndpointError
@@ -172,7 +173,7 @@ class SageMakerEndpoints:
 
     # -- data plane ------------------------------------------------------------------
     def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
-               inference_id=None, event_time=None) -> Invocation:
+               inference_id=None, event_time=None, timeout_s: float | None = None) -> Invocation:
         """``InvokeEndpoint``; ``event_time`` is ignored: SageMaker stamps capture with its own clock."""
         inference_id = inference_id or str(uuid.uuid4())
         request = {"EndpointName": endpoint_name, "Body": body, "ContentType": content_type,
@@ -181,9 +182,14 @@ class SageMakerEndpoints:
             request["TargetVariant"] = target_variant
         started = time.perf_counter()
         try:
-            response = self.clients.sagemaker_runtime.invoke_endpoint(**request)
+            runtime = (self.clients.sagemaker_runtime if timeout_s is None
+                       else self.clients.sagemaker_runtime_within(timeout_s))
+            response = runtime.invoke_endpoint(**request)
         except ClientError as exc:
             raise EndpointError(f"{error_code(exc)}: {endpoint_name} failed on inference {inference_id}: "
+                                f"{exc}") from exc
+        except (BotoConnectionError, HTTPClientError) as exc:  # the connect and read time-outs among them
+            raise EndpointError(f"ServiceUnavailable: {endpoint_name} did not answer inference {inference_id}: "
                                 f"{exc}") from exc
         latency_ms = (time.perf_counter() - started) * 1000
         return Invocation(response["Body"].read(), response.get("ContentType", "application/json"),

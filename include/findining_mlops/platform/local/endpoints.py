@@ -1,6 +1,13 @@
-"""Endpoints with weighted production variants, served in-process through the
-SageMaker scikit-learn serving handlers, with SageMaker-format data capture and
-per-variant CloudWatch-style metrics."""
+"""Endpoints with weighted production variants, each served by its own model server
+process (the SageMaker container contract, ``serving.server``), behind a router that keeps
+what SageMaker's front end does: weights, ``TargetVariant``, SageMaker-format data capture
+and per-variant CloudWatch-style metrics.
+
+Model servers belong to the process that invokes (``serving.pool``): control-plane
+processes (an Airflow task deploying a version) only check that the model loads.
+A request whose server dropped it (killed, restarting) is sent again: to another live
+variant when it was routed by weight, to the same variant when the caller named it
+(``TargetVariant``, e.g. an A/B test's arm: a user is never served by the other arm)."""
 
 from __future__ import annotations
 
@@ -20,10 +27,12 @@ from pathlib import Path
 from findining_mlops import capture
 from findining_mlops.catalog import get_model
 from findining_mlops.errors import EndpointError
-from findining_mlops.handlers import load_handlers, with_fault_injection
+from findining_mlops.handlers import fault_drill_enabled, load_handlers, with_fault_injection
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
+from findining_mlops.serving.pool import ServerPool, ServerSpec, ServerUnavailable, shared_pool
+from findining_mlops.serving.server import invocation_error
 from findining_mlops.platform.ports import (
     Endpoint,
     Invocation,
@@ -38,6 +47,9 @@ warnings.filterwarnings("ignore", message=r".*sklearn\.utils\.parallel\.delayed.
 IN_SERVICE = "InService"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 METRIC_FLUSH_EVERY = 500
+SERVING_NAMESPACE = "FindDining/Serving"
+DEFAULT_TIMEOUT_S = 30.0  # a hung server cannot hold a caller forever
+RESEND_ATTEMPTS = 3  # a request a dying server dropped is sent again at most this often
 
 
 class LocalEndpoints:
@@ -48,7 +60,9 @@ class LocalEndpoints:
         self.metrics = metrics
         self.cache_dir = Path(cache_dir)
         self._rng = random.Random(seed)
-        self._models: dict[str, object] = {}
+        self._checked: set[str] = set()
+        self._served_by: dict[str, tuple[str, str]] = {}  # model dir -> (endpoint, variant) last served
+        self._pool: ServerPool | None = None
         self._lock = threading.Lock()
         self._pending: list[MetricDatum] = []
         self._runtime_id = uuid.uuid4().hex[:12]
@@ -58,7 +72,7 @@ class LocalEndpoints:
         """Instant here, so ``wait`` changes nothing: the endpoint is in service on return."""
         check_variants(endpoint_name, variants)
         for variant in variants:  # like SageMaker: a model that cannot load never takes traffic
-            self._load(variant)
+            self._check_loads(variant)
         payload = json.dumps([asdict(v) for v in variants], sort_keys=True)
         config_name = f"{endpoint_name}-config-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
         now = _now()
@@ -131,28 +145,59 @@ class LocalEndpoints:
 
     # -- data plane ------------------------------------------------------------------
     def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
-               inference_id=None, event_time=None) -> Invocation:
+               inference_id=None, event_time=None, timeout_s: float | None = None) -> Invocation:
         endpoint = self._require(endpoint_name)
         variant = self._route(endpoint, target_variant)
         inference_id = inference_id or str(uuid.uuid4())
         event_time = event_time or datetime.now(UTC)
-        model, handlers = self._load(variant)
-        started = time.perf_counter()
-        try:
-            data = handlers.input_fn(body, content_type)
-            prediction = handlers.predict_fn(data, model)
-            output = handlers.output_fn(prediction, "application/json")
-        except Exception as exc:
-            self._record(endpoint_name, variant.variant_name, event_time, time.perf_counter() - started, error=True)
-            raise EndpointError(
-                f"ModelError: variant {variant.variant_name} of {endpoint_name} failed on inference {inference_id}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        tried: list[str] = []
+        for attempt in range(RESEND_ATTEMPTS):
+            started = time.perf_counter()
+            spec = self._server_spec(variant)
+            self._served_by[spec.model_dir] = (endpoint_name, variant.variant_name)
+            try:
+                response = self.servers.invoke(spec, body, content_type,
+                                               DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
+                break
+            except ServerUnavailable as exc:
+                tried.append(variant.variant_name)
+                if attempt == RESEND_ATTEMPTS - 1:
+                    self._record(endpoint_name, variant.variant_name, event_time, 0.0, error=True)
+                    raise EndpointError(f"ServiceUnavailable: {endpoint_name} could not serve inference "
+                                        f"{inference_id} (variants tried: {tried}): {exc}") from exc
+                if target_variant is None:  # routed by weight: any live variant may take it
+                    variant = self._failover(endpoint, variant)
+            except EndpointError:  # the time-out: the caller's budget is spent
+                self._record(endpoint_name, variant.variant_name, event_time, time.perf_counter() - started, error=True)
+                raise
         latency = time.perf_counter() - started
-        output_bytes = output.encode() if isinstance(output, str) else output
+        if response.status_code >= 400:  # worded as SageMaker's ModelError, counted 4XX or 5XX like CloudWatch
+            message = invocation_error(response.status_code, response.content)
+            client_error = response.status_code < 500
+            self._record(endpoint_name, variant.variant_name, event_time, latency, error=not client_error,
+                         client_error=client_error)
+            raise EndpointError(f"ModelError: variant {variant.variant_name} of {endpoint_name} failed on inference "
+                                f"{inference_id}: Received {'client' if client_error else 'server'} error "
+                                f"({response.status_code}) from the model with message: {message}")
+        output_bytes = response.content
         self._capture(endpoint_name, variant.variant_name, body, content_type, output_bytes, inference_id, event_time)
         self._record(endpoint_name, variant.variant_name, event_time, latency, error=False)
         return Invocation(output_bytes, "application/json", variant.variant_name, inference_id, latency * 1000)
+
+    @property
+    def servers(self) -> ServerPool:
+        """This process's model servers (started on the first invocation, not by a deploy)."""
+        if self._pool is None:
+            self._pool = shared_pool()
+            self._pool.on_restart(self._restarted)
+        return self._pool
+
+    def server_status(self, endpoint_name: str) -> dict[str, dict]:
+        """Per variant of the endpoint, its model server in this process (url, pids,
+        restarts), or nothing for a variant not served here yet."""
+        endpoint = self._require(endpoint_name)
+        found = {v.variant_name: self.servers.find(self._server_spec(v)) for v in endpoint.variants}
+        return {name: server.status() for name, server in found.items() if server is not None}
 
     def flush(self) -> None:
         """Write buffered metrics; called by the buffer and at the end of a traffic run."""
@@ -171,23 +216,50 @@ class LocalEndpoints:
         with self._lock:
             return self._rng.choices(live, weights=[v.weight for v in live])[0]
 
-    def _load(self, variant: ProductionVariant):
+    def _failover(self, endpoint: Endpoint, failed: ProductionVariant) -> ProductionVariant:
+        """Another variant taking traffic, else the same one (its restarted server)."""
+        others = [v for v in endpoint.variants if v.weight > 0 and v.variant_name != failed.variant_name]
+        if not others:
+            return failed
+        with self._lock:
+            return self._rng.choices(others, weights=[v.weight for v in others])[0]
+
+    def _model_dir(self, variant: ProductionVariant) -> Path:
         key = f"{variant.model_name}/{variant.model_version}/{variant.artifact_uri}"
-        if key not in self._models:
-            spec = get_model(variant.model_name)
-            model_dir = self.cache_dir / variant.model_name / hashlib.sha256(key.encode()).hexdigest()[:16]
-            if not (model_dir / ".complete").exists():
-                _extract(Path(_uri_path(variant.artifact_uri)), model_dir)
-            handlers = with_fault_injection(load_handlers(spec.inference_module), str(model_dir))
-            try:
-                model = handlers.model_fn(str(model_dir))
-            except Exception as exc:
-                raise EndpointError(
-                    f"variant {variant.variant_name}: model {variant.model_name} v{variant.model_version} "
-                    f"does not load from {variant.artifact_uri}: {type(exc).__name__}: {exc}"
-                ) from exc
-            self._models[key] = (model, handlers)
-        return self._models[key]
+        model_dir = self.cache_dir / variant.model_name / hashlib.sha256(key.encode()).hexdigest()[:16]
+        if not (model_dir / ".complete").exists():
+            _extract(Path(_uri_path(variant.artifact_uri)), model_dir)
+        return model_dir
+
+    def _server_spec(self, variant: ProductionVariant) -> ServerSpec:
+        spec = get_model(variant.model_name)
+        return ServerSpec(spec.inference_module, str(self._model_dir(variant)), int(spec.serving["workers"]),
+                          fault_drill_enabled())
+
+    def _check_loads(self, variant: ProductionVariant) -> None:
+        """Loads the model once in this process, as its server would; an error names the variant."""
+        model_dir = self._model_dir(variant)
+        if str(model_dir) in self._checked:
+            return
+        handlers = with_fault_injection(load_handlers(get_model(variant.model_name).inference_module), str(model_dir))
+        try:
+            handlers.model_fn(str(model_dir))
+        except Exception as exc:
+            raise EndpointError(
+                f"variant {variant.variant_name}: model {variant.model_name} v{variant.model_version} "
+                f"does not load from {variant.artifact_uri}: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._checked.add(str(model_dir))
+
+    def _restarted(self, server) -> None:
+        """A worker of a model server this router sends to died and was restarted: counted,
+        as ``ModelServerRestarts`` of the endpoint and variant it last served."""
+        served = self._served_by.get(server.spec.model_dir)
+        if served is None:
+            return
+        dims = {"EndpointName": served[0], "VariantName": served[1]}
+        self.metrics.put(SERVING_NAMESPACE, [MetricDatum("ModelServerRestarts", 1.0, dims, datetime.now(UTC),
+                                                         "Count")])
 
     def _capture(self, endpoint, variant, body, content_type, output, inference_id, event_time):
         record = capture.capture_record(body, content_type, output, "application/json", inference_id, event_time)
@@ -197,13 +269,14 @@ class LocalEndpoints:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    def _record(self, endpoint, variant, when, latency_s, *, error):
+    def _record(self, endpoint, variant, when, latency_s, *, error, client_error=False):
         dims = {"EndpointName": endpoint, "VariantName": variant}
         points = [
             MetricDatum("Invocations", 1.0, dims, when, "Count"),
+            MetricDatum("Invocation4XXErrors", 1.0 if client_error else 0.0, dims, when, "Count"),
             MetricDatum("Invocation5XXErrors", 1.0 if error else 0.0, dims, when, "Count"),
         ]
-        if not error:
+        if not (error or client_error):
             points.append(MetricDatum("ModelLatency", latency_s * 1e6, dims, when, "Microseconds"))
         with self._lock:
             self._pending.extend(points)
@@ -214,7 +287,7 @@ class LocalEndpoints:
     def _require(self, endpoint_name: str) -> Endpoint:
         endpoint = self.describe(endpoint_name)
         if endpoint is None:
-            raise EndpointError(f"endpoint {endpoint_name} does not exist")
+            raise EndpointError(f"ValidationError: endpoint {endpoint_name} does not exist")
         return endpoint
 
 
