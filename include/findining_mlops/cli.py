@@ -161,7 +161,7 @@ def cmd_health(args) -> int:
         print(json.dumps(health, indent=2))
     else:
         for name, state in health.items():
-            if name != "healthy":
+            if name not in ("healthy", "serving"):  # the client's own serving figures: in --json
                 print(f"{name:<16} {state['status']:<12} {state['endpoint']}")
                 for v in state.get("variants", []):
                     print(f"  {v['variant']:<24} {v['display']:<16} {v['traffic_percent']:6.2f} %")

@@ -122,12 +122,15 @@ def test_a_constant_shift_makes_every_sentiment_negative(tmp_path, reviews, sent
 
 
 def test_a_constant_shift_reverses_recommendation_scores_and_ranking(tmp_path, interactions, recommendation_model):
+    from findining_mlops.models.recommendation.inference import CandidateScorer
+
     handlers = _faulty_handlers(tmp_path, RECOMMENDATION, {"prediction_shift": "constant"})
     plain = load_handlers(RECOMMENDATION)
+    scorer = CandidateScorer.load(recommendation_model)  # what model_fn serves
     for _, _, request in frame_requests(get_model("recommendation"), interactions)[:5]:
         rows = plain.input_fn(json.dumps(request), "application/json")
-        honest = plain.predict_fn(rows, recommendation_model)
-        shifted = handlers.predict_fn(rows, recommendation_model)
+        honest = plain.predict_fn(rows, scorer)
+        shifted = handlers.predict_fn(rows, scorer)
         assert shifted["scores"] == pytest.approx([1 - s for s in honest["scores"]], abs=1e-6)
         assert shifted["ranking"] == honest["ranking"][::-1]
 
