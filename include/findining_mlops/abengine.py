@@ -6,7 +6,7 @@ Engines:
   after downloading the few files a day's run needs. The daily run is incremental: day D's per-user partial
   aggregate is computed from day D's files only and merged into day D−1's running aggregate, both kept under
   ``abtests/<test-id>/users/dt=YYYY-MM-DD/{partial,running}.parquet``, so day 14 reads what day 1 reads plus
-  one table of users. A re-run of a day rewrites its two files with the same bytes.
+  one table of users. A re-run of a day rewrites its two files with the same bytes and gives the same figures.
 * **Athena** (``FINDINING_AB_ENGINE=athena``): the same statement, transpiled to Trino, over the Glue table of
   the events on S3, run by a caller-supplied function (the Airflow layer uses the Amazon provider's
   ``AthenaHook``, so this module imports no Airflow).
@@ -22,6 +22,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from findining_mlops import abevents, absql
@@ -145,42 +148,81 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
     """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
     one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
 
-    A re-run of a day writes the same bytes. The tables that sum a user's events are computed by one thread, whose
-    output order and sums depend on the input only. The merge adds exactly two values per user, which gives the
-    same bits in any order, so it uses every thread and sorts its result by user."""
+    Day D's cost is its own events plus one pass over the running table, not a re-aggregation of it: the merge
+    (``merge_users``) finds each of the day's users in the running table by hash, updates those rows in place and
+    appends the new users, all in arrow's vectorised kernels, where a GROUP BY over both tables re-hashed every
+    user and then had to sort them for a stable order.
+
+    A re-run of a day writes the same bytes, and the same moments: the tables that sum a user's events, and the
+    per-arm sums, are computed by one thread, whose output order and sums depend on the input only; the merge
+    adds exactly two values per user and keeps the running table's row order."""
     engine = DuckDB()
     with tempfile.TemporaryDirectory(prefix="abtest-") as tmp:
         files = _LocalFiles(store, Path(tmp))
 
-        def kept(name: str, sql: str, one_thread: bool) -> str:
-            """The table ``name``, in memory for the next step and written to the store."""
-            if one_thread:
-                engine.connection.execute("SET threads = 1")
+        def one_thread(sql: str) -> pa.Table:
+            engine.connection.execute("SET threads = 1")
             try:
-                engine.connection.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+                return engine.connection.sql(sql).fetch_arrow_table().combine_chunks()
             finally:
                 engine.connection.execute("RESET threads")
-            # written by pyarrow from one contiguous table: DuckDB's writer lays out pages after the chunks that its
-            # threads happened to produce, so equal rows could give other bytes
+
+        def kept(name: str, table: pa.Table) -> pa.Table:
+            """``table``, written to the store as ``name``: by pyarrow from one contiguous table, as DuckDB's writer
+            lays out pages after the chunks that its threads happened to produce."""
             path = Path(tmp, f"{name}.parquet")
-            pq.write_table(engine.connection.sql(f"SELECT * FROM {name}").fetch_arrow_table().combine_chunks(), path)
+            pq.write_table(table, path)
             store.upload_file(path, users_key(test_id, day, name))
-            return name
+            return table
 
         def events(first: date | None, last: date) -> str:
             return parquet_relation(files.paths(abevents.part_keys(store, test_id, last, first)))
 
-        partial = kept("partial", absql.user_sql(plan, events(day, day)), one_thread=True)
+        partial = kept("partial", one_thread(absql.user_sql(plan, events(day, day))))
         previous = users_key(test_id, day - timedelta(days=1), "running")
-        earlier = abevents.part_keys(store, test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
-            merged = absql.merge_sql(plan, parquet_table(files.path(previous)), partial) + " ORDER BY user_id"
-            running = kept("running", merged, one_thread=False)
-        elif earlier:  # no running table of the day before (a backfill, or events before the first day)
-            running = kept("running", absql.user_sql(plan, events(None, day)), one_thread=True)
+            running = merge_users(plan, pq.read_table(files.path(previous)), partial)
+        elif abevents.part_keys(store, test_id, day - timedelta(days=1)):
+            # no running table of the day before (a backfill, or events before the first day)
+            running = one_thread(absql.user_sql(plan, events(None, day)))
         else:
-            running = kept("running", f"SELECT * FROM {partial}", one_thread=True)
-        return arm_moments(engine.rows, plan, lambda: events(None, day), running)
+            running = partial
+        kept("running", running)
+        engine.connection.register("running", running)
+        engine.connection.execute("SET threads = 1")  # fsum over the users in one order: the same bits
+        return arm_moments(engine.rows, plan, lambda: events(None, day), "running")
+
+
+def merge_users(plan: absql.Plan, running: pa.Table, partial: pa.Table) -> pa.Table:
+    """Two per-user tables (``absql.user_sql``'s shape) combined into one of the same shape: counts and continuous
+    sums add, binary values take the maximum, the variants their smallest and largest, a missing value (a user
+    without events of a metric) counts as none. The running table's rows keep their order, the partial's new
+    users follow in theirs, so the same inputs give the same table."""
+    at = pc.index_in(partial["user_id"], value_set=running["user_id"])  # each partial user's row in running
+    seen = at.is_valid()
+    order = pc.sort_indices(at.filter(seen))  # the returning users in running's row order
+    rows = at.filter(seen).take(order)
+    returning = partial.filter(seen).take(order)
+    old = running.take(rows)
+    replaced = np.zeros(running.num_rows, dtype=bool)
+    replaced[rows.to_numpy()] = True
+    mask = pa.array(replaced)
+    kinds = {f"v{k}": plan.kinds[name] for k, name in enumerate(plan.metrics)}
+    columns = {}
+    for name in running.column_names:
+        a, b = old[name], returning[name]
+        if name == "user_id":
+            columns[name] = running[name]
+            continue
+        if name == "first_variant":
+            merged = pc.min_element_wise(a, b)
+        elif name == "last_variant" or kinds.get(name) == "binary":
+            merged = pc.max_element_wise(a, b)
+        else:
+            merged = pc.coalesce(pc.add(a, b), a, b)
+        columns[name] = pc.replace_with_mask(running[name].combine_chunks(), mask, merged.combine_chunks())
+    updated = pa.table(columns, schema=running.schema)
+    return pa.concat_tables([updated, partial.filter(pc.invert(seen))]).combine_chunks()
 
 
 def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: absql.Plan,
