@@ -173,7 +173,10 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
             """``table``, written to the store as ``name``, from one contiguous table, so equal tables give equal
             bytes whatever chunks the query produced."""
             path = Path(tmp, f"{name}.parquet")
-            pq.write_table(table, path)
+            # a working table read back whole by this module: no statistics (min/max of a million user ids
+            # took half of the write), no compression, no dictionary of distinct user ids; about 60 bytes a user
+            pq.write_table(table, path, compression="none", write_statistics=False,
+                           use_dictionary=["first_variant", "last_variant"])
             store.upload_file(path, users_key(test_id, day, name))
             return table
 
@@ -197,27 +200,42 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
 
 def merge_users(plan: absql.Plan, running: pa.Table, partial: pa.Table) -> pa.Table:
     """Two per-user tables (``absql.user_sql``'s shape) combined into one of the same shape: counts and continuous
-    sums add, binary values take the maximum, the variants their smallest and largest, a missing value (a user
-    without events of a metric) counts as none. The running table's rows keep their order, the partial's new
-    users follow in theirs, so the same inputs give the same table."""
-    at = pc.index_in(running["user_id"], value_set=partial["user_id"])  # each running user's row in partial
+    sums add, binary values take the maximum, the variants their smallest and largest; a metric's value is
+    missing exactly when its count is 0. The running table's rows keep their order, the partial's new users
+    follow in theirs, so the same inputs give the same table.
+
+    Numbers are merged in numpy, in place at the returning users' rows; the variant columns (strings) are only
+    rebuilt when a returning user's variant changed, which the contract refuses anyway."""
+    running, partial = running.combine_chunks(), partial.combine_chunks()
+    at = pc.index_in(running["user_id"].combine_chunks(),  # each running user's row in partial (an Array)
+                     value_set=partial["user_id"].combine_chunks())
     returning = at.is_valid()  # the running rows of the day's users
-    rows = at.drop_null()  # and their rows in partial, in running's order
+    rows = at.drop_null().to_numpy()  # their rows in partial, in running's order
+    where = np.flatnonzero(returning.to_numpy(zero_copy_only=False))
     kinds = {f"v{k}": plan.kinds[name] for k, name in enumerate(plan.metrics)}
     columns = {"user_id": running["user_id"]}
     for name in running.column_names[1:]:
-        old, new = running[name].filter(returning), partial[name].take(rows)
-        if name == "first_variant":
-            merged = pc.min_element_wise(old, new)
-        elif name == "last_variant" or kinds.get(name) == "binary":
-            merged = pc.max_element_wise(old, new)
+        if name in ("first_variant", "last_variant"):
+            old, new = running[name].filter(returning), partial[name].take(rows)
+            earlier = pc.less(new, old) if name == "first_variant" else pc.greater(new, old)
+            columns[name] = (running[name] if not pc.any(earlier).as_py() else pc.replace_with_mask(
+                running[name].combine_chunks(), returning, pc.if_else(earlier, new, old).combine_chunks()))
+        elif name in kinds:  # filled in below, once the counts are known
+            continue
         else:
-            merged = pc.coalesce(pc.add(old, new), old, new)
-        columns[name] = pc.replace_with_mask(running[name].combine_chunks(), returning.combine_chunks(),
-                                             merged.combine_chunks())
+            merged = running[name].to_numpy().copy()
+            merged[where] += partial[name].to_numpy()[rows]
+            columns[name] = pa.array(merged)
+    for k, name in enumerate(plan.metrics):
+        binary = plan.kinds[name] == "binary"
+        fill = -np.inf if binary else 0.0  # what a missing value adds: nothing
+        merged = running[f"v{k}"].fill_null(fill).to_numpy().copy()
+        new = partial[f"v{k}"].fill_null(fill).to_numpy()[rows]
+        merged[where] = np.maximum(merged[where], new) if binary else merged[where] + new
+        columns[f"v{k}"] = pa.array(merged, mask=columns[f"n{k}"].to_numpy() == 0)
     seen = np.zeros(partial.num_rows, dtype=bool)
-    seen[rows.to_numpy()] = True
-    updated = pa.table(columns, schema=running.schema)
+    seen[rows] = True
+    updated = pa.table({name: columns[name] for name in running.column_names}, schema=running.schema)
     return pa.concat_tables([updated, partial.filter(pa.array(~seen))]).combine_chunks()
 
 
