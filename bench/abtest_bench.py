@@ -373,8 +373,8 @@ def main(argv: list[str] | None = None) -> None:
         results["incremental"] = incremental(args.events_per_day, args.users)
     if args.scale_events:
         results["scale"] = scale(args.scale_events, args.scale_users)
-    if args.only:  # the other parts' figures of an earlier run stay
-        results = {**(json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}), **results}
+    # the figures of parts not run this time (--only, --scale-events 0) stay from an earlier run
+    results = {**(json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}), **results}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))

@@ -170,6 +170,8 @@ def run(rows: int = ROWS, parts: tuple[str, ...] = ("detection", "process")) -> 
         results |= {**comparison(measured, *DETECTORS), **_agreement(*(measured[d] for d in DETECTORS))}
     if "process" in parts:
         results["whole_process"] = _whole_comparison(_whole_processes(rows))
+    if len(parts) == 1 and RESULTS.is_file():  # the other part's figures of an earlier run stay
+        results = {**json.loads(RESULTS.read_text()), **results}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     return results
