@@ -126,8 +126,8 @@ def _whole_processes(rows: int) -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = {d: Path(tmp, f"{d}.json") for d in DETECTORS}
         cli = str(Path(sys.executable).parent / "findining-mlops")
-        measured["findining_mlops"] = whole_process(
-            [cli, "drift", "--reference", str(reference), "--current", str(current), "--json", str(out["findining_mlops"])])
+        measured["findining_mlops"] = whole_process([cli, "drift", "--reference", str(reference), "--current",
+                                                     str(current), "--json", str(out["findining_mlops"])])
         measured["evidently"] = whole_process(
             [sys.executable, "-m", "bench.drift_bench", "--evidently-process", str(reference), str(current),
              str(out["evidently"])])

@@ -95,7 +95,8 @@ def _launch(command: list[str]) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code:
         raise SystemExit(f"{command[0]} exited with {code}")
-    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "process_peak_mib": usage.ru_maxrss / 1024}
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "process_peak_mib": usage.ru_maxrss / 1024}
 
 
 if __name__ == "__main__":

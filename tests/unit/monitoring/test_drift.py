@@ -419,8 +419,8 @@ def test_string_columns_read_as_categories_are_typed_as_the_strings_evidently_wo
     assert list(compact.columns) == ["city", "review", "band", "nothing", "price"]
     assert strings == {"city", "review", "nothing"}
     evidently_types = Dataset.from_pandas(pd.read_parquet(tmp_path / "frame.parquet")).data_definition
-    assert infer_column_types(compact, strings) == (evidently_types.numerical_columns,
-                                                    evidently_types.categorical_columns) == (["price"], ["city", "band"])
+    evidently = (evidently_types.numerical_columns, evidently_types.categorical_columns)
+    assert infer_column_types(compact, strings) == evidently == (["price"], ["city", "band"])
 
 
 # -- command line -----------------------------------------------------------------------------------
