@@ -151,9 +151,9 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
     one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
 
     Day D's cost is its own events plus one pass over the running table, not a re-aggregation of it: the merge
-    (``merge_users``) finds each of the day's users in the running table by hash, updates those rows in place and
-    appends the new users, all in arrow's vectorised kernels, where a GROUP BY over both tables re-hashed every
-    user and then had to sort them for a stable order.
+    (``merge_users``) looks each running user up in the day's table by hash, updates the returning users' rows in
+    place (numpy) and appends the new users, where a GROUP BY over both tables aggregated every user again and
+    then had to sort them for a stable order.
 
     A re-run of a day writes the same bytes, and the same moments: the tables that sum a user's events, and the
     per-arm sums, are computed by one thread, whose output order and sums depend on the input only; the merge
@@ -165,7 +165,7 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: absql.Plan, day: dat
         def one_thread(sql: str) -> pa.Table:
             engine.connection.execute("SET threads = 1")
             try:
-                return engine.connection.sql(sql).fetch_arrow_table().combine_chunks()
+                return engine.connection.sql(sql).to_arrow_table().combine_chunks()
             finally:
                 engine.connection.execute("RESET threads")
 

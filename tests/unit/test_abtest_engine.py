@@ -107,7 +107,7 @@ def test_merging_a_days_users_into_the_running_table_adds_them_up_and_keeps_its_
     for d, events in enumerate(days):
         engine.connection.register(f"day{d}", abtest._events_table(_frame(events)))
     engine.connection.register("together", abtest._events_table(_frame(days[0] + days[1])))
-    running, partial, scratch = (engine.connection.sql(absql.user_sql(plan, t)).fetch_arrow_table()
+    running, partial, scratch = (engine.connection.sql(absql.user_sql(plan, t)).to_arrow_table()
                                  for t in ("day0", "day1", "together"))
 
     merged = abengine.merge_users(plan, running, partial)
