@@ -2,26 +2,35 @@
 
 Both detectors see the same 1,000,000 x 20 reference and current frames (15 numerical columns, 5 categorical;
 drift in some), generated from the same seed, and both infer the column types themselves, as with defaults.
-Each runs in its own child process so that neither inherits the other's memory, measured as ``bench.measure``
-says: wall and CPU time of the detection alone, and the peak memory it adds above the generated data.
+Measured two ways, as ``bench.measure`` says:
+
+* **detection alone**: each in its own child process so that neither inherits the other's memory, the wall and
+  CPU time of the call, and the peak memory it adds above the generated data;
+* **whole process**, as a user runs it: the frames written once to two parquet files, then
+  ``findining-mlops drift --reference R --current C --json OUT`` against a Python process that reads both files
+  with ``pd.read_parquet`` and runs Evidently's report; time from the process's start to its exit, and its
+  peak resident set. Targets: at most 1/25 of Evidently's time and 1/3 of its memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.measure import ROOT, comparison, in_children, measure
+from bench.measure import ROOT, comparison, in_children, measure, whole_process
 
 ROWS = 1_000_000
 SEED = 7
 DETECTORS = ("findining_mlops", "evidently")
 RESULTS = ROOT / "bench" / "results" / "drift.json"
+TARGETS = {"time_ratio": 1 / 25, "process_peak_ratio": 1 / 3}  # whole process, ours / Evidently's
 
 
 def generate(rows: int = ROWS, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -93,29 +102,115 @@ def _child(detector: str, rows: int, out: Path) -> None:
     out.write_text(json.dumps({**measured, "columns": columns}))
 
 
-def run(rows: int = ROWS) -> dict:
-    """Both detectors in child processes; returns (and writes) the comparison."""
-    measured = in_children("bench.drift_bench", DETECTORS, ["--rows", str(rows)])
-    ours, theirs = measured["findining_mlops"], measured["evidently"]
+def _evidently_process(reference: Path, current: Path, out: Path) -> None:
+    """What a user of Evidently runs: both files read by pandas, the preset's report, its per-column results."""
+    warnings.filterwarnings("ignore")
+    out.write_text(json.dumps(_evidently(pd.read_parquet(reference), pd.read_parquet(current))))
+
+
+def cached_files(rows: int) -> tuple[Path, Path]:
+    """The generated frames as parquet files, written on first use (the whole-process runs read them)."""
+    paths = tuple(Path(tempfile.gettempdir()) / f"findining-drift-bench-{rows}-{SEED}-{side}.parquet"
+                  for side in ("reference", "current"))
+    if not all(p.is_file() for p in paths):
+        for frame, path in zip(generate(rows), paths, strict=False):
+            frame.to_parquet(path.with_suffix(".partial"))
+            path.with_suffix(".partial").rename(path)  # an interrupted run leaves no half file behind
+    return paths
+
+
+def _whole_processes(rows: int) -> dict[str, dict]:
+    """Each detector as its own process, from start to exit, with the per-column results it wrote."""
+    reference, current = cached_files(rows)
+    measured = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = {d: Path(tmp, f"{d}.json") for d in DETECTORS}
+        cli = str(Path(sys.executable).parent / "findining-mlops")
+        measured["findining_mlops"] = whole_process([cli, "drift", "--reference", str(reference), "--current",
+                                                     str(current), "--json", str(out["findining_mlops"])])
+        measured["evidently"] = whole_process(
+            [sys.executable, "-m", "bench.drift_bench", "--evidently-process", str(reference), str(current),
+             str(out["evidently"])])
+        ours = json.loads(out["findining_mlops"].read_text())["columns"]
+        measured["findining_mlops"]["columns"] = {
+            name: {"stattest": c["stattest"], "score": c["score"], "drifted": c["drifted"]} for name, c in ours.items()}
+        measured["evidently"]["columns"] = json.loads(out["evidently"].read_text())
+    return measured
+
+
+def _agreement(ours: dict, theirs: dict) -> dict:
     decisions = [{name: (c["stattest"], c["drifted"]) for name, c in m["columns"].items()} for m in (ours, theirs)]
     disagreements = sorted(n for n in decisions[0].keys() | decisions[1].keys()
                            if decisions[0].get(n) != decisions[1].get(n))
-    results = {
-        "rows": rows,
+    return {
         "columns": len(theirs["columns"]),
-        **comparison(measured, *DETECTORS),
         "decisions_agree": not disagreements,  # same columns, each with the same test and decision
         "disagreements": disagreements,
         "max_score_difference": max(abs(ours["columns"][n]["score"] - c["score"])
                                     for n, c in theirs["columns"].items() if n in ours["columns"]),
         "drifted_columns": sorted(n for n, c in theirs["columns"].items() if c["drifted"]),
     }
+
+
+def _whole_comparison(measured: dict[str, dict]) -> dict:
+    ours, theirs = (measured[d] for d in DETECTORS)
+    share = lambda key: ours[key] / theirs[key]  # noqa: E731
+    return {
+        **{key: {d: measured[d][key] for d in DETECTORS} for key in ("seconds", "cpu_seconds", "process_peak_mib")},
+        "time_ratio": share("seconds"), "cpu_time_ratio": share("cpu_seconds"),
+        "process_peak_ratio": share("process_peak_mib"), **_agreement(ours, theirs),
+    }
+
+
+def run(rows: int = ROWS, parts: tuple[str, ...] = ("detection", "process")) -> dict:
+    """Both detectors measured in ``parts`` (detection alone, whole process); returns (and writes) the comparison."""
+    results: dict = {"rows": rows}
+    if "detection" in parts:
+        measured = in_children("bench.drift_bench", DETECTORS, ["--rows", str(rows)])
+        results |= {**comparison(measured, *DETECTORS), **_agreement(*(measured[d] for d in DETECTORS))}
+    if "process" in parts:
+        results["whole_process"] = _whole_comparison(_whole_processes(rows))
+    if len(parts) == 1 and RESULTS.is_file():  # the other part's figures of an earlier run stay
+        results = {**json.loads(RESULTS.read_text()), **results}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
 def report(results: dict) -> str:
+    lines = [_detection_report(results)] if "time_ratio" in results else []
+    whole = results.get("whole_process")
+    if whole:
+        lines.append(_whole_report(results["rows"], whole))
+    lines.append(f"written to {RESULTS}")
+    return "\n".join(lines)
+
+
+def _agreement_line(results: dict) -> str:
+    return (f"per-column decisions agree: {'yes' if results['decisions_agree'] else 'NO'}"
+            f"{'' if results['decisions_agree'] else ' (' + ', '.join(results['disagreements']) + ')'}; "
+            f"largest score difference {results['max_score_difference']:.1e}; "
+            f"drifted: {', '.join(results['drifted_columns']) or 'none'}")
+
+
+def _whole_report(rows: int, whole: dict) -> str:
+    ours, theirs = DETECTORS
+    met = lambda key: "met" if whole[key] <= TARGETS[key] else "NOT met"  # noqa: E731
+    lines = [f"drift, whole process (findining-mlops drift vs pandas + Evidently), {rows:,} rows x "
+             f"{whole['columns']} columns per file",
+             f"{'':<30}{ours:>16}{theirs:>12}{'ratio':>10}"]
+    for key, ratio, label, form in (("seconds", "time_ratio", "wall time (s)", ".2f"),
+                                    ("cpu_seconds", "cpu_time_ratio", "CPU time (s)", ".2f"),
+                                    ("process_peak_mib", "process_peak_ratio", "process peak (MiB)", ".0f")):
+        lines.append(f"{label:<30}{whole[key][ours]:>16{form}}{whole[key][theirs]:>12{form}}{whole[ratio]:>10.4f}")
+    lines.append(f"time {whole['time_ratio']:.4f} of Evidently's (target <= 1/25: {met('time_ratio')}), "
+                 f"CPU time {whole['cpu_time_ratio']:.4f}; memory {whole['process_peak_ratio']:.3f} of its "
+                 f"(target <= 1/3: {met('process_peak_ratio')})")
+    lines.append(_agreement_line(whole))
+    return "\n".join(lines)
+
+
+def _detection_report(results: dict) -> str:
     ours, theirs = DETECTORS
     rows = [
         ("wall time (s)", f"{results['seconds'][ours]:.2f}", f"{results['seconds'][theirs]:.2f}",
@@ -127,27 +222,28 @@ def report(results: dict) -> str:
         ("process peak (MiB)", f"{results['process_peak_mib'][ours]:.0f}",
          f"{results['process_peak_mib'][theirs]:.0f}", f"{results['process_peak_ratio']:.3f}"),
     ]
-    lines = [f"drift detection, {results['rows']:,} rows x {results['columns']} columns per frame",
+    lines = [f"drift detection alone, {results['rows']:,} rows x {results['columns']} columns per frame",
              f"{'':<30}{ours:>16}{theirs:>12}{'ratio':>10}"]
     lines += [f"{label:<30}{a:>16}{b:>12}{r:>10}" for label, a, b, r in rows]
-    lines.append(f"per-column decisions agree: {'yes' if results['decisions_agree'] else 'NO'}"
-                 f"{'' if results['decisions_agree'] else ' (' + ', '.join(results['disagreements']) + ')'}; "
-                 f"largest score difference {results['max_score_difference']:.1e}; "
-                 f"drifted: {', '.join(results['drifted_columns']) or 'none'}")
-    lines.append(f"written to {RESULTS}")
+    lines.append(_agreement_line(results))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--only", choices=("detection", "process"), help="measure the detection alone, or the "
+                        "whole processes (default: both)")
     parser.add_argument("--child", choices=DETECTORS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--evidently-process", type=Path, nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(args.child, args.rows, args.out)
+    elif args.evidently_process:
+        _evidently_process(*args.evidently_process)
     else:
-        print(report(run(args.rows)))
+        print(report(run(args.rows, (args.only,) if args.only else ("detection", "process"))))
 
 
 if __name__ == "__main__":

@@ -5,12 +5,18 @@ other load on the machine disturbs less. Memory is the peak resident set during 
 the resident set just before it: the kernel's high-water mark is reset
 (``/proc/self/clear_refs``, Linux) after imports and data loading, then ``VmHWM`` is read. The
 whole-process peak (``ru_maxrss``, including the data) is reported too.
+
+``whole_process`` measures a command as a user runs it instead: wall time from its start to its exit, its CPU
+time and its peak resident set, all of the process. It is started by a bare launcher (``python -S -m
+bench.measure``, about 10 MiB) rather than by the bench itself, because Linux carries the starting process's
+high-water mark into the child's ``ru_maxrss`` across fork and exec.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -72,3 +78,27 @@ def comparison(measured: dict[str, dict], ours: str, theirs: str) -> dict:
         "process_peak_mib": {c: measured[c]["process_peak_mib"] for c in (ours, theirs)},
         "process_peak_ratio": share("process_peak_mib"),
     }
+
+
+def whole_process(command: list[str]) -> dict:
+    """``command``'s wall time, CPU time (user + system) and process peak, run from a bare launcher; its
+    standard output goes to standard error. A failing command fails the bench."""
+    launched = subprocess.run([sys.executable, "-S", "-m", "bench.measure", *command], cwd=ROOT, check=True,
+                              stdout=subprocess.PIPE, text=True)
+    return json.loads(launched.stdout)
+
+
+def _launch(command: list[str]) -> dict:
+    start = time.perf_counter()
+    pid = os.posix_spawnp(command[0], command, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, 2, 1)])
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise SystemExit(f"{command[0]} exited with {code}")
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "process_peak_mib": usage.ru_maxrss / 1024}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_launch(sys.argv[1:])))

@@ -80,12 +80,13 @@ def _write(target: Path | None, text: str) -> None:
         target.write_text(text + "\n", encoding="utf-8")
 
 
-def _read_parquet(path: Path, what: str):
+def _read_parquet(path: Path, what: str, read=None):
+    """``read(path)`` (default ``pd.read_parquet``), with an unreadable file named as the ``what`` file."""
     import pandas as pd
     import pyarrow
 
     try:
-        return pd.read_parquet(path)
+        return (read or pd.read_parquet)(path)
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise FindiningError(f"{what} file {path} is not a readable parquet file ({exc})") from exc
 
@@ -219,11 +220,11 @@ def cmd_abtests_show(args) -> int:
 
 
 def cmd_drift(args) -> int:
-    from findining_mlops.drift import detect_drift, render_html_report
+    from findining_mlops.drift import detect_drift, read_parquet, render_html_report
 
-    reference = _read_parquet(args.reference, "reference")
-    current = _read_parquet(args.current, "current")
-    result = detect_drift(reference, current, args.numerical, args.categorical)
+    reference, _ = _read_parquet(args.reference, "reference", read_parquet)
+    current, strings = _read_parquet(args.current, "current", read_parquet)
+    result = detect_drift(reference, current, args.numerical, args.categorical, strings=strings)
     html = None
     if args.html:
         # the report compares exactly the columns that were judged, with the same types

@@ -17,12 +17,12 @@ drifted columns reaches ``drift_share``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial import distance
 
 from findining_mlops.errors import DataValidationError
 
@@ -58,7 +58,32 @@ class DriftResult:
         return asdict(self)
 
 
-def infer_column_types(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+def read_parquet(path: str | Path) -> tuple[pd.DataFrame, frozenset[str]]:
+    """A parquet file as a frame compact enough for a million rows a side, and the names of its string columns.
+
+    ``pd.read_parquet`` makes a Python object of every string (about 60 bytes each, and most of a drift check's
+    memory and read time); here string columns are read dictionary-encoded into pandas categoricals, one small
+    integer per row, and numbers into plain arrays. Evidently would see those columns as strings, not as a
+    category dtype, so their names come back too: ``detect_drift(..., strings=...)`` types them as strings.
+    One column at a time and without pre-buffering the file, so decoding never holds much more than the column
+    (reading the whole table at once peaks near three times the data); the frame keeps one block per column
+    rather than copying them into one. A pandas index stored as columns is left out, as ``pd.read_parquet`` makes
+    it the index.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    strings = [f.name for f in schema if f.name not in index
+               and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    file = pq.ParquetFile(path, read_dictionary=strings, pre_buffer=False)
+    columns = {name: file.read(columns=[name], use_pandas_metadata=False).column(0).to_pandas()
+               for name in schema.names if name not in index}
+    return pd.DataFrame(columns, copy=False), frozenset(strings)
+
+
+def infer_column_types(frame: pd.DataFrame, strings: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """Numerical and categorical columns, by Evidently 0.7's ``infer_column_type`` rules.
 
     Floats are numerical; integers are categorical up to 10 distinct values; bool and category dtypes are
@@ -66,12 +91,16 @@ def infer_column_types(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     text, which Evidently judges with a text classifier that this module does not reproduce, so they are left
     out, like what Evidently itself leaves out of drift: datetimes, unsigned or nullable (``Int64``,
     ``boolean``) integers, and object columns that do not hold strings, such as booleans with missing values.
+
+    ``strings``: category columns that hold a file's strings (``read_parquet``), typed as the object column of
+    strings that Evidently would be given; one without any value is left out, as such an object column is.
     """
-    numerical, categorical, _ = _column_types(frame)
+    numerical, categorical, _ = _column_types(frame, strings)
     return numerical, categorical
 
 
-def _column_types(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[str, pd.Series]]:
+def _column_types(frame: pd.DataFrame, strings: Collection[str] = ()) -> tuple[list[str], list[str],
+                                                                             dict[str, pd.Series]]:
     """``infer_column_types``, plus the value counts it took of string columns, for the drift tests to reuse."""
     numerical: list[str] = []
     categorical: list[str] = []
@@ -83,10 +112,13 @@ def _column_types(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[str, 
             numerical.append(name)
         elif dtype.startswith("int"):
             (categorical if series.nunique() <= INTEGER_CARDINALITY_LIMIT else numerical).append(name)
-        elif dtype in ("bool", "category"):
+        elif dtype == "bool" or (dtype == "category" and name not in strings):
             categorical.append(name)
-        elif dtype in ("string", "str") or (dtype == "object" and _holds_strings(series)):
+        elif name in strings or dtype in ("string", "str") or (dtype == "object" and _holds_strings(series)):
             counts = series.value_counts(sort=False)  # distinct present values and how many are present
+            counts = counts[counts > 0]  # a category column also lists its values that are absent
+            if name in strings and counts.empty:
+                continue
             if len(counts) <= counts.sum() * TEXT_UNIQUE_SHARE:  # more distinct values make it text
                 categorical.append(name)
                 counted[name] = counts
@@ -107,11 +139,12 @@ def detect_drift(
     numerical: list[str] | None = None,
     categorical: list[str] | None = None,
     drift_share: float = 0.5,
+    strings: Collection[str] = (),
 ) -> DriftResult:
     """Per-column and dataset drift of ``current`` against ``reference``.
 
     A list left as None is inferred from ``current`` (as Evidently infers types from the current data),
-    leaving out the columns named in the other list.
+    leaving out the columns named in the other list; ``strings`` as ``infer_column_types`` takes it.
     """
     for side, frame in (("reference", reference), ("current", current)):
         if frame.empty:
@@ -122,7 +155,7 @@ def detect_drift(
         if unseen:  # inferring from the current frame alone would drop them without a word
             raise DataValidationError(f"the current frame has no column {', '.join(map(repr, unseen))} "
                                       "of the reference")
-        inferred_numerical, inferred_categorical, counted = _column_types(current)
+        inferred_numerical, inferred_categorical, counted = _column_types(current, strings)
         named = set(numerical or ()) | set(categorical or ())
         if numerical is None:
             numerical = [c for c in inferred_numerical if c not in named]
@@ -178,6 +211,8 @@ def _numerical_drift(reference: pd.DataFrame, current: pd.DataFrame, name: str) 
         if len(ref_counts) <= FEW_VALUES:
             return _discrete_drift("num", ref_counts, cur_counts)
     if ref.size <= SMALL_REFERENCE:
+        from scipy import stats  # the small reference's tests only: a second to import
+
         p_value = float(stats.ks_2samp(ref, cur).pvalue)
         return ColumnDrift("num", "ks", p_value, P_VALUE_THRESHOLD, p_value <= P_VALUE_THRESHOLD)
     scale = max(float(np.std(ref)), 0.001)
@@ -262,9 +297,11 @@ def _discrete_drift(column_type: str, ref_counts: pd.Series, cur_counts: pd.Seri
     ref, cur = ref_counts.to_numpy(), cur_counts.to_numpy()
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
     if n_ref > SMALL_REFERENCE:
-        score = float(distance.jensenshannon(ref / n_ref, cur / n_cur))
+        score = _jensenshannon(ref / n_ref, cur / n_cur)
         return ColumnDrift(column_type, "jensenshannon", score, DISTANCE_THRESHOLD, score >= DISTANCE_THRESHOLD)
     if len(ref) > 2:
+        from scipy import stats  # the small reference's tests only: a second to import
+
         # expected counts: the reference shares scaled to the current size; a value the reference lacks
         # expects 0, which makes the statistic infinite and p 0 (Evidently's result), not an error
         with np.errstate(divide="ignore"):
@@ -276,6 +313,8 @@ def _discrete_drift(column_type: str, ref_counts: pd.Series, cur_counts: pd.Seri
 
 def _two_proportion_p_value(ref_counts: pd.Series, cur_counts: pd.Series, n_ref: int, n_cur: int) -> float:
     """Two-sided z-test on the share of values other than the smallest one, with Evidently's arithmetic."""
+    from scipy import stats
+
     if len(ref_counts) == 1:  # one value on both sides
         return 1.0
     first = min(ref_counts.index)
@@ -284,6 +323,19 @@ def _two_proportion_p_value(ref_counts: pd.Series, cur_counts: pd.Series, n_ref:
     pooled = float(p_ref * n_ref + p_cur * n_cur) / (n_ref + n_cur)
     z = (p_ref - p_cur) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
     return float(2 * (1 - stats.norm.cdf(np.abs(z))))
+
+
+def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
+    """``scipy.spatial.distance.jensenshannon(p, q)``, the same operations in the same order (equal to rounding,
+    about 1e-13: SciPy's ``rel_entr`` takes its logarithm elsewhere), without importing ``scipy.spatial`` (over
+    half a second and 60 MiB) for one formula. Every value here is present on at least one side, so the mixture
+    is positive wherever ``p`` or ``q`` is."""
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # rel_entr is 0 where a share is 0
+        left = np.where(p > 0, p * np.log(p / m), 0.0)
+        right = np.where(q > 0, q * np.log(q / m), 0.0)
+    return float(np.sqrt((left.sum() + right.sum()) / 2.0))
 
 
 def render_html_report(

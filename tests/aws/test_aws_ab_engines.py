@@ -12,9 +12,7 @@ import pytest
 import requests
 
 from aws_stack import ACCOUNT, REGION
-from findining_mlops.abtest import engine
-from findining_mlops.abtest import queries
-from findining_mlops.abtest import stats
+from findining_mlops.abtest import engine, queries, stats
 from findining_mlops.platform.ports import MetricEvent
 
 TEST_ID = "ab-1"

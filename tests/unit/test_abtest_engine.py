@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from findining_mlops.abtest import engine
-from findining_mlops.abtest import queries
-from findining_mlops.abtest import stats
+from findining_mlops.abtest import engine, queries, stats
 from findining_mlops.platform.ports import MetricEvent
 
 TEST_ID = "t-sql"
@@ -89,15 +87,38 @@ def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_missing_day_before_is_rebu
         platform, recorded):
     plan = stats.sql_plan(CONFIG)
     for offset in range(3):
-        engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
+        first = engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=2)
     keys = [engine.users_key(TEST_ID, last, table) for table in ("partial", "running")]
     before = [platform.store.read_bytes(k) for k in keys]
     again = engine.daily_moments(platform.store, TEST_ID, plan, last, START)
     assert [platform.store.read_bytes(k) for k in keys] == before
+    assert again == first  # the same bits, so the same analysis.json
 
     platform.store.delete_prefix(f"abtests/{TEST_ID}/users/")  # e.g. a backfill that starts at day 3
     _assert_close(engine.daily_moments(platform.store, TEST_ID, plan, last, START), again)
+
+
+def test_merging_a_days_users_into_the_running_table_adds_them_up_and_keeps_its_row_order():
+    plan = stats.sql_plan(CONFIG)
+    duckdb = engine.DuckDB(deterministic=True)
+    rng = np.random.default_rng(3)
+    days = [_day_events(START + timedelta(days=d), rng) for d in range(2)]
+    for d, events in enumerate(days):
+        duckdb.connection.register(f"day{d}", stats._events_table(_frame(events)))
+    duckdb.connection.register("together", stats._events_table(_frame(days[0] + days[1])))
+    running, partial, scratch = (duckdb.connection.sql(queries.user_sql(plan, t)).to_arrow_table()
+                                 for t in ("day0", "day1", "together"))
+
+    merged = engine.merge_users(plan, running, partial)
+
+    assert merged.schema == running.schema
+    users = merged["user_id"].to_pylist()
+    new = [u for u in partial["user_id"].to_pylist() if u not in set(running["user_id"].to_pylist())]
+    assert new and users == running["user_id"].to_pylist() + new  # updated in place, new users after
+    expected = {row["user_id"]: row for row in scratch.to_pylist()}
+    for row in merged.to_pylist():
+        _assert_close(row, expected[row["user_id"]])
 
 
 def test_a_batch_sent_again_is_not_counted_twice(platform, recorded):

@@ -7,7 +7,7 @@ Engines:
   after downloading the few files a day's run needs. The daily run is incremental: day D's per-user partial
   aggregate is computed from day D's files only and merged into day D−1's running aggregate, both kept under
   ``abtests/<test-id>/users/dt=YYYY-MM-DD/{partial,running}.parquet``, so day 14 reads what day 1 reads plus
-  one table of users. A re-run of a day rewrites its two files with the same bytes.
+  one table of users. A re-run of a day rewrites its two files with the same bytes and gives the same figures.
 * **Athena** (``FINDINING_AB_ENGINE=athena``): the same statement, transpiled to Trino, over the Glue table of
   the events on S3, run by a caller-supplied function (the Airflow layer uses the Amazon provider's
   ``AthenaHook``, so this module imports no Airflow).
@@ -23,10 +23,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from findining_mlops.abtest import outcomes
-from findining_mlops.abtest import queries
+from findining_mlops.abtest import outcomes, queries
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import ArtifactStore
 
@@ -141,6 +143,8 @@ def _describe(run, plan: queries.Plan, problem: tuple, events: str, users: str) 
 
 
 def users_key(test_id: str, day: date, table: str) -> str:
+    """Parquet, not Arrow IPC, though IPC reads and writes a million users several times faster: IPC keeps the
+    bytes under null values, which DuckDB leaves undefined, so equal tables could give other bytes."""
     return f"abtests/{test_id}/users/dt={day.isoformat()}/{table}.parquet"
 
 
@@ -148,42 +152,93 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: d
     """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
     one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
 
-    A re-run of a day writes the same bytes. The tables that sum a user's events are computed by one thread, whose
-    output order and sums depend on the input only. The merge adds exactly two values per user, which gives the
-    same bits in any order, so it uses every thread and sorts its result by user."""
+    Day D's cost is its own events plus one pass over the running table, not a re-aggregation of it: the merge
+    (``merge_users``) looks each running user up in the day's table by hash, updates the returning users' rows in
+    place (numpy) and appends the new users, where a GROUP BY over both tables aggregated every user again and
+    then had to sort them for a stable order.
+
+    A re-run of a day writes the same bytes, and the same moments: the tables that sum a user's events, and the
+    per-arm sums, are computed by one thread, whose output order and sums depend on the input only; the merge
+    adds exactly two values per user and keeps the running table's row order."""
     engine = DuckDB()
     with tempfile.TemporaryDirectory(prefix="abtest-") as tmp:
         files = _LocalFiles(store, Path(tmp))
 
-        def kept(name: str, sql: str, one_thread: bool) -> str:
-            """The table ``name``, in memory for the next step and written to the store."""
-            if one_thread:
-                engine.connection.execute("SET threads = 1")
+        def one_thread(sql: str) -> pa.Table:
+            engine.connection.execute("SET threads = 1")
             try:
-                engine.connection.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+                return engine.connection.sql(sql).to_arrow_table().combine_chunks()
             finally:
                 engine.connection.execute("RESET threads")
-            # written by pyarrow from one contiguous table: DuckDB's writer lays out pages after the chunks that its
-            # threads happened to produce, so equal rows could give other bytes
+
+        def kept(name: str, table: pa.Table) -> pa.Table:
+            """``table``, written to the store as ``name``, from one contiguous table, so equal tables give equal
+            bytes whatever chunks the query produced."""
             path = Path(tmp, f"{name}.parquet")
-            pq.write_table(engine.connection.sql(f"SELECT * FROM {name}").fetch_arrow_table().combine_chunks(), path)
+            # a working table read back whole by this module: no statistics (min/max of a million user ids
+            # took half of the write), no compression, no dictionary of distinct user ids; about 60 bytes a user
+            pq.write_table(table, path, compression="none", write_statistics=False,
+                           use_dictionary=["first_variant", "last_variant"])
             store.upload_file(path, users_key(test_id, day, name))
-            return name
+            return table
 
         def events(first: date | None, last: date) -> str:
             return parquet_relation(files.paths(outcomes.part_keys(store, test_id, last, first)))
 
-        partial = kept("partial", queries.user_sql(plan, events(day, day)), one_thread=True)
+        partial = kept("partial", one_thread(queries.user_sql(plan, events(day, day))))
         previous = users_key(test_id, day - timedelta(days=1), "running")
-        earlier = outcomes.part_keys(store, test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
-            merged = queries.merge_sql(plan, parquet_table(files.path(previous)), partial) + " ORDER BY user_id"
-            running = kept("running", merged, one_thread=False)
-        elif earlier:  # no running table of the day before (a backfill, or events before the first day)
-            running = kept("running", queries.user_sql(plan, events(None, day)), one_thread=True)
+            running = merge_users(plan, pq.read_table(files.path(previous)), partial)
+        elif outcomes.part_keys(store, test_id, day - timedelta(days=1)):
+            # no running table of the day before (a backfill, or events before the first day)
+            running = one_thread(queries.user_sql(plan, events(None, day)))
         else:
-            running = kept("running", f"SELECT * FROM {partial}", one_thread=True)
-        return arm_moments(engine.rows, plan, lambda: events(None, day), running)
+            running = partial
+        kept("running", running)
+        engine.connection.register("running", running)
+        engine.connection.execute("SET threads = 1")  # fsum over the users in one order: the same bits
+        return arm_moments(engine.rows, plan, lambda: events(None, day), "running")
+
+
+def merge_users(plan: queries.Plan, running: pa.Table, partial: pa.Table) -> pa.Table:
+    """Two per-user tables (``queries.user_sql``'s shape) combined into one of the same shape: counts and continuous
+    sums add, binary values take the maximum, the variants their smallest and largest; a metric's value is
+    missing exactly when its count is 0. The running table's rows keep their order, the partial's new users
+    follow in theirs, so the same inputs give the same table.
+
+    Numbers are merged in numpy, in place at the returning users' rows; the variant columns (strings) are only
+    rebuilt when a returning user's variant changed, which the contract refuses anyway."""
+    running, partial = running.combine_chunks(), partial.combine_chunks()
+    at = pc.index_in(running["user_id"].combine_chunks(),  # each running user's row in partial (an Array)
+                     value_set=partial["user_id"].combine_chunks())
+    returning = at.is_valid()  # the running rows of the day's users
+    rows = at.drop_null().to_numpy()  # their rows in partial, in running's order
+    where = np.flatnonzero(returning.to_numpy(zero_copy_only=False))
+    kinds = {f"v{k}": plan.kinds[name] for k, name in enumerate(plan.metrics)}
+    columns = {"user_id": running["user_id"]}
+    for name in running.column_names[1:]:
+        if name in ("first_variant", "last_variant"):
+            old, new = running[name].filter(returning), partial[name].take(rows)
+            earlier = pc.less(new, old) if name == "first_variant" else pc.greater(new, old)
+            columns[name] = (running[name] if not pc.any(earlier).as_py() else pc.replace_with_mask(
+                running[name].combine_chunks(), returning, pc.if_else(earlier, new, old).combine_chunks()))
+        elif name in kinds:  # filled in below, once the counts are known
+            continue
+        else:
+            merged = running[name].to_numpy().copy()
+            merged[where] += partial[name].to_numpy()[rows]
+            columns[name] = pa.array(merged)
+    for k, name in enumerate(plan.metrics):
+        binary = plan.kinds[name] == "binary"
+        fill = -np.inf if binary else 0.0  # what a missing value adds: nothing
+        merged = running[f"v{k}"].fill_null(fill).to_numpy().copy()
+        new = partial[f"v{k}"].fill_null(fill).to_numpy()[rows]
+        merged[where] = np.maximum(merged[where], new) if binary else merged[where] + new
+        columns[f"v{k}"] = pa.array(merged, mask=columns[f"n{k}"].to_numpy() == 0)
+    seen = np.zeros(partial.num_rows, dtype=bool)
+    seen[rows] = True
+    updated = pa.table({name: columns[name] for name in running.column_names}, schema=running.schema)
+    return pa.concat_tables([updated, partial.filter(pa.array(~seen))]).combine_chunks()
 
 
 def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: queries.Plan,

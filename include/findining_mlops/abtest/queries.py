@@ -4,8 +4,8 @@ Two levels, as a data engineer would write them:
 
 1. **per user** (``user_sql``): one row per user with, per metric, the number of events and their sum
    (continuous) or maximum (binary), plus the user's smallest and largest variant, which differ exactly when the
-   user is in both arms. These rows are also the daily partial aggregates: ``merge_sql`` combines two such tables
-   into the same shape, so day D's running table is day D−1's merged with day D's partial;
+   user is in both arms. These rows are also the daily partial aggregates: ``abengine.merge_users`` combines two
+   such tables into the same shape, so day D's running table is day D−1's merged with day D's partial;
 2. **per arm** (``arm_sql``): the sufficient statistics of the user values, n, sum and sum of squares per metric,
    and for a CUPED covariate X the moments of X and X·Y, grouped by (smallest variant, largest variant, missing
    user) so the checks of the contract come out of the same pass: a group that is not a single known arm is
@@ -66,21 +66,6 @@ def user_sql(plan: Plan, events: str) -> str:
         if binary:
             columns.append(f"count(*) FILTER (WHERE {of_metric} AND metric_value NOT IN (0, 1)) AS bad{k}")
     return f"SELECT {', '.join(columns)} FROM {events} GROUP BY user_id"
-
-
-def merge_sql(plan: Plan, *user_tables: str) -> str:
-    """Per-user tables (``user_sql``'s shape) combined into one of the same shape and types."""
-    columns = ["user_id", "min(first_variant) AS first_variant", "max(last_variant) AS last_variant",
-               "CAST(sum(events) AS BIGINT) AS events"]
-    for k, name in enumerate(plan.metrics):
-        # a user has one row per table, so plain addition of those few values is exact in any order, where
-        # fsum's compensation term depends on which thread's part comes first
-        columns += [f"CAST(sum(n{k}) AS BIGINT) AS n{k}",
-                    f"{'max' if plan.kinds[name] == 'binary' else 'sum'}(v{k}) AS v{k}"]
-        if plan.kinds[name] == "binary":
-            columns.append(f"CAST(sum(bad{k}) AS BIGINT) AS bad{k}")
-    union = " UNION ALL ".join(f"SELECT * FROM {table}" for table in user_tables)
-    return f"SELECT {', '.join(columns)} FROM ({union}) AS parts GROUP BY user_id"
 
 
 def arm_sql(plan: Plan, users: str) -> str:

@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from evidently import DataDefinition, Dataset, Report
 from evidently.legacy.calculations import stattests
@@ -16,7 +18,7 @@ from evidently.presets import DataDriftPreset
 from scipy.stats import wasserstein_distance
 
 from findining_mlops.cli import main
-from findining_mlops.drift import _sorted_wasserstein, detect_drift, infer_column_types
+from findining_mlops.drift import _sorted_wasserstein, detect_drift, infer_column_types, read_parquet
 from findining_mlops.errors import DataValidationError
 
 STATTEST_NAMES = {t.display_name: t.name for t in (
@@ -375,6 +377,51 @@ def test_frames_without_comparable_columns_are_refused():
     reviews = pd.DataFrame({"review": [f"text {i}" for i in range(20)]})  # free text: not compared
     with pytest.raises(DataValidationError, match="no numerical or categorical columns"):
         detect_drift(reviews, reviews)
+
+
+# -- files read compactly ---------------------------------------------------------------------------
+def _same_result(compact, plain) -> None:
+    assert list(compact.columns) == list(plain.columns)
+    for name, column in plain.columns.items():
+        assert (compact.columns[name].column_type, compact.columns[name].stattest, compact.columns[name].drifted) == (
+            column.column_type, column.stattest, column.drifted), name
+        assert compact.columns[name].score == pytest.approx(column.score, rel=1e-12, abs=1e-12), name
+    assert (compact.dataset_drift, compact.drift_share) == (plain.dataset_drift, plain.drift_share)
+
+
+@pytest.mark.parametrize("name", [n for n in DATASETS if n != "missing_values"])  # its strings hold inf too
+def test_files_read_compactly_give_the_result_of_files_read_by_pandas(name, tmp_path):
+    paths = tmp_path / "reference.parquet", tmp_path / "current.parquet"
+    for frame, path in zip(DATASETS[name](), paths, strict=False):
+        frame.to_parquet(path)
+    (reference, _), (current, strings) = (read_parquet(p) for p in paths)
+    # no Python strings held
+    assert not any(pd.api.types.is_object_dtype(dtype) for dtype in [*reference.dtypes, *current.dtypes])
+
+    _same_result(detect_drift(reference, current, strings=strings),
+                 detect_drift(*(pd.read_parquet(p) for p in paths)))
+
+
+def test_string_columns_read_as_categories_are_typed_as_the_strings_evidently_would_see(tmp_path):
+    n = 40
+    frame = pd.DataFrame({
+        "city": ["hk", "kln"] * (n // 2),  # strings, few values: categorical
+        "review": [f"review {i}" for i in range(n)],  # strings, > 50 % distinct: text, left out
+        "band": pd.Categorical([f"band {i}" for i in range(n)]),  # a stored category dtype: categorical
+        "nothing": pd.Series([None] * n, dtype=object),
+        "price": np.linspace(0, 1, n),
+    }, index=pd.Index([f"row {i}" for i in range(n)], name="row"))  # an index stored as a column
+    table = pa.Table.from_pandas(frame)
+    nothing = table.schema.get_field_index("nothing")  # a string column without a string: left out
+    pq.write_table(table.set_column(nothing, "nothing", pa.nulls(n, pa.string())), tmp_path / "frame.parquet")
+
+    compact, strings = read_parquet(tmp_path / "frame.parquet")
+
+    assert list(compact.columns) == ["city", "review", "band", "nothing", "price"]
+    assert strings == {"city", "review", "nothing"}
+    evidently_types = Dataset.from_pandas(pd.read_parquet(tmp_path / "frame.parquet")).data_definition
+    evidently = (evidently_types.numerical_columns, evidently_types.categorical_columns)
+    assert infer_column_types(compact, strings) == evidently == (["price"], ["city", "band"])
 
 
 # -- command line -----------------------------------------------------------------------------------
