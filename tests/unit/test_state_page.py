@@ -46,8 +46,11 @@ def pipeline(small_data, trained_jobs):
                   str(LAST - timedelta(days=1)))
     platform.experiments.create(test)
     platform.store.write_bytes(f"abtests/t-1/dt={LAST}/analysis.json", json.dumps(
-        {"day": str(LAST), "day_number": 2, "decision": "continue", "users": {"control": 70, "treatment": 30},
-         "metrics": {"sentiment_accuracy": {"difference": 0.012, "ci_low": -0.031, "ci_high": 0.055}}}).encode())
+        {"day": str(LAST), "day_number": 2, "decision": "continue", "outcome": "running",
+         "users": {"control": 70, "treatment": 30},
+         "metrics": {"sentiment_accuracy": {"control": {"mean": 0.8}, "treatment": {"mean": 0.812}, "difference": 0.012,
+                                            "ci_low": -0.031, "ci_high": 0.055, "sequential_p_value": 0.6,
+                                            "significant": False}}}).encode())
     platform.notifications.publish("older alert", "first")
     platform.notifications.publish("[Find Dining MLOps] model_monitoring failed: analyse", "DAG: model_monitoring\nRun: r1")
     return platform, first, second
@@ -88,3 +91,17 @@ def test_the_state_page_shows_each_models_live_version_and_split_history_tests_a
 
 def test_the_index_links_the_state_page(platform):
     assert '<a href="/findining/state">Pipeline state</a>' in TestClient(create_app(lambda: platform)).get("/").text
+
+
+def test_the_demo_summary_page_has_html_tables_not_a_text_dump(pipeline):
+    from findining_mlops.report import demo_summary
+
+    platform, first, _ = pipeline
+    summary = demo_summary(platform, [LAST - timedelta(days=1), LAST], LAST, {"sentiment": {"sent": 5, "errors": 0}},
+                           {}, {"bootstrap": 1.0}, ab_test_id="t-1")
+    page = summary.html_path.read_text()
+    assert "<pre>" not in page
+    assert cells(page, "sentiment")[:2] == [first.display, "Approved"]  # the registry table
+    # the monitoring table: day, drift share, drifted columns, macro-F1, decision
+    assert f"<tr><td>{LAST}</td><td>0</td><td></td><td>0.8</td><td>ok</td></tr>" in page
+    assert "Model registry:" in summary.text and "A/B test shorter <names> (t-1)" in summary.text
