@@ -124,7 +124,7 @@ def history_figure(model: str, history: list[dict], drift_start: date | None = N
     if drift_start is not None:
         figure.add_vline(x=drift_start.isoformat(), line_color="grey")
     day_axis(figure, x)
-    figure.update_yaxes(title_text="drift share", secondary_y=False)
+    figure.update_yaxes(title_text="drift share", range=[0, 1], secondary_y=False)
     figure.update_yaxes(title_text=metric, secondary_y=True)
     marks = ("grey: drift begins; " if drift_start else "") + "red: retraining triggered"
     figure.update_layout(title=f"{model}: daily drift share and {metric} ({marks})", height=380)
@@ -149,7 +149,7 @@ def live_versions(platform: Platform, model: str) -> dict:
     split = [] if endpoint is None else [
         {"variant": v["variant"], "version": platform.registry.get(model, v["version"]).display,
          "traffic_percent": v["traffic_percent"]} for v in endpoint.to_dict()["variants"]]
-    return {"model": model, "endpoint": spec.endpoint_name, "endpoint_status": endpoint.status if endpoint else "none",
+    return {"model": model, "endpoint": spec.endpoint_name, "endpoint_status": endpoint.status if endpoint else "not created",
             "live_version": live.display if live else "none", "split": split}
 
 
