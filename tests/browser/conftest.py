@@ -119,8 +119,10 @@ def browser():
     if not CHROMIUM.is_file():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM}: `apt-get install -y chromium` "
                     "(`make test` installs it when run as root)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # on a busy 2-core machine the UI takes more than expect's default 5 s to load a page's data
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
