@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from findining_airflow.links import StoreReportsLink, TrainingJobLink
-from findining_airflow.reports import REPORTS_URL_PREFIX
+from findining_airflow.reports import REPORTS_URL_PREFIX, STATE_PATH
 
 
 def _platform():
@@ -28,5 +28,6 @@ class FindiningPlugin(AirflowPlugin):
     global_operator_extra_links = [StoreReportsLink()]
     operator_extra_links = [TrainingJobLink()]  # TrainingJobOperator's
     fastapi_apps = [{"app": _reports_app(), "url_prefix": REPORTS_URL_PREFIX, "name": "Find Dining reports"}]
-    # a "Reports" entry in the UI's navigation, next to Browse and Admin
-    external_views = [{"name": "Reports", "href": f"{REPORTS_URL_PREFIX}/", "destination": "nav"}]
+    # "Pipeline state" and "Reports" entries in the UI's navigation, next to Browse and Admin
+    external_views = [{"name": "Pipeline state", "href": f"{REPORTS_URL_PREFIX}{STATE_PATH}", "destination": "nav"},
+                      {"name": "Reports", "href": f"{REPORTS_URL_PREFIX}/", "destination": "nav"}]

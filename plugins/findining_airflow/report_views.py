@@ -4,20 +4,21 @@ Task instances link here (``links.py``) so a drift report or an A/B analysis is 
 the task, on either backend: it reads through the platform's store port, never the file system.
 Only keys under ``reports/`` and ``abtests/`` are served (``reports.readable_key``); a model's
 page (``/models/<model>``) shows its registry versions and rollout history from the registry
-port. Everything is read-only and only for a user logged in to Airflow.
+port; the state page (``/state``) shows the whole pipeline at a glance (``report.state_page``).
+Everything is read-only and only for a user logged in to Airflow.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import mimetypes
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
-from findining_airflow.reports import READABLE_PREFIXES, REPORTS_URL_PREFIX, UnreadableKey, readable_key
+from findining_airflow.reports import (READABLE_PREFIXES, REPORTS_URL_PREFIX, STATE_PATH, UnreadableKey, readable_key,
+                                       view_url)
 
 # The reports' HTML (Evidently, plotly) needs its scripts but must not act as the Airflow UI's
 # origin: a sandbox gives it an opaque origin without the session cookie.
@@ -32,7 +33,17 @@ def create_app(platform_factory: Callable[[], object], authenticated: Callable |
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        return _listing("Find Dining reports", [f"{prefix}/" for prefix in READABLE_PREFIXES])
+        state = f'<p><a href="{REPORTS_URL_PREFIX}{STATE_PATH}">Pipeline state</a>: live versions, the last 30 days ' \
+                'of monitoring, running A/B tests, recent alerts</p>'
+        return _listing("Find Dining reports", [f"{prefix}/" for prefix in READABLE_PREFIXES], before=state)
+
+    @app.get(STATE_PATH, response_class=HTMLResponse)
+    def state() -> HTMLResponse:
+        """Per model the live version and its split and 30 days of monitoring; A/B tests; alerts."""
+        from findining_mlops.report import state_page
+
+        return HTMLResponse(state_page(platform_factory(), report_link=lambda key: view_url("", key)),
+                            headers=REPORT_HEADERS)
 
     @app.get("/files/{path:path}")
     def files(path: str, day: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")) -> Response:
@@ -59,6 +70,7 @@ def create_app(platform_factory: Callable[[], object], authenticated: Callable |
     def model(model: str) -> HTMLResponse:
         """The model's registry versions (with the training job of each) and its rollout history."""
         from findining_mlops.catalog import model_names
+        from findining_mlops.report import PAGE_STYLE, html_table
 
         if model not in model_names():
             raise HTTPException(status_code=404, detail=f"no model {model!r}; the models are {model_names()}")
@@ -67,25 +79,12 @@ def create_app(platform_factory: Callable[[], object], authenticated: Callable |
                      "training_job": v.lineage.get("training_job", ""), "metrics": v.metrics}
                     for v in platform.registry.list_versions(model)]
         rollouts = platform.registry.deployment_history(model)
-        return HTMLResponse(f"<!doctype html><title>{html.escape(model)}</title><h1>{html.escape(model)}</h1>"
-                            f"<h2>Registry versions</h2>{_table(versions)}<h2>Rollout history</h2>{_table(rollouts)}",
-                            headers=REPORT_HEADERS)
+        return HTMLResponse(f"<!doctype html><title>{html.escape(model)}</title>{PAGE_STYLE}"
+                            f"<h1>{html.escape(model)}</h1>"
+                            f"<h2>Registry versions</h2>{html_table(versions)}"
+                            f"<h2>Rollout history</h2>{html_table(rollouts)}", headers=REPORT_HEADERS)
 
     return app
-
-
-def _table(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>none yet</p>"
-    columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
-                   for row in rows)
-    return f"<table border=1><tr>{head}</tr>{body}</table>"
-
-
-def _cell(value) -> str:
-    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
 
 
 def _child(folder: str, key: str) -> str:
@@ -94,8 +93,8 @@ def _child(folder: str, key: str) -> str:
     return folder + (rest.split("/", 1)[0] + "/" if "/" in rest else rest)
 
 
-def _listing(title: str, keys: list[str]) -> HTMLResponse:
+def _listing(title: str, keys: list[str], before: str = "") -> HTMLResponse:
     items = "".join(f'<li><a href="{REPORTS_URL_PREFIX}/files/{html.escape(k)}">{html.escape(k)}</a></li>'
                     for k in keys)
     return HTMLResponse(f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
-                        f"<ul>{items}</ul>", headers=REPORT_HEADERS)
+                        f"{before}<ul>{items}</ul>", headers=REPORT_HEADERS)

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 # The only store prefixes the reports view serves: never models, data or data capture.
 READABLE_PREFIXES = ("reports", "abtests")
 REPORTS_URL_PREFIX = "/findining"
+STATE_PATH = "/state"  # the pipeline's state page, under REPORTS_URL_PREFIX
 # run ids of scheduled and backfilled runs carry their logical date (the day a daily DAG checks)
 _DATED_RUN_ID = re.compile(r"^(?:scheduled|backfill)__(\d{4}-\d{2}-\d{2})T")
 

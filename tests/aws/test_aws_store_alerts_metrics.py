@@ -54,6 +54,16 @@ def test_an_alert_reaches_a_queue_subscribed_to_the_topic_within_snss_limits(aws
     assert envelope["Message"] == "DAG: model_retraining\nRun: manual__1"
 
 
+def test_published_alerts_are_read_back_newest_first_from_the_stores_archive(aws, alerts_queue):
+    """SNS keeps no history: the adapter archives each message under reports/alerts/ for the state page."""
+    ids = [aws.notifications.publish(f"alert {n}", f"message {n}") for n in range(3)]
+    recent = aws.notifications.recent(2)
+    assert [(a["MessageId"], a["Subject"], a["Message"]) for a in recent] == \
+        [(ids[2], "alert 2", "message 2"), (ids[1], "alert 1", "message 1")]
+    assert all(k.startswith("reports/alerts/dt=") for k in aws.store.list_keys("reports/alerts/"))
+    assert aws.notifications.recent(0) == []
+
+
 def test_metrics_go_to_cloudwatch_and_come_back_per_minute(aws):
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     dims = {"EndpointName": "ai-restaurant-recommendation-sentiment-endpoint", "VariantName": "sentiment-v2"}

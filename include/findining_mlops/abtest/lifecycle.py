@@ -318,6 +318,8 @@ def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from findining_mlops.plots import day_axis
+
     metrics = list(test.success_metrics) + list(test.guardrail_metrics)
     figure = make_subplots(rows=len(metrics), cols=1, subplot_titles=[
         f"{m} ({'success' if m in test.success_metrics else 'guardrail'}): treatment − control" for m in metrics])
@@ -328,6 +330,7 @@ def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = 
             error_y={"type": "data", "symmetric": False, "array": [p["ci_high"] - p["difference"] for _, p in points],
                      "arrayminus": [p["difference"] - p["ci_low"] for _, p in points]}), row=row, col=1)
         figure.add_hline(y=0, line_dash="dot", row=row, col=1)
+    day_axis(figure, [a["day"] for a in days])
     figure.update_layout(height=300 * len(metrics), showlegend=False,
                          title=f"A/B test {test.test_name}: {_named(names, test.control_version)} (control) vs "
                                f"{_named(names, test.treatment_version)} (treatment, {test.traffic_split} % of users)")

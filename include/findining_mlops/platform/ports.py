@@ -345,6 +345,10 @@ class Notifications(Protocol):
     def publish(self, subject: str, message: str) -> str:
         """Publish to the alerts topic; returns the message id."""
 
+    def recent(self, limit: int) -> list[dict]:
+        """The newest ``limit`` published messages, newest first, in SNS's shape (``MessageId``,
+        ``Subject``, ``Message``, ``Timestamp``): what the state page shows as recent alerts."""
+
 
 @dataclass
 class Platform:

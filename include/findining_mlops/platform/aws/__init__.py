@@ -29,6 +29,6 @@ def aws_platform(settings: AwsSettings, session: boto3.Session | None = None, co
         registry=SageMakerModelRegistry(clients, settings, store),
         endpoints=SageMakerEndpoints(clients, settings, store),
         metrics=CloudWatchMetrics(clients),
-        notifications=SnsNotifications(clients, settings.alerts_topic_arn),
+        notifications=SnsNotifications(clients, settings.alerts_topic_arn, store),
         abtests=DynamoDBABTests(clients, settings, store),
     )

@@ -1,14 +1,25 @@
-"""The alerts topic on SNS."""
+"""The alerts topic on SNS, with each message archived in the store: SNS keeps no history to
+read back, and the state page shows the recent alerts on either backend."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from datetime import datetime, timedelta, UTC
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from findining_mlops.platform.aws.clients import AwsClients
+
+log = logging.getLogger(__name__)
 
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects
 MESSAGE_LIMIT = 256 * 1024  # bytes; SNS refuses larger messages
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# reports/ so that the read-only monitoring role may read them too; one object per message
+ARCHIVE_PREFIX = "reports/alerts/"
+RECENT_DAYS = 30  # how far back ``recent`` looks
 
 
 def sns_subject(subject: str) -> str:
@@ -25,12 +36,37 @@ def sns_message(message: str) -> str:
     return data[: MESSAGE_LIMIT - len(note.encode())].decode("utf-8", errors="ignore") + note
 
 
+def archive_key(timestamp: datetime, message_id: str) -> str:
+    """``reports/alerts/dt=<day>/<time>-<message id>.json``: a day's keys list in publishing order."""
+    return f"{ARCHIVE_PREFIX}dt={timestamp:%Y-%m-%d}/{timestamp:%H%M%S%f}-{message_id}.json"
+
+
 class SnsNotifications:
-    def __init__(self, clients: AwsClients, topic_arn: str):
+    def __init__(self, clients: AwsClients, topic_arn: str, store):
         self.clients = clients
         self.topic = topic_arn
+        self.store = store
 
     def publish(self, subject: str, message: str) -> str:
-        response = self.clients.sns.publish(TopicArn=self.topic, Message=sns_message(message),
-                                            Subject=sns_subject(subject))
+        subject, message = sns_subject(subject), sns_message(message)
+        response = self.clients.sns.publish(TopicArn=self.topic, Message=message, Subject=subject)
+        now = datetime.now(UTC)
+        record = {"MessageId": response["MessageId"], "TopicArn": self.topic, "Subject": subject, "Message": message,
+                  "Timestamp": now.isoformat(timespec="seconds")}
+        try:
+            self.store.write_bytes(archive_key(now, response["MessageId"]),
+                                   json.dumps(record, ensure_ascii=False).encode())
+        except (ClientError, BotoCoreError) as exc:  # the alert went out: only the page's copy is missing
+            log.warning("alert %s published but not archived under %s: %s", response["MessageId"], ARCHIVE_PREFIX, exc)
         return response["MessageId"]
+
+    def recent(self, limit: int) -> list[dict]:
+        """The archive's newest messages of the last ``RECENT_DAYS`` days, newest first."""
+        found: list[dict] = []
+        today = datetime.now(UTC).date()
+        for back in range(RECENT_DAYS):
+            if len(found) >= limit:
+                break
+            keys = self.store.list_keys(f"{ARCHIVE_PREFIX}dt={today - timedelta(days=back)}/")
+            found += [json.loads(self.store.read_bytes(k)) for k in reversed(keys[-(limit - len(found)):])]
+        return found[:max(limit, 0)]

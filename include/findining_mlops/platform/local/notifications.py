@@ -32,7 +32,8 @@ class LocalNotifications:
         log.warning("alert published to %s: %s", self.path, subject)
         return message_id
 
-    def read(self) -> list[dict]:
-        if not self.path.exists():
+    def recent(self, limit: int) -> list[dict]:
+        if not self.path.exists() or limit <= 0:
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [json.loads(line) for line in reversed(lines[-limit:])]
