@@ -1,6 +1,6 @@
 """Human-readable summaries of the platform's state: text for the terminal, HTML with plots.
 
-Everything is read through the platform ports (store, registry, endpoints, experiments,
+Everything is read through the platform ports (store, registry, endpoints, A/B tests,
 notifications), so the pages are the same on the ``local`` and ``aws`` backends.
 """
 
