@@ -17,6 +17,7 @@ from pathlib import Path
 from findining_mlops.catalog import get_model, model_names
 from findining_mlops.monitoring import report_prefix
 from findining_mlops.platform.ports import Platform
+from findining_mlops.versions import display
 
 BASELINE_OF = {"ndcg_at_10": "popularity_ndcg_at_10", "hit_rate_at_10": "popularity_hit_rate_at_10",
                "macro_f1": "majority_class_macro_f1"}
@@ -295,10 +296,11 @@ def demo_summary(platform: Platform, monitored: list[date], drift_start: date, t
                  ci_figure(test, days).to_html(full_html=False, include_plotlyjs=False)]
 
     endpoints = [{"endpoint": f"{e.name} ({e.status})", "variant": v["variant"], "model": v["model"],
-                  "version": v["version"], "traffic percent": v["traffic_percent"]}
+                  "version": display(platform.registry, v["model"], v["version"]),
+                  "traffic percent": v["traffic_percent"]}
                  for e in platform.endpoints.list_endpoints() for v in e.to_dict()["variants"]]
     lines += ["", "Endpoints:"]
-    lines += [f"  {v['endpoint']} {v['variant']:<22} {v['model']} v{v['version']}  "
+    lines += [f"  {v['endpoint']} {v['variant']:<22} {v['model']} {v['version']}  "
               f"{v['traffic percent']:.0f} % of traffic"
               for v in endpoints]
     body += ["<h2>Endpoints</h2>", html_table(endpoints)]
