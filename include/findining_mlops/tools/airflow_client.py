@@ -4,11 +4,18 @@ tests drive a real Airflow through it, and wait on its DAG runs and backfills.""
 from __future__ import annotations
 
 import json
+import logging
 import time
+import urllib.error
 import urllib.request
 from datetime import date
 
+log = logging.getLogger(__name__)
 POLL_S = 1.0  # how often to ask the API whether runs have finished
+# Airflow's API server answers 503 when its database is busy (SQLite: "database is locked");
+# nothing was written, so the request is sent again after a pause
+BUSY_RETRIES = 5
+BUSY_PAUSE_S = 1.0
 
 
 class AirflowClient:
@@ -22,10 +29,19 @@ class AirflowClient:
         headers = {"Content-Type": "application/json"}
         if authenticated:
             headers["Authorization"] = f"Bearer {self.token()}"
-        request = urllib.request.Request(self.base_url + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in range(BUSY_RETRIES + 1):
+            request = urllib.request.Request(self.base_url + path, method=method, headers=headers, data=data)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as exc:
+                if exc.code != 503 or attempt == BUSY_RETRIES:
+                    raise
+                log.warning("%s %s: Airflow is busy (503: %s); trying again", method, path,
+                            exc.read().decode(errors="replace")[:200])
+                time.sleep(BUSY_PAUSE_S * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     def token(self) -> str:
         if self._token is None:

@@ -1,0 +1,57 @@
+"""The REST client the demo and the UI tests use: a busy Airflow (503) is asked again."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from findining_mlops.tools import airflow_client
+from findining_mlops.tools.airflow_client import AirflowClient
+
+
+def serve(answers: list[int]):
+    """A server that answers POSTs with the given statuses in turn; returns it and its bodies."""
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            status = answers.pop(0)
+            payload = b'{"detail": "database is locked"}' if status == 503 else b'{"id": 7}'
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, received
+
+
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch):
+    monkeypatch.setattr(airflow_client, "BUSY_PAUSE_S", 0.0)
+
+
+def test_a_busy_airflow_is_asked_again_and_the_request_goes_through():
+    server, received = serve([503, 503, 200])
+    client = AirflowClient(f"http://127.0.0.1:{server.server_address[1]}")
+    assert client._request("POST", "/api/v2/backfills", {"dag_id": "d"}, authenticated=False) == {"id": 7}
+    assert received == [{"dag_id": "d"}] * 3
+    server.shutdown()
+
+
+def test_an_airflow_busy_for_too_long_or_another_error_is_raised():
+    server, _ = serve([503] * (airflow_client.BUSY_RETRIES + 1) + [400])
+    client = AirflowClient(f"http://127.0.0.1:{server.server_address[1]}")
+    with pytest.raises(airflow_client.urllib.error.HTTPError, match="503"):
+        client._request("POST", "/x", {}, authenticated=False)
+    with pytest.raises(airflow_client.urllib.error.HTTPError, match="400"):
+        client._request("POST", "/x", {}, authenticated=False)
+    server.shutdown()
