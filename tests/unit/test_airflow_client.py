@@ -1,4 +1,4 @@
-"""The REST client the demo and the UI tests use: a busy Airflow (503) is asked again."""
+"""The REST client the demo and the UI tests use: a busy Airflow database is asked again."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def serve(answers: list[int]):
         def do_POST(self):  # noqa: N802 (http.server's name)
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             status = answers.pop(0)
-            payload = b'{"detail": "database is locked"}' if status == 503 else b'{"id": 7}'
+            payload = {503: b'{"detail": "database is locked"}', 500: b'{"detail": {"reason": "Database error"}}',
+                       200: b'{"id": 7}'}.get(status, b'{"detail": "no"}')
             self.send_response(status)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -40,7 +41,7 @@ def no_pause(monkeypatch):
 
 
 def test_a_busy_airflow_is_asked_again_and_the_request_goes_through():
-    server, received = serve([503, 503, 200])
+    server, received = serve([503, 500, 200])
     client = AirflowClient(f"http://127.0.0.1:{server.server_address[1]}")
     assert client._request("POST", "/api/v2/backfills", {"dag_id": "d"}, authenticated=False) == {"id": 7}
     assert received == [{"dag_id": "d"}] * 3

@@ -12,8 +12,9 @@ from datetime import date
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0  # how often to ask the API whether runs have finished
-# Airflow's API server answers 503 when its database is busy (SQLite: "database is locked");
-# nothing was written, so the request is sent again after a pause
+# A busy metadata database (SQLite's "database is locked") fails the request's transaction: the API
+# server answers 503, or 500 with the reason "Database error". Nothing was written, so the request
+# is sent again after a pause.
 BUSY_RETRIES = 5
 BUSY_PAUSE_S = 1.0
 
@@ -36,10 +37,12 @@ class AirflowClient:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read() or b"{}")
             except urllib.error.HTTPError as exc:
-                if exc.code != 503 or attempt == BUSY_RETRIES:
+                detail = exc.read().decode(errors="replace")
+                busy = exc.code == 503 or (exc.code == 500 and "Database error" in detail)
+                if not busy or attempt == BUSY_RETRIES:
                     raise
-                log.warning("%s %s: Airflow is busy (503: %s); trying again", method, path,
-                            exc.read().decode(errors="replace")[:200])
+                log.warning("%s %s: Airflow's database is busy (%s: %s); trying again", method, path, exc.code,
+                            detail[:200])
                 time.sleep(BUSY_PAUSE_S * 2 ** attempt)
         raise AssertionError("unreachable")
 
