@@ -31,7 +31,8 @@ class AirflowClient:
         if authenticated:
             headers["Authorization"] = f"Bearer {self.token()}"
         data = json.dumps(body).encode() if body is not None else None
-        for attempt in range(BUSY_RETRIES + 1):
+        attempt = 0
+        while True:
             request = urllib.request.Request(self.base_url + path, method=method, headers=headers, data=data)
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
@@ -44,7 +45,7 @@ class AirflowClient:
                 log.warning("%s %s: Airflow's database is busy (%s: %s); trying again", method, path, exc.code,
                             detail[:200])
                 time.sleep(BUSY_PAUSE_S * 2 ** attempt)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def token(self) -> str:
         if self._token is None:
