@@ -213,7 +213,7 @@ def _captured(store: ArtifactStore, module: ModuleType, endpoint: str, variant: 
               end: datetime) -> tuple[pd.DataFrame, int]:
     """Feature rows (with "prediction") of the variant's captured requests in [start, end),
     and how many requests they are; malformed records are skipped and logged."""
-    frames, malformed = [], 0
+    fields, records, malformed = [], 0, 0
     for key in _capture_keys(store, endpoint, variant, start, end):
         for line in store.read_bytes(key).decode("utf-8", errors="replace").splitlines():
             if not line.strip():
@@ -221,12 +221,13 @@ def _captured(store: ArtifactStore, module: ModuleType, endpoint: str, variant: 
             try:
                 record = capture.parse_record(line)
                 if start <= record.inference_time < end:
-                    frames.append(module.captured_rows(record))
+                    fields += module.capture_fields(record)
+                    records += 1
             except (ValueError, KeyError, TypeError):
                 malformed += 1
     if malformed:
         log.warning("skipped %d malformed capture records of %s/%s", malformed, endpoint, variant)
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), len(frames)
+    return (module.capture_features(pd.DataFrame(fields)) if fields else pd.DataFrame()), records
 
 
 def _capture_keys(store: ArtifactStore, endpoint: str, variant: str, start: datetime, end: datetime) -> list[str]:

@@ -93,7 +93,7 @@ def load_capture(platform: Platform, spec: ModelSpec, day: date, policy: Monitor
     marker = f"/{day:%Y/%m/%d}/"
     files = [k for k in platform.store.list_keys(f"datacapture/{spec.endpoint_name}/")
              if marker in k and k.endswith(".jsonl")]
-    frames, malformed, records, per_variant = [], 0, 0, {}
+    fields, variants, malformed, records, per_variant = [], [], 0, 0, {}
     for key in sorted(files):
         variant = key.split("/")[2]
         for line in platform.store.read_bytes(key).decode("utf-8", errors="replace").splitlines():
@@ -101,13 +101,13 @@ def load_capture(platform: Platform, spec: ModelSpec, day: date, policy: Monitor
                 continue
             records += 1
             try:
-                frame = module.captured_rows(parse_record(line))
+                rows = module.capture_fields(parse_record(line))
             except (ValueError, KeyError, TypeError) as exc:
                 malformed += 1
                 log.debug("malformed capture record in %s: %s", key, exc)
                 continue
-            frame["variant"] = variant
-            frames.append(frame)
+            fields += rows
+            variants += [variant] * len(rows)
             per_variant[variant] = per_variant.get(variant, 0) + 1
     if records and malformed / records > policy.max_malformed_share:
         raise DataValidationError(
@@ -115,7 +115,7 @@ def load_capture(platform: Platform, spec: ModelSpec, day: date, policy: Monitor
             f"{policy.max_malformed_share:.0%}) in partition {platform.store.uri(f'datacapture/{spec.endpoint_name}/')}"
             f"<variant>{marker}"
         )
-    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    rows = module.capture_features(pd.DataFrame(fields)).assign(variant=variants) if fields else pd.DataFrame()
     # a stable order: the same day reads into the same frame whatever the file listing order
     if not rows.empty:
         rows = rows.sort_values(["inference_id", *(c for c in ("restaurant_id",) if c in rows)], kind="mergesort",

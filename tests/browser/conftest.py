@@ -57,7 +57,7 @@ class LoggedInClient(AirflowClient):
         return self._token
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     """The demo's Airflow with the project's DAGs and plugins on a small store, asking people
     to log in; yields its REST client, with the user's ``password``, ``home`` (FINDINING_HOME) and
@@ -113,7 +113,7 @@ def cli(airflow, *arguments: str) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Chromium, or a skip that says how to install it (before any Airflow is started)."""
     if not CHROMIUM.is_file():
@@ -139,7 +139,7 @@ def log_in(page, password: str) -> None:
     page.wait_for_url(lambda url: "/auth/" not in url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def logged_in(browser, airflow, tmp_path_factory):
     """A logged-in browser state (the session cookie), from one login through the form."""
     context = browser.new_context(base_url=airflow.base_url)

@@ -77,26 +77,26 @@ def candidate_matrix(request: dict, categories: dict[str, dict[str, int]]) -> np
 
 def request_rows(request: dict) -> pd.DataFrame:
     """Interactions-shaped rows for one request; raises ValueError naming a missing field."""
+    return pd.DataFrame(candidate_rows(request))
+
+
+def candidate_rows(request: dict) -> list[dict]:
+    """One interactions-shaped dict per candidate, as plain Python: a day of captured requests becomes one
+    frame at the end instead of a small frame per request. Raises ValueError naming a missing field."""
     check_request(request)
     prefs = request["user_preferences"]
-    candidates = request["candidates"]
-    return pd.DataFrame(
-        {
-            "user_id": request["user_id"],
-            "home_district": prefs.get("home_district", ""),
-            "request_district": request["district"],
-            "time_of_day": request["time_of_day"],
-            "emotional_state": request["emotional_state"],
-            "pref_cuisines": "|".join(prefs.get("cuisines", [])),
-            "pref_price_level": int(prefs.get("price_level", 2)),
-            "restaurant_id": [c["restaurant_id"] for c in candidates],
-            "cuisine": [c["cuisine"] for c in candidates],
-            "restaurant_district": [c["district"] for c in candidates],
-            "price_level": [c["price_level"] for c in candidates],
-            "rating": [c["rating"] for c in candidates],
-            "distance_km": [c["distance_km"] for c in candidates],
-        }
-    )
+    shared = {
+        "user_id": request["user_id"],
+        "home_district": prefs.get("home_district", ""),
+        "request_district": request["district"],
+        "time_of_day": request["time_of_day"],
+        "emotional_state": request["emotional_state"],
+        "pref_cuisines": "|".join(prefs.get("cuisines", [])),
+        "pref_price_level": int(prefs.get("price_level", 2)),
+    }
+    return [{**shared, "restaurant_id": c["restaurant_id"], "cuisine": c["cuisine"],
+             "restaurant_district": c["district"], "price_level": c["price_level"], "rating": c["rating"],
+             "distance_km": c["distance_km"]} for c in request["candidates"]]
 
 
 def requests_from_interactions(frame: pd.DataFrame) -> list[tuple[str, dict]]:

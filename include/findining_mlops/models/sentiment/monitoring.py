@@ -13,14 +13,20 @@ DRIFT_NUMERICAL = NUMERICAL
 DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
 
 
-def captured_rows(record: CapturedInference) -> pd.DataFrame:
+def capture_fields(record: CapturedInference) -> list[dict]:
+    """The review text, the served label and the join key; ValueError when the request has no text."""
     text = record.request["text"]
     if not isinstance(text, str):
         raise ValueError("captured sentiment request has no text")
-    row = text_features(pd.Series([text]))
-    row["prediction"] = str(record.response["label"])
-    row["inference_id"] = record.inference_id
-    return row
+    return [{"text": text, "prediction": str(record.response["label"]), "inference_id": record.inference_id}]
+
+
+def capture_features(rows: pd.DataFrame) -> pd.DataFrame:
+    """``capture_fields`` rows as feature rows: the text's descriptors, the served label and the join key."""
+    features = text_features(rows["text"])
+    for column in ("prediction", "inference_id"):
+        features[column] = rows[column].to_numpy()
+    return features
 
 
 def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:
