@@ -35,7 +35,7 @@ def frame_requests(spec: ModelSpec, frame: pd.DataFrame) -> list[tuple[str, pd.T
 
 def synthetic_requests(spec: ModelSpec, seed: int, day: date, count: int) -> list[tuple[str, pd.Timestamp, dict]]:
     """``count`` requests of the synthetic world's ``day``, as the app would have sent them."""
-    world = World(seed)
+    world = World.of(seed)
     generators = {"interactions": world.interactions, "reviews": world.reviews, "feedback": world.feedback}
     if spec.dataset not in generators:
         raise EndpointError(f"no synthetic traffic is defined for dataset {spec.dataset!r} of model {spec.name}")

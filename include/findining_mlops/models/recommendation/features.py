@@ -7,6 +7,9 @@ row per candidate.
 
 from __future__ import annotations
 
+import itertools
+import operator
+
 import numpy as np
 import pandas as pd
 
@@ -102,8 +105,11 @@ def candidate_rows(request: dict) -> list[dict]:
 def requests_from_interactions(frame: pd.DataFrame) -> list[tuple[str, dict]]:
     """The app's requests behind logged interactions, as ``(inference_id, request)``."""
     requests = []
-    for inference_id, rows in frame.sort_values(["inference_id", "position"]).groupby("inference_id", sort=True):
-        first = rows.iloc[0]
+    # plain records grouped in order: a pandas group per request cost more than the request itself
+    records = frame.sort_values(["inference_id", "position"]).to_dict("records")
+    for inference_id, group in itertools.groupby(records, key=operator.itemgetter("inference_id")):
+        rows = list(group)
+        first = rows[0]
         requests.append(
             (
                 inference_id,
@@ -119,14 +125,14 @@ def requests_from_interactions(frame: pd.DataFrame) -> list[tuple[str, dict]]:
                     "district": first["request_district"],
                     "candidates": [
                         {
-                            "restaurant_id": r.restaurant_id,
-                            "cuisine": r.cuisine,
-                            "district": r.restaurant_district,
-                            "price_level": int(r.price_level),
-                            "rating": round(float(r.rating), 1),
-                            "distance_km": round(float(r.distance_km), 3),
+                            "restaurant_id": r["restaurant_id"],
+                            "cuisine": r["cuisine"],
+                            "district": r["restaurant_district"],
+                            "price_level": int(r["price_level"]),
+                            "rating": round(float(r["rating"]), 1),
+                            "distance_km": round(float(r["distance_km"]), 3),
                         }
-                        for r in rows.itertuples()
+                        for r in rows
                     ],
                 },
             )

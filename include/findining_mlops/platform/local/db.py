@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterator
@@ -71,9 +73,14 @@ CREATE INDEX IF NOT EXISTS metric_lookup ON metric_data (namespace, name, dimens
 
 
 class StateDB:
+    """Each thread keeps one connection: opening one costs about 40x a small query, and an endpoint
+    reads its weights on every request. In autocommit mode each statement sees the latest commit of any
+    process, as a fresh connection would."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             _add_label_column(conn)
@@ -85,28 +92,28 @@ class StateDB:
         conn.execute("PRAGMA busy_timeout=60000")
         return conn
 
+    def _thread_connection(self) -> sqlite3.Connection:
+        """This thread's connection; a forked child opens its own (a connection must not cross a fork)."""
+        if getattr(self._local, "pid", None) != os.getpid():
+            self._local.conn, self._local.pid = self.connect(), os.getpid()
+        return self._local.conn
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the lock up front, so read-then-write is atomic."""
-        conn = self.connect()
+        conn = self._thread_connection()
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            yield conn
             conn.execute("COMMIT")
-        finally:
-            conn.close()
+        except BaseException:
+            if conn.in_transaction:  # the connection outlives this transaction: never leave one open
+                conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connect()
-        try:
-            yield conn
-        finally:
-            conn.close()
+        yield self._thread_connection()
 
 
 def _add_label_column(conn: sqlite3.Connection) -> None:
