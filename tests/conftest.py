@@ -32,6 +32,18 @@ os.environ.update(
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 START = date(2026, 10, 1)
+# Each of these files shares one long-lived Airflow among its tests (a module-scoped fixture).
+# First in the collection, so that under `--dist loadfile` each starts at once on a worker of its
+# own, in parallel with each other and with everything else.
+LONG_LIVED_AIRFLOW = ("tests/cluster/", "tests/browser/")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(LONG_LIVED_AIRFLOW) if item.nodeid.startswith(prefix)),
+                    len(LONG_LIVED_AIRFLOW))
+
+    items.sort(key=rank)  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)

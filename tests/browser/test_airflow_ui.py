@@ -17,8 +17,7 @@ from playwright.sync_api import expect
 from findining_mlops.catalog import get_model, model_names
 from findining_mlops.platform.local import local_platform
 
-# one worker runs them all, on one Airflow that stops after the last of them
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser-airflow")]
+pytestmark = pytest.mark.slow
 RUN_TIMEOUT = 600  # seconds a triggered run may take on a busy 2-core machine
 
 

@@ -31,8 +31,7 @@ from findining_mlops.tools.airflow_cluster import (
 from findining_mlops.tools.airflow_client import AirflowClient, wait_for_dags
 from simulation import RECOMMENDATION, SENTIMENT, load_dag, write_catalog
 
-# one worker runs them all, on one cluster
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("celery-cluster")]
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 START = date(2026, 10, 1)
 BOOTSTRAP_END = START + timedelta(days=9)  # ten days to train on
