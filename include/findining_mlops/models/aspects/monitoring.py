@@ -10,7 +10,7 @@ from findining_mlops.capture import CapturedInference
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.models.aspects.features import CATEGORICAL, NUMERICAL
 from findining_mlops.models.aspects.train import aspect_f1, indicator
-from findining_mlops.models.sentiment.features import text_features
+from findining_mlops.models.sentiment.features import text_capture_features
 
 DRIFT_NUMERICAL = NUMERICAL
 DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
@@ -26,12 +26,7 @@ def capture_fields(record: CapturedInference) -> list[dict]:
              "predicted_aspects": "|".join(record.response["aspects"]), "inference_id": record.inference_id}]
 
 
-def capture_features(rows: pd.DataFrame) -> pd.DataFrame:
-    """``capture_fields`` rows as feature rows: the text's descriptors, the served aspects and the join key."""
-    features = text_features(rows["text"])
-    for column in ("prediction", "predicted_aspects", "inference_id"):
-        features[column] = rows[column].to_numpy()
-    return features
+capture_features = text_capture_features  # ``capture_fields`` rows: descriptors, the served aspects, the join key
 
 
 def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:

@@ -26,3 +26,9 @@ def text_features(texts: pd.Series) -> pd.DataFrame:
             "language": (cjk > latin).map({True: "yue", False: "en"}),
         }
     )
+
+
+def text_capture_features(rows: pd.DataFrame) -> pd.DataFrame:
+    """Captured text requests as feature rows: the text's descriptors, then every other captured field (the
+    served prediction, the join key) as it came."""
+    return pd.concat([text_features(rows["text"]), rows.drop(columns="text")], axis=1)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from findining_mlops.capture import CapturedInference
 from findining_mlops.metrics import classification_metrics
-from findining_mlops.models.sentiment.features import CATEGORICAL, NUMERICAL, text_features
+from findining_mlops.models.sentiment.features import CATEGORICAL, NUMERICAL, text_capture_features
 
 DRIFT_NUMERICAL = NUMERICAL
 DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
@@ -21,12 +21,7 @@ def capture_fields(record: CapturedInference) -> list[dict]:
     return [{"text": text, "prediction": str(record.response["label"]), "inference_id": record.inference_id}]
 
 
-def capture_features(rows: pd.DataFrame) -> pd.DataFrame:
-    """``capture_fields`` rows as feature rows: the text's descriptors, the served label and the join key."""
-    features = text_features(rows["text"])
-    for column in ("prediction", "inference_id"):
-        features[column] = rows[column].to_numpy()
-    return features
+capture_features = text_capture_features  # ``capture_fields`` rows: descriptors, the served label, the join key
 
 
 def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:

@@ -81,10 +81,10 @@ class StateDB:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            _add_label_column(conn)
-            conn.executescript(SCHEMA)
+        conn = self._thread_connection()
+        conn.execute("PRAGMA journal_mode=WAL")
+        _add_label_column(conn)
+        conn.executescript(SCHEMA)
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
