@@ -160,9 +160,9 @@ def backfill_from_the_dialog(page, dag_id: str, first, last, runs: int) -> None:
     dialog = page.get_by_role("dialog").filter(has_text=f"Run Backfill - {dag_id}")
     for field, day in enumerate((first, last)):
         dialog.get_by_test_id("datetime-input").nth(field).click()
-        picker = page.get_by_role("dialog").filter(has=page.get_by_placeholder("YYYY/MM/DD"))
-        picker.get_by_placeholder("YYYY/MM/DD").fill(f"{day:%Y/%m/%d}")
-        picker.get_by_placeholder("HH:mm").fill("00:00")
+        # the open picker's inputs: a closed picker may stay in the page, hidden
+        page.get_by_placeholder("YYYY/MM/DD").filter(visible=True).fill(f"{day:%Y/%m/%d}")
+        page.get_by_placeholder("HH:mm").filter(visible=True).fill("00:00")
         dialog.get_by_text("Date Range").click()  # closes the picker
     dialog.get_by_text("All Runs", exact=True).click()
     dialog.locator("input[name=max_active_runs]").fill(str(runs))

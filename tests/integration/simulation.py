@@ -9,6 +9,7 @@ import json
 import shutil
 import tarfile
 import time
+from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -75,9 +76,10 @@ class TrainedJobs:
     times over, and a real training job takes seconds. A job whose entry point,
     hyperparameters and data (the snapshot's fingerprint) match one run earlier in the
     session gets a copy of that job's ``model.tar.gz`` and metrics where the job would have
-    put them, instead of a second, identical run. Everything after the training job (the
-    evaluation against the champion, the gate, registration, the baseline, deployment)
-    still runs in the test's own platform.
+    put them, instead of a second, identical run. In the same way, the evaluation's model
+    checks (a child process each, loading a model to score the holdout) give the result of
+    an earlier check of the same files on the same holdout (``checks``). Everything else
+    (the gate, registration, the baseline, deployment) still runs in the test's own platform.
     """
 
     def __init__(self, root: Path):
@@ -99,15 +101,41 @@ class TrainedJobs:
         staging.rename(done)
         return job
 
+    @contextmanager
+    def checks(self):
+        """Within the block, ``retraining``'s model checks are answered from this session's
+        earlier checks of the same model files, holdout and modules."""
+        real = retraining.check_model
+
+        def remembered(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, **options) -> dict:
+            digest = hashlib.sha256(json.dumps([spec.inference_module, spec.training_module, options],
+                                               sort_keys=True).encode())
+            digest.update(holdout.read_bytes())
+            for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+                digest.update(path.relative_to(model_dir).as_posix().encode() + b"\0" + path.read_bytes())
+            result = self.root / f"check-{digest.hexdigest()[:16]}.json"
+            if not result.exists():
+                staging = result.with_suffix(".partial")
+                staging.write_text(json.dumps(real(spec, model_dir, holdout, workdir, **options)))
+                staging.rename(result)
+            return json.loads(result.read_text())
+
+        retraining.check_model = remembered
+        try:
+            yield
+        finally:
+            retraining.check_model = real
+
 
 def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str, reason: str = "bootstrap",
               trained: TrainedJobs | None = None):
-    """What model_retraining does, in one synchronous call; with ``trained``, a job this
-    session already ran on the same data is not run again."""
+    """What model_retraining does, in one synchronous call; with ``trained``, a job (or a model
+    check) this session already ran on the same data is not run again."""
     snapshot = retraining.snapshot_training_data(platform, spec, job_name, end_day)
     training = retraining.training_spec(spec, snapshot)
     job = trained.run(platform, training, snapshot.fingerprint) if trained else run_training_job(platform, training)
-    evaluation = retraining.evaluate_candidates(platform, spec, job, snapshot)
+    with trained.checks() if trained else nullcontext():
+        evaluation = retraining.evaluate_candidates(platform, spec, job, snapshot)
     gate = retraining.quality_gate(spec, evaluation)
     version = retraining.register(platform, spec, job, snapshot, evaluation, gate, reason, "test")
     store_baseline(platform, version)

@@ -31,16 +31,16 @@ REPORTS = ("drift.json", "performance.json", "decision.json")
 
 
 @pytest.fixture
-def sentiment(platform, airflow_db, use_catalog):
+def sentiment(platform, airflow_db, use_catalog, trained_jobs):
     """v1 trained on data up to day 5 and live; v2 trained on data up to day 7, registered,
     not deployed; day 8 served by v1 alone."""
     use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1,
                            "monitoring": {"min_rows": 20, "html_sample_size": 100}})
     generate(platform.store, START, 10, seed=8, requests_per_day=20, reviews_per_day=150)
     spec = get_model("sentiment")
-    bootstrap(platform, spec, START + timedelta(days=5), "job-v1")
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v1", trained=trained_jobs)
     replay_day(platform, spec, SERVED_BY_V1)
-    bootstrap(platform, spec, START + timedelta(days=7), "job-v2")
+    bootstrap(platform, spec, START + timedelta(days=7), "job-v2", trained=trained_jobs)
     return spec
 
 

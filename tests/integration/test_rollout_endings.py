@@ -32,12 +32,12 @@ def deployment_dag(airflow_db, use_catalog):
 
 
 @pytest.fixture
-def two_versions(platform, deployment_dag):
+def two_versions(platform, deployment_dag, trained_jobs):
     """v1 live at 100 %, v2 approved and waiting."""
     generate(platform.store, START, 6, seed=4, requests_per_day=10, reviews_per_day=150)
     spec = get_model("sentiment")
-    bootstrap(platform, spec, START + timedelta(days=5), "job-v1")
-    bootstrap(platform, spec, START + timedelta(days=5), "job-v2")
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v1", trained=trained_jobs)
+    bootstrap(platform, spec, START + timedelta(days=5), "job-v2", trained=trained_jobs)
     return spec
 
 

@@ -74,7 +74,8 @@ AIRFLOW_COMPONENTS = {
     "api-server": ["api-server"],
 }
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-STOP_GRACE_S = 60
+# as `docker compose stop` (10 s): a task cut short is retried by its next run or attempt
+STOP_GRACE_S = 10
 # written into a state directory the demo created, so that it may empty it again next time
 OWNER_MARKER = ".created-by-findining-demo"
 

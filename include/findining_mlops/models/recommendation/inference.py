@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from findining_mlops.models import contract
 from findining_mlops.models.recommendation.features import (
@@ -67,9 +68,16 @@ def input_fn(request_body, request_content_type: str) -> dict:
     return check_request(json.loads(request_body))
 
 
+@cache
+def _thread_pools() -> ThreadpoolController:
+    """The process's native thread pools, found once: ``threadpool_limits`` looks for them on every call, which
+    cost as much as scoring the candidates."""
+    return ThreadpoolController()
+
+
 def predict_fn(request: dict, model: CandidateScorer) -> dict:
     # one request is ~20-50 rows: OpenMP thread start-up would cost more than the trees
-    with threadpool_limits(limits=1):
+    with _thread_pools().limit(limits=1, user_api="openmp"):
         scores = model.scores(request)
     order = scores.argsort()[::-1]
     ids = [c["restaurant_id"] for c in request["candidates"]]
