@@ -13,6 +13,8 @@ from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from findining_mlops import monitoring, retraining
 from findining_mlops.baselines import store_baseline
 from findining_mlops.variants import bootstrap_deploy
@@ -120,11 +122,9 @@ class TrainedJobs:
                 staging.rename(result)
             return json.loads(result.read_text())
 
-        retraining.check_model = remembered
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(retraining, "check_model", remembered)
             yield
-        finally:
-            retraining.check_model = real
 
 
 def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str, reason: str = "bootstrap",
