@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from findining_mlops.abtest import engine, queries, stats
+from findining_mlops.abtest import engine, outcomes, queries, stats
 from findining_mlops.platform.ports import MetricEvent
 
 TEST_ID = "t-sql"
@@ -79,46 +79,62 @@ def test_each_days_merged_analysis_equals_a_from_scratch_analysis_of_every_event
         so_far = [e for e in recorded if e.timestamp.date() <= day]
         _assert_close(merged, stats.analyze(_frame(so_far), CONFIG))
         assert merged["metrics"]["satisfaction"]["cuped"]["variance_reduction"] >= 0
-    # day 2 onwards read only their own day's events: the running table of the day before carries the rest
-    assert platform.store.exists(engine.users_key(TEST_ID, START + timedelta(days=DAYS - 1), "partial"))
+        assert platform.store.exists(engine.running_key(TEST_ID, day))
 
 
-def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_missing_day_before_is_rebuilt_from_the_events(
+def test_a_day_after_the_first_reads_only_its_own_events(platform, recorded):
+    plan = stats.sql_plan(CONFIG)
+    for offset in range(DAYS - 1):
+        engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
+    last = START + timedelta(days=DAYS - 1)
+    for key in outcomes.part_keys(platform.store, TEST_ID, last - timedelta(days=1)):
+        platform.store.path(key).unlink()  # the running table of the day before carries them
+
+    merged = stats.analyze_moments(engine.daily_moments(platform.store, TEST_ID, plan, last, START), CONFIG)
+
+    _assert_close(merged, stats.analyze(_frame(recorded), CONFIG))
+
+
+def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_rebuild_from_every_event_equals_the_daily_chain(
         platform, recorded):
     plan = stats.sql_plan(CONFIG)
     for offset in range(3):
         first = engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=2)
-    keys = [engine.users_key(TEST_ID, last, table) for table in ("partial", "running")]
-    before = [platform.store.read_bytes(k) for k in keys]
+    key = engine.running_key(TEST_ID, last)
+    before = platform.store.read_bytes(key)
     again = engine.daily_moments(platform.store, TEST_ID, plan, last, START)
-    assert [platform.store.read_bytes(k) for k in keys] == before
+    assert platform.store.read_bytes(key) == before
     assert again == first  # the same bits, so the same analysis.json
 
     platform.store.delete_prefix(f"abtests/{TEST_ID}/users/")  # e.g. a backfill that starts at day 3
-    _assert_close(engine.daily_moments(platform.store, TEST_ID, plan, last, START), again)
+    assert engine.daily_moments(platform.store, TEST_ID, plan, last, START) == first
+    assert platform.store.read_bytes(key) == before
 
 
-def test_merging_a_days_users_into_the_running_table_adds_them_up_and_keeps_its_row_order():
+def test_folding_days_into_the_running_table_sums_each_users_events_as_the_per_user_sql_does(platform, recorded):
     plan = stats.sql_plan(CONFIG)
-    duckdb = engine.DuckDB(deterministic=True)
-    rng = np.random.default_rng(3)
-    days = [_day_events(START + timedelta(days=d), rng) for d in range(2)]
-    for d, events in enumerate(days):
-        duckdb.connection.register(f"day{d}", stats._events_table(_frame(events)))
-    duckdb.connection.register("together", stats._events_table(_frame(days[0] + days[1])))
-    running, partial, scratch = (duckdb.connection.sql(queries.user_sql(plan, t)).to_arrow_table()
-                                 for t in ("day0", "day1", "together"))
+    duckdb = engine.DuckDB()
+    days = [[platform.store.path(k) for k in outcomes.part_keys(platform.store, TEST_ID, day, day)]
+            for day in (START, START + timedelta(days=1))]
 
-    merged = engine.merge_users(plan, running, partial)
+    day_by_day = engine.RunningUsers.empty(plan).fold(duckdb, plan, days[0]).fold(duckdb, plan, days[1])
+    at_once = engine.RunningUsers.empty(plan).fold(duckdb, plan, days[0] + days[1])
 
-    assert merged.schema == running.schema
-    users = merged["user_id"].to_pylist()
-    new = [u for u in partial["user_id"].to_pylist() if u not in set(running["user_id"].to_pylist())]
-    assert new and users == running["user_id"].to_pylist() + new  # updated in place, new users after
-    expected = {row["user_id"]: row for row in scratch.to_pylist()}
-    for row in merged.to_pylist():
-        _assert_close(row, expected[row["user_id"]])
+    assert day_by_day.table.equals(at_once.table)
+    users = day_by_day.table.to_pylist()
+    first_seen = list(dict.fromkeys(e.user_id for e in sorted(
+        (e for e in recorded if e.timestamp.date() <= START + timedelta(days=1)), key=lambda e: e.timestamp.date())))
+    assert sorted(u["user_id"] for u in users) == sorted(first_seen)
+    expected = {row["user_id"]: row for row in duckdb.rows(queries.user_sql(
+        plan, engine.parquet_relation(days[0] + days[1])))}
+    for user in users:
+        sql = expected[user["user_id"]]
+        assert user["arms"] == sql["arms"]
+        assert user["events"] == sql["events"]
+        for k in range(len(plan.metrics)):
+            assert user[f"n{k}"] == sql[f"n{k}"]
+            assert user[f"v{k}"] == pytest.approx(sql[f"v{k}"] or 0.0, rel=1e-12)
 
 
 def test_a_batch_sent_again_is_not_counted_twice(platform, recorded):
@@ -129,14 +145,24 @@ def test_a_batch_sent_again_is_not_counted_twice(platform, recorded):
     _assert_close(engine.daily_moments(platform.store, TEST_ID, plan, START, START), first)
 
 
-def test_broken_events_in_the_files_are_named_by_the_daily_analysis(platform, recorded):
-    stray = MetricEvent("x", TEST_ID, "u1", "control", "latency_ms", 100.0,
-                        datetime(2026, 11, 3, 10, tzinfo=UTC))  # u1 is a treatment user
-    platform.abtests.record([stray])
+@pytest.mark.parametrize(("user", "variant", "metric", "value", "message"), [
+    ("u1", "control", "latency_ms", 100.0, "1 users appear in both variants, e.g. 'u1'"),  # u1 is a treatment user
+    ("u2", "holdout", "latency_ms", 100.0, r"variant values other than 'control' and 'treatment': \['holdout'\]"),
+    ("u2", "control", "converted", 2.0, "binary metric 'converted' has values other than 0 and 1 in 1 rows"),
+    ("u2", "control", "satisfaction", float("inf"), "metric_value is not a finite number in 1 rows"),
+])
+def test_broken_events_in_the_files_are_named_by_the_daily_analysis_and_no_table_is_kept(
+        platform, recorded, user, variant, metric, value, message):
+    broken_day = START + timedelta(days=2)
+    platform.abtests.record([MetricEvent("x", TEST_ID, user, variant, metric, value,
+                                         datetime(2026, 11, 3, 10, tzinfo=UTC))])
     plan = stats.sql_plan(CONFIG)
     engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=1), START)
-    with pytest.raises(stats.DataValidationError, match="1 users appear in both variants, e.g. 'u1'"):
-        engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=2), START)
+    with pytest.raises(stats.DataValidationError, match=message):
+        engine.daily_moments(platform.store, TEST_ID, plan, broken_day, START)
+    assert not platform.store.exists(engine.running_key(TEST_ID, broken_day))
+    with pytest.raises(stats.DataValidationError, match=message):  # the next day finds the same events again
+        engine.daily_moments(platform.store, TEST_ID, plan, broken_day + timedelta(days=1), START)
 
 
 def test_the_one_sql_source_is_valid_trino_for_athena():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -26,7 +27,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from findining_mlops.abtest import outcomes, queries
 from findining_mlops.errors import DataValidationError
@@ -51,6 +51,12 @@ class DuckDB:
         self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
                                                  **({"threads": 1} if deterministic else {})})
 
+    def __enter__(self) -> DuckDB:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.connection.close()  # its memory and threads now, not whenever the collector gets to them
+
     def rows(self, sql: str) -> Rows:
         result = self.connection.sql(sql)
         names = [d[0] for d in result.description]
@@ -70,22 +76,23 @@ def parquet_table(*paths: Path) -> str:
     return f"read_parquet([{files}], hive_partitioning = false)"
 
 
-def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str | Callable[[], str],
-                users: str | None = None) -> dict:
-    """Per arm, the users in the test and each metric's moments, from ``events`` (or the per-user table ``users``
-    when given), or a DataValidationError that names what in the events breaks the contract.
-
-    ``events`` may be a function that returns the relation: with ``users`` given, the events are only read again
-    when a check fails and has to name the offending rows."""
-    rows = run(queries.arm_sql(plan, users) if users else queries.analysis_sql(plan, events))
+def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str) -> dict:
+    """Per arm, the users in the test and each metric's moments, from ``events``, or a DataValidationError that
+    names what in the events breaks the contract."""
+    rows = run(queries.analysis_sql(plan, events))
     problem = _problem(plan, rows)
     if problem:
-        relation = events() if callable(events) else events
-        raise DataValidationError(_describe(run, plan, problem, relation,
-                                            users or f"({queries.user_sql(plan, relation)})"))
+        users = f"({queries.user_sql(plan, events)})"
+        raise DataValidationError(_describe(run, plan, problem, events, lambda: next(iter(
+            run(queries.both_arms_example_sql(users))[0].values()))))
+    return _moments(plan, rows)
+
+
+def _moments(plan: queries.Plan, rows: Rows) -> dict:
+    """Per arm, the users in the test and each metric's moments, from per-arm rows that passed the checks."""
     moments = {}
     for variant in queries.VARIANTS:
-        group = [r for r in rows if r["first_variant"] == r["last_variant"] == variant and not r["no_user"]]
+        group = [r for r in rows if r["arms"] == queries.ARM_BITS[variant] and not r["no_user"]]
         row = group[0] if group else {}
         moments[variant] = {"events": int(row.get("events") or 0), "in_test": int(row.get("in_test") or 0),
                             "metrics": {name: _metric_moments(plan, row, name) for name in plan.metrics}}
@@ -104,12 +111,12 @@ def _metric_moments(plan: queries.Plan, row: dict, name: str) -> dict:
 
 def _problem(plan: queries.Plan, rows: Rows) -> tuple | None:
     """The first way the per-arm groups break the contract, from the aggregates alone."""
-    if any(r["first_variant"] not in queries.VARIANTS or r["last_variant"] not in queries.VARIANTS for r in rows):
+    if any(int(r["arms"]) & queries.OTHER_VARIANT for r in rows):
         return ("variants",)
     without_user = sum(int(r["events"]) for r in rows if r["no_user"])
     if without_user:
         return ("no_user", without_user)
-    in_both = sum(int(r["users"]) for r in rows if r["first_variant"] != r["last_variant"])
+    in_both = sum(int(r["users"]) for r in rows if int(r["arms"]) == CONTROL | TREATMENT)
     if in_both:
         return ("both", in_both)
     sums = [v for r in rows for key, v in r.items() if key.startswith(("sum", "squares", "cov_")) and v is not None]
@@ -122,7 +129,7 @@ def _problem(plan: queries.Plan, rows: Rows) -> tuple | None:
     return None
 
 
-def _describe(run, plan: queries.Plan, problem: tuple, events: str, users: str) -> str:
+def _describe(run, plan: queries.Plan, problem: tuple, events: str, example_in_both: Callable[[], str]) -> str:
     """The message for a problem, naming the offending values found by a query of the rows."""
     kind, *details = problem
     if kind == "variants":
@@ -131,8 +138,7 @@ def _describe(run, plan: queries.Plan, problem: tuple, events: str, users: str) 
     if kind == "no_user":
         return f"{details[0]} events have no user_id"
     if kind == "both":
-        example = next(iter(run(queries.both_arms_example_sql(users))[0].values()))
-        return f"{details[0]} users appear in both variants, e.g. {example!r}"
+        return f"{details[0]} users appear in both variants, e.g. {example_in_both()!r}"
     if kind == "non_finite":
         counts = run(queries.non_finite_sql(plan, events))
         return "metric_value is not a finite number in " + (", ".join(
@@ -142,103 +148,185 @@ def _describe(run, plan: queries.Plan, problem: tuple, events: str, users: str) 
     return f"binary metric {name!r} has values other than 0 and 1 in {bad} rows, e.g. {examples}"
 
 
-def users_key(test_id: str, day: date, table: str) -> str:
-    """Parquet, not Arrow IPC, though IPC reads and writes a million users several times faster: IPC keeps the
-    bytes under null values, which DuckDB leaves undefined, so equal tables could give other bytes."""
-    return f"abtests/{test_id}/users/dt={day.isoformat()}/{table}.parquet"
+def running_key(test_id: str, day: date) -> str:
+    """The running per-user table of every event up to the end of ``day``."""
+    return f"abtests/{test_id}/users/dt={day.isoformat()}/running.arrow"
 
 
 def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: date, first_day: date) -> dict:
-    """The moments of every event up to the end of ``day``, merging ``day``'s partial aggregate into the running
-    one of the day before (computed from all days up to ``day`` when there is none, as on ``first_day``).
+    """The moments of every event up to the end of ``day``: day D's events folded into day D−1's running per-user
+    table (``RunningUsers``), or every event up to ``day`` folded into an empty one on ``first_day`` and when the
+    day before has no table (a backfill that starts later).
 
-    Day D's cost is its own events plus one pass over the running table, not a re-aggregation of it: the merge
-    (``merge_users``) looks each running user up in the day's table by hash, updates the returning users' rows in
-    place (numpy) and appends the new users, where a GROUP BY over both tables aggregated every user again and
-    then had to sort them for a stable order.
-
-    A re-run of a day writes the same bytes, and the same moments: the tables that sum a user's events, and the
-    per-arm sums, are computed by one thread, whose output order and sums depend on the input only; the merge
-    adds exactly two values per user and keeps the running table's row order."""
-    engine = DuckDB()
-    with tempfile.TemporaryDirectory(prefix="abtest-") as tmp:
+    Day D's cost is its own events plus one read and one write of the running table, whatever D is. The table is
+    kept on the store as ``running_key``; a re-run of a day writes the same bytes and gives the same moments, and
+    a table rebuilt from every event equals the day-by-day one bit for bit, because each user's sums add the events
+    in the order of their files and rows whichever way the days are grouped."""
+    with tempfile.TemporaryDirectory(prefix="abtest-") as tmp, DuckDB() as engine:
         files = _LocalFiles(store, Path(tmp))
-
-        def one_thread(sql: str) -> pa.Table:
-            engine.connection.execute("SET threads = 1")
-            try:
-                return engine.connection.sql(sql).to_arrow_table().combine_chunks()
-            finally:
-                engine.connection.execute("RESET threads")
-
-        def kept(name: str, table: pa.Table) -> pa.Table:
-            """``table``, written to the store as ``name``, from one contiguous table, so equal tables give equal
-            bytes whatever chunks the query produced."""
-            path = Path(tmp, f"{name}.parquet")
-            # a working table read back whole by this module: no statistics (min/max of a million user ids
-            # took half of the write), no compression, no dictionary of distinct user ids; about 60 bytes a user
-            pq.write_table(table, path, compression="none", write_statistics=False,
-                           use_dictionary=["first_variant", "last_variant"])
-            store.upload_file(path, users_key(test_id, day, name))
-            return table
-
-        def events(first: date | None, last: date) -> str:
-            return parquet_relation(files.paths(outcomes.part_keys(store, test_id, last, first)))
-
-        partial = kept("partial", one_thread(queries.user_sql(plan, events(day, day))))
-        previous = users_key(test_id, day - timedelta(days=1), "running")
+        previous = running_key(test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
-            running = merge_users(plan, pq.read_table(files.path(previous)), partial)
-        elif outcomes.part_keys(store, test_id, day - timedelta(days=1)):
-            # no running table of the day before (a backfill, or events before the first day)
-            running = one_thread(queries.user_sql(plan, events(None, day)))
+            running, keys = RunningUsers.read(files.path(previous)), outcomes.part_keys(store, test_id, day, day)
         else:
-            running = partial
-        kept("running", running)
-        engine.connection.register("running", running)
-        engine.connection.execute("SET threads = 1")  # fsum over the users in one order: the same bits
-        return arm_moments(engine.rows, plan, lambda: events(None, day), "running")
+            running, keys = RunningUsers.empty(plan), outcomes.part_keys(store, test_id, day)
+        running = running.fold(engine, plan, files.paths(keys))
+        path = Path(tmp, "running.arrow")
+        with ThreadPoolExecutor(1) as writer:
+            written = writer.submit(running.write, path)  # meanwhile the checks and the sums, on this thread
+            moments = running.moments(engine.rows, plan, lambda: parquet_relation(
+                files.paths(outcomes.part_keys(store, test_id, day))))
+            written.result()
+        store.upload_file(path, running_key(test_id, day))  # only a table that passed the checks is kept
+        return moments
 
 
-def merge_users(plan: queries.Plan, running: pa.Table, partial: pa.Table) -> pa.Table:
-    """Two per-user tables (``queries.user_sql``'s shape) combined into one of the same shape: counts and continuous
-    sums add, binary values take the maximum, the variants their smallest and largest; a metric's value is
-    missing exactly when its count is 0. The running table's rows keep their order, the partial's new users
-    follow in theirs, so the same inputs give the same table.
+class RunningUsers:
+    """Every user seen so far, one row each in order of first appearance: the user id, the number of events, the
+    arms seen (``CONTROL``/``TREATMENT`` bits) and per metric k the count ``n{k}`` and the sum (continuous) or
+    maximum (binary) ``v{k}`` of its values.
 
-    Numbers are merged in numpy, in place at the returning users' rows; the variant columns (strings) are only
-    rebuilt when a returning user's variant changed, which the contract refuses anyway."""
-    running, partial = running.combine_chunks(), partial.combine_chunks()
-    at = pc.index_in(running["user_id"].combine_chunks(),  # each running user's row in partial (an Array)
-                     value_set=partial["user_id"].combine_chunks())
-    returning = at.is_valid()  # the running rows of the day's users
-    rows = at.drop_null().to_numpy()  # their rows in partial, in running's order
-    where = np.flatnonzero(returning.to_numpy(zero_copy_only=False))
-    kinds = {f"v{k}": plan.kinds[name] for k, name in enumerate(plan.metrics)}
-    columns = {"user_id": running["user_id"]}
-    for name in running.column_names[1:]:
-        if name in ("first_variant", "last_variant"):
-            old, new = running[name].filter(returning), partial[name].take(rows)
-            earlier = pc.less(new, old) if name == "first_variant" else pc.greater(new, old)
-            columns[name] = (running[name] if not pc.any(earlier).as_py() else pc.replace_with_mask(
-                running[name].combine_chunks(), returning, pc.if_else(earlier, new, old).combine_chunks()))
-        elif name in kinds:  # filled in below, once the counts are known
-            continue
-        else:
-            merged = running[name].to_numpy().copy()
-            merged[where] += partial[name].to_numpy()[rows]
-            columns[name] = pa.array(merged)
-    for k, name in enumerate(plan.metrics):
-        binary = plan.kinds[name] == "binary"
-        fill = -np.inf if binary else 0.0  # what a missing value adds: nothing
-        merged = running[f"v{k}"].fill_null(fill).to_numpy().copy()
-        new = partial[f"v{k}"].fill_null(fill).to_numpy()[rows]
-        merged[where] = np.maximum(merged[where], new) if binary else merged[where] + new
-        columns[f"v{k}"] = pa.array(merged, mask=columns[f"n{k}"].to_numpy() == 0)
-    seen = np.zeros(partial.num_rows, dtype=bool)
-    seen[rows] = True
-    updated = pa.table({name: columns[name] for name in running.column_names}, schema=running.schema)
-    return pa.concat_tables([updated, partial.filter(pa.array(~seen))]).combine_chunks()
+    These are ``queries.user_sql``'s columns in a form that a day's events update in place: DuckDB matches each
+    event to its user's row (a hash join on the user id, on every thread, the only work on strings), and numpy
+    adds the events up in their file order (``np.add.at``), so the table depends on the events alone."""
+
+    def __init__(self, table: pa.Table, events_without_user: int = 0,
+                 bad_binary_values: dict[str, int] | None = None):
+        self.table = table.combine_chunks()
+        # what the last fold found that the contract refuses and no user's row holds (another variant value is an
+        # arms bit): a table with any of it is never kept, so the next day's analysis, without a table of the
+        # day before, finds the same events again
+        self.events_without_user = events_without_user
+        self.bad_binary_values = bad_binary_values or {}
+
+    @classmethod
+    def empty(cls, plan: queries.Plan) -> RunningUsers:
+        return cls(pa.table({name: pa.array([], type=kind) for name, kind in _columns(plan)}))
+
+    @classmethod
+    def read(cls, path: Path) -> RunningUsers:
+        with pa.memory_map(str(path)) as source:
+            return cls(pa.ipc.open_file(source).read_all())
+
+    def write(self, path: Path) -> None:
+        """Arrow IPC, uncompressed, one record batch: no nulls, so equal tables are equal bytes."""
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, self.table.schema) as writer:
+            writer.write_table(self.table, max_chunksize=max(self.table.num_rows, 1))
+
+    def fold(self, engine: DuckDB, plan: queries.Plan, paths: list[Path]) -> RunningUsers:
+        """This table with the events of the part files ``paths`` (in that order) added; a new user gets the next
+        row, in order of their first event."""
+        if not paths:
+            return self
+        users = self.table.num_rows
+        connection = engine.connection
+        connection.register("known", pa.table({"user_id": self.table["user_id"],
+                                               "row": pa.array(np.arange(users, dtype=np.int64))}))
+        matched = connection.sql(queries.matched_events_sql(plan, parquet_table(*paths), "known")).to_arrow_table()
+        matched = matched.combine_chunks()  # numpy views of its columns from here on
+        row = matched["row"].to_numpy().copy()
+        unmatched = np.flatnonzero(row < 0)
+        unmatched_events = matched.take(unmatched)
+        connection.register("unmatched", unmatched_events)
+        new = connection.sql(queries.new_users_sql("unmatched")).to_arrow_table()
+        new_row = pc.index_in(unmatched_events["user_id"], value_set=new["user_id"].combine_chunks())
+        row[unmatched] = np.where(new_row.is_valid().to_numpy(zero_copy_only=False),
+                                  users + new_row.fill_null(0).to_numpy(), -1)  # -1: the event has no user_id
+
+        # back to the files' order, in which each user's values add up: DuckDB's threads return any order
+        place = matched["place"].to_numpy()
+        file_index = place >> 32
+        first_of_file = np.concatenate(([0], np.cumsum(np.bincount(file_index, minlength=len(paths)))))
+        at = first_of_file[file_index] + (place & 0xFFFF_FFFF)
+        arm, metric, value, row = (_scattered(column, at) for column in (
+            matched["arm"].to_numpy(), matched["metric"].to_numpy(), matched["value"].to_numpy(), row))
+
+        columns = {name: np.concatenate([self.table[name].to_numpy(), np.zeros(new.num_rows, kind.to_pandas_dtype())])
+                   for name, kind in _columns(plan)[1:]}
+        known = row >= 0  # an event without a user_id has no row; the checks refuse it
+        if not known.all():
+            row, arm, metric, value = row[known], arm[known], metric[known], value[known]
+        total = users + new.num_rows
+        # counts and arms are exact in any order: one bincount of (user, metric) pairs, one scatter of (user, arm)
+        per_metric = np.bincount(row * (len(plan.metrics) + 1) + (metric + 1),
+                                 minlength=total * (len(plan.metrics) + 1)).reshape(total, -1)
+        columns["events"] += per_metric.sum(axis=1, dtype=np.int32)
+        seen = np.zeros((total, queries.OTHER_VARIANT + 1), dtype=bool)
+        seen[row, arm] = True
+        for bit in (CONTROL, TREATMENT, queries.OTHER_VARIANT):
+            columns["arms"] |= seen[:, bit] * np.uint8(bit)
+        bad = {}
+        for k, name in enumerate(plan.metrics):
+            columns[f"n{k}"] += per_metric[:, k + 1].astype(np.int32)
+            of_metric = metric == k
+            rows, values = row[of_metric], value[of_metric]
+            if plan.kinds[name] == "binary":
+                np.maximum.at(columns[f"v{k}"], rows, values)
+                bad[name] = int(np.count_nonzero(~((values == 0) | (values == 1))))
+            else:  # a user's sum adds their events in file order, however the days are grouped
+                np.add.at(columns[f"v{k}"], rows, values)
+        user_ids = pa.concat_arrays([self.table["user_id"].combine_chunks(), new["user_id"].combine_chunks()])
+        return RunningUsers(pa.table({"user_id": user_ids, **columns}), int(np.count_nonzero(~known)), bad)
+
+    def moments(self, run: Callable[[str], Rows], plan: queries.Plan, events: Callable[[], str]) -> dict:
+        """``arm_moments``' result from this table: per arm, ``queries.arm_sql``'s sums over its users (numpy's
+        pairwise sums, in row order), with the same checks of the contract."""
+        rows = self._arm_rows(plan)
+        if self.events_without_user:
+            rows.append({"arms": 0, "no_user": True, "users": 1, "events": self.events_without_user})
+        problem = _problem(plan, rows) or next(
+            (("binary", name, n) for name, n in self.bad_binary_values.items() if n), None)
+        if problem:
+            both = self.table["user_id"].filter(pa.array(self.table["arms"].to_numpy() == CONTROL | TREATMENT))
+            raise DataValidationError(_describe(run, plan, problem, events(), lambda: pc.min(both).as_py()))
+        return _moments(plan, rows)
+
+    def _arm_rows(self, plan: queries.Plan) -> Rows:
+        column = {name: self.table[name].to_numpy() for name in self.table.column_names[1:]}
+        arms = column["arms"]
+        has, y = {}, {}
+        for k, name in enumerate(plan.metrics):
+            n, v = column[f"n{k}"], column[f"v{k}"]
+            has[k] = n > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y[k] = v if plan.kinds[name] == "binary" else v / n  # only read where has[k]
+        in_test = np.logical_or.reduce([has[plan.column(name)] for name in plan.tested])
+        rows = []
+        for bits in np.flatnonzero(np.bincount(arms)):
+            of_arm = arms == bits
+            row = {"arms": int(bits), "no_user": False,
+                   "users": int(np.count_nonzero(of_arm)), "events": int(column["events"][of_arm].sum()),
+                   "in_test": int(np.count_nonzero(in_test & of_arm))}
+            for k in range(len(plan.metrics)):
+                values = y[k][has[k] & of_arm]
+                row |= {f"users{k}": len(values), f"sum{k}": float(values.sum()),
+                        f"squares{k}": float(np.square(values).sum())}
+            for name, covariate in plan.covariates.items():
+                k, c = plan.column(name), plan.column(covariate)
+                both = has[k] & has[c] & of_arm
+                metric, covariate_values = y[k][both], y[c][both]
+                row |= {f"cov_users{k}": len(metric), f"cov_sum{k}": float(covariate_values.sum()),
+                        f"cov_squares{k}": float(np.square(covariate_values).sum()),
+                        f"cov_products{k}": float((covariate_values * metric).sum()),
+                        f"cov_metric_sum{k}": float(metric.sum())}
+            rows.append(row)
+        return rows
+
+
+def _scattered(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The values placed at ``at``."""
+    placed = np.empty_like(values)
+    placed[at] = values
+    return placed
+
+
+CONTROL, TREATMENT = queries.ARM_BITS["control"], queries.ARM_BITS["treatment"]
+
+
+def _columns(plan: queries.Plan) -> list[tuple[str, pa.DataType]]:
+    columns = [("user_id", pa.string()), ("events", pa.int32()), ("arms", pa.uint8())]
+    for k in range(len(plan.metrics)):
+        columns += [(f"n{k}", pa.int32()), (f"v{k}", pa.float64())]
+    return columns
 
 
 def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: queries.Plan,

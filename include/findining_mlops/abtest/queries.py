@@ -3,20 +3,21 @@
 Two levels, as a data engineer would write them:
 
 1. **per user** (``user_sql``): one row per user with, per metric, the number of events and their sum
-   (continuous) or maximum (binary), plus the user's smallest and largest variant, which differ exactly when the
-   user is in both arms. These rows are also the daily partial aggregates: ``abengine.merge_users`` combines two
-   such tables into the same shape, so day D's running table is day D−1's merged with day D's partial;
+   (continuous) or maximum (binary), plus the arms the user was seen in as bits (``ARM_BITS``), so a user in
+   both arms or with another variant value shows in one integer;
 2. **per arm** (``arm_sql``): the sufficient statistics of the user values, n, sum and sum of squares per metric,
-   and for a CUPED covariate X the moments of X and X·Y, grouped by (smallest variant, largest variant, missing
-   user) so the checks of the contract come out of the same pass: a group that is not a single known arm is
-   broken input, and ``detail_sql`` then finds the rows to name.
+   and for a CUPED covariate X the moments of X and X·Y, grouped by (arms, missing user) so the checks of the
+   contract come out of the same pass: a group that is not a single known arm is broken input, and the ``*_sql``
+   queries below then find the rows to name.
 
 The statistics (``findining_mlops.abtest.stats``) need nothing more than those few numbers. Metric names are bound as
 escaped literals and the columns are numbered (``n0``, ``v0``…), so a metric name never becomes SQL. Sums of
-values use ``fsum`` (compensated summation), so millions of users' squares keep their precision; which thread's
-part comes first can still move the last bit, which is why ``abengine`` sums a user's events on one thread. The
-text is DuckDB's
-dialect; ``to_athena`` transpiles it with sqlglot to Trino, Athena's engine.
+values use ``fsum`` (compensated summation), so millions of users' squares keep their precision. The text is
+DuckDB's dialect; ``to_athena`` transpiles it with sqlglot to Trino, Athena's engine.
+
+The daily incremental run (``engine.RunningUsers``) keeps the per-user level as a table that each day's events
+update; its SQL is the part that needs an engine: reading the day's part files and matching each event to its
+user's row by a join on the user id (``matched_events_sql``), and numbering the new users (``new_users_sql``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import sqlglot
 from sqlglot import exp
 
 VARIANTS = ("control", "treatment")
+ARM_BITS = {"control": 1, "treatment": 2}  # the arms a user was seen in, as bits: 3 is both arms
+OTHER_VARIANT = 4  # the bit of any other variant value, which the contract refuses
 
 
 @dataclass(frozen=True)
@@ -54,26 +57,33 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def arm_sql_expression() -> str:
+    """A variant value's bit in ``ARM_BITS``, ``OTHER_VARIANT`` for any other value or NULL."""
+    arms = " ".join(f"WHEN {literal(v)} THEN {bit}" for v, bit in ARM_BITS.items())
+    return f"CASE variant {arms} ELSE {OTHER_VARIANT} END"
+
+
 def user_sql(plan: Plan, events: str) -> str:
-    """Per user: events, smallest and largest variant, and per metric k ``n{k}`` events with sum/max ``v{k}``
-    (binary metrics also ``bad{k}``, their values other than 0 and 1)."""
-    columns = ["user_id", "min(variant) AS first_variant", "max(variant) AS last_variant", "count(*) AS events"]
+    """Per user: the ``arms`` seen (bits), the events, and per metric k ``n{k}`` events with sum/max ``v{k}``
+    (binary metrics also ``bad{k}``, their values other than 0 and 1). A user's handful of values add up with a
+    plain sum; the compensated ``fsum`` is for the millions of users per arm."""
+    columns = ["user_id", f"bit_or({arm_sql_expression()}) AS arms", "count(*) AS events"]
     for k, name in enumerate(plan.metrics):
         of_metric = f"metric_name = {literal(name)}"
         binary = plan.kinds[name] == "binary"
         columns += [f"count(*) FILTER (WHERE {of_metric}) AS n{k}",
-                    f"{'max' if binary else 'fsum'}(metric_value) FILTER (WHERE {of_metric}) AS v{k}"]
+                    f"{'max' if binary else 'sum'}(metric_value) FILTER (WHERE {of_metric}) AS v{k}"]
         if binary:
             columns.append(f"count(*) FILTER (WHERE {of_metric} AND metric_value NOT IN (0, 1)) AS bad{k}")
     return f"SELECT {', '.join(columns)} FROM {events} GROUP BY user_id"
 
 
 def arm_sql(plan: Plan, users: str) -> str:
-    """Per (first_variant, last_variant, no_user) group: users in the test and each metric's moments."""
+    """Per (arms, no_user) group: users in the test and each metric's moments."""
     values = [f"CASE WHEN n{k} > 0 THEN {'v' + str(k) if plan.kinds[name] == 'binary' else f'v{k} / n{k}'} END "
               f"AS y{k}" for k, name in enumerate(plan.metrics)]
     in_test = " OR ".join(f"n{plan.column(name)} > 0" for name in plan.tested)
-    columns = ["first_variant", "last_variant", "user_id IS NULL AS no_user", "count(*) AS users",
+    columns = ["arms", "user_id IS NULL AS no_user", "count(*) AS users",
                "sum(events) AS events",
                f"count(*) FILTER (WHERE {in_test}) AS in_test"]
     for k, name in enumerate(plan.metrics):
@@ -89,12 +99,36 @@ def arm_sql(plan: Plan, users: str) -> str:
                     f"fsum(y{c} * y{k}) AS cov_products{k}",
                     f"fsum(y{k}) FILTER (WHERE y{c} IS NOT NULL) AS cov_metric_sum{k}"]
     return (f"SELECT {', '.join(columns)} FROM (SELECT *, {', '.join(values)} FROM {users}) AS u "
-            "GROUP BY first_variant, last_variant, user_id IS NULL")
+            "GROUP BY arms, user_id IS NULL")
 
 
 def analysis_sql(plan: Plan, events: str) -> str:
     """From the events straight to the per-arm moments, in one statement."""
     return f"WITH users AS ({user_sql(plan, events)}) {arm_sql(plan, 'users')}"
+
+
+def coded_events_sql(plan: Plan, table: str) -> str:
+    """The events of part files with their ``place`` (the file's index in the high 32 bits, the row in the file in
+    the low ones), the variant as its bit (``arm_sql_expression``), the metric as its column number (-1 for
+    metrics outside the plan) and a missing value as NaN, which the checks then report."""
+    metrics = " ".join(f"WHEN {literal(name)} THEN {k}" for k, name in enumerate(plan.metrics))
+    return ("SELECT file_index::BIGINT << 32 | file_row_number AS place, user_id, "
+            f"({arm_sql_expression()})::UTINYINT AS arm, CASE metric_name {metrics} ELSE -1 END::SMALLINT "
+            f"AS metric, coalesce(metric_value, 'NaN'::DOUBLE) AS value FROM {table}")
+
+
+def matched_events_sql(plan: Plan, table: str, known: str) -> str:
+    """The coded events of ``table`` with their user's ``row`` in ``known`` (user_id, row), -1 where it has none
+    there, and then the user_id: a new user's, or NULL."""
+    return ("SELECT e.* EXCLUDE (user_id), coalesce(k.row, -1) AS row, "
+            "CASE WHEN k.row IS NULL THEN e.user_id END AS user_id "
+            f"FROM ({coded_events_sql(plan, table)}) AS e LEFT JOIN {known} AS k USING (user_id)")
+
+
+def new_users_sql(unmatched: str) -> str:
+    """The users of the ``unmatched`` events (``matched_events_sql`` without a row) in order of their first
+    event."""
+    return (f"SELECT user_id FROM {unmatched} WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY min(place)")
 
 
 def unknown_variants_sql(events: str) -> str:
@@ -103,7 +137,8 @@ def unknown_variants_sql(events: str) -> str:
 
 
 def both_arms_example_sql(users: str) -> str:
-    return f"SELECT min(user_id) FROM {users} WHERE first_variant <> last_variant"
+    both = ARM_BITS["control"] | ARM_BITS["treatment"]
+    return f"SELECT min(user_id) FROM {users} WHERE arms = {both}"
 
 
 def non_finite_sql(plan: Plan, events: str) -> str:
