@@ -166,3 +166,18 @@ output "mwaa_environment_name" {
   description = "The MWAA environment running the DAGs"
   value       = aws_mwaa_environment.main.name
 }
+
+output "answer_cache_url" {
+  description = "FINDINING_CACHE_URL of the app's MLService: the answer cache's primary endpoint over TLS, as its IAM user."
+  value       = "rediss://${aws_elasticache_user.answer_cache_app.user_name}@${aws_elasticache_replication_group.answer_cache.primary_endpoint_address}:6379/0"
+}
+
+output "answer_cache_iam_auth" {
+  description = "FINDINING_CACHE_IAM_AUTH of the app's MLService: the replication group its IAM tokens are signed for."
+  value       = aws_elasticache_replication_group.answer_cache.replication_group_id
+}
+
+output "answer_cache_connect_policy_arn" {
+  description = "The managed policy to attach to the app servers' role so they may connect to the answer cache."
+  value       = aws_iam_policy.answer_cache_connect.arn
+}

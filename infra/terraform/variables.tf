@@ -375,3 +375,27 @@ variable "mwaa_max_workers" {
     error_message = "mwaa_max_workers must be in 1..25."
   }
 }
+
+# ---- the app's answer cache (ElastiCache for Redis) -----------------------------------------
+
+variable "answer_cache_node_type" {
+  description = "Node type of the answer cache's two Redis nodes (primary and replica in another zone)."
+  type        = string
+  default     = "cache.t4g.small"
+
+  validation {
+    condition     = can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.answer_cache_node_type))
+    error_message = "answer_cache_node_type must be an ElastiCache node type such as cache.t4g.small."
+  }
+}
+
+variable "answer_cache_client_security_group_ids" {
+  description = "Security groups of the app servers whose MLService clients may reach the answer cache on 6379."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.answer_cache_client_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "answer_cache_client_security_group_ids must be security group ids (sg-...)."
+  }
+}

@@ -107,7 +107,8 @@ FUNCTIONS = {"can": _can, "regex": _hcl_regex, "contains": lambda items, x: x in
              "concat": lambda *lists: [x for xs in lists for x in xs],
              "flatten": lambda xs: [y for x in xs for y in (x if isinstance(x, list) else [x])],
              "distinct": lambda xs: list(dict.fromkeys(xs)), "compact": lambda xs: [x for x in xs if x],
-             "replace": _replace, "str": str}
+             "replace": _replace, "str": str, "substr": lambda text, start, length: text[start:start + length],
+             "trimsuffix": lambda text, suffix: text[: -len(suffix)] if suffix and text.endswith(suffix) else text}
 
 
 def _string_end(expr: str, start: int) -> int:

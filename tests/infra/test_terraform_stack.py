@@ -45,6 +45,8 @@ BAD_VALUES = {
     "mwaa_airflow_version": ["2.10.3", "3.0", "latest"],
     "mwaa_environment_class": ["mw1.tiny", "small"],
     "mwaa_max_workers": [0, 26],
+    "answer_cache_node_type": ["t4g.small", "cache.t4g", "redis.t4g.small"],
+    "answer_cache_client_security_group_ids": [["sg-1"], ["0123456789abcdef0"], ["sg-XYZ12345"]],
 }
 
 

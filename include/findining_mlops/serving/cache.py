@@ -9,6 +9,11 @@ request's content. Entries live ``cache_ttl_s`` seconds (per model, in the catal
 In-process LRU by default; Redis when ``FINDINING_CACHE_URL`` names one (shared by every
 app process), e.g. ``redis://127.0.0.1:6379/0``. A Redis that fails at run time is a miss,
 not an error: the cache never costs the app an answer.
+
+On AWS the stack's ElastiCache (``infra/terraform/cache.tf``) takes no password: with
+``FINDINING_CACHE_IAM_AUTH`` set to its replication group id, each new connection
+authenticates as the URL's user with an IAM token (a SigV4-presigned ``connect`` request,
+valid 15 minutes) signed with the process's AWS credentials.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 from collections.abc import Mapping
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from findining_mlops.errors import ConfigurationError
 from findining_mlops.platform.ports import Endpoint
 
 log = logging.getLogger(__name__)
 CACHE_URL_ENV = "FINDINING_CACHE_URL"
+CACHE_IAM_AUTH_ENV = "FINDINING_CACHE_IAM_AUTH"
+IAM_TOKEN_TTL_S = 900  # ElastiCache accepts a token for 15 minutes; a connection outlives it
 DEFAULT_MAX_ENTRIES = 50_000
 KEY_PREFIX = "findining:answer:"
 
@@ -75,11 +83,12 @@ class LRUCache:
 class RedisCache:
     """Answers in Redis with its own expiry (``SET ... PX``)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, credential_provider=None):
         import redis
 
         self.url = url
-        self._redis = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.5)
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.5,
+                                           credential_provider=credential_provider)
         try:
             self._redis.ping()
         except redis.RedisError as exc:
@@ -103,4 +112,45 @@ class RedisCache:
 
 def cache_from_env(env: Mapping[str, str]) -> AnswerCache:
     url = env.get(CACHE_URL_ENV, "").strip()
-    return RedisCache(url) if url else LRUCache()
+    if not url:
+        return LRUCache()
+    cache_name = env.get(CACHE_IAM_AUTH_ENV, "").strip()
+    if not cache_name:
+        return RedisCache(url)
+    parts = urlsplit(url)
+    if not parts.username:
+        raise ConfigurationError(f"{CACHE_IAM_AUTH_ENV} is set, so {CACHE_URL_ENV} must name the ElastiCache user, "
+                                 f"e.g. rediss://<user>@<host>:6379/0 (terraform output -raw answer_cache_url)")
+    region = env.get("FINDINING_AWS_REGION") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    provider = ElastiCacheIAMAuth(unquote(parts.username), cache_name, region)
+    return RedisCache(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), provider)
+
+
+class ElastiCacheIAMAuth:
+    """redis-py's ``CredentialProvider`` for an ElastiCache user with IAM authentication: the
+    user name, and as password a ``connect`` request for it presigned with SigV4 (AWS's
+    documented scheme), signed anew for each connection."""
+
+    def __init__(self, user: str, cache_name: str, region: str | None, session=None):
+        import boto3
+
+        self.user, self.cache_name = user, cache_name
+        self._session = session or boto3.session.Session(region_name=region)
+        self.region = region or self._session.region_name
+        if not self.region:
+            raise ConfigurationError(f"{CACHE_IAM_AUTH_ENV} needs the cache's region: set FINDINING_AWS_REGION")
+
+    def get_credentials(self) -> tuple[str, str]:
+        from botocore.model import ServiceId
+        from botocore.signers import RequestSigner
+
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise ConfigurationError(f"{CACHE_IAM_AUTH_ENV}: no AWS credentials to sign the cache's IAM token with")
+        signer = RequestSigner(ServiceId("elasticache"), self.region, "elasticache", "v4", credentials,
+                               self._session.events)
+        query = urlencode({"Action": "connect", "User": self.user})
+        url = signer.generate_presigned_url(
+            {"method": "GET", "url": f"https://{self.cache_name}/?{query}", "body": {}, "headers": {}, "context": {}},
+            operation_name="connect", expires_in=IAM_TOKEN_TTL_S, region_name=self.region)
+        return self.user, url.removeprefix("https://")
