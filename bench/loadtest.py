@@ -3,8 +3,11 @@
 N users (threads) play the app for a fixed time through ``MLService``, as the traffic
 generator's users do: recommendations for their requests (sometimes the same request again,
 as an app screen is reloaded), reviews scored for sentiment inside a running A/B test, and
-their A/B outcomes recorded. Meanwhile a canary of a second recommendation version ramps
-10 → 50 → 100 % and, halfway, the canary variant's model server is killed with SIGKILL.
+their A/B outcomes recorded. Each user pauses between requests as a person reading a screen
+does (130 ms on average, which brings 32 users to about 230 requests per second); with
+``--think-ms 0`` they send as fast as the servers answer, to find the saturation point.
+Meanwhile a canary of a second recommendation version ramps 10 → 50 → 100 % and, halfway,
+the canary variant's model server is killed with SIGKILL.
 
 Two runs: the cache off (the model servers' own figures), then on with the same users.
 Printed: throughput, p50/p95/p99 per model and variant, failed user requests, fallbacks,
@@ -288,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
     parser.add_argument("--repeat", type=float, default=0.3, help="share of a user's requests that repeat their last")
-    parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a user's requests")
+    parser.add_argument("--think-ms", type=float, default=130.0,
+                        help="mean pause between a user's requests (uniform in 0..2x); 0 finds the saturation point")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
