@@ -218,28 +218,7 @@ class RunningUsers:
         if not paths:
             return self
         users = self.table.num_rows
-        connection = engine.connection
-        connection.register("known", pa.table({"user_id": self.table["user_id"],
-                                               "row": pa.array(np.arange(users, dtype=np.int64))}))
-        matched = connection.sql(queries.matched_events_sql(plan, parquet_table(*paths), "known")).to_arrow_table()
-        matched = matched.combine_chunks()  # numpy views of its columns from here on
-        row = matched["row"].to_numpy().copy()
-        unmatched = np.flatnonzero(row < 0)
-        unmatched_events = matched.take(unmatched)
-        connection.register("unmatched", unmatched_events)
-        new = connection.sql(queries.new_users_sql("unmatched")).to_arrow_table()
-        new_row = pc.index_in(unmatched_events["user_id"], value_set=new["user_id"].combine_chunks())
-        row[unmatched] = np.where(new_row.is_valid().to_numpy(zero_copy_only=False),
-                                  users + new_row.fill_null(0).to_numpy(), -1)  # -1: the event has no user_id
-
-        # back to the files' order, in which each user's values add up: DuckDB's threads return any order
-        place = matched["place"].to_numpy()
-        file_index = place >> 32
-        first_of_file = np.concatenate(([0], np.cumsum(np.bincount(file_index, minlength=len(paths)))))
-        at = first_of_file[file_index] + (place & 0xFFFF_FFFF)
-        arm, metric, value, row = (_scattered(column, at) for column in (
-            matched["arm"].to_numpy(), matched["metric"].to_numpy(), matched["value"].to_numpy(), row))
-
+        new, (row, arm, metric, value) = self._matched(engine, plan, paths)
         columns = {name: np.concatenate([self.table[name].to_numpy(), np.zeros(new.num_rows, kind.to_pandas_dtype())])
                    for name, kind in _columns(plan)[1:]}
         known = row >= 0  # an event without a user_id has no row; the checks refuse it
@@ -266,6 +245,32 @@ class RunningUsers:
                 np.add.at(columns[f"v{k}"], rows, values)
         user_ids = pa.concat_arrays([self.table["user_id"].combine_chunks(), new["user_id"].combine_chunks()])
         return RunningUsers(pa.table({"user_id": user_ids, **columns}), int(np.count_nonzero(~known)), bad)
+
+    def _matched(self, engine: DuckDB, plan: queries.Plan, paths: list[Path]) -> tuple[pa.Table, list[np.ndarray]]:
+        """The new users (``user_id``, in order of first appearance) and the events' user row (-1 without a
+        user_id), arm bit, metric column and value, in the order of the files and their rows."""
+        users = self.table.num_rows
+        connection = engine.connection
+        connection.register("known", pa.table({"user_id": self.table["user_id"],
+                                               "row": pa.array(np.arange(users, dtype=np.int64))}))
+        matched = connection.sql(queries.matched_events_sql(plan, parquet_table(*paths), "known")).to_arrow_table()
+        matched = matched.combine_chunks()  # numpy views of its columns from here on
+        row = matched["row"].to_numpy().copy()
+        unmatched = np.flatnonzero(row < 0)
+        unmatched_events = matched.take(unmatched)
+        connection.register("unmatched", unmatched_events)
+        new = connection.sql(queries.new_users_sql("unmatched")).to_arrow_table()
+        new_row = pc.index_in(unmatched_events["user_id"], value_set=new["user_id"].combine_chunks())
+        row[unmatched] = np.where(new_row.is_valid().to_numpy(zero_copy_only=False),
+                                  users + new_row.fill_null(0).to_numpy(), -1)  # -1: the event has no user_id
+
+        # back to the files' order, in which each user's values add up: DuckDB's threads return any order
+        place = matched["place"].to_numpy()
+        file_index = place >> 32
+        first_of_file = np.concatenate(([0], np.cumsum(np.bincount(file_index, minlength=len(paths)))))
+        at = first_of_file[file_index] + (place & 0xFFFF_FFFF)
+        return new, [_scattered(column, at) for column in (
+            row, matched["arm"].to_numpy(), matched["metric"].to_numpy(), matched["value"].to_numpy())]
 
     def moments(self, run: Callable[[str], Rows], plan: queries.Plan, events: Callable[[], str]) -> dict:
         """``arm_moments``' result from this table: per arm, ``queries.arm_sql``'s sums over its users (numpy's
