@@ -16,7 +16,9 @@ Engines:
 from __future__ import annotations
 
 import math
+import os
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -40,16 +42,31 @@ Rows = list[dict]
 MEMORY_LIMIT = "3GB"
 
 
+_SMALL_TABLES: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_SMALL_TABLES_LOCK = threading.Lock()
+
+
 class DuckDB:
     """One in-memory DuckDB connection, whose queries return rows as dicts.
 
     ``deterministic``: one thread, so sums add in file order and the same input gives the same bits. With several
     threads, the order in which their partial sums meet varies, and so does the last bit of a sum."""
 
-    def __init__(self, deterministic: bool = False):
+    def __init__(self, deterministic: bool = False, connection: duckdb.DuckDBPyConnection | None = None):
         spill = Path(tempfile.gettempdir(), "findining-duckdb")
-        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
-                                                 **({"threads": 1} if deterministic else {})})
+        self.connection = connection or duckdb.connect(config={
+            "memory_limit": MEMORY_LIMIT, "temp_directory": str(spill), **({"threads": 1} if deterministic else {})})
+
+    @classmethod
+    def for_small_tables(cls) -> DuckDB:
+        """A connection of its own (tables registered on it are its own) to this process's one-thread in-memory
+        database, which is opened once: opening a database costs about 20 ms, which a loop of small analyses
+        (an A/A simulation, a test's cases) would pay every time."""
+        global _SMALL_TABLES
+        with _SMALL_TABLES_LOCK:
+            if _SMALL_TABLES is None or _SMALL_TABLES[0] != os.getpid():  # a forked child opens its own
+                _SMALL_TABLES = (os.getpid(), cls(deterministic=True).connection)
+            return cls(connection=_SMALL_TABLES[1].cursor())
 
     def __enter__(self) -> DuckDB:
         return self

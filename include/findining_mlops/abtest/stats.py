@@ -203,9 +203,10 @@ def analyze(events: pd.DataFrame, config: dict) -> dict:
     from findining_mlops.abtest.engine import DuckDB, arm_moments
 
     plan = sql_plan(config)
-    duckdb = DuckDB(deterministic=True)  # an in-memory frame is small; the same frame, the same bits
-    duckdb.connection.register("events", _events_table(events))
-    return analyze_moments(arm_moments(duckdb.rows, plan, "events"), config)
+    with DuckDB.for_small_tables() as duckdb:  # one thread: the same frame, the same bits
+        duckdb.connection.register("events", _events_table(events))
+        moments = arm_moments(duckdb.rows, plan, "events")
+    return analyze_moments(moments, config)
 
 
 def analyze_parquet(paths: Sequence[str | Path], config: dict) -> dict:
@@ -214,7 +215,8 @@ def analyze_parquet(paths: Sequence[str | Path], config: dict) -> dict:
     from findining_mlops.abtest import engine
 
     plan = sql_plan(config)
-    moments = engine.arm_moments(engine.DuckDB().rows, plan, engine.parquet_relation([Path(p) for p in paths]))
+    with engine.DuckDB() as duckdb:
+        moments = engine.arm_moments(duckdb.rows, plan, engine.parquet_relation([Path(p) for p in paths]))
     return analyze_moments(moments, config)
 
 
