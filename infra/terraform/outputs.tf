@@ -169,7 +169,7 @@ output "mwaa_environment_name" {
 
 output "answer_cache_url" {
   description = "FINDINING_CACHE_URL of the app's MLService: the answer cache's primary endpoint over TLS, as its IAM user."
-  value       = "rediss://${aws_elasticache_user.answer_cache_app.user_name}@${aws_elasticache_replication_group.answer_cache.primary_endpoint_address}:6379/0"
+  value       = "rediss://${aws_elasticache_user.answer_cache_app.user_name}@${aws_elasticache_replication_group.answer_cache.primary_endpoint_address}:${aws_elasticache_replication_group.answer_cache.port}/0"
 }
 
 output "answer_cache_iam_auth" {

@@ -128,7 +128,7 @@ def matched_events_sql(plan: Plan, table: str, known: str) -> str:
 def new_users_sql(unmatched: str) -> str:
     """The users of the ``unmatched`` events (``matched_events_sql`` without a row) in order of their first
     event."""
-    return (f"SELECT user_id FROM {unmatched} WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY min(place)")
+    return f"SELECT user_id FROM {unmatched} WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY min(place)"
 
 
 def unknown_variants_sql(events: str) -> str:
