@@ -11,6 +11,15 @@ from collections.abc import Sequence
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+LOOKS_PER_BAKE = 6
+
+
+def look_interval_s(bake_minutes: float, longest_s: float) -> float:
+    """Seconds until the next look: ``longest_s`` (the sensor's ``poke_interval``), but at least
+    ``LOOKS_PER_BAKE`` looks per bake window, so that a short bake (a drill's half minute) ends
+    close to its time rather than a whole interval later; not under a second for that."""
+    return min(longest_s, max(1.0, bake_minutes * 60 / LOOKS_PER_BAKE))
+
 
 class CanaryBakeSensor(BaseSensorOperator):
     """Bakes every ramp step of a rollout (``findining_mlops.deployment``).
@@ -25,6 +34,8 @@ class CanaryBakeSensor(BaseSensorOperator):
     :param model_name: a model of the catalog.
     :param rollout: the ``Rollout`` (as a dict) returned by the start task.
     :param thresholds: overrides of ``CanaryThresholds`` (seed defaults: 5 s latency, 5 % errors).
+    :param poke_interval: the longest pause between looks (20 s); shorter for a short bake
+        (``look_interval_s``).
     """
 
     template_fields: Sequence[str] = ("model_name", "rollout", "thresholds")
@@ -34,6 +45,7 @@ class CanaryBakeSensor(BaseSensorOperator):
         kwargs.setdefault("mode", "reschedule")
         kwargs.setdefault("poke_interval", 20)
         super().__init__(**kwargs)
+        self.longest_look_s: float | None = None  # poke_interval as configured, before a look shortens it
         self.model_name = model_name
         self.rollout = rollout
         self.thresholds = thresholds or {}
@@ -53,6 +65,10 @@ class CanaryBakeSensor(BaseSensorOperator):
 
         saved = deployment.load(self.platform, self.rollout["endpoint"], self.rollout["rollout_id"])
         rollout = deployment.bake(self.platform, get_model(self.model_name), saved, CanaryThresholds(**self.thresholds))
+        if self.longest_look_s is None:
+            self.longest_look_s = self.poke_interval
+        # read by the sensor's reschedule after this poke
+        self.poke_interval = look_interval_s(rollout.bake_minutes, self.longest_look_s)
         if rollout.pending:
             target = f"step {rollout.step + 1}" if rollout.outcome == deployment.BAKING else rollout.outcome
             self.log.info("%s is still updating (%s): looking again in %s s", rollout.endpoint, target,

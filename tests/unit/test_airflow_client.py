@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -56,3 +57,34 @@ def test_an_airflow_busy_for_too_long_or_another_error_is_raised():
     with pytest.raises(airflow_client.urllib.error.HTTPError, match="400"):
         client._request("POST", "/x", {}, authenticated=False)
     server.shutdown()
+
+
+def test_a_wait_stops_with_the_watchdogs_error_instead_of_waiting_out_its_timeout(monkeypatch):
+    """The demo's watchdog raises once an Airflow component has exited: a run would never finish."""
+    polls = []
+
+    class SchedulerGone(RuntimeError):
+        pass
+
+    def watchdog():
+        polls.append(1)
+        if len(polls) == 2:
+            raise SchedulerGone("Airflow's scheduler (exit code 1) exited")
+
+    monkeypatch.setattr(airflow_client, "POLL_S", 0.0)
+    client = AirflowClient("http://127.0.0.1:9", watchdog=watchdog)
+    monkeypatch.setattr(client, "run_state", lambda dag_id, run_id: "running")
+    with pytest.raises(SchedulerGone, match="scheduler"):
+        client.wait("model_retraining", ["manual__1"], timeout=3600)
+    assert len(polls) == 2
+
+
+def test_the_demos_airflow_waits_for_sqlites_lock_instead_of_failing_after_five_seconds():
+    from findining_airflow import metadata_db
+    from findining_mlops.tools.demo import airflow_env
+
+    env = airflow_env(Path("/project"), 8080)
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
+        module, _, name = env[key].rpartition(".")
+        assert module == metadata_db.__name__
+        assert getattr(metadata_db, name)["timeout"] >= 30

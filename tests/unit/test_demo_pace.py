@@ -1,6 +1,6 @@
 """What keeps `make demo` short: Airflow's task processes one thread each, the monitoring backfill
-several days at once, two-step canaries, and an A/B day that waits for its backfill to close
-(the API refuses a DAG's next backfill before that) rather than for a fixed time."""
+several days at once, two-step canaries that are looked at often enough for a short bake, and an
+A/B day that is a run of that day rather than a backfill (which the scheduler closes every 30 s)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def test_airflow_runs_single_threaded_tasks_and_two_step_canaries(monkeypatch, t
     assert json.loads(env["FINDINING_DEPLOYMENT_DEFAULTS"])["ramp"] == [20, 100]
 
 
+def test_the_bake_sensor_looks_several_times_per_bake_window_and_at_most_every_poke_interval():
+    from findining_airflow.canary import LOOKS_PER_BAKE, look_interval_s
+
+    assert look_interval_s(bake_minutes=10, longest_s=20) == 20  # production: every 20 s
+    assert look_interval_s(bake_minutes=demo.DEMO_BAKE_MINUTES, longest_s=20) == \
+        demo.DEMO_BAKE_MINUTES * 60 / LOOKS_PER_BAKE
+    assert look_interval_s(bake_minutes=0, longest_s=20) == 1  # no bake (an A/B winner): once a second
+    assert look_interval_s(bake_minutes=0.5, longest_s=0.2) == 0.2  # a shorter poke_interval wins
+
+
 def test_the_monitoring_backfill_asks_for_several_days_at_once():
     client = RecordingClient({("POST", "/api/v2/backfills"): [{"id": 1}]})
     client.backfill("model_monitoring", date(2026, 10, 15), date(2026, 10, 24), demo.BACKFILL_PARALLEL_DAYS)
@@ -40,14 +50,10 @@ def test_the_monitoring_backfill_asks_for_several_days_at_once():
     assert body["max_active_runs"] == demo.BACKFILL_PARALLEL_DAYS > 1
 
 
-def test_an_ab_day_is_done_only_once_its_backfill_is_closed(monkeypatch):
-    monkeypatch.setattr(demo, "POLL_S", 0)
-    finished = {"dag_runs": [{"run_type": "backfill", "data_interval_start": "2026-10-25T00:00:00Z",
-                              "state": "success"}]}
-    client = RecordingClient({
-        ("GET", "/api/v2/dags/ab_test_analysis/dagRuns"): [finished],
-        ("GET", "/api/v2/backfills/7"): [{"completed_at": None}, {"completed_at": None},
-                                         {"completed_at": "2026-12-02T09:00:00Z"}],
-    })
-    assert airflow_client.wait_for_backfill_day(client, "ab_test_analysis", date(2026, 10, 25), 7) == "success"
-    assert [path for _, path, _ in client.requests].count("/api/v2/backfills/7") == 3
+def test_an_ab_day_is_a_run_of_that_day_with_the_days_data_interval():
+    """As a backfill's run of the day, without waiting for the scheduler to close a backfill."""
+    client = RecordingClient({("POST", "/api/v2/dags/ab_test_analysis/dagRuns"): [{"dag_run_id": "manual__d"}]})
+    assert client.trigger_day("ab_test_analysis", date(2026, 10, 31)) == "manual__d"
+    [(_, _, body)] = client.requests
+    assert body == {"logical_date": "2026-10-31T00:00:00Z", "data_interval_start": "2026-10-31T00:00:00Z",
+                    "data_interval_end": "2026-11-01T00:00:00Z", "conf": {}}

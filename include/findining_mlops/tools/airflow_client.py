@@ -8,7 +8,8 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0  # how often to ask the API whether runs have finished
@@ -22,8 +23,11 @@ BUSY_PAUSE_S = 1.0
 class AirflowClient:
     """The REST API (v2), used the way a person's script would use it."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, watchdog: Callable[[], None] | None = None):
+        """``watchdog`` is called on every poll of a wait and raises when waiting is pointless
+        (say, the scheduler has exited)."""
         self.base_url = base_url.rstrip("/")
+        self.watchdog = watchdog
         self._token: str | None = None
 
     def _request(self, method: str, path: str, body: dict | None = None, authenticated: bool = True) -> dict:
@@ -72,9 +76,6 @@ class AirflowClient:
             "max_active_runs": max_active_runs, "reprocess_behavior": "completed",
         })
 
-    def backfill_completed(self, backfill_id: int) -> bool:
-        return self._request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at") is not None
-
     def runs(self, dag_id: str) -> list[dict]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 
@@ -82,8 +83,23 @@ class AirflowClient:
         run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
         return run["dag_run_id"]
 
+    def trigger_day(self, dag_id: str, day: date) -> str:
+        """A run of one day of a daily DAG, as the UI's trigger form with a logical date: the same
+        data interval as the day's scheduled or backfilled run. Unlike a backfill, nothing waits
+        for the scheduler to close it (which it does every 30 s) before the next day's run."""
+        start, end = f"{day}T00:00:00Z", f"{day + timedelta(days=1)}T00:00:00Z"
+        run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {
+            "logical_date": start, "data_interval_start": start, "data_interval_end": end, "conf": {}})
+        return run["dag_run_id"]
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")["state"]
+
+    def pause(self) -> None:
+        """One poll interval, after the watchdog's check."""
+        if self.watchdog is not None:
+            self.watchdog()
+        time.sleep(POLL_S)
 
     def wait(self, dag_id: str, run_ids: list[str], timeout: float = 1800) -> dict[str, str]:
         deadline = time.monotonic() + timeout
@@ -92,7 +108,7 @@ class AirflowClient:
             states = {run_id: self.run_state(dag_id, run_id) for run_id in run_ids}
             if all(s in ("success", "failed") for s in states.values()):
                 return states
-            time.sleep(POLL_S)
+            self.pause()
         raise TimeoutError(f"{dag_id} runs still {states} after {timeout:.0f} s")
 
 
@@ -101,21 +117,7 @@ def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 18
     while not all(client.dag_ready(d) for d in dag_ids):
         if time.monotonic() > deadline:
             raise TimeoutError(f"DAGs {dag_ids} were not parsed within {timeout:.0f} s")
-        time.sleep(POLL_S)
-
-
-def wait_for_backfill_day(client: AirflowClient, dag_id: str, day: date, backfill_id: int,
-                          timeout: float = 900) -> str:
-    """The state of the backfill run of ``day`` once it has finished and the scheduler has closed
-    its backfill (a DAG takes a new backfill only then)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in client.runs(dag_id):
-            if (run["run_type"] == "backfill" and str(run.get("data_interval_start", "")).startswith(day.isoformat())
-                    and run["state"] in ("success", "failed") and client.backfill_completed(backfill_id)):
-                return run["state"]
-        time.sleep(POLL_S)
-    raise TimeoutError(f"{dag_id}: the backfill run of {day} did not finish within {timeout:.0f} s")
+        client.pause()
 
 
 def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: float = 3600) -> None:
@@ -129,5 +131,5 @@ def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: fl
             if failed:
                 print(f"warning: {dag_id} runs failed: {failed}")
             return
-        time.sleep(POLL_S)
+        client.pause()
     raise TimeoutError(f"{dag_id}: runs did not finish within {timeout:.0f} s")

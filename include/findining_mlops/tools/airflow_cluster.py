@@ -101,6 +101,7 @@ class ClusterConfig:
             AIRFLOW__CELERY__RESULT_BACKEND=urlunsplit(database._replace(scheme="db+postgresql+psycopg2")),
             AIRFLOW__CELERY__BROKER_URL=self.broker_url,
             AIRFLOW__CELERY__WORKER_CONCURRENCY=str(self.worker_concurrency),
+            AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS="findining_airflow.celery_config.CELERY_CONFIG",
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.base_url}/execution/",
             AIRFLOW__API__HOST=self.host,
             AIRFLOW__API__PORT=str(self.port),

@@ -44,7 +44,6 @@ from findining_mlops.errors import ConfigurationError
 from findining_mlops.tools.airflow_client import (
     POLL_S,
     AirflowClient,
-    wait_for_backfill_day,
     wait_for_dags,
     wait_for_runs,
 )
@@ -52,7 +51,7 @@ from findining_mlops.tools.airflow_client import (
 log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
 DEMO_RPS = 25.0  # app traffic per endpoint while a canary bakes
-DEMO_BAKE_MINUTES = 0.5
+DEMO_BAKE_MINUTES = 0.25
 # the automatic canaries of the retrained versions: one bake at 20 %, then all of the traffic
 DEMO_DEPLOYMENT = {"bake_minutes": DEMO_BAKE_MINUTES, "canary_percent": 20, "ramp": [20, 100]}
 DEMO_DAYS = 24
@@ -97,7 +96,10 @@ def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str
         AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(project / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        # LocalExecutor, its task processes forked with pandas, scikit-learn, Evidently ... imported
+        AIRFLOW__CORE__EXECUTOR="findining_airflow.executors.PreloadedLocalExecutor",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="findining_airflow.metadata_db.SQLITE_CONNECT_ARGS",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC="findining_airflow.metadata_db.SQLITE_CONNECT_ARGS",
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=str(local),  # a local, single-user UI
         AIRFLOW__API__HOST=host,
@@ -107,7 +109,7 @@ def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str
         # one thread per task process: on a small machine the parallel tasks share the cores, and
         # numpy's and scikit-learn's thread pools in each of them would only fight over them
         OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
-        # automatic canaries bake half a minute per step instead of ten, in two steps instead of three
+        # automatic canaries bake a quarter of a minute per step instead of ten, in two steps instead of three
         FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", json.dumps(DEMO_DEPLOYMENT)),
     )
     return env
@@ -164,11 +166,15 @@ def running_airflow(env: dict[str, str], log_path: Path):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     commands = {name: [sys.executable, "-m", "airflow", *arguments] for name, arguments in AIRFLOW_COMPONENTS.items()}
     with log_path.open("ab") as output, started(commands, env, output) as processes:
-        client = AirflowClient(env["AIRFLOW__API__BASE_URL"])
-        deadline = time.monotonic() + 240
-        while not client.healthy():
+        def check_components() -> None:
             if exited := exited_components(processes):
                 raise RuntimeError(f"Airflow's {exited} exited; see {log_path}")
+
+        # every wait on the API also checks that the components still run, instead of waiting out its timeout
+        client = AirflowClient(env["AIRFLOW__API__BASE_URL"], watchdog=check_components)
+        deadline = time.monotonic() + 240
+        while not client.healthy():
+            check_components()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Airflow did not become healthy within 240 s; see {log_path}")
             time.sleep(POLL_S)
@@ -267,6 +273,8 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
     from findining_mlops.tools.traffic import replay_day
 
     env = airflow_env(project, port)
+    # only the demo's own runs: no scheduled run of today's real date (no data, so only alerts)
+    env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     defaults = default_state_dirs(project)
     for name, default in defaults.items():  # all checked before any is touched
         refuse_unless_owned(name, Path(env[name]), default)
@@ -422,8 +430,8 @@ def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenari
     for offset in range(AB_MAX_DAYS):
         day = first + timedelta(days=offset)
         users = abtest_day(service, spec, day, limit=AB_REQUESTS_PER_DAY)
-        backfill = client.backfill("ab_test_analysis", day, day)
-        state = wait_for_backfill_day(client, "ab_test_analysis", day, backfill["id"])
+        run = client.trigger_day("ab_test_analysis", day)
+        state = client.wait("ab_test_analysis", [run])[run]
         status = platform.abtests.get(test.test_id)
         print(f"  {day}: {users.requests} requests {users.per_arm}, analysis {state}, test {status.status}"
               f"{' (' + status.decision + ')' if status.decision else ''}", flush=True)
