@@ -39,7 +39,7 @@ MODELS = model_names()
     "model_retraining",
     doc_md=__doc__,
     tags=["findining", "mlops", "training"],
-    max_active_runs=2,
+    max_active_runs=len(MODELS),  # every model of the catalog may retrain at once (say, after a bootstrap)
     params={
         "action": action_param("model_retraining"),
         "model_name": Param(MODELS[0], type="string", enum=MODELS, description="the model to retrain"),

@@ -57,9 +57,6 @@ class PasswordClient(AirflowClient):
                                         {"username": "admin", "password": self.password})["access_token"]
         return self._token
 
-    def unpause(self, dag_id: str) -> None:
-        self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-
     def task_instances(self, dag_id: str = "~", run_id: str = "~") -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"
         return self._request("GET", path)["task_instances"]
@@ -126,7 +123,7 @@ def cluster(platform, tmp_path_factory):
             client = PasswordClient(config.base_url, ensure_admin_password(config))
             wait_for_dags(client, ["model_retraining", "model_monitoring"])
             for dag_id in ("model_retraining", "model_monitoring"):
-                client.unpause(dag_id)
+                client.set_paused(dag_id, False)
             yield cluster, client
     finally:
         drop_database(DATABASE_URL)

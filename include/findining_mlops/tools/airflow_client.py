@@ -76,6 +76,9 @@ class AirflowClient:
             "max_active_runs": max_active_runs, "reprocess_behavior": "completed",
         })
 
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
+
     def runs(self, dag_id: str) -> list[dict]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 
@@ -95,7 +98,7 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")["state"]
 
-    def pause(self) -> None:
+    def between_polls(self) -> None:
         """One poll interval, after the watchdog's check."""
         if self.watchdog is not None:
             self.watchdog()
@@ -108,7 +111,7 @@ class AirflowClient:
             states = {run_id: self.run_state(dag_id, run_id) for run_id in run_ids}
             if all(s in ("success", "failed") for s in states.values()):
                 return states
-            self.pause()
+            self.between_polls()
         raise TimeoutError(f"{dag_id} runs still {states} after {timeout:.0f} s")
 
 
@@ -117,7 +120,7 @@ def wait_for_dags(client: AirflowClient, dag_ids: list[str], timeout: float = 18
     while not all(client.dag_ready(d) for d in dag_ids):
         if time.monotonic() > deadline:
             raise TimeoutError(f"DAGs {dag_ids} were not parsed within {timeout:.0f} s")
-        client.pause()
+        client.between_polls()
 
 
 def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: float = 3600) -> None:
@@ -131,5 +134,5 @@ def wait_for_runs(client: AirflowClient, dag_id: str, expected: int, timeout: fl
             if failed:
                 print(f"warning: {dag_id} runs failed: {failed}")
             return
-        client.pause()
+        client.between_polls()
     raise TimeoutError(f"{dag_id}: runs did not finish within {timeout:.0f} s")

@@ -5,9 +5,10 @@ with the project's DAGs and the local backend, then, through the REST API as an 
 would from the UI:
 
 1. generates 24 days of app data in which drift (``new-district`` and ``slang-shift``)
-   begins on day 17;
-2. bootstraps both models with ``model_retraining`` on the first 14 days;
-3. replays each later day's app traffic against the endpoints (data capture);
+   begins on day 17, while Airflow starts;
+2. bootstraps every model of the catalog with ``model_retraining`` on the first 14 days;
+3. replays each later day's app traffic against the endpoints (data capture), the models
+   side by side;
 4. backfills ``model_monitoring`` over those days, several days at once: quiet while the
    world is stable, a retraining soon after the drift begins;
 5. rolls the retrained versions out as canaries under live traffic, and drills a rollback;
@@ -34,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
@@ -292,21 +294,23 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
 
     @contextmanager
     def phase(label: str, title: str):
-        print(f"[{len(timings) + 1}/9] {title}", flush=True)
+        print(f"[{len(timings) + 1}/8] {title}", flush=True)
         started = time.monotonic()
         yield
         timings[label] = time.monotonic() - started
         print(f"      {label}: {timings[label]:.0f} s (elapsed {_minutes(time.monotonic() - demo_started)})",
               flush=True)
 
-    with phase("generate data", f"generate {days} days of app data ({DEMO_START}..{end}; "
-                                f"{scenario.name} from {drift_start})"):
-        generate(platform.store, DEMO_START, days, seed, scenario)
     with ExitStack() as airflow:
-        with phase("start Airflow", f"start Airflow (LocalExecutor, SQLite) at {env['AIRFLOW__API__BASE_URL']}"):
+        title = (f"start Airflow (LocalExecutor, SQLite) at {env['AIRFLOW__API__BASE_URL']}, generating {days} days "
+                 f"of app data meanwhile ({DEMO_START}..{end}; {scenario.name} from {drift_start})")
+        # Airflow's start-up is mostly waiting
+        with phase("start Airflow", title), ThreadPoolExecutor(1) as background:
+            generated = background.submit(generate, platform.store, DEMO_START, days, seed, scenario)
             client, _ = airflow.enter_context(running_airflow(env, airflow_home / "airflow.log"))
             wait_for_dags(client, ["model_retraining", "model_monitoring", "model_deployment", "ab_test",
                                    "ab_test_analysis"])
+            generated.result()
         with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {bootstrap_end}"):
             runs = {client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap: first model of the demo",
                                                         "data_end_date": bootstrap_end.isoformat()}): m
@@ -320,11 +324,15 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
         traffic: dict[str, dict] = {m: {"sent": 0, "errors": 0} for m in model_names()}
         with phase("traffic replay", f"replay the app's traffic of {monitored[0]}..{monitored[-1]} against the "
                                      f"endpoints (up to {replay_limit} requests a day per model)"):
-            for day in monitored:
-                for model in model_names():
+            def replay_model(model: str) -> None:  # day after day, as the app sent them
+                for day in monitored:
                     report = replay_day(platform, get_model(model), day, limit=replay_limit)
                     traffic[model]["sent"] += report.sent
                     traffic[model]["errors"] += report.errors
+
+            # the models side by side: each endpoint's model server is a process of its own
+            with ThreadPoolExecutor(len(traffic)) as models:
+                list(models.map(replay_model, traffic))
         with phase("monitoring backfill", f"backfill model_monitoring over {monitored[0]}..{monitored[-1]}"):
             client.backfill("model_monitoring", monitored[0], monitored[-1], BACKFILL_PARALLEL_DAYS)
             wait_for_runs(client, "model_monitoring", len(monitored))
@@ -332,6 +340,10 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                             if r["dag_run_id"].startswith("monitoring__")]
             client.wait("model_retraining", retrain_runs)
         live: dict[str, dict] = {}
+        # the A/B test's control is trained while the canaries bake (mostly waiting)
+        ab_first = end + timedelta(days=1)
+        ab_background = airflow.enter_context(ThreadPoolExecutor(1))
+        ab_control = ab_background.submit(prepare_ab_control, platform, ab_first, seed, scenario)
         with phase("canary rollouts",
                    "canary rollouts of the retrained versions (model_deployment) under live traffic"):
             rollouts = [r["dag_run_id"] for r in client.runs("model_deployment")]
@@ -347,7 +359,7 @@ def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) 
                     "bake_minutes": DEMO_BAKE_MINUTES})])
         with phase("A/B test", "A/B test: a one-tree recommendation version (control) against the live one "
                                "(treatment) over simulated days of app users"):
-            ab_test_id = run_ab_test(client, platform, end + timedelta(days=1), seed, scenario)
+            ab_test_id = run_ab_test(client, platform, ab_first, ab_control.result())
         with phase("summary", "summary"):
             summary = demo_summary(platform, monitored, drift_start, traffic, live, timings, ab_test_id)
     print(summary.text)
@@ -403,19 +415,27 @@ def faulty_version(platform, model: str, faults: dict) -> int:
     return version.version
 
 
-def run_ab_test(client: AirflowClient, platform, first: date, seed: int, scenario) -> str | None:
-    """Creates the test from the ``ab_test`` form, then day by day: the app's users (each in
-    their own arm) and the daily analysis, until the test concludes and its winner is deployed."""
+def prepare_ab_control(platform, first: date, seed: int, scenario) -> int:
+    """The app data of the A/B test's days (the same world, carried on from ``first``) and its
+    control: a lightweight recommendation version trained on the data up to the day before."""
+    from findining_mlops.catalog import get_model
+    from findining_mlops.data.synthetic import generate
+
+    generate(platform.store, first, AB_MAX_DAYS, seed, scenario)
+    return lightweight_version(platform, get_model("recommendation"), first - timedelta(days=1))
+
+
+def run_ab_test(client: AirflowClient, platform, first: date, control: int) -> str | None:
+    """Creates the test of ``control`` against the live recommendation version from the ``ab_test``
+    form, then day by day: the app's users (each in their own arm) and the daily analysis, until
+    the test concludes and its winner is deployed."""
     from findining_mlops.catalog import get_model
     from findining_mlops.client import MLService
-    from findining_mlops.data.synthetic import generate
     from findining_mlops.platform.ports import RUNNING
     from findining_mlops.variants import champion
     from findining_mlops.tools.traffic import abtest_day
 
     spec = get_model("recommendation")
-    generate(platform.store, first, AB_MAX_DAYS, seed, scenario)  # the same world, carried on
-    control = lightweight_version(platform, spec, first - timedelta(days=1))
     treatment = champion(platform, spec).version
     run = client.trigger("ab_test", {
         "test_name": f"recommendation_v{control}_vs_v{treatment}", "model_name": spec.name,
