@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -66,7 +67,6 @@ def airflow(tmp_path_factory):
 
     state = tmp_path_factory.mktemp("browser-airflow")
     home = state / "findining"
-    _small_store(home)
     password = secrets.token_urlsafe(12)
     passwords = state / "passwords.json"
     passwords.write_text(json.dumps({USER: password}))
@@ -77,11 +77,15 @@ def airflow(tmp_path_factory):
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
                # no scheduled runs of today (the store's days are in the past): only what the tests start
                AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
-    with demo.running_airflow(env, state / "airflow.log") as (_client, _processes):
-        client = LoggedInClient(env["AIRFLOW__API__BASE_URL"], password)
-        client.home, client.env = home, env
-        wait_for_dags(client, PROJECT_DAGS)
-        yield client
+    # the store is built while Airflow starts (no component reads it before a test runs a task)
+    with ThreadPoolExecutor(1) as background:
+        store = background.submit(_small_store, home)
+        with demo.running_airflow(env, state / "airflow.log") as (_client, _processes):
+            client = LoggedInClient(env["AIRFLOW__API__BASE_URL"], password)
+            client.home, client.env = home, env
+            wait_for_dags(client, PROJECT_DAGS)
+            store.result()
+            yield client
 
 
 def _small_store(home: Path) -> None:
