@@ -4,7 +4,7 @@ about a quarter of an hour).
 
 * ``sequential``: as when issue 17 was filed, Airflow's plain LocalExecutor (every task process
   imports its libraries) and one day at a time (the backfill's ``max_active_runs=1``);
-* ``parallel``: as now, ``PreloadedLocalExecutor`` and ``model_monitoring.MAX_PARALLEL_DAYS``
+* ``parallel``: as now, ``PreloadedLocalExecutor`` and the demo's ``BACKFILL_PARALLEL_DAYS``
   days at once (only ``decide`` waits for the day before).
 
 Both start from one prepared state: synthetic app data with drift from day 15 of the 30,
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -40,16 +39,10 @@ PLAIN_EXECUTOR = "LocalExecutor"
 PRELOADED_EXECUTOR = "findining_airflow.executors.PreloadedLocalExecutor"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _airflow(home: Path, findining_home: Path, executor: str) -> tuple[dict[str, str], Path]:
-    from findining_mlops.tools.demo import airflow_env
+    from findining_mlops.tools.demo import airflow_env, free_port
 
-    env = airflow_env(ROOT, _free_port())
+    env = airflow_env(ROOT, free_port())
     env.update(AIRFLOW_HOME=str(home / "airflow"), FINDINING_HOME=str(findining_home), AIRFLOW__CORE__EXECUTOR=executor,
                AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")  # only the bench's runs
     return env, home / "airflow" / "airflow.log"
@@ -112,16 +105,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working directory (its path is printed)")
     args = parser.parse_args(argv)
     from findining_mlops.catalog import model_names
-
-    sys.path.insert(0, str(ROOT / "dags"))
-    from model_monitoring import MAX_PARALLEL_DAYS
+    from findining_mlops.tools.demo import BACKFILL_PARALLEL_DAYS
 
     work = Path(tempfile.mkdtemp(prefix="findining-backfill-bench-"))
     try:
         started = time.monotonic()
         days = prepare(work / "prepared")
         print(f"prepared {DAYS} days of {', '.join(model_names())} in {time.monotonic() - started:.0f} s", flush=True)
-        ways = {"sequential": (PLAIN_EXECUTOR, 1), "parallel": (PRELOADED_EXECUTOR, MAX_PARALLEL_DAYS)}
+        ways = {"sequential": (PLAIN_EXECUTOR, 1), "parallel": (PRELOADED_EXECUTOR, BACKFILL_PARALLEL_DAYS)}
         results = {}
         for name, (executor, runs) in ways.items():
             results[name] = backfill(work / name, work / "prepared" / "findining", days, executor, runs)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -33,12 +32,6 @@ MONITORED_DAY = START + timedelta(days=DATA_DAYS - 1)
 LIVE_MODELS = ("recommendation", "sentiment")
 PROJECT_DAGS = sorted(path.stem for path in (ROOT / "dags").glob("*.py"))
 USER = "engineer"  # Airflow's simple auth manager, with a password only this session knows
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LoggedInClient(AirflowClient):
@@ -70,7 +63,7 @@ def airflow(tmp_path_factory):
     password = secrets.token_urlsafe(12)
     passwords = state / "passwords.json"
     passwords.write_text(json.dumps({USER: password}))
-    env = demo.airflow_env(ROOT, _free_port())
+    env = demo.airflow_env(ROOT, demo.free_port())
     env.update(AIRFLOW_HOME=str(state / "airflow"), FINDINING_HOME=str(home), FINDINING_BACKEND="local",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",

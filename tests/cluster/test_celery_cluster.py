@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from datetime import date, datetime, timedelta, UTC
@@ -29,6 +28,7 @@ from findining_mlops.tools.airflow_cluster import (
     ensure_admin_password,
 )
 from findining_mlops.tools.airflow_client import AirflowClient, wait_for_dags
+from findining_mlops.tools.demo import free_port
 from simulation import RECOMMENDATION, SENTIMENT, load_dag, write_catalog
 
 pytestmark = pytest.mark.slow
@@ -63,12 +63,6 @@ class PasswordClient(AirflowClient):
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def clear_broker_index() -> None:

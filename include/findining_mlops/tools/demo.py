@@ -43,12 +43,7 @@ from pathlib import Path
 import psutil
 
 from findining_mlops.errors import ConfigurationError
-from findining_mlops.tools.airflow_client import (
-    POLL_S,
-    AirflowClient,
-    wait_for_dags,
-    wait_for_runs,
-)
+from findining_mlops.tools.airflow_client import AirflowClient, wait_for_dags, wait_for_runs
 
 log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
@@ -117,6 +112,15 @@ def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str
     return env
 
 
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on now, for an Airflow beside others."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
 def _is_loopback(host: str) -> bool:
     ip = _ip(host)
     return host == "localhost" or ip is not None and ip.is_loopback
@@ -176,10 +180,9 @@ def running_airflow(env: dict[str, str], log_path: Path):
         client = AirflowClient(env["AIRFLOW__API__BASE_URL"], watchdog=check_components)
         deadline = time.monotonic() + 240
         while not client.healthy():
-            check_components()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Airflow did not become healthy within 240 s; see {log_path}")
-            time.sleep(POLL_S)
+            client.between_polls()
         yield client, processes
 
 
