@@ -158,12 +158,15 @@ def backfill_from_the_dialog(page, dag_id: str, first, last, runs: int) -> None:
     page.get_by_test_id("trigger-dag-button").first.click()
     page.get_by_role("dialog").last.get_by_text("Backfill", exact=True).click()
     dialog = page.get_by_role("dialog").filter(has_text=f"Run Backfill - {dag_id}")
+    open_picker_day = page.get_by_placeholder("YYYY/MM/DD").filter(visible=True)
     for field, day in enumerate((first, last)):
         dialog.get_by_test_id("datetime-input").nth(field).click()
         # the open picker's inputs: a closed picker may stay in the page, hidden
-        page.get_by_placeholder("YYYY/MM/DD").filter(visible=True).fill(f"{day:%Y/%m/%d}")
+        open_picker_day.fill(f"{day:%Y/%m/%d}")
         page.get_by_placeholder("HH:mm").filter(visible=True).fill("00:00")
         dialog.get_by_text("Date Range").click()  # closes the picker
+        # it fades out: until it has, the next picker's inputs are not the only visible ones
+        expect(open_picker_day).to_have_count(0)
     dialog.get_by_text("All Runs", exact=True).click()
     dialog.locator("input[name=max_active_runs]").fill(str(runs))
     expect(dialog.get_by_text(f"{runs} runs will be triggered.")).to_be_visible()
