@@ -1,7 +1,15 @@
 """Baking a canary: a sensor that looks at the challenger's alarms until the rollout
 promotes or rolls back, without holding a worker slot between looks — nor while SageMaker
 updates the endpoint: the rollout submits each change without waiting and the sensor
-settles it (``findining_mlops.deployment``)."""
+settles it (``findining_mlops.deployment``).
+
+A short bake (a drill's quarter of a minute, an A/B winner's none) is the exception: its
+looks are seconds apart, and a look rescheduled that soon can start before the previous
+look's process has exited. The scheduler then reads that exit as a task killed externally
+and fails the try (apache/airflow#71172, open in the Airflow this project pins): a healthy
+canary retried, or rolled back once its retries are spent. So looks closer together than
+``SHORTEST_RESCHEDULE_S`` are made in one process, which holds its slot for the short bake.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ from collections.abc import Sequence
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 LOOKS_PER_BAKE = 6
+SHORTEST_RESCHEDULE_S = 10.0
 
 
 def look_interval_s(bake_minutes: float, longest_s: float) -> float:
@@ -19,6 +28,16 @@ def look_interval_s(bake_minutes: float, longest_s: float) -> float:
     ``LOOKS_PER_BAKE`` looks per bake window, so that a short bake (a drill's half minute) ends
     close to its time rather than a whole interval later; not under a second for that."""
     return min(longest_s, max(1.0, bake_minutes * 60 / LOOKS_PER_BAKE))
+
+
+def next_look(pending: bool, bake_minutes: float, longest_s: float) -> tuple[str, float]:
+    """The sensor's mode and seconds until its next look: a pending endpoint change every
+    ``longest_s``, rescheduled; a bake every ``look_interval_s``, rescheduled unless that is
+    under ``SHORTEST_RESCHEDULE_S``, then in this process."""
+    if pending:
+        return "reschedule", longest_s
+    seconds = look_interval_s(bake_minutes, longest_s)
+    return ("reschedule" if seconds >= SHORTEST_RESCHEDULE_S else "poke"), seconds
 
 
 class CanaryBakeSensor(BaseSensorOperator):
@@ -35,7 +54,8 @@ class CanaryBakeSensor(BaseSensorOperator):
     :param rollout: the ``Rollout`` (as a dict) returned by the start task.
     :param thresholds: overrides of ``CanaryThresholds`` (seed defaults: 5 s latency, 5 % errors).
     :param poke_interval: the longest pause between looks (20 s); shorter for a short bake
-        (``look_interval_s``).
+        (``look_interval_s``), and then in this process (``SHORTEST_RESCHEDULE_S``). A pending
+        endpoint change is looked at every ``poke_interval``, rescheduled: SageMaker takes minutes.
     """
 
     template_fields: Sequence[str] = ("model_name", "rollout", "thresholds")
@@ -67,8 +87,8 @@ class CanaryBakeSensor(BaseSensorOperator):
         rollout = deployment.bake(self.platform, get_model(self.model_name), saved, CanaryThresholds(**self.thresholds))
         if self.longest_look_s is None:
             self.longest_look_s = self.poke_interval
-        # read by the sensor's reschedule after this poke
-        self.poke_interval = look_interval_s(rollout.bake_minutes, self.longest_look_s)
+        # both read by BaseSensorOperator.execute after this poke
+        self.mode, self.poke_interval = next_look(rollout.pending, rollout.bake_minutes, self.longest_look_s)
         if rollout.pending:
             target = f"step {rollout.step + 1}" if rollout.outcome == deployment.BAKING else rollout.outcome
             self.log.info("%s is still updating (%s): looking again in %s s", rollout.endpoint, target,

@@ -12,7 +12,7 @@ import pytest
 
 from aws_stack import BUCKET, REGION
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
-from simulation import bootstrap, load_dag
+from simulation import bootstrap, load_dag, reschedules
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 GROUP = "ai-restaurant-recommendation-sentiment"
@@ -98,12 +98,6 @@ def test_retraining_defers_training_registers_and_deploys_and_a_re_run_starts_no
 
 
 def test_a_deployment_submits_endpoint_changes_and_the_bake_sensor_waits_them_out(aws, sentiment, monkeypatch):
-    from sqlalchemy import func, select
-
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.taskreschedule import TaskReschedule
-    from airflow.utils.session import create_session
-
     runs_training_jobs(monkeypatch)
     bootstrap(aws, sentiment, START + timedelta(days=5), "findining-sentiment-job1")
     bootstrap(aws, sentiment, START + timedelta(days=5), "findining-sentiment-job2")
@@ -118,12 +112,7 @@ def test_a_deployment_submits_endpoint_changes_and_the_bake_sensor_waits_them_ou
     assert run.state == "success"
     started = run.get_task_instance("start").xcom_pull(task_ids="start")
     assert started["pending"]  # start submitted the update and returned while SageMaker was updating
-    with create_session() as session:
-        reschedules = session.scalar(select(func.count()).select_from(TaskReschedule).join(
-            TaskInstance, TaskReschedule.ti_id == TaskInstance.id).where(
-            TaskInstance.dag_id == "model_deployment", TaskInstance.run_id == run.run_id,
-            TaskInstance.task_id == "bake"))
-    assert reschedules >= 1  # the sensor gave its slot back while the endpoint was updating
+    assert reschedules(run, "bake") >= 1  # the sensor gave its slot back while the endpoint was updating
     # v1 -> {v1 0 %, v2 100 %} -> {v2}: two updates, the second settled by the sensor before finish
     assert len(updates) == 2
     endpoint = aws.endpoints.describe(ENDPOINT)

@@ -61,6 +61,20 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
+def reschedules(run, task_id: str) -> int:
+    """How often the task of a ``dag.test`` run gave its worker slot back (reschedule mode)."""
+    from sqlalchemy import func, select
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.scalar(select(func.count()).select_from(TaskReschedule).join(
+            TaskInstance, TaskReschedule.ti_id == TaskInstance.id).where(
+            TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id, TaskInstance.task_id == task_id))
+
+
 def run_training_job(platform: Platform, training: TrainingJobSpec) -> TrainingJob:
     """Starts the job and waits for its end, as the training operator does."""
     platform.training.start(training)

@@ -14,7 +14,7 @@ from findining_mlops.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.handlers import inject_faults
 from findining_mlops.tools.traffic import generate_traffic
-from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
+from simulation import SENTIMENT, bootstrap, load_dag, read_alerts, reschedules
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_drill_endpoints")]  # the faulty versions are drills
 START = date(2026, 10, 1)
@@ -83,6 +83,7 @@ def test_a_healthy_challenger_is_promoted_through_every_step(deployment_dag, two
     rollout_state = json.loads(platform.store.read_bytes(
         next(k for k in platform.store.list_keys(f"deployments/{ENDPOINT}/") if k.endswith("state.json"))))
     assert [h["percent"] for h in rollout_state["history"]] == [10, 50, 100]
+    assert reschedules(run, "bake") == 0  # its looks, a second apart, were made in one process
     # no request lost while the weights changed, and each served one is in data capture
     assert traffic["sent"] == traffic["served"] + traffic["errors"] and traffic["errors"] == 0
     assert set(traffic["per_variant"]) == {"sentiment-v1", "sentiment-v2"}

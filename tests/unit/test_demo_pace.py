@@ -43,6 +43,19 @@ def test_the_bake_sensor_looks_several_times_per_bake_window_and_at_most_every_p
     assert look_interval_s(bake_minutes=0.5, longest_s=0.2) == 0.2  # a shorter poke_interval wins
 
 
+def test_looks_seconds_apart_stay_in_one_process_and_a_pending_endpoint_gives_its_slot_back():
+    """A look rescheduled seconds after the last can overtake that look's process exit, which the
+    scheduler takes for a task killed externally (apache/airflow#71172)."""
+    from findining_airflow.canary import SHORTEST_RESCHEDULE_S, next_look
+
+    assert next_look(pending=False, bake_minutes=10, longest_s=20) == ("reschedule", 20)  # production
+    assert next_look(pending=False, bake_minutes=demo.DEMO_BAKE_MINUTES, longest_s=20)[0] == "poke"
+    assert next_look(pending=False, bake_minutes=0, longest_s=20) == ("poke", 1)
+    assert next_look(pending=False, bake_minutes=1, longest_s=20) == ("reschedule", SHORTEST_RESCHEDULE_S)
+    # SageMaker updates an endpoint for minutes: no slot held, whatever the bake
+    assert next_look(pending=True, bake_minutes=0, longest_s=20) == ("reschedule", 20)
+
+
 def test_the_monitoring_backfill_asks_for_several_days_at_once():
     client = RecordingClient({("POST", "/api/v2/backfills"): [{"id": 1}]})
     client.backfill("model_monitoring", date(2026, 10, 15), date(2026, 10, 24), demo.BACKFILL_PARALLEL_DAYS)
