@@ -36,10 +36,10 @@ test: lint browser
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m findining_mlops.tools.demo --project-dir $(CURDIR)
+	$(BIN)/python -m devtools.demo --project-dir $(CURDIR)
 
 airflow: $(STAMP)
-	$(BIN)/python -m findining_mlops.tools.demo --project-dir $(CURDIR) --ui-only
+	$(BIN)/python -m devtools.demo --project-dir $(CURDIR) --ui-only
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -63,6 +63,6 @@ clean:
 # The production topology: docker-compose.yaml's settings, and the same as local processes.
 .PHONY: compose-env airflow-cluster
 compose-env: $(STAMP)
-	$(BIN)/python -m findining_mlops.tools.compose_env --example .env.example --output .env
+	$(BIN)/python -m devtools.compose_env --example .env.example --output .env
 airflow-cluster: $(STAMP)
-	$(BIN)/python -m findining_mlops.tools.airflow_cluster --project-dir $(CURDIR)
+	$(BIN)/python -m devtools.airflow_cluster --project-dir $(CURDIR)

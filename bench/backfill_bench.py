@@ -40,7 +40,7 @@ PRELOADED_EXECUTOR = "findining_airflow.executors.PreloadedLocalExecutor"
 
 
 def _airflow(home: Path, findining_home: Path, executor: str) -> tuple[dict[str, str], Path]:
-    from findining_mlops.tools.demo import airflow_env, free_port
+    from devtools.demo import airflow_env, free_port
 
     env = airflow_env(ROOT, free_port())
     env.update(AIRFLOW_HOME=str(home / "airflow"), FINDINING_HOME=str(findining_home), AIRFLOW__CORE__EXECUTOR=executor,
@@ -50,12 +50,12 @@ def _airflow(home: Path, findining_home: Path, executor: str) -> tuple[dict[str,
 
 def prepare(home: Path) -> list[date]:
     """The shared starting state in ``home/findining``; returns the days to backfill."""
-    from findining_mlops.catalog import get_model, model_names
+    from devtools.airflow_client import wait_for_dags
+    from devtools.demo import running_airflow
+    from devtools.traffic import replay_day
+    from findining_mlops.config.catalog import get_model, model_names
     from findining_mlops.data.synthetic import ScenarioPlan, generate
     from findining_mlops.platform.local import local_platform
-    from findining_mlops.tools.airflow_client import wait_for_dags
-    from findining_mlops.tools.demo import running_airflow
-    from findining_mlops.tools.traffic import replay_day
 
     findining_home = home / "findining"
     platform = local_platform(findining_home, seed=SEED)
@@ -80,9 +80,9 @@ def prepare(home: Path) -> list[date]:
 
 def backfill(home: Path, prepared: Path, days: list[date], executor: str, max_active_runs: int) -> dict:
     """One backfill of ``days`` in a copy of the prepared state; its wall time and decisions."""
-    from findining_mlops.catalog import model_names
-    from findining_mlops.tools.airflow_client import wait_for_dags, wait_for_runs
-    from findining_mlops.tools.demo import running_airflow
+    from devtools.airflow_client import wait_for_dags, wait_for_runs
+    from devtools.demo import running_airflow
+    from findining_mlops.config.catalog import model_names
 
     findining_home = home / "findining"
     shutil.copytree(prepared, findining_home)
@@ -104,8 +104,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the working directory (its path is printed)")
     args = parser.parse_args(argv)
-    from findining_mlops.catalog import model_names
-    from findining_mlops.tools.demo import BACKFILL_PARALLEL_DAYS
+    from devtools.demo import BACKFILL_PARALLEL_DAYS
+    from findining_mlops.config.catalog import model_names
 
     work = Path(tempfile.mkdtemp(prefix="findining-backfill-bench-"))
     try:

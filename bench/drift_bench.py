@@ -1,4 +1,4 @@
-"""Drift detection at a million rows: ``findining_mlops.drift`` against Evidently's ``DataDriftPreset``.
+"""Drift detection at a million rows: ``findining_mlops.monitoring.drift`` against Evidently's ``DataDriftPreset``.
 
 Both detectors see the same 1,000,000 x 20 reference and current frames (15 numerical columns, 5 categorical;
 drift in some), generated from the same seed, and both infer the column types themselves, as with defaults.
@@ -66,7 +66,7 @@ def generate(rows: int = ROWS, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataF
 
 
 def _ours(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, dict]:
-    from findining_mlops.drift import detect_drift
+    from findining_mlops.monitoring.drift import detect_drift
 
     result = detect_drift(reference, current).to_dict()
     return {name: {"stattest": c["stattest"], "score": c["score"], "drifted": c["drifted"]}
@@ -96,7 +96,7 @@ def _child(detector: str, rows: int, out: Path) -> None:
     if detector == "evidently":
         import evidently.presets  # noqa: F401  (imports are not part of the measurement)
     else:
-        import findining_mlops.drift  # noqa: F401
+        import findining_mlops.monitoring.drift  # noqa: F401
     reference, current = generate(rows)
     columns, measured = measure(lambda: detect(reference, current))
     out.write_text(json.dumps({**measured, "columns": columns}))

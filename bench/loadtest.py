@@ -40,8 +40,8 @@ TRAIN_TIMEOUT_S = 900
 
 
 def _train(platform, model: str, job: str, hyperparameters: dict):
-    from findining_mlops import retraining
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
+    from findining_mlops.training import retraining
 
     spec = dataclasses.replace(get_model(model), training_window_days=DATA_DAYS - 1, holdout_days=1,
                                validation_days=1)
@@ -52,7 +52,7 @@ def _train(platform, model: str, job: str, hyperparameters: dict):
 def prepare(home: Path):
     """Data, two trained versions of each model (real training jobs), the sentiment A/B
     test (v1 control, v2 treatment) and the recommendation endpoint at v1."""
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.data.synthetic import generate
     from findining_mlops.platform.local import local_platform
     from findining_mlops.platform.ports import APPROVED, COMPLETED, IN_PROGRESS, ABTest, ProductionVariant
@@ -98,10 +98,10 @@ class Sample:
 def run(platform, variant, users: int, duration_s: float, repeat: float, use_cache: bool, seed: int,
         think_ms: float) -> dict:
     """One run: the users, the canary ramp and the SIGKILL; the figures."""
-    from findining_mlops.catalog import get_model
-    from findining_mlops.client import MLService
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.data.synthetic import ScenarioPlan, World
-    from findining_mlops.app_requests import frame_requests
+    from findining_mlops.models.requests import frame_requests
+    from findining_mlops.serving.client.service import MLService
 
     rec, sent = get_model("recommendation").endpoint_name, get_model("sentiment").endpoint_name
     platform.endpoints.deploy(rec, [variant("champion", "recommendation", 1, 1.0)])

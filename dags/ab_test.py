@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from airflow.sdk import Param, task
 
-from findining_airflow.endpoints import EndpointSettledSensor
+from findining_airflow.authoring import findining_dag
 from findining_airflow.guide import action_param
-from findining_airflow.dag_building import findining_dag
-from findining_mlops.catalog import ab_metric_names, model_names
-from findining_mlops.versions import LABEL_PARAM_PATTERN as LABEL
+from findining_airflow.sensors.endpoints import EndpointSettledSensor
+from findining_mlops.config.catalog import ab_metric_names, model_names
+from findining_mlops.registry.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
 METRICS = ab_metric_names()
@@ -65,8 +65,8 @@ def ab_test():
 
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops import versions
         from findining_mlops.abtest import lifecycle
+        from findining_mlops.registry import versions
 
         with fail_fast():
             arms = {arm: versions.resolve(platform().registry, params["model_name"], params[arm]).version
@@ -81,9 +81,9 @@ def ab_test():
 
     @task
     def start(planned: dict) -> list[dict]:
-        from findining_airflow.endpoints import settle_target
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
+        from findining_airflow.sensors.endpoints import settle_target
         from findining_mlops.abtest import lifecycle
         from findining_mlops.platform.ports import ABTest
 

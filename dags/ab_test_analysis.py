@@ -35,8 +35,8 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, task
 
+from findining_airflow.authoring import findining_dag
 from findining_airflow.guide import action_param
-from findining_airflow.dag_building import findining_dag
 
 
 @findining_dag(
@@ -72,13 +72,13 @@ def ab_test_analysis():
         import json
         from datetime import date
 
-        from findining_airflow.athena import AthenaQueries
         from findining_airflow.errors import fail_fast
+        from findining_airflow.hooks.athena import AthenaQueries
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform, settings
-        from findining_mlops import versions
         from findining_mlops.abtest import lifecycle
         from findining_mlops.platform.ports import RUNNING
+        from findining_mlops.registry import versions
 
         aws = settings().aws
         on_athena = aws is not None and aws.ab_engine == "athena"

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from airflow.sdk import task
 
-from findining_airflow.dag_building import deploy_handed_over, findining_dag
+from findining_airflow.authoring import deploy_handed_over, findining_dag
 
 
 @findining_dag(
@@ -54,7 +54,7 @@ def model_artifact_watch():
     def find_uploads() -> list[dict]:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.artifacts import find_uploads
+        from findining_mlops.training.uploads import find_uploads
 
         with fail_fast():
             uploads = find_uploads(platform())
@@ -66,8 +66,8 @@ def model_artifact_watch():
         """A rejected upload alerts and yields None; it does not fail the others."""
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops.artifacts import Upload, reject_upload, validate_upload
         from findining_mlops.errors import DataValidationError
+        from findining_mlops.training.uploads import Upload, reject_upload, validate_upload
 
         try:
             return validate_upload(platform(), Upload(**upload))
@@ -83,8 +83,8 @@ def model_artifact_watch():
         from findining_airflow.errors import fail_fast
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops.artifacts import Upload, register_upload
         from findining_mlops.platform.ports import APPROVED
+        from findining_mlops.training.uploads import Upload, register_upload
 
         versions = []
         with fail_fast():
@@ -104,7 +104,7 @@ def model_artifact_watch():
     def hand_over(versions: list[dict], ti=None) -> list[dict]:
         """The newest approved upload of each model: an endpoint of its own, or a canary by
         model_deployment."""
-        from findining_airflow.dag_building import deployment_requests
+        from findining_airflow.authoring import deployment_requests
 
         return deployment_requests(versions, "upload", ti)
 

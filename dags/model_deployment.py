@@ -34,11 +34,11 @@ from datetime import timedelta
 
 from airflow.sdk import Param, task
 
-from findining_airflow.canary import CanaryBakeSensor
+from findining_airflow.authoring import findining_dag
 from findining_airflow.guide import action_param
-from findining_airflow.dag_building import findining_dag
-from findining_mlops.catalog import model_names
-from findining_mlops.versions import LABEL_PARAM_PATTERN as LABEL
+from findining_airflow.sensors.canary import CanaryBakeSensor
+from findining_mlops.config.catalog import model_names
+from findining_mlops.registry.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
 
@@ -76,9 +76,10 @@ def model_deployment():
 
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment, versions
-        from findining_mlops.catalog import get_model
+        from findining_mlops.config.catalog import get_model
+        from findining_mlops.deployment import rollout as deployment
         from findining_mlops.errors import EndpointError
+        from findining_mlops.registry import versions
 
         with fail_fast():
             spec = get_model(params["model_name"])
@@ -101,7 +102,7 @@ def model_deployment():
         from dataclasses import asdict
 
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment
+        from findining_mlops.deployment import rollout as deployment
 
         return asdict(deployment.start(platform(), deployment.Rollout(**rollout)))
 
@@ -109,7 +110,8 @@ def model_deployment():
     def finish(baked: dict, dag_run=None) -> dict:
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment, versions
+        from findining_mlops.deployment import rollout as deployment
+        from findining_mlops.registry import versions
 
         result = deployment.finish(platform(), deployment.Rollout(**baked), dag_run.run_id)
         if result["outcome"] == deployment.ROLLBACK:
@@ -124,8 +126,9 @@ def model_deployment():
         champion back at 100 % — never left half rolled out with nobody owning it."""
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops import deployment, versions
-        from findining_mlops.catalog import get_model
+        from findining_mlops.config.catalog import get_model
+        from findining_mlops.deployment import rollout as deployment
+        from findining_mlops.registry import versions
 
         saved = deployment.load(platform(), planned["endpoint"], planned["rollout_id"])
         rollout = saved or deployment.Rollout(**planned)  # no state: start never ran

@@ -40,8 +40,8 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import task
 
-from findining_airflow.dag_building import findining_dag
-from findining_mlops.catalog import model_names
+from findining_airflow.authoring import findining_dag
+from findining_mlops.config.catalog import model_names
 
 # days analyzed at once; each analysis is one process per model, on a 2-core machine
 MAX_PARALLEL_DAYS = 4
@@ -60,8 +60,8 @@ def model_monitoring():
     def analyze(model_name: str, data_interval_start=None, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.catalog import get_model
-        from findining_mlops.monitoring import analyze_day
+        from findining_mlops.config.catalog import get_model
+        from findining_mlops.monitoring.analysis import analyze_day
 
         # a run triggered by hand without a logical date checks the day before it
         day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
@@ -78,8 +78,8 @@ def model_monitoring():
 
         from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops.catalog import get_model
-        from findining_mlops.monitoring import CHECKED, decide
+        from findining_mlops.config.catalog import get_model
+        from findining_mlops.monitoring.analysis import CHECKED, decide
 
         decision = decide(platform(), get_model(analysis["model"]), date.fromisoformat(analysis["day"]), analysis)
         if decision["outcome"] != CHECKED:
@@ -94,7 +94,7 @@ def model_monitoring():
     def retrain_requests(decisions: list[dict]) -> list[dict]:
         from datetime import date
 
-        from findining_mlops.monitoring import retraining_run_id
+        from findining_mlops.monitoring.analysis import retraining_run_id
 
         return [
             {

@@ -27,10 +27,10 @@ from datetime import timedelta
 
 from airflow.sdk import Param, task
 
+from findining_airflow.authoring import deploy_handed_over, findining_dag
 from findining_airflow.guide import action_param
-from findining_airflow.dag_building import deploy_handed_over, findining_dag
-from findining_airflow.training import TrainingJobOperator
-from findining_mlops.catalog import model_names
+from findining_airflow.operators.training import TrainingJobOperator
+from findining_mlops.config.catalog import model_names
 
 MODELS = model_names()
 
@@ -59,8 +59,8 @@ def model_retraining():
 
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.catalog import get_model
-        from findining_mlops.retraining import snapshot_training_data, training_job_name
+        from findining_mlops.config.catalog import get_model
+        from findining_mlops.training.retraining import snapshot_training_data, training_job_name
 
         with fail_fast():
             spec = get_model(params["model_name"])
@@ -76,9 +76,9 @@ def model_retraining():
     def evaluate(job: dict, snap: dict, params: dict) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.catalog import get_model
+        from findining_mlops.config.catalog import get_model
         from findining_mlops.platform.ports import TrainingJob
-        from findining_mlops.retraining import Snapshot, evaluate_candidates, quality_gate
+        from findining_mlops.training.retraining import Snapshot, evaluate_candidates, quality_gate
 
         with fail_fast():
             spec = get_model(params["model_name"])
@@ -90,10 +90,10 @@ def model_retraining():
     def register(job: dict, snap: dict, evaluation: dict, params: dict, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_airflow.runtime import platform
-        from findining_mlops.catalog import get_model
+        from findining_mlops.config.catalog import get_model
         from findining_mlops.platform.ports import TrainingJob
-        from findining_mlops import retraining
-        from findining_mlops.baselines import store_baseline
+        from findining_mlops.registry.baselines import store_baseline
+        from findining_mlops.training import retraining
 
         with fail_fast():
             spec = get_model(params["model_name"])
@@ -108,7 +108,7 @@ def model_retraining():
     @task
     def hand_over(version: dict, ti=None) -> list[dict]:
         """An approved version: an endpoint of its own, or a canary by model_deployment."""
-        from findining_airflow.dag_building import deployment_requests
+        from findining_airflow.authoring import deployment_requests
 
         return deployment_requests([version], "retraining", ti)
 

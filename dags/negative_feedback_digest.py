@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import task
 
-from findining_airflow.dag_building import findining_dag
+from findining_airflow.authoring import findining_dag
 
 
 @findining_dag(
@@ -44,7 +44,7 @@ def negative_feedback_digest():
     @task(multiple_outputs=False)
     def prepare(data_interval_start=None, dag_run=None) -> dict:
         from findining_airflow.errors import fail_fast
-        from findining_airflow.feedback import plan_day
+        from findining_airflow.hooks.bedrock import plan_day
 
         # a run triggered by hand without a logical date digests the day before it
         day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
@@ -63,7 +63,7 @@ def negative_feedback_digest():
         from datetime import date
 
         from findining_airflow.errors import fail_fast
-        from findining_airflow.feedback import feedback_analyzer
+        from findining_airflow.hooks.bedrock import feedback_analyzer
         from findining_airflow.runtime import platform
         from findining_mlops.feedback.bedrock import BedrockAnalyzer, publish_usage
         from findining_mlops.feedback.digest import analyze_day
@@ -80,7 +80,7 @@ def negative_feedback_digest():
 
     @task
     def submit_batch(plan: dict) -> str:
-        from findining_airflow.feedback import bedrock_hook
+        from findining_airflow.hooks.bedrock import bedrock_hook
         from findining_mlops.feedback.batch import submit_batch_job
 
         job_arn = submit_batch_job(bedrock_hook(plan).conn, plan, plan["role_arn"], plan["model_id"])
@@ -93,7 +93,7 @@ def negative_feedback_digest():
         from airflow.sdk import PokeReturnValue
         from airflow.sdk.exceptions import AirflowFailException
 
-        from findining_airflow.feedback import bedrock_hook
+        from findining_airflow.hooks.bedrock import bedrock_hook
         from findining_mlops.feedback.batch import JOB_DONE, JOB_FAILED, batch_job_status
 
         status, message = batch_job_status(bedrock_hook(plan).conn, job_arn)

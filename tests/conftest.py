@@ -52,7 +52,7 @@ def _stop_model_servers():
     yield
     import sys
 
-    pool = sys.modules.get("findining_mlops.serving.pool")
+    pool = sys.modules.get("findining_mlops.serving.server.pool")
     if pool is not None:
         pool.stop_servers()
 
@@ -85,7 +85,7 @@ def small_data(platform):
 def fault_drill_endpoints(monkeypatch):
     """Endpoints served by this process honour fault-injection.json, as on a rollback drill
     (production ignores the file)."""
-    from findining_mlops.handlers import FAULT_DRILL_ENV
+    from findining_mlops.serving.server.handlers import FAULT_DRILL_ENV
 
     monkeypatch.setenv(FAULT_DRILL_ENV, "1")
 

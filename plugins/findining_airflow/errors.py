@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 @contextmanager
@@ -12,8 +12,15 @@ def fail_fast() -> Iterator[None]:
     fail the task at once with their message instead of burning retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from findining_mlops.errors import ConfigurationError, DataValidationError, ABTestError, MissingPartitionError, \
-        RegistryError, TrainingJobFailed, UnknownModelError
+    from findining_mlops.errors import (
+        ABTestError,
+        ConfigurationError,
+        DataValidationError,
+        MissingPartitionError,
+        RegistryError,
+        TrainingJobFailed,
+        UnknownModelError,
+    )
 
     try:
         yield

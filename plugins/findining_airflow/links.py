@@ -22,7 +22,7 @@ def reports_key(dag_id: str, task_id: str, run_id: str, map_index: int) -> tuple
     """The store folder (and view query) holding a task instance's reports, or ``None``."""
     day = run_day(run_id)
     if (dag_id, task_id) in MONITORING_TASKS and map_index >= 0:
-        from findining_mlops.catalog import model_names
+        from findining_mlops.config.catalog import model_names
 
         models = model_names()
         return (monitoring_folder(models[map_index], day), {}) if map_index < len(models) else None
@@ -55,7 +55,7 @@ class TrainingJobLink(BaseOperatorLink):
 
     def get_link(self, operator, *, ti_key) -> str:
         from findining_airflow.runtime import settings
-        from findining_mlops.retraining import training_job_name
+        from findining_mlops.training.retraining import training_job_name
 
         configured = settings()
         if configured.backend != "aws":

@@ -17,8 +17,14 @@ from collections.abc import Callable
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
-from findining_airflow.reports import (READABLE_PREFIXES, REPORTS_URL_PREFIX, STATE_PATH, UnreadableKey, readable_key,
-                                       view_url)
+from findining_airflow.reports import (
+    READABLE_PREFIXES,
+    REPORTS_URL_PREFIX,
+    STATE_PATH,
+    UnreadableKey,
+    readable_key,
+    view_url,
+)
 
 # The reports' HTML (Evidently, plotly) needs its scripts but must not act as the Airflow UI's
 # origin: a sandbox gives it an opaque origin without the session cookie.
@@ -40,7 +46,7 @@ def create_app(platform_factory: Callable[[], object], authenticated: Callable |
     @app.get(STATE_PATH, response_class=HTMLResponse)
     def state() -> HTMLResponse:
         """Per model the live version and its split and 30 days of monitoring; A/B tests; alerts."""
-        from findining_mlops.report import state_page
+        from findining_mlops.reporting.summary import state_page
 
         return HTMLResponse(state_page(platform_factory(), report_link=lambda key: view_url("", key)),
                             headers=REPORT_HEADERS)
@@ -69,8 +75,8 @@ def create_app(platform_factory: Callable[[], object], authenticated: Callable |
     @app.get("/models/{model}", response_class=HTMLResponse)
     def model(model: str) -> HTMLResponse:
         """The model's registry versions (with the training job of each) and its rollout history."""
-        from findining_mlops.catalog import model_names
-        from findining_mlops.report import PAGE_STYLE, html_table
+        from findining_mlops.config.catalog import model_names
+        from findining_mlops.reporting.summary import PAGE_STYLE, html_table
 
         if model not in model_names():
             raise HTTPException(status_code=404, detail=f"no model {model!r}; the models are {model_names()}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from findining_mlops.settings import AWS_SETTINGS, COMMON_SETTINGS
+from findining_mlops.config.settings import AWS_SETTINGS, COMMON_SETTINGS
 
 # Variable name -> env var name: the same setting, lower-cased
 VARIABLES = {name.lower(): name for name in (*COMMON_SETTINGS, "FINDINING_DEPLOYMENT_DEFAULTS",
@@ -71,7 +71,7 @@ def _platform_for(settings):
 
 def settings():
     """The validated settings; a bad one fails here, at the first task, by name."""
-    from findining_mlops.settings import Settings
+    from findining_mlops.config.settings import Settings
 
     return Settings.from_env(_settings_env())
 

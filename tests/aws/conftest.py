@@ -4,9 +4,7 @@ that the Terraform stack provides, and the settings that point the pipeline at t
 from __future__ import annotations
 
 import pytest
-
 from aws_stack import ACCOUNT, AWS_ENV, BUCKET, REGION, TOPIC_ARN  # noqa: F401
-
 
 
 @pytest.fixture
@@ -27,9 +25,9 @@ def account(aws_env):
     from moto import mock_aws
 
     from findining_airflow import runtime
+    from findining_mlops.config.settings import Settings
     from findining_mlops.platform.aws import AwsClients
     from findining_mlops.platform.aws.dynamodb import create_tables
-    from findining_mlops.settings import Settings
 
     with mock_aws():
         runtime._platform_for.cache_clear()
@@ -85,9 +83,10 @@ def sentiment(aws, use_catalog):
     """Six days of reviews in the bucket and a small sentiment model."""
     from datetime import date
 
-    from findining_mlops.catalog import get_model
-    from findining_mlops.data.synthetic import generate
     from simulation import SENTIMENT
+
+    from findining_mlops.config.catalog import get_model
+    from findining_mlops.data.synthetic import generate
 
     use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1, "max_regression": 0.05})
     generate(aws.store, date(2026, 10, 1), 6, seed=4, requests_per_day=10, reviews_per_day=150)

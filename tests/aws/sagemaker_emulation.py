@@ -21,7 +21,6 @@ import threading
 from pathlib import Path
 
 import boto3
-
 from aws_stack import REGION
 
 
@@ -31,7 +30,7 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def run_training_job_locally(request: dict) -> None:
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.platform.local.store import LocalArtifactStore
     from findining_mlops.platform.local.training_runner import run
 

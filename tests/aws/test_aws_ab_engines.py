@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
 import requests
-
 from aws_stack import ACCOUNT, REGION
+
 from findining_mlops.abtest import engine, queries, stats
 from findining_mlops.platform.ports import MetricEvent
 
@@ -54,7 +54,7 @@ def test_duckdb_reads_the_days_batches_from_s3_and_keeps_the_running_aggregate_t
 
 
 def test_the_athena_engine_runs_the_trino_sql_on_the_glue_table_in_the_workgroup(aws, account, recorded, tmp_path):
-    from findining_airflow.athena import AthenaQueries
+    from findining_airflow.hooks.athena import AthenaQueries
 
     settings = replace(account, ab_engine="athena")
     boto3.client("athena", region_name=REGION).create_work_group(Name=settings.athena_workgroup)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
-
 from aws_stack import BUCKET, REGION
-from findining_mlops.platform.ports import ProductionVariant
 from sagemaker_emulation import updates_endpoints
+
+from findining_mlops.platform.ports import ProductionVariant
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 
@@ -85,8 +85,8 @@ def test_variants_stop_scaling_before_an_update_and_the_served_ones_scale_again_
     ({"FINDINING_ENDPOINT_TARGET_INVOCATIONS": "0"}, "FINDINING_ENDPOINT_TARGET_INVOCATIONS"),
 ])
 def test_scaling_settings_that_contradict_each_other_fail_naming_the_setting(aws_env, env, problem):
+    from findining_mlops.config.settings import Settings
     from findining_mlops.errors import ConfigurationError
-    from findining_mlops.settings import Settings
 
     with pytest.raises(ConfigurationError, match=problem):
         Settings.from_env({**aws_env, **env})

@@ -5,11 +5,10 @@ endpoint change and the bake sensor, rescheduled, waits it out."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-
 from aws_stack import BUCKET, REGION
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
 from simulation import bootstrap, load_dag, reschedules
@@ -25,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]
 @pytest.fixture
 def triggers(monkeypatch) -> list[str]:
     """The training jobs TrainingJobTrigger polled (dag.test runs triggers in-process)."""
-    from findining_airflow.training import TrainingJobTrigger
+    from findining_airflow.triggers.training import TrainingJobTrigger
 
     polled: list[str] = []
     run = TrainingJobTrigger.run

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
-
 from aws_stack import BUCKET, REGION, TOPIC_ARN
+from botocore.stub import ANY, Stubber
+from sagemaker_emulation import updates_endpoints
+
 from findining_mlops.errors import EndpointError
 from findining_mlops.platform.ports import ProductionVariant
-from sagemaker_emulation import updates_endpoints
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 

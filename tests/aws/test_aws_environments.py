@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import boto3
 import pytest
-
 from aws_stack import ACCOUNT, REGION, ROLE_ARN
+
 from findining_mlops.platform.ports import ProductionVariant
 
 PREFIXES = {"dev": "ai-restaurant-recommendation-dev", "staging": "ai-restaurant-recommendation-staging"}
@@ -21,9 +21,9 @@ def environments(aws_env, monkeypatch):
     ``enter(env)`` makes this process that environment's, as its Airflow workers are."""
     from moto import mock_aws
 
+    from findining_mlops.config.settings import AwsSettings
     from findining_mlops.platform.aws import AwsClients, aws_platform
     from findining_mlops.platform.aws.dynamodb import create_tables
-    from findining_mlops.settings import AwsSettings
 
     with mock_aws():
         platforms = {}
@@ -50,7 +50,7 @@ def environments(aws_env, monkeypatch):
 
 def deploy_first_version(platform) -> str:
     """Registers sentiment v1 and serves it on the environment's endpoint; returns its name."""
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
 
     platform.store.write_bytes("training/sentiment/job/output/model.tar.gz", b"a model")
     version = platform.registry.register("sentiment", "training/sentiment/job/output/model.tar.gz", status="Approved",
@@ -89,7 +89,7 @@ def test_dev_and_staging_share_an_account_without_sharing_a_resource(environment
 
 
 def test_training_jobs_of_the_same_dag_run_are_distinct_per_environment(monkeypatch):
-    from findining_mlops.retraining import training_job_name
+    from findining_mlops.training.retraining import training_job_name
 
     names = set()
     for prefix in PREFIXES.values():
@@ -103,7 +103,7 @@ def test_training_jobs_of_the_same_dag_run_are_distinct_per_environment(monkeypa
     ("ai-restaurant-recommendation-production-eu", "SageMaker allows 63"),
 ])
 def test_a_prefix_sagemaker_would_refuse_is_a_configuration_error_naming_the_setting(monkeypatch, prefix, problem):
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.errors import ConfigurationError
 
     monkeypatch.setenv("FINDINING_RESOURCE_PREFIX", prefix)

@@ -14,15 +14,14 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import requests
+from aws_stack import ACCOUNT, BUCKET, REGION, ROLE_ARN, TOPIC_ARN
 from botocore.exceptions import ClientError
 from moto.core import disable_iam_authentication, set_initial_no_auth_action_count
-
-from aws_stack import ACCOUNT, BUCKET, REGION, ROLE_ARN, TOPIC_ARN
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
 from simulation import bootstrap
 
@@ -140,8 +139,9 @@ def denied(call) -> bool:
 
 def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monitoring_and_alerts(
         account, sentiment, monkeypatch):
-    from findining_mlops import deployment, monitoring
-    from findining_mlops.canary import CanaryThresholds
+    from findining_mlops.deployment import rollout as deployment
+    from findining_mlops.deployment.canary import CanaryThresholds
+    from findining_mlops.monitoring import analysis as monitoring
     from findining_mlops.platform.aws import aws_platform
     from findining_mlops.platform.ports import ABTest, MetricEvent
 
@@ -212,7 +212,7 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
 def test_the_management_role_runs_the_ab_analysis_on_athena_over_the_events_table(account, aws, monkeypatch):
     """The task's calls (the provider's AthenaHook) and, since moto's Athena reads neither Glue nor S3, the calls
     Athena makes on AWS with the caller's permissions: the table's metadata, the events, the results."""
-    from findining_airflow.athena import AthenaQueries
+    from findining_airflow.hooks.athena import AthenaQueries
     from findining_mlops.platform.ports import MetricEvent
 
     when = datetime(2026, 10, 6, 8, tzinfo=UTC)
@@ -383,7 +383,7 @@ def test_the_batch_role_reads_a_job_s_input_and_writes_its_output_only(account, 
 
 
 def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypatch):
-    from findining_mlops.validate import run_checks
+    from findining_mlops.cli.validate import run_checks
 
     outputs = {"resource_prefix": "ai-restaurant-recommendation", "aws_region": REGION, "bucket": BUCKET,
                "sagemaker_execution_role_arn": ROLE_ARN,

@@ -3,10 +3,9 @@ a canary rolled back by its alarm, and a failing DAG run's alert arriving throug
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
-
 from aws_stack import BUCKET, REGION, TOPIC_ARN
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
 from simulation import SENTIMENT, bootstrap, load_dag
@@ -55,8 +54,8 @@ def test_retraining_registers_a_model_package_and_deploys_it_with_capture_and_al
 
 
 def test_a_canary_with_failing_requests_is_rolled_back_by_its_alarm(aws, sentiment, monkeypatch):
-    from findining_mlops import deployment
-    from findining_mlops.canary import CanaryThresholds
+    from findining_mlops.deployment import rollout as deployment
+    from findining_mlops.deployment.canary import CanaryThresholds
     from findining_mlops.platform.ports import MetricDatum
 
     runs_training_jobs(monkeypatch)

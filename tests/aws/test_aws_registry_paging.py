@@ -10,7 +10,6 @@ from collections import Counter
 
 import boto3
 import pytest
-
 from aws_stack import REGION
 
 GROUP = "ai-restaurant-recommendation-sentiment"

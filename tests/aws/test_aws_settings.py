@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from aws_stack import AWS_ENV
+
+from findining_mlops.config.settings import Settings
 from findining_mlops.errors import ConfigurationError
-from findining_mlops.settings import Settings
 
 
 def settings(**changes):

@@ -13,7 +13,7 @@ from importlib import metadata
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 
 
 @pytest.fixture

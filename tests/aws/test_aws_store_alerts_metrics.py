@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from aws_stack import BUCKET
+
 from findining_mlops.errors import ImmutableArtifactError
 from findining_mlops.platform.ports import MetricDatum
 

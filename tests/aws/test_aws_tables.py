@@ -5,13 +5,13 @@ batches on S3, not items."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-
 from aws_stack import REGION
-from findining_mlops.catalog import RESOURCE_PREFIX
+
+from findining_mlops.config.catalog import RESOURCE_PREFIX
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))  # the HCL reader lives with the infra tests
 from terraform_stack import blocks, literal  # noqa: E402
@@ -35,8 +35,8 @@ def test_every_table_of_the_backend_holds_items_once_an_ab_test_runs(aws, accoun
 
 
 def test_the_stack_creates_the_backend_s_tables_with_their_keys():
+    from findining_mlops.config.settings import AwsSettings
     from findining_mlops.platform.aws.dynamodb import key_schemas
-    from findining_mlops.settings import AwsSettings
 
     defaults = AwsSettings(region=REGION, bucket="b", sagemaker_role_arn="r", alerts_topic_arn="t")
     code = {name.removeprefix(RESOURCE_PREFIX): keys for name, keys in key_schemas(defaults).items()}

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.stub import Stubber
-
 from aws_stack import BUCKET, REGION, ROLE_ARN
-from findining_mlops.platform.ports import TrainingJobSpec
+from botocore.stub import Stubber
 from simulation import tarball
+
+from findining_mlops.platform.ports import TrainingJobSpec
 
 SPEC = TrainingJobSpec(
     name="findining-sentiment-0123456789ab", model_name="sentiment",
@@ -59,7 +59,7 @@ def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels)
     import io
     import tarfile
 
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.platform.aws.source import source_tarball, upload_source
 
     first, again = source_tarball(get_model("sentiment"), "1.9-0"), source_tarball(get_model("sentiment"), "1.9-0")
@@ -81,7 +81,7 @@ def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchange
     import shutil
 
     import findining_mlops
-    from findining_mlops.catalog import get_model
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.platform.aws import source
 
     package = shutil.copytree(Path(findining_mlops.__file__).parent, tmp_path / "findining_mlops",
@@ -90,7 +90,7 @@ def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchange
     # a fresh cache: this process has not read the copy yet
     monkeypatch.setattr(source, "_source_tarball", functools.lru_cache(maxsize=16)(source._source_tarball.__wrapped__))
     before = source.source_tarball(get_model("sentiment"), "1.9-0")
-    (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# edited by somebody else\n")
+    (package / "cli" / "main.py").write_text((package / "cli" / "main.py").read_text() + "\n# edited by somebody else\n")
     assert source.source_tarball(get_model("sentiment"), "1.9-0") == before
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from aws_stack import BUCKET
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-
-from aws_stack import BUCKET
 
 DAY = date(2026, 10, 1)
 KEY = "data/reviews/dt=2026-10-01/part-0.parquet"
@@ -23,7 +22,7 @@ def listing_of(keys: list[str]) -> dict:
 def test_a_throttled_partition_read_is_retryable_not_bad_data(aws):
     from findining_airflow.errors import fail_fast
     from findining_mlops.errors import DataValidationError
-    from findining_mlops.partitions import read_partition
+    from findining_mlops.store.partitions import read_partition
 
     listing = {"Bucket": BUCKET, "Prefix": "data/reviews/dt=2026-10-01/"}
     with Stubber(aws.store.clients.s3) as s3:  # after botocore's own retries gave up
@@ -43,7 +42,7 @@ def test_a_corrupt_parquet_object_is_bad_data_and_fails_at_once(aws):
 
     from findining_airflow.errors import fail_fast
     from findining_mlops.errors import DataValidationError
-    from findining_mlops.partitions import read_partition
+    from findining_mlops.store.partitions import read_partition
 
     aws.store.write_bytes(KEY, b"PAR1 this is not parquet")
 
@@ -74,7 +73,6 @@ def run_trigger(trigger) -> list[dict]:
 def finished_job(account):
     """A training job SageMaker (moto) reports Completed."""
     import boto3
-
     from aws_stack import REGION, ROLE_ARN
 
     boto3.client("sagemaker", region_name=REGION).create_training_job(
@@ -89,7 +87,7 @@ def finished_job(account):
 def test_the_trigger_is_handed_its_connection_region_job_and_interval_and_round_trips():
     from importlib import import_module
 
-    from findining_airflow.training import TrainingJobTrigger
+    from findining_airflow.triggers.training import TrainingJobTrigger
 
     trigger = TrainingJobTrigger(JOB, 7.5, aws_conn_id="aws_ml", region_name="eu-west-1")
     path, kwargs = trigger.serialize()
@@ -103,7 +101,7 @@ def test_the_trigger_is_handed_its_connection_region_job_and_interval_and_round_
 
 
 def test_the_operator_hands_the_trigger_the_tasks_aws_settings(account, monkeypatch):
-    from findining_airflow.training import TrainingJobOperator
+    from findining_airflow.operators.training import TrainingJobOperator
 
     monkeypatch.setenv("FINDINING_AWS_CONN_ID", "aws_ml")
     trigger = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot={})._trigger(JOB)
@@ -113,7 +111,7 @@ def test_the_operator_hands_the_trigger_the_tasks_aws_settings(account, monkeypa
 
 
 def test_a_poll_that_fails_once_is_polled_again_and_the_trigger_reports_the_finished_job(finished_job):
-    from findining_airflow.training import TrainingJobTrigger
+    from findining_airflow.triggers.training import TrainingJobTrigger
 
     trigger = TrainingJobTrigger(finished_job, 0, aws_conn_id="aws_default", region_name="eu-west-1")
     failures = [throttled("DescribeTrainingJob")]
@@ -131,7 +129,8 @@ def test_a_poll_that_fails_once_is_polled_again_and_the_trigger_reports_the_fini
 def test_polls_failing_without_end_give_a_retryable_error_not_a_failed_job(finished_job):
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-    from findining_airflow.training import TrainingJobOperator, TrainingJobTrigger
+    from findining_airflow.operators.training import TrainingJobOperator
+    from findining_airflow.triggers.training import TrainingJobTrigger
 
     trigger = TrainingJobTrigger(finished_job, 0, aws_conn_id="aws_default", region_name="eu-west-1",
                                  max_poll_errors=3)
@@ -156,8 +155,8 @@ def test_a_retried_task_re_attaches_to_the_running_job_instead_of_starting_anoth
     waits for it again; SageMaker sees one CreateTrainingJob (the Stubber refuses a second)."""
     from airflow.sdk.exceptions import TaskDeferred
 
-    from findining_airflow.training import TrainingJobOperator
-    from findining_mlops.retraining import snapshot_training_data
+    from findining_airflow.operators.training import TrainingJobOperator
+    from findining_mlops.training.retraining import snapshot_training_data
 
     snapshot = snapshot_training_data(aws, sentiment, "findining-sentiment-run1", date(2026, 10, 6))
     operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot=snapshot.to_dict(),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import boto3
 import pytest
-
 from aws_stack import REGION
-from findining_mlops import versions
+
 from findining_mlops.errors import RegistryError
 from findining_mlops.platform.ports import APPROVED
+from findining_mlops.registry import versions
 
 
 def register(aws, job: str, label: str | None = None):

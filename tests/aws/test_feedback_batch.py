@@ -10,9 +10,9 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from aws_stack import BUCKET
 from botocore.stub import Stubber
 
-from aws_stack import BUCKET
 from findining_mlops.feedback.batch import (
     BATCH_MINIMUM_RECORDS,
     batch_input,

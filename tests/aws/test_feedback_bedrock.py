@@ -194,7 +194,7 @@ def test_the_airflow_layer_builds_the_bedrock_analyzer_from_the_connection_and_v
     """On aws the analyzer's client comes from the provider hook's session, and its settings
     from the findining_bedrock_* Variables (here AIRFLOW_VAR_*), which win over env vars."""
     from findining_airflow import runtime
-    from findining_airflow.feedback import feedback_analyzer
+    from findining_airflow.hooks.bedrock import feedback_analyzer
 
     monkeypatch.setenv("FINDINING_BEDROCK_MODEL_ID", "anthropic.claude-3-haiku-20240307-v1:0")
     monkeypatch.setenv("AIRFLOW_VAR_FINDINING_BEDROCK_MODEL_ID", MODEL_ID)

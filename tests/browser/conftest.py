@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from findining_mlops.tools.airflow_client import AirflowClient, wait_for_dags
+from devtools.airflow_client import AirflowClient, wait_for_dags
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FINDINING_CHROMIUM", "/usr/bin/chromium"))
@@ -56,7 +56,7 @@ def airflow(tmp_path_factory):
     """The demo's Airflow with the project's DAGs and plugins on a small store, asking people
     to log in; yields its REST client, with the user's ``password``, ``home`` (FINDINING_HOME) and
     ``env`` (Airflow's environment, for the CLI)."""
-    from findining_mlops.tools import demo
+    from devtools import demo
 
     state = tmp_path_factory.mktemp("browser-airflow")
     home = state / "findining"
@@ -86,11 +86,11 @@ def _small_store(home: Path) -> None:
     and a second approved recommendation version to A/B-test against."""
     from simulation import bootstrap
 
-    from findining_mlops.catalog import get_model
+    from devtools.demo import lightweight_version
+    from devtools.traffic import replay_day
+    from findining_mlops.config.catalog import get_model
     from findining_mlops.data.synthetic import generate
-    from findining_mlops.tools.demo import lightweight_version
     from findining_mlops.platform.local import local_platform
-    from findining_mlops.tools.traffic import replay_day
 
     platform = local_platform(home, seed=11)
     generate(platform.store, START, DATA_DAYS, seed=3, requests_per_day=150, reviews_per_day=150)
@@ -104,7 +104,7 @@ def _small_store(home: Path) -> None:
 
 def cli(airflow, *arguments: str) -> str:
     """``findining-mlops`` on the Airflow's store, as a person would run it; its standard output."""
-    result = subprocess.run([sys.executable, "-m", "findining_mlops.cli", *arguments], env=airflow.env,
+    result = subprocess.run([sys.executable, "-m", "findining_mlops.cli.main", *arguments], env=airflow.env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -14,7 +14,7 @@ import pytest
 from conftest import LIVE_MODELS, MONITORED_DAY, PROJECT_DAGS, ROOT, cli, log_in, screenshot
 from playwright.sync_api import expect
 
-from findining_mlops.catalog import get_model, model_names
+from findining_mlops.config.catalog import get_model, model_names
 from findining_mlops.platform.local import local_platform
 
 pytestmark = pytest.mark.slow

@@ -14,12 +14,14 @@ import os
 import signal
 import subprocess
 import time
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from simulation import RECOMMENDATION, SENTIMENT, load_dag, write_catalog
 
-from findining_mlops.tools.airflow_cluster import (
+from devtools.airflow_client import AirflowClient, wait_for_dags
+from devtools.airflow_cluster import (
     AirflowCluster,
     ClusterConfig,
     ServiceUnreachable,
@@ -27,9 +29,7 @@ from findining_mlops.tools.airflow_cluster import (
     drop_database,
     ensure_admin_password,
 )
-from findining_mlops.tools.airflow_client import AirflowClient, wait_for_dags
-from findining_mlops.tools.demo import free_port
-from simulation import RECOMMENDATION, SENTIMENT, load_dag, write_catalog
+from devtools.demo import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,8 +145,8 @@ def wait_for_backfill(client: PasswordClient, dag_id: str, days: list[date], tim
 
 
 def replay(platform, days: list[date]) -> None:
-    from findining_mlops.catalog import get_model
-    from findining_mlops.tools.traffic import replay_day
+    from devtools.traffic import replay_day
+    from findining_mlops.config.catalog import get_model
 
     for day in days:
         for model in MODELS:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from findining_mlops.tools.compose_env import SECRETS, main as compose_env_main, render
+from devtools.compose_env import SECRETS, render
+from devtools.compose_env import main as compose_env_main
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",

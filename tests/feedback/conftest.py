@@ -7,12 +7,12 @@ import shutil
 from dataclasses import replace
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.platform.local import local_platform
 from feedback_support import DATA_DAYS, DATA_START, TRAINED_UNTIL, WORLD_SEED
 from simulation import bootstrap
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.platform.local import local_platform
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-from findining_mlops import artifacts, monitoring
-from findining_mlops.catalog import get_model, model_names
-from findining_mlops.tools.traffic import replay_day
+from devtools.traffic import replay_day
+from findining_mlops.config.catalog import get_model, model_names
+from findining_mlops.monitoring import analysis as monitoring
+from findining_mlops.training import uploads as artifacts
 
 DAY = date(2026, 10, 13)  # not in the training window
 

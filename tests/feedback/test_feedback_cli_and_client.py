@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-
 from feedback_support import WORLD_SEED, unseen_days
-from findining_mlops.cli import main
-from findining_mlops.client import MLService
+
+from findining_mlops.cli.main import main
 from findining_mlops.data.synthetic import ScenarioPlan, World
+from findining_mlops.serving.client.service import MLService
 
 
 def test_analyze_text_prints_one_json_line(capsys, feedback_home):

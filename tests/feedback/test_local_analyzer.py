@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from feedback_support import WORLD_SEED, unseen_days
+
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.feedback.evaluation import evaluate
 from findining_mlops.feedback.redaction import MAX_CHARS

@@ -4,16 +4,16 @@ hygiene spike at one restaurant, a quiet day, and a re-run."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, UTC
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-
 from feedback_support import WORLD_SEED
+from simulation import load_dag, read_alerts
+
 from findining_mlops.data.contracts import FEEDBACK, partition_key
 from findining_mlops.data.synthetic import ScenarioPlan, World, to_parquet_bytes
 from findining_mlops.feedback.digest import report_prefix
-from simulation import load_dag, read_alerts
 
 pytestmark = pytest.mark.slow
 QUIET_DAY, SPIKE_DAY = date(2026, 10, 12), date(2026, 10, 13)

@@ -5,7 +5,6 @@ one user that signs in with IAM and may only read and write the keys serving.cac
 from __future__ import annotations
 
 import pytest
-
 from terraform_stack import StackValues, blocks, evaluate, literal, render_policy
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -32,7 +31,7 @@ def test_the_cache_is_encrypted_at_rest_with_the_stacks_key_in_transit_and_has_a
 
 
 def test_only_an_iam_user_can_act_and_only_on_the_answer_keys_with_the_commands_the_client_sends():
-    from findining_mlops.serving.cache import KEY_PREFIX
+    from findining_mlops.serving.client.cache import KEY_PREFIX
 
     default = _resource("aws_elasticache_user.answer_cache_default")
     assert literal(default["user_name"]) == "default" and literal(default["access_string"]).startswith("off ")
@@ -76,7 +75,7 @@ def test_the_caches_ids_fit_elasticaches_rules_for_every_prefix_and_environment(
 
 
 def test_the_outputs_give_the_client_its_url_and_iam_settings():
-    from findining_mlops.serving.cache import CACHE_IAM_AUTH_ENV, CACHE_URL_ENV
+    from findining_mlops.serving.client.cache import CACHE_IAM_AUTH_ENV, CACHE_URL_ENV
 
     outputs = blocks("output")
     url = outputs["answer_cache_url"]

@@ -9,9 +9,15 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 import pytest
-
 from terraform_stack import (
-    StackValues, blocks, evaluate, literal, policy_statements, render_policy, tfvars, violated_preconditions,
+    StackValues,
+    blocks,
+    evaluate,
+    literal,
+    policy_statements,
+    render_policy,
+    tfvars,
+    violated_preconditions,
 )
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"

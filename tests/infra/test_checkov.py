@@ -8,7 +8,6 @@ import re
 import subprocess
 
 import pytest
-
 from checkov_env import CheckovUnavailable, checkov
 from terraform_stack import STACK
 

@@ -7,10 +7,17 @@ import json
 import shlex
 
 import pytest
-
 from moto_stack import (
-    ENDPOINT, NAME, PACKAGE_GROUP, REGION, ROLE_NAMES, answer_mwaa, create_stack, deploy_registered_version,
-    mwaa_environment, terraform_output_json,
+    ENDPOINT,
+    NAME,
+    PACKAGE_GROUP,
+    REGION,
+    ROLE_NAMES,
+    answer_mwaa,
+    create_stack,
+    deploy_registered_version,
+    mwaa_environment,
+    terraform_output_json,
 )
 
 
@@ -46,13 +53,13 @@ def stack(account, mwaa, tmp_path):
 
 
 def cli(*argv: str) -> int:
-    from findining_mlops.cli import main
+    from findining_mlops.cli.main import main
 
     return main(list(argv))
 
 
 def test_configure_writes_every_setting_as_an_env_file_the_settings_accept(stack, tmp_path):
-    from findining_mlops.settings import AWS_SETTINGS, Settings
+    from findining_mlops.config.settings import AWS_SETTINGS, Settings
 
     outputs, path = stack
     env_file = tmp_path / "startup.sh"

@@ -23,8 +23,8 @@ NOT_YET_READ: dict[str, str] = {}
 
 def _stack_settings() -> dict[str, tuple[str, str | None]]:
     """Every setting the code reads that the stack provides: AWS and Bedrock settings, resource names."""
+    from findining_mlops.config.settings import AWS_SETTINGS, NAME_SETTINGS
     from findining_mlops.feedback.bedrock import BEDROCK_SETTINGS
-    from findining_mlops.settings import AWS_SETTINGS, NAME_SETTINGS
 
     return {**AWS_SETTINGS, **NAME_SETTINGS, **BEDROCK_SETTINGS}
 
@@ -36,7 +36,7 @@ def test_every_aws_setting_the_code_reads_is_an_output():
 
 
 def test_every_output_is_used_by_the_settings_validate_or_the_readme():
-    from findining_mlops.validate import VALIDATE_OUTPUTS
+    from findining_mlops.cli.validate import VALIDATE_OUTPUTS
 
     readme = README.read_text()
     used = {output for output, _ in _stack_settings().values() if output} | set(VALIDATE_OUTPUTS) | set(NOT_YET_READ)
@@ -70,8 +70,8 @@ def _published_by_the_code(home: Path) -> dict[str, set[str]]:
     model, recorded on the local platform's metrics port."""
     from dataclasses import replace
 
-    from findining_mlops import monitoring
-    from findining_mlops.catalog import all_models
+    from findining_mlops.config.catalog import all_models
+    from findining_mlops.monitoring import analysis as monitoring
     from findining_mlops.platform.local import local_platform
 
     published: dict[str, set[str]] = {}
@@ -89,8 +89,8 @@ def _published_by_the_code(home: Path) -> dict[str, set[str]]:
 
 
 def test_dashboard_and_alarms_name_metrics_that_are_published(tmp_path):
-    from findining_mlops.canary import ERRORS, LATENCY, SAGEMAKER_NAMESPACE
-    from findining_mlops.monitoring import METRICS_NAMESPACE
+    from findining_mlops.deployment.canary import ERRORS, LATENCY, SAGEMAKER_NAMESPACE
+    from findining_mlops.monitoring.analysis import METRICS_NAMESPACE
 
     code = _published_by_the_code(tmp_path)
     assert METRICS_NAMESPACE in code, "monitoring.publish_metrics published nothing"

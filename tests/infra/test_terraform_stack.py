@@ -4,7 +4,6 @@ default, and the variables' validation rules refuse bad values (evaluated from t
 from __future__ import annotations
 
 import pytest
-
 from terraform_stack import ENVIRONMENTS, STACK, blocks, default, tf_files, tfvars, violated_rules
 
 # For each variable with validation blocks, values a rule must refuse.

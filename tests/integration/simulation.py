@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from findining_mlops import monitoring, retraining
-from findining_mlops.baselines import store_baseline
-from findining_mlops.variants import bootstrap_deploy
-from findining_mlops.catalog import ModelSpec
+from devtools.traffic import replay_day
+from findining_mlops.config.catalog import ModelSpec
+from findining_mlops.monitoring import analysis as monitoring
 from findining_mlops.platform.local.training import output_artifact_key
 from findining_mlops.platform.ports import COMPLETED, Platform, TrainingJob, TrainingJobSpec
-from findining_mlops.tools.traffic import replay_day
+from findining_mlops.registry.baselines import store_baseline
+from findining_mlops.registry.variants import bootstrap_deploy
+from findining_mlops.training import retraining
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 # small, fast versions of the shipped models; tests override what they exercise
@@ -63,11 +64,10 @@ def load_dag(dag_id: str):
 
 def reschedules(run, task_id: str) -> int:
     """How often the task of a ``dag.test`` run gave its worker slot back (reschedule mode)."""
-    from sqlalchemy import func, select
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.taskreschedule import TaskReschedule
     from airflow.utils.session import create_session
+    from sqlalchemy import func, select
 
     with create_session() as session:
         return session.scalar(select(func.count()).select_from(TaskReschedule).join(

@@ -5,19 +5,19 @@ concludes and promotes through Airflow (``dag.test``)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-
-from findining_mlops.abtest import lifecycle
-from findining_mlops.catalog import get_model
-from findining_mlops.client import MLService
-from findining_mlops.data.synthetic import generate
-from findining_mlops.errors import DataValidationError, ABTestError, RegistryError
-from findining_mlops.platform.ports import CONCLUDED, RUNNING, STOPPED, MetricEvent
-from findining_mlops.tools.traffic import abtest_day
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
+
+from devtools.traffic import abtest_day
+from findining_mlops.abtest import lifecycle
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.errors import ABTestError, DataValidationError, RegistryError
+from findining_mlops.platform.ports import CONCLUDED, RUNNING, STOPPED, MetricEvent
+from findining_mlops.serving.client.service import MLService
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

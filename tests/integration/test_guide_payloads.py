@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from simulation import RECOMMENDATION, bootstrap, load_dag
 
 from findining_mlops.abtest import lifecycle
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.platform.ports import APPROVED, RUNNING
-from simulation import RECOMMENDATION, bootstrap, load_dag
 
 pytestmark = pytest.mark.slow
 GUIDE = Path(__file__).resolve().parents[1] / "fixtures" / "guide"

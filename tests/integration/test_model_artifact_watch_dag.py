@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.variants import bootstrap_deploy
-from findining_mlops.baselines import store_baseline
 from simulation import bootstrap, tarball
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.registry.baselines import store_baseline
+from findining_mlops.registry.variants import bootstrap_deploy
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.handlers import inject_faults
-from findining_mlops.tools.traffic import generate_traffic
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts, reschedules
+
+from devtools.traffic import generate_traffic
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.serving.server.handlers import inject_faults
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_drill_endpoints")]  # the faulty versions are drills
 START = date(2026, 10, 1)

@@ -4,15 +4,15 @@ retraining trigger, idempotent backfills and every validation outcome with its a
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import ScenarioPlan, generate
-from findining_mlops.monitoring import report_prefix
-from findining_mlops.tools.traffic import replay_day
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
+
+from devtools.traffic import replay_day
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import ScenarioPlan, generate
+from findining_mlops.monitoring.analysis import report_prefix
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

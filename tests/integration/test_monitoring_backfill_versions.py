@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
-
-from findining_mlops import monitoring
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.drift import detect_drift
-from findining_mlops.models.sentiment import monitoring as sentiment_monitoring
-from findining_mlops.platform.ports import ProductionVariant
-from findining_mlops.baselines import baseline_prefix
-from findining_mlops.variants import variant_name
-from findining_mlops.tools.traffic import replay_day
 from simulation import SENTIMENT, bootstrap, load_dag
+
+from devtools.traffic import replay_day
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.models.sentiment import monitoring as sentiment_monitoring
+from findining_mlops.monitoring import analysis as monitoring
+from findining_mlops.monitoring.drift import detect_drift
+from findining_mlops.platform.ports import ProductionVariant
+from findining_mlops.registry.baselines import baseline_prefix
+from findining_mlops.registry.variants import variant_name
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

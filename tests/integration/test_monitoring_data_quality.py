@@ -11,12 +11,12 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-
-from findining_mlops import monitoring
-from findining_mlops.monitoring import report_prefix
-from findining_mlops.baselines import baseline_prefix
 from simulation import read_alerts
 from test_model_monitoring_dag import FIRST, live_sentiment, monitoring_dag, run_day  # noqa: F401 (fixtures)
+
+from findining_mlops.monitoring import analysis as monitoring
+from findining_mlops.monitoring.analysis import report_prefix
+from findining_mlops.registry.baselines import baseline_prefix
 
 pytestmark = pytest.mark.slow
 REFERENCE = f"{baseline_prefix('sentiment', 1)}/reference.parquet"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from findining_mlops import monitoring
-from findining_mlops.monitoring import DecisionOutOfOrderError
 from test_model_monitoring_dag import FIRST, live_sentiment, monitoring_dag, run_day  # noqa: F401 (fixtures)
+
+from findining_mlops.monitoring import analysis as monitoring
+from findining_mlops.monitoring.analysis import DecisionOutOfOrderError
 
 pytestmark = pytest.mark.slow
 DAYS = [FIRST + timedelta(days=k) for k in range(5)]  # slang from the third: a retraining on the fourth

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import ScenarioPlan, generate
 from simulation import RECOMMENDATION, SENTIMENT, bootstrap, monitor_days
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import ScenarioPlan, generate
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from simulation import SENTIMENT, load_dag, read_alerts
 
 pytestmark = pytest.mark.slow

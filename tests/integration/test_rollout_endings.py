@@ -8,12 +8,12 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-
-from findining_mlops import deployment
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.errors import DataValidationError
 from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.deployment import rollout as deployment
+from findining_mlops.errors import DataValidationError
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

@@ -3,10 +3,9 @@ named in ``FINDINING_ALERT_ON_SUCCESS``."""
 
 from __future__ import annotations
 
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 import pytest
-
 from simulation import load_dag, read_alerts
 
 pytestmark = pytest.mark.slow

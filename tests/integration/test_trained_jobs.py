@@ -8,10 +8,10 @@ import json
 from datetime import date, timedelta
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
 from simulation import SENTIMENT, TrainedJobs, bootstrap
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)

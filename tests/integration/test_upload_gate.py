@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.models import contract
-from findining_mlops.variants import bootstrap_deploy
 from simulation import SENTIMENT, load_dag, read_alerts, tarball
 from upload_fixtures import joblib_bytes, majority_class_model, sentiment_files
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.models import contract
+from findining_mlops.registry.variants import bootstrap_deploy
 
 pytestmark = pytest.mark.slow
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"

@@ -8,12 +8,12 @@ import json
 from datetime import date
 
 import joblib
+from simulation import tarball
 from sklearn.dummy import DummyClassifier
 from threadpoolctl import threadpool_limits
 
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.models import contract
-from simulation import tarball
 
 
 def joblib_bytes(obj) -> bytes:

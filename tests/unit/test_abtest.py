@@ -14,7 +14,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from findining_mlops.abtest.stats import _Arm, _binary_arm, _compare, _holm, analyze, load_config
-from findining_mlops.cli import main
+from findining_mlops.cli.main import main
 from findining_mlops.errors import DataValidationError
 
 ALPHA = 0.05

@@ -3,14 +3,15 @@ the same bytes, and the one SQL source is valid Trino for Athena."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
 
-from findining_mlops.abtest import engine, outcomes, queries, stats
+from findining_mlops.abtest import engine, queries, stats
+from findining_mlops.abtest.events import part_keys
 from findining_mlops.platform.ports import MetricEvent
 
 TEST_ID = "t-sql"
@@ -87,7 +88,7 @@ def test_a_day_after_the_first_reads_only_its_own_events(platform, recorded):
     for offset in range(DAYS - 1):
         engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=DAYS - 1)
-    for key in outcomes.part_keys(platform.store, TEST_ID, last - timedelta(days=1)):
+    for key in part_keys(platform.store, TEST_ID, last - timedelta(days=1)):
         platform.store.path(key).unlink()  # the running table of the day before carries them
 
     merged = stats.analyze_moments(engine.daily_moments(platform.store, TEST_ID, plan, last, START), CONFIG)
@@ -115,7 +116,7 @@ def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_rebuild_from_every_event_e
 def test_folding_days_into_the_running_table_sums_each_users_events_as_the_per_user_sql_does(platform, recorded):
     plan = stats.sql_plan(CONFIG)
     duckdb = engine.DuckDB()
-    days = [[platform.store.path(k) for k in outcomes.part_keys(platform.store, TEST_ID, day, day)]
+    days = [[platform.store.path(k) for k in part_keys(platform.store, TEST_ID, day, day)]
             for day in (START, START + timedelta(days=1))]
 
     day_by_day = engine.RunningUsers.empty(plan).fold(duckdb, plan, days[0]).fold(duckdb, plan, days[1])
@@ -180,8 +181,8 @@ def test_the_one_sql_source_is_valid_trino_for_athena():
 
 
 def test_the_client_writes_one_batch_per_test_and_a_resent_batch_counts_nothing(platform):
-    from findining_mlops.client import MLService
     from findining_mlops.platform.ports import ABTest
+    from findining_mlops.serving.client.service import MLService
 
     for model, metric in (("recommendation", "recommendation_accuracy"), ("sentiment", "sentiment_accuracy")):
         platform.abtests.create(ABTest(f"t-{model}", model, model, f"{model}-endpoint", 1, 2, "v1", "v2", 50, 14,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from findining_mlops.tools import airflow_client
-from findining_mlops.tools.airflow_client import AirflowClient
+from devtools import airflow_client
+from devtools.airflow_client import AirflowClient
 
 
 def serve(answers: list[int]):
@@ -80,8 +80,8 @@ def test_a_wait_stops_with_the_watchdogs_error_instead_of_waiting_out_its_timeou
 
 
 def test_the_demos_airflow_waits_for_sqlites_lock_instead_of_failing_after_five_seconds():
+    from devtools.demo import airflow_env
     from findining_airflow import metadata_db
-    from findining_mlops.tools.demo import airflow_env
 
     env = airflow_env(Path("/project"), 8080)
     for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):

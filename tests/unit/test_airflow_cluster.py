@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from findining_mlops.tools.airflow_cluster import (
+from devtools.airflow_cluster import (
     AirflowCluster,
     ClusterConfig,
     ServiceUnreachable,
@@ -86,7 +86,7 @@ def test_worker_hostname_is_the_celery_node_name(monkeypatch):
 def stand_ins(monkeypatch):
     """The command with stand-in programs for the Airflow components (no database, no broker);
     returns how to set the programs and the process ids it started."""
-    import findining_mlops.tools.airflow_cluster as launcher
+    import devtools.airflow_cluster as launcher
 
     started: list[int] = []
     real_start = AirflowCluster.start

@@ -10,15 +10,15 @@ from datetime import date
 
 import joblib
 import pytest
+from simulation import tarball  # tests/integration, on the pytest pythonpath
 from threadpoolctl import threadpool_limits
 
-from findining_mlops import artifacts
-from findining_mlops.artifacts import Upload, find_uploads, register_upload, reject_upload, validate_upload
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import DataValidationError
-from findining_mlops.handlers import FAULT_FILE
 from findining_mlops.models import contract
-from simulation import tarball  # tests/integration, on the pytest pythonpath
+from findining_mlops.serving.server.handlers import FAULT_FILE
+from findining_mlops.training import uploads as artifacts
+from findining_mlops.training.uploads import Upload, find_uploads, register_upload, reject_upload, validate_upload
 
 UPLOAD = "models/sentiment/1.1.0/model.tar.gz"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from findining_mlops.cli import main
+from findining_mlops.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 RECOMMENDATION_ENDPOINT = "ai-restaurant-recommendation-recommendation-endpoint"

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import json
 import tarfile
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from findining_mlops.canary import Alarm, CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
+from findining_mlops.deployment.canary import Alarm, CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
 from findining_mlops.errors import DataValidationError
-from findining_mlops.handlers import inject_faults
 from findining_mlops.models import contract
+from findining_mlops.models.requests import frame_requests
 from findining_mlops.platform.ports import APPROVED, MetricDatum, ProductionVariant
-from findining_mlops.app_requests import frame_requests
+from findining_mlops.serving.server.handlers import inject_faults
 
 pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
 

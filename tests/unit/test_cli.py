@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from findining_mlops.cli import main
+from findining_mlops.cli.main import main
 from findining_mlops.platform.local import local_platform
 from findining_mlops.platform.ports import APPROVED, ProductionVariant
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from findining_mlops.tools import demo
+from devtools import demo
 from findining_mlops.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _demo(*argv: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "findining_mlops.tools.demo", *argv], env={**os.environ, **env},
+    return subprocess.run([sys.executable, "-m", "devtools.demo", *argv], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=120)
 
 
@@ -120,7 +120,7 @@ COMPONENT = textwrap.dedent("""
 # `started`; it prints every pid once the stand-ins are up, then waits, or fails half-way.
 LAUNCHER = textwrap.dedent("""
     import json, subprocess, sys, time
-    from findining_mlops.tools import demo
+    from devtools import demo
     demo.exit_on_stop_signals()
     component = [sys.executable, "-c", sys.argv[1]]
     with demo.started({"a": component, "b": component}, None, subprocess.PIPE) as processes:
@@ -184,7 +184,7 @@ def test_make_airflow_listens_on_loopback_only_and_sigterm_leaves_nothing_runnin
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "FINDINING_HOME": str(tmp_path / "findining")}
-    launcher = subprocess.Popen([sys.executable, "-m", "findining_mlops.tools.demo", "--project-dir", str(ROOT),
+    launcher = subprocess.Popen([sys.executable, "-m", "devtools.demo", "--project-dir", str(ROOT),
                                  "--ui-only", "--port", str(port)], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
     started: list[psutil.Process] = []

@@ -8,7 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from findining_mlops.tools import airflow_client, demo
+from devtools import airflow_client, demo
 
 
 class RecordingClient(airflow_client.AirflowClient):
@@ -34,7 +34,7 @@ def test_airflow_runs_single_threaded_tasks_and_two_step_canaries(monkeypatch, t
 
 
 def test_the_bake_sensor_looks_several_times_per_bake_window_and_at_most_every_poke_interval():
-    from findining_airflow.canary import LOOKS_PER_BAKE, look_interval_s
+    from findining_airflow.sensors.canary import LOOKS_PER_BAKE, look_interval_s
 
     assert look_interval_s(bake_minutes=10, longest_s=20) == 20  # production: every 20 s
     assert look_interval_s(bake_minutes=demo.DEMO_BAKE_MINUTES, longest_s=20) == \
@@ -46,7 +46,7 @@ def test_the_bake_sensor_looks_several_times_per_bake_window_and_at_most_every_p
 def test_looks_seconds_apart_stay_in_one_process_and_a_pending_endpoint_gives_its_slot_back():
     """A look rescheduled seconds after the last can overtake that look's process exit, which the
     scheduler takes for a task killed externally (apache/airflow#71172)."""
-    from findining_airflow.canary import SHORTEST_RESCHEDULE_S, next_look
+    from findining_airflow.sensors.canary import SHORTEST_RESCHEDULE_S, next_look
 
     assert next_look(pending=False, bake_minutes=10, longest_s=20) == ("reschedule", 20)  # production
     assert next_look(pending=False, bake_minutes=demo.DEMO_BAKE_MINUTES, longest_s=20)[0] == "poke"

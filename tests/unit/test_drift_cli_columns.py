@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from findining_mlops.cli import main
-from findining_mlops.drift import detect_drift
+from findining_mlops.cli.main import main
 from findining_mlops.errors import DataValidationError
+from findining_mlops.monitoring.drift import detect_drift
 
 
 def _frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:

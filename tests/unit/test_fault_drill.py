@@ -8,15 +8,16 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import pytest
 
-from findining_mlops.catalog import get_model
+import pytest
+from upload_fixtures import sentiment_files
+
+from findining_mlops.config.catalog import get_model
 from findining_mlops.errors import EndpointError
-from findining_mlops.handlers import FAULT_DRILL_ENV, FAULT_FILE, fault_drill, inject_faults
 from findining_mlops.models import contract
 from findining_mlops.platform.aws.source import SERVE_PROGRAM, source_tarball
 from findining_mlops.platform.ports import ProductionVariant
-from upload_fixtures import sentiment_files
+from findining_mlops.serving.server.handlers import FAULT_DRILL_ENV, FAULT_FILE, fault_drill, inject_faults
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 REQUEST = json.dumps({"text": "好好食，一定會再嚟"}).encode()

@@ -11,11 +11,11 @@ from datetime import date
 import pytest
 from threadpoolctl import threadpool_limits
 
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import ConfigurationError, DataValidationError
-from findining_mlops.handlers import FAULT_FILE, inject_faults, load_handlers, with_fault_injection
-from findining_mlops.app_requests import frame_requests
+from findining_mlops.models.requests import frame_requests
+from findining_mlops.serving.server.handlers import FAULT_FILE, inject_faults, load_handlers, with_fault_injection
 
 pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
 
@@ -99,7 +99,7 @@ def test_error_rate_zero_fails_nothing_and_one_fails_everything(tmp_path, review
 
 def test_added_latency_sleeps_that_long_on_every_request(tmp_path, monkeypatch, reviews, sentiment_model):
     slept = []
-    monkeypatch.setattr("findining_mlops.handlers.time.sleep", slept.append)
+    monkeypatch.setattr("findining_mlops.serving.server.handlers.time.sleep", slept.append)
     handlers = _faulty_handlers(tmp_path, SENTIMENT, {"added_latency_ms": 6000})
     plain = load_handlers(SENTIMENT)
     for text in reviews["text"][:3]:

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from findining_mlops import cli
-from findining_mlops.client import MLService
+from findining_mlops.cli import main as cli
+from findining_mlops.config.settings import Settings
 from findining_mlops.errors import EndpointError
-from findining_mlops.settings import Settings
+from findining_mlops.serving.client.service import MLService
 
 ACCOUNT = "123456789012"
 STACK = {"FINDINING_BACKEND": "aws", "FINDINING_BUCKET": "findining-test-ml-models",

@@ -61,7 +61,7 @@ def test_the_aws_platform_is_built_from_a_boto3_session_without_airflow():
 import json, sys
 import boto3
 from findining_mlops.platform import get_platform
-from findining_mlops.settings import Settings
+from findining_mlops.config.settings import Settings
 
 platform = get_platform(Settings.from_env({
     "FINDINING_BACKEND": "aws", "FINDINING_AWS_REGION": "eu-west-1", "FINDINING_BUCKET": "findining-test",

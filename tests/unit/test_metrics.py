@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from findining_mlops.metrics import binary_metrics, classification_metrics, ranking_metrics
+from findining_mlops.models.metrics import binary_metrics, classification_metrics, ranking_metrics
 
 
 def _ranking(rows: list[tuple[str, int, float]], k: int = 10) -> dict:

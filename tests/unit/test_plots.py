@@ -3,8 +3,8 @@
 import plotly.graph_objects as go
 
 from findining_mlops.abtest.lifecycle import ci_figure
-from findining_mlops.plots import DAY_MS
 from findining_mlops.platform.ports import ABTest
+from findining_mlops.reporting.plots import DAY_MS
 
 
 def test_a_one_day_ab_test_plots_on_a_day_axis_not_around_midnight():
@@ -19,7 +19,7 @@ def test_a_one_day_ab_test_plots_on_a_day_axis_not_around_midnight():
 
 
 def test_an_empty_plot_keeps_plotlys_own_axis():
-    from findining_mlops.plots import day_axis
+    from findining_mlops.reporting.plots import day_axis
 
     figure = go.Figure()
     day_axis(figure, [])

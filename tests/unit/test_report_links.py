@@ -7,10 +7,14 @@ import pytest
 
 from findining_airflow.links import StoreReportsLink, reports_key
 from findining_airflow.reports import (
-    UnreadableKey, readable_key, run_day, sagemaker_training_job_url, view_url,
+    UnreadableKey,
+    readable_key,
+    run_day,
+    sagemaker_training_job_url,
+    view_url,
 )
-from findining_mlops.catalog import model_names
-from findining_mlops.monitoring import report_prefix
+from findining_mlops.config.catalog import model_names
+from findining_mlops.monitoring.analysis import report_prefix
 
 TaskInstanceKey = namedtuple("TaskInstanceKey", "dag_id task_id run_id try_number map_index")
 
@@ -78,8 +82,8 @@ def test_training_operator_links_to_its_sagemaker_job_on_aws_and_its_model_page_
 
     from findining_airflow import runtime
     from findining_airflow.links import TrainingJobLink
-    from findining_airflow.training import TrainingJobOperator
-    from findining_mlops.retraining import training_job_name
+    from findining_airflow.operators.training import TrainingJobOperator
+    from findining_mlops.training.retraining import training_job_name
 
     operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot={})
     assert any(isinstance(link, TrainingJobLink) for link in operator.operator_extra_links)

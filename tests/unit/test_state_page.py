@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import unquote
 from dataclasses import replace
 from datetime import date, timedelta
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
 from simulation import bootstrap
 
 from findining_airflow.report_views import create_app
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 from findining_mlops.platform.ports import ABTest, ProductionVariant
-from findining_mlops.variants import variant_name
+from findining_mlops.registry.variants import variant_name
 
 LAST = date(2026, 10, 10)
 
@@ -95,7 +95,7 @@ def test_the_index_links_the_state_page(platform):
 
 
 def test_the_demo_summary_page_has_html_tables_not_a_text_dump(pipeline):
-    from findining_mlops.report import demo_summary
+    from findining_mlops.reporting.summary import demo_summary
 
     platform, first, _ = pipeline
     summary = demo_summary(platform, [LAST - timedelta(days=1), LAST], LAST, {"sentiment": {"sent": 5, "errors": 0}},

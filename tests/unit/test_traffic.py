@@ -7,24 +7,24 @@ from __future__ import annotations
 import json
 import tarfile
 import threading
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from findining_mlops.tools import traffic
-from findining_mlops.capture import parse_record
-from findining_mlops.catalog import get_model
-from findining_mlops.cli import main
+from devtools import traffic
+from devtools.traffic import generate_traffic
+from findining_mlops.cli.main import main
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.capture import parse_record
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import DataValidationError
-from findining_mlops.handlers import inject_faults
 from findining_mlops.models import contract
 from findining_mlops.models.recommendation.features import request_rows
+from findining_mlops.models.requests import synthetic_requests
 from findining_mlops.platform.ports import APPROVED, ProductionVariant
-from findining_mlops.tools.traffic import generate_traffic
-from findining_mlops.app_requests import synthetic_requests
+from findining_mlops.serving.server.handlers import inject_faults
 
 pytestmark = pytest.mark.usefixtures("fault_drill_endpoints")  # the faulty models are drills
 

@@ -16,7 +16,7 @@ def events(trigger) -> list[dict]:
 
 
 def test_the_local_trigger_reports_a_job_that_does_not_exist_under_its_home(tmp_path, monkeypatch):
-    from findining_airflow.training import TrainingJobTrigger
+    from findining_airflow.triggers.training import TrainingJobTrigger
 
     monkeypatch.setenv("FINDINING_BACKEND", "no-such-backend")  # the trigger never reads the settings
     trigger = TrainingJobTrigger("findining-sentiment-none", 0, local_home=str(tmp_path))
@@ -27,7 +27,7 @@ def test_the_local_trigger_reports_a_job_that_does_not_exist_under_its_home(tmp_
 
 
 def test_the_trigger_polls_one_backend():
-    from findining_airflow.training import TrainingJobTrigger
+    from findining_airflow.triggers.training import TrainingJobTrigger
 
     with pytest.raises(ValueError, match="either SageMaker"):
         TrainingJobTrigger("job", 1, aws_conn_id="aws_default", local_home="/tmp/x")

@@ -10,17 +10,17 @@ import time
 from datetime import date
 
 import pytest
-
-from findining_mlops.artifacts import find_uploads, register_upload, reject_upload, validate_upload
-from findining_mlops.catalog import get_model
-from findining_mlops.data.synthetic import generate
-from findining_mlops.errors import DataValidationError
-from findining_mlops.handlers import FAULT_FILE
-from findining_mlops.models import contract
-from findining_mlops.variants import bootstrap_deploy
-from findining_mlops.sandbox import child_environment
 from simulation import tarball
 from upload_fixtures import RunsOnLoad, joblib_bytes, majority_class_model, model_running_on_load, sentiment_files
+
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.synthetic import generate
+from findining_mlops.errors import DataValidationError
+from findining_mlops.models import contract
+from findining_mlops.platform.sandbox import child_environment
+from findining_mlops.registry.variants import bootstrap_deploy
+from findining_mlops.serving.server.handlers import FAULT_FILE
+from findining_mlops.training.uploads import find_uploads, register_upload, reject_upload, validate_upload
 
 UPLOAD = "models/sentiment/1.1.0/model.tar.gz"
 SECRET = "fake-secret-5f2c9d"
@@ -180,8 +180,8 @@ def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_fil
     runs in the check's child process as well."""
     from findining_mlops.errors import RegistryError
     from findining_mlops.platform.ports import TrainingJob
-    from findining_mlops.retraining import Snapshot, evaluate_candidates
-    from findining_mlops.partitions import partition_files
+    from findining_mlops.store.partitions import partition_files
+    from findining_mlops.training.retraining import Snapshot, evaluate_candidates
 
     loaded_in = tmp_path / "pid"
     records_its_process = RunsOnLoad(exec, f"import os; open({str(loaded_in)!r}, 'w').write(str(os.getpid()))")

@@ -7,7 +7,7 @@ import pytest
 
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import ModelVersion
-from findining_mlops.variants import variant_name, version_of_variant
+from findining_mlops.registry.variants import variant_name, version_of_variant
 
 
 @pytest.mark.parametrize("version", [1, 2, 12])

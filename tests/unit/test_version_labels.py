@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from findining_mlops import versions
 from findining_mlops.errors import RegistryError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import APPROVED
+from findining_mlops.registry import versions
 
 
 def register(platform, job: str, label: str | None = None, model: str = "sentiment"):
@@ -34,7 +34,7 @@ def test_labels_round_trip_and_retrains_bump_the_minor_version(platform):
 
 def test_the_first_retrained_version_is_1_0_0_and_the_bump_is_configurable(platform, tmp_path, monkeypatch):
     catalog = tmp_path / "models.toml"
-    from findining_mlops.catalog import DEFAULT_CATALOG
+    from findining_mlops.config.catalog import DEFAULT_CATALOG
     catalog.write_text(DEFAULT_CATALOG.read_text().replace('retrain_bump = "minor"', 'retrain_bump = "patch"'))
     monkeypatch.setenv("FINDINING_MODELS_CONFIG", str(catalog))
 
@@ -83,7 +83,7 @@ def test_a_state_from_before_labels_gets_the_column(tmp_path):
 
 
 def test_the_cli_shows_a_version_by_label_or_number_and_lists_both(platform, capsys):
-    from findining_mlops import cli
+    from findining_mlops.cli import main as cli
 
     register(platform, "upload-1", "1.1.0")
     assert cli.main(["registry", "show", "sentiment", "1.1.0"]) == 0
@@ -97,8 +97,8 @@ def test_the_cli_shows_a_version_by_label_or_number_and_lists_both(platform, cap
 
 
 def test_a_second_upload_of_a_label_with_other_bytes_is_refused_and_nothing_is_registered(platform):
-    from findining_mlops.artifacts import Upload, find_uploads, validate_upload
     from findining_mlops.errors import DataValidationError
+    from findining_mlops.training.uploads import Upload, find_uploads, validate_upload
 
     register(platform, "upload-1", "1.1.0")
     platform.store.write_bytes("models/sentiment/1.1.0/model.tar.gz", b"other bytes")

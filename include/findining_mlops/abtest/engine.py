@@ -30,7 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from findining_mlops.abtest import outcomes, queries
+from findining_mlops.abtest import queries
+from findining_mlops.abtest.events import part_keys
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import ArtifactStore
 
@@ -183,15 +184,15 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: d
         files = _LocalFiles(store, Path(tmp))
         previous = running_key(test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
-            running, keys = RunningUsers.read(files.path(previous)), outcomes.part_keys(store, test_id, day, day)
+            running, keys = RunningUsers.read(files.path(previous)), part_keys(store, test_id, day, day)
         else:
-            running, keys = RunningUsers.empty(plan), outcomes.part_keys(store, test_id, day)
+            running, keys = RunningUsers.empty(plan), part_keys(store, test_id, day)
         running = running.fold(engine, plan, files.paths(keys))
         path = Path(tmp, "running.arrow")
         with ThreadPoolExecutor(1) as writer:
             written = writer.submit(running.write, path)  # meanwhile the checks and the sums, on this thread
             moments = running.moments(engine.rows, plan, lambda: parquet_relation(
-                files.paths(outcomes.part_keys(store, test_id, day))))
+                files.paths(part_keys(store, test_id, day))))
             written.result()
         store.upload_file(path, running_key(test_id, day))  # only a table that passed the checks is kept
         return moments

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from findining_mlops import versions
-from findining_mlops.catalog import ModelSpec, get_model
+from findining_mlops.config.catalog import ModelSpec, get_model
 from findining_mlops.errors import ABTestError, DataValidationError, RegistryError
 from findining_mlops.platform.ports import (
     APPROVED,
@@ -38,7 +37,8 @@ from findining_mlops.platform.ports import (
     ProductionVariant,
     version_name,
 )
-from findining_mlops.variants import variant_name
+from findining_mlops.registry import versions
+from findining_mlops.registry.variants import variant_name
 
 if TYPE_CHECKING:
     from findining_mlops.abtest.queries import Plan
@@ -206,8 +206,7 @@ def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
 
     ``moments`` computes the per-arm moments of the test's events up to ``day``; by default DuckDB, incrementally
     from the day's partition and the running per-user aggregate on the store (``engine.daily_moments``)."""
-    from findining_mlops.abtest import engine
-    from findining_mlops.abtest import stats
+    from findining_mlops.abtest import engine, stats
 
     day_number = (day - date.fromisoformat(test.started_at)).days + 1
     plan = stats.sql_plan(test.analysis_config())
@@ -318,7 +317,7 @@ def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from findining_mlops.plots import day_axis
+    from findining_mlops.reporting.plots import day_axis
 
     metrics = list(test.success_metrics) + list(test.guardrail_metrics)
     figure = make_subplots(rows=len(metrics), cols=1, subplot_titles=[

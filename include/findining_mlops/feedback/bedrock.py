@@ -12,9 +12,9 @@ intervention is recorded as failed at once (asking again would be refused again)
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, UTC
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 
 import boto3
 from botocore.config import Config

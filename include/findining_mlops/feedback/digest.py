@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter, defaultdict
-from datetime import date, timedelta
 from collections.abc import Iterable
+from datetime import date, timedelta
 
 import pandas as pd
 from scipy.stats import poisson
@@ -43,7 +43,7 @@ def negative_rows(frame: pd.DataFrame, sentiment_model) -> pd.DataFrame:
 
 def negative_feedback(platform: Platform, day: date, sentiment_model) -> pd.DataFrame:
     """The day's feedback the sentiment model scores negative; a missing day fails by name."""
-    from findining_mlops.partitions import read_partition, require_partitions
+    from findining_mlops.store.partitions import read_partition, require_partitions
 
     require_partitions(platform, "feedback", [day])
     return negative_rows(read_partition(platform, "feedback", day), sentiment_model)

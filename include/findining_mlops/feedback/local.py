@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.errors import FindiningError
 from findining_mlops.feedback.redaction import PreparedText
@@ -63,8 +63,8 @@ PRAISE_REPLY = {"en": "Thank you for your kind words; we hope to see you again s
 def live_model(platform: Platform, name: str) -> tuple[object, int]:
     """The model object of ``name``'s live version (the one serving most traffic) and its number."""
     from findining_mlops.models import contract
-    from findining_mlops.variants import champion
     from findining_mlops.models.contract import extract_artifact
+    from findining_mlops.registry.variants import champion
 
     live = champion(platform, get_model(name))
     if live is None:

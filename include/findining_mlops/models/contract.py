@@ -14,8 +14,8 @@ import logging
 import os
 import sys
 import tarfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import joblib
 import pandas as pd

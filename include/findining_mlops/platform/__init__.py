@@ -6,8 +6,8 @@ and the local adapter behaves the same way (see ``ports``).
 
 from __future__ import annotations
 
+from findining_mlops.config.settings import Settings
 from findining_mlops.platform.ports import Platform
-from findining_mlops.settings import Settings
 
 
 def get_platform(settings: Settings | None = None) -> Platform:

@@ -92,7 +92,7 @@ class ModelVersion:
     created_at: str
     reason: str = ""
     status_note: str = ""
-    label: str = ""  # the name people use, e.g. "1.1.0" (findining_mlops.versions)
+    label: str = ""  # the name people use, e.g. "1.1.0" (findining_mlops.registry.versions)
 
     @property
     def display(self) -> str:

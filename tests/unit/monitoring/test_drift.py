@@ -17,9 +17,9 @@ from evidently.legacy.calculations import stattests
 from evidently.presets import DataDriftPreset
 from scipy.stats import wasserstein_distance
 
-from findining_mlops.cli import main
-from findining_mlops.drift import _sorted_wasserstein, detect_drift, infer_column_types, read_parquet
+from findining_mlops.cli.main import main
 from findining_mlops.errors import DataValidationError
+from findining_mlops.monitoring.drift import _sorted_wasserstein, detect_drift, infer_column_types, read_parquet
 
 STATTEST_NAMES = {t.display_name: t.name for t in (
     stattests.wasserstein_stat_test, stattests.jensenshannon_stat_test, stattests.ks_stat_test,

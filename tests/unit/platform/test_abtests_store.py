@@ -3,7 +3,7 @@ test stays finished, and each batch of metric events is kept once however often 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
 

@@ -10,18 +10,18 @@ import re
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone, UTC
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sklearn
 
-from findining_mlops import retraining
-from findining_mlops.capture import parse_record
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data.capture import parse_record
 from findining_mlops.data.synthetic import generate
 from findining_mlops.errors import EndpointError
 from findining_mlops.platform.local import local_platform
 from findining_mlops.platform.ports import APPROVED, COMPLETED, IN_PROGRESS, ProductionVariant
+from findining_mlops.training import retraining
 
 ENDPOINT = "sentiment-endpoint"
 NAMESPACE = "AWS/SageMaker"

@@ -4,10 +4,10 @@ contract does, for the serving tests."""
 from __future__ import annotations
 
 import pytest
-
-from findining_mlops.handlers import inject_faults
 from simulation import tarball
 from upload_fixtures import sentiment_files
+
+from findining_mlops.serving.server.handlers import inject_faults
 
 
 @pytest.fixture(scope="session")

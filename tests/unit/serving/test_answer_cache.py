@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from findining_mlops.errors import ConfigurationError
-from findining_mlops.serving.cache import ElastiCacheIAMAuth, LRUCache, RedisCache, cache_from_env
+from findining_mlops.serving.client.cache import ElastiCacheIAMAuth, LRUCache, RedisCache, cache_from_env
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 

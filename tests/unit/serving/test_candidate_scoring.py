@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.models.recommendation import inference
 from findining_mlops.models.recommendation.features import model_features, request_rows
 from findining_mlops.models.recommendation.train import HYPERPARAMETERS, fit, predict_proba
-from findining_mlops.app_requests import frame_requests
+from findining_mlops.models.requests import frame_requests
 
 DAY = date(2026, 10, 1)
 

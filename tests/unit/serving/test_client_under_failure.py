@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import date, UTC
+from datetime import UTC, date
 
 import pytest
 
 from findining_mlops.abtest import lifecycle
-from findining_mlops.catalog import get_model
-from findining_mlops.client import MLService, ModelUnavailableError
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World, generate
+from findining_mlops.models.requests import frame_requests
 from findining_mlops.platform.ports import ABTest, ProductionVariant
-from findining_mlops.serving.cache import cache_key
-from findining_mlops.app_requests import frame_requests
+from findining_mlops.serving.client.cache import cache_key
+from findining_mlops.serving.client.service import MLService, ModelUnavailableError
 
 SENTIMENT = get_model("sentiment").endpoint_name
 RECOMMENDATION = get_model("recommendation").endpoint_name

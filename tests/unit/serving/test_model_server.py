@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from findining_mlops.serving.pool import ServerPool, ServerSpec
+from findining_mlops.serving.server.pool import ServerPool, ServerSpec
 
 SENTIMENT = "findining_mlops.models.sentiment.inference"
 DEADLINE_S = 60  # polling bound only: a healthy run takes far less

@@ -8,7 +8,7 @@ from contextlib import suppress
 import pytest
 
 from findining_mlops.errors import EndpointError
-from findining_mlops.serving.resilience import (
+from findining_mlops.serving.client.resilience import (
     CLOSED,
     HALF_OPEN,
     OPEN,

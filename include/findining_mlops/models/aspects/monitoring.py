@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from findining_mlops.capture import CapturedInference
+from findining_mlops.data.capture import CapturedInference
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.models.aspects.features import CATEGORICAL, NUMERICAL
 from findining_mlops.models.aspects.train import aspect_f1, indicator

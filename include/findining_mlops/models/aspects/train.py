@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.models import contract
-from findining_mlops.models.aspects.features import NUMERICAL, CATEGORICAL, FEATURES, predicted_labels, top_aspect
+from findining_mlops.models.aspects.features import CATEGORICAL, FEATURES, NUMERICAL, predicted_labels, top_aspect
 from findining_mlops.models.sentiment.features import text_features
 
 HYPERPARAMETERS = {"c": 8.0, "max_features": 30000, "reference_rows": 20000, "seed": 7}

@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from findining_mlops.capture import CapturedInference
-from findining_mlops.metrics import binary_metrics, ranking_metrics
+from findining_mlops.data.capture import CapturedInference
+from findining_mlops.models.metrics import binary_metrics, ranking_metrics
 from findining_mlops.models.recommendation.features import CATEGORICAL, NUMERICAL, candidate_rows, model_features
 
 DRIFT_NUMERICAL = NUMERICAL + ["prediction"]

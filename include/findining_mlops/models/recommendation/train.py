@@ -16,8 +16,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from findining_mlops.metrics import binary_metrics, ranking_metrics
 from findining_mlops.models import contract
+from findining_mlops.models.metrics import binary_metrics, ranking_metrics
 from findining_mlops.models.recommendation.features import CATEGORICAL, FEATURES, NUMERICAL, model_features
 
 HYPERPARAMETERS = {"max_iter": 150, "learning_rate": 0.1, "max_leaf_nodes": 31, "reference_rows": 20000, "seed": 7}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from findining_mlops.capture import CapturedInference
-from findining_mlops.metrics import classification_metrics
+from findining_mlops.data.capture import CapturedInference
+from findining_mlops.models.metrics import classification_metrics
 from findining_mlops.models.sentiment.features import CATEGORICAL, NUMERICAL, text_capture_features
 
 DRIFT_NUMERICAL = NUMERICAL

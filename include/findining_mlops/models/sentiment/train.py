@@ -14,8 +14,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from findining_mlops.metrics import classification_metrics
 from findining_mlops.models import contract
+from findining_mlops.models.metrics import classification_metrics
 from findining_mlops.models.sentiment.features import CATEGORICAL, FEATURES, NUMERICAL, text_features
 
 HYPERPARAMETERS = {"c": 4.0, "max_features": 50000, "reference_rows": 20000, "seed": 7}

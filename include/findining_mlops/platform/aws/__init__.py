@@ -1,22 +1,22 @@
 """The aws backend: S3, SageMaker (training, registry, endpoints), CloudWatch, DynamoDB and
 SNS, through boto3 clients of the session it is given. Selected by ``FINDINING_BACKEND=aws``;
-configured by ``findining_mlops.settings.AwsSettings`` (docs/aws.md)."""
+configured by ``findining_mlops.config.settings.AwsSettings`` (docs/aws.md)."""
 
 from __future__ import annotations
 
 import boto3
 from botocore.config import Config
 
+from findining_mlops.config.settings import AwsSettings
+from findining_mlops.platform.aws.abtests import DynamoDBABTests
 from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.aws.endpoints import SageMakerEndpoints
-from findining_mlops.platform.aws.abtests import DynamoDBABTests
 from findining_mlops.platform.aws.metrics import CloudWatchMetrics
 from findining_mlops.platform.aws.notifications import SnsNotifications
 from findining_mlops.platform.aws.registry import SageMakerModelRegistry
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.aws.training import SageMakerTrainingJobs
 from findining_mlops.platform.ports import Platform
-from findining_mlops.settings import AwsSettings
 
 
 def aws_platform(settings: AwsSettings, session: boto3.Session | None = None, config: Config | None = None) -> Platform:

@@ -1,5 +1,5 @@
 """A/B tests in DynamoDB (the local SQLite store's semantics); their metric events are parquet
-batches on S3 (``findining_mlops.abtest.outcomes``), which Athena and DuckDB scan.
+batches on S3 (``findining_mlops.abtest.events``), which Athena and DuckDB scan.
 
 - tests table, by ``test_id``: the test's definition as JSON plus its status;
 - "one running test per endpoint" is an item in the state table written in the same
@@ -14,11 +14,11 @@ from datetime import datetime
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from findining_mlops.abtest import outcomes
+from findining_mlops.abtest.events import read_events, write_batch
+from findining_mlops.config.settings import AwsSettings
 from findining_mlops.errors import ABTestError
 from findining_mlops.platform.aws.clients import AwsClients, error_code
 from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
-from findining_mlops.settings import AwsSettings
 
 
 def _running_key(endpoint: str) -> dict:
@@ -105,10 +105,10 @@ class DynamoDBABTests:
         return finished
 
     def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
-        return outcomes.write_batch(self.store, events, batch_id)
+        return write_batch(self.store, events, batch_id)
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
-        return outcomes.read_events(self.store, test_id, until)
+        return read_events(self.store, test_id, until)
 
 
 def _pages(call, kwargs: dict) -> list[dict]:

@@ -1,7 +1,7 @@
 """Per-variant CloudWatch alarms, created with each endpoint config: the seed's canary
 guardrails as alarms on what SageMaker records in ``AWS/SageMaker``. They page on-call
 through the alerts topic and show in the console; the bake itself judges the same metrics
-over its own window (``findining_mlops.canary``) through the metrics port."""
+over its own window (``findining_mlops.deployment.canary``) through the metrics port."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from functools import cached_property
 import boto3
 from botocore.config import Config
 
-from findining_mlops.settings import AwsSettings
+from findining_mlops.config.settings import AwsSettings
 
 # Throttling, 5xx and network errors are retried with exponential backoff and jitter
 # (botocore's "standard" mode) before they reach a task; what still fails is left to the

@@ -2,7 +2,7 @@
 
 - state table (``pk``, ``sk``): deployment locks, registry locks, deployment history,
   the running A/B test of each endpoint;
-- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.abtest.outcomes``).
+- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.abtest.events``).
 
 Terraform creates them (docs/aws.md); ``create_tables`` does the same for tests and
 first-time set-ups."""
@@ -10,12 +10,12 @@ first-time set-ups."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
+from findining_mlops.config.settings import AwsSettings
 from findining_mlops.platform.aws.clients import AwsClients, error_code
-from findining_mlops.settings import AwsSettings
 
 
 def key_schemas(settings: AwsSettings) -> dict[str, list[tuple[str, str]]]:

@@ -7,7 +7,7 @@ back and reports ``InService`` again, on the *old* config — that is an Endpoin
 success. ``deploy(..., wait=False)`` only submits: ``settle``, called again later (from the
 canary bake sensor, in reschedule mode), does the check once the endpoint is in service.
 Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
-``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.capture``).
+``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.data.capture``).
 Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do. Each variant served
 gets its alarms and its auto-scaling (``scaling``) once the endpoint serves it; before an
 update the variants stop scaling, since SageMaker refuses to retire a scaled one."""
@@ -23,7 +23,8 @@ from datetime import datetime
 from botocore.exceptions import ClientError, HTTPClientError, WaiterError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from findining_mlops.catalog import all_models, get_model, resource_prefix
+from findining_mlops.config.catalog import all_models, get_model, resource_prefix
+from findining_mlops.config.settings import AwsSettings
 from findining_mlops.errors import EndpointError
 from findining_mlops.platform.aws import alarms, scaling
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
@@ -40,7 +41,6 @@ from findining_mlops.platform.ports import (
     check_variants,
     check_weights,
 )
-from findining_mlops.settings import AwsSettings
 
 MAX_NAME = 63
 WAIT = {"Delay": 30, "MaxAttempts": 120}  # an endpoint update takes minutes; up to an hour

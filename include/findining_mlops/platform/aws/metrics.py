@@ -5,7 +5,7 @@ production variant in ``AWS/SageMaker`` (the canary alarms read those)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.ports import MetricDatum

@@ -30,15 +30,15 @@ from datetime import datetime
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from findining_mlops import versions
-from findining_mlops.catalog import all_models, get_model, model_package_group, resource_prefix
+from findining_mlops.config.catalog import all_models, get_model, model_package_group, resource_prefix
+from findining_mlops.config.settings import AwsSettings
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.dynamodb import Lock, now_iso
 from findining_mlops.platform.aws.source import SERVE_PROGRAM, image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, ModelVersion
-from findining_mlops.settings import AwsSettings
+from findining_mlops.registry import versions
 
 log = logging.getLogger(__name__)
 PROPERTY_LIMIT = 256  # characters of a CustomerMetadataProperties value

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from findining_mlops.config.settings import AwsSettings
 from findining_mlops.platform.aws.clients import AwsClients, error_code
-from findining_mlops.settings import AwsSettings
 
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"

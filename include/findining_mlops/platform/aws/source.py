@@ -36,7 +36,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 import findining_mlops
-from findining_mlops.catalog import ModelSpec
+from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.errors import ConfigurationError
 
 TRAIN_PROGRAM, SERVE_PROGRAM = "findining_train.py", "findining_serve.py"
@@ -77,7 +77,7 @@ import runpy
 runpy.run_module({module!r}, run_name="__main__", alter_sys=True)
 '''
 _SERVE = '''"""SageMaker scikit-learn serving entry point: the handlers of {module}."""
-from findining_mlops.handlers import load_handlers, with_fault_injection
+from findining_mlops.serving.server.handlers import load_handlers, with_fault_injection
 
 _handlers = load_handlers({module!r})
 

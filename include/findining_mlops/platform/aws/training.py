@@ -14,13 +14,13 @@ import tarfile
 
 from botocore.exceptions import ClientError
 
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
+from findining_mlops.config.settings import AwsSettings
 from findining_mlops.models import contract
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.source import TRAIN_PROGRAM, image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import COMPLETED, TrainingJob, TrainingJobSpec
-from findining_mlops.settings import AwsSettings
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findining_mlops.catalog import RESOURCE_PREFIX
+from findining_mlops.config.catalog import RESOURCE_PREFIX
+from findining_mlops.platform.local.abtests import LocalABTests
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.endpoints import LocalEndpoints
-from findining_mlops.platform.local.abtests import LocalABTests
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.notifications import LocalNotifications
 from findining_mlops.platform.local.registry import LocalModelRegistry

@@ -1,5 +1,5 @@
 """A/B tests in SQLite, keyed the way the DynamoDB table is (by ``test_id``); their metric
-events are parquet batches on the store (``findining_mlops.abtest.outcomes``)."""
+events are parquet batches on the store (``findining_mlops.abtest.events``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from findining_mlops.abtest import outcomes
+from findining_mlops.abtest.events import read_events, write_batch
 from findining_mlops.errors import ABTestError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
@@ -59,7 +59,7 @@ class LocalABTests:
         return test
 
     def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
-        return outcomes.write_batch(self.store, events, batch_id)
+        return write_batch(self.store, events, batch_id)
 
     def events(self, test_id: str, until: datetime | None = None) -> list[MetricEvent]:
-        return outcomes.read_events(self.store, test_id, until)
+        return read_events(self.store, test_id, until)

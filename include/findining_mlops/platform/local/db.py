@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_packages (

@@ -21,18 +21,15 @@ import time
 import uuid
 import warnings
 from dataclasses import asdict
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
-from findining_mlops import capture
-from findining_mlops.catalog import get_model
+from findining_mlops.config.catalog import get_model
+from findining_mlops.data import capture
 from findining_mlops.errors import EndpointError
-from findining_mlops.handlers import fault_drill_enabled, load_handlers, with_fault_injection
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
-from findining_mlops.serving.pool import ServerPool, ServerSpec, ServerUnavailable, shared_pool
-from findining_mlops.serving.server import invocation_error
 from findining_mlops.platform.ports import (
     Endpoint,
     Invocation,
@@ -41,6 +38,9 @@ from findining_mlops.platform.ports import (
     check_variants,
     check_weights,
 )
+from findining_mlops.serving.server.handlers import fault_drill_enabled, load_handlers, with_fault_injection
+from findining_mlops.serving.server.model_server import invocation_error
+from findining_mlops.serving.server.pool import ServerPool, ServerSpec, ServerUnavailable, shared_pool
 
 # serving from many threads (a traffic run) is this runtime's normal case, not a misuse
 warnings.filterwarnings("ignore", message=r".*sklearn\.utils\.parallel\.delayed.*")

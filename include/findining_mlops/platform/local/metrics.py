@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import MetricDatum

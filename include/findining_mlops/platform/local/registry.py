@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
-from findining_mlops import versions
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, ModelVersion
+from findining_mlops.registry import versions
 
 
 def model_artifact_key(model_name: str, version: int | str) -> str:

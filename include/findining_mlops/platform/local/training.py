@@ -18,7 +18,7 @@ import psutil
 
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.ports import FAILED, IN_PROGRESS, TrainingJob, TrainingJobSpec
-from findining_mlops.sandbox import child_environment
+from findining_mlops.platform.sandbox import child_environment
 
 
 def output_artifact_key(spec_output_prefix: str, job_name: str) -> str:

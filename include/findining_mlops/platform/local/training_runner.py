@@ -7,7 +7,7 @@ copies each channel to ``input/data/<channel>``, runs the entry point with the
 
 The entry point gets what a SageMaker container gives it — the ``SM_*`` variables, its
 channels and hyperparameters — plus what starting Python needs; none of the worker's
-credentials or Airflow connections (``findining_mlops.sandbox``).
+credentials or Airflow connections (``findining_mlops.platform.sandbox``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.local.training import _write_status, output_artifact_key
 from findining_mlops.platform.ports import COMPLETED, FAILED, IN_PROGRESS
-from findining_mlops.sandbox import child_environment
+from findining_mlops.platform.sandbox import child_environment
 
 FAILURE_TAIL_LINES = 25
 

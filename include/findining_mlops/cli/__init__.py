@@ -1,0 +1,1 @@
+"""``findining-mlops``: the pipeline's operations outside Airflow."""

@@ -1,0 +1,1 @@
+"""Human-readable summaries: text for the terminal, HTML pages with plots."""

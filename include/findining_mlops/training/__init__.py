@@ -1,0 +1,1 @@
+"""Retraining and uploaded models: snapshot, train, evaluate against the champion, gate, register."""

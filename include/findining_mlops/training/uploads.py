@@ -1,0 +1,256 @@
+"""Model artifacts uploaded by people: find, check, gate, register.
+
+The seed's guide deploys a model by copying its tarball into the bucket
+(``aws s3 cp recommendation-model-1.1.0.tar.gz s3://bucket/models/recommendation/1.1.0/model.tar.gz``).
+Such an upload is any ``models/<model>/<version>/model.tar.gz`` that the registry did not
+write: the registry's own copies sit in integer version folders and are its artifact
+keys. An upload is known by its key and the store's ETag, read from the listing: a poll
+downloads nothing it has seen, the same object is registered (or rejected) once, and
+replaced bytes at the same key are checked again.
+
+An upload is treated like a retrained version: evaluated with the champion on the same
+recent labelled days and passed through the model's quality gate
+(``retraining.quality_gate``). Loading it runs the pickled code inside, so the load, the
+smoke request and the evaluation run in a child process with a time limit and without
+the worker's credentials (``findining_mlops.training.check``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tarfile
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from findining_mlops.config.catalog import ModelSpec, get_model
+from findining_mlops.data.contracts import SENTIMENT_LABELS
+from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, UnknownModelError
+from findining_mlops.models.contract import extract_artifact
+from findining_mlops.models.requests import synthetic_requests
+from findining_mlops.platform.ports import APPROVED, ModelVersion, Platform
+from findining_mlops.registry import versions
+from findining_mlops.registry.baselines import BASELINE_FILES, store_baseline
+from findining_mlops.serving.server.handlers import FAULT_FILE
+from findining_mlops.store.partitions import read_partition
+from findining_mlops.training.check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
+from findining_mlops.training.retraining import (
+    HOLDOUT_FILE,
+    code_version,
+    evaluate_champion,
+    gate_summary,
+    quality_gate,
+)
+
+log = logging.getLogger(__name__)
+UPLOAD_KEY = re.compile(r"models/(?P<model>[^/]+)/(?P<version>[^/]+)/model\.tar\.gz")
+PARTITION_DAY = re.compile(r"/dt=(?P<day>\d{4}-\d{2}-\d{2})/")
+# one fixed request of the synthetic world, so a check gives the same verdict every time
+SMOKE_SEED, SMOKE_DAY = 0, date(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    model: str
+    version: str  # the uploader's label, e.g. "1.1.0"; the registry numbers its own versions
+    etag: str  # the store's version of the object: new bytes at the key, new ETag
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"upload:{self.key}:{self.etag}"
+
+
+def rejection_key(upload: Upload) -> str:
+    return f"uploads/rejected/{upload.model}/{upload.version}/{upload.etag}.json"
+
+
+def find_uploads(platform: Platform) -> list[Upload]:
+    """Uploads not registered yet and not rejected before, in model then version order
+    (``1.10.0`` after ``1.9.0``), so the newest of a batch registers last. Reads the
+    listing only: an object seen before is not downloaded again."""
+    versions = platform.registry.list_versions()
+    registry_keys = {v.artifact_key for v in versions}
+    registered = {(v.lineage.get("uploaded_artifact"), v.lineage.get("etag")) for v in versions}
+    uploads = []
+    for key, etag in platform.store.etags("models/").items():
+        match = UPLOAD_KEY.fullmatch(key)
+        if not match or key in registry_keys:
+            continue
+        if match["version"].isdigit():
+            # the registry's namespace: a copy whose registration is in flight (or died
+            # before its commit, and is reused by the next one); never an upload
+            log.warning("%s is in a registry version folder, not taken as an upload; upload under a version "
+                        "label such as 1.1.0", platform.store.uri(key))
+            continue
+        upload = Upload(key, match["model"], match["version"], etag)
+        if (key, etag) not in registered and not platform.store.exists(rejection_key(upload)):
+            uploads.append(upload)
+    return sorted(uploads, key=lambda u: (u.model, _natural(u.version)))
+
+
+def _natural(label: str) -> list:
+    # digits and text alternate at the same positions, so the parts compare
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+
+
+def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S) -> dict:
+    """Unpacks the tarball and, in a child process, loads it with the model's serving
+    handlers, asks one smoke request of it and evaluates it with the champion on the
+    newest labelled days; then the model's quality gate judges. Whatever keeps the upload
+    from serving raises DataValidationError naming it; a gate's "no" is a verdict in the
+    result (``gate``), registered as ``Rejected``."""
+    where = platform.store.uri(upload.key)
+    try:
+        spec = get_model(upload.model)
+    except UnknownModelError as exc:
+        raise DataValidationError(f"{where}: {exc}") from exc
+    check = RESPONSE_CHECKS.get(spec.dataset)
+    if check is None:
+        raise DataValidationError(f"{where}: no smoke check is defined for model {spec.name} (dataset "
+                                  f"{spec.dataset!r}); add one to findining_mlops.training.uploads.RESPONSE_CHECKS")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        archive = platform.store.download_file(upload.key, workdir / "model.tar.gz")
+        with archive.open("rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        check_upload_label(platform, upload, sha256)
+        try:
+            model_dir = extract_artifact(archive, workdir / "upload")
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise DataValidationError(f"{where} is not a readable model.tar.gz: {exc}") from exc
+        if (model_dir / FAULT_FILE).exists():
+            raise DataValidationError(f"{where} holds {FAULT_FILE}: fault injection is for rollback drills, never "
+                                      f"for an uploaded model; remove the file and upload again")
+        days, holdout = recent_holdout(platform, spec)
+        holdout.to_parquet(workdir / HOLDOUT_FILE, index=False)
+        _, _, body = synthetic_requests(spec, SMOKE_SEED, SMOKE_DAY, 1)[0]
+        try:
+            checked = check_model(spec, model_dir, workdir / HOLDOUT_FILE, workdir, time_limit_s=time_limit_s,
+                                  smoke_request=body)
+        except ModelCheckFailed as exc:
+            raise DataValidationError(f"{where} {exc}") from exc
+        problem = check(body, checked["smoke_response"])
+        if problem:
+            raise DataValidationError(f"{where} answers a smoke request wrongly: {problem}; "
+                                      f"got {checked['smoke_response']}")
+        evaluation = {"holdout_rows": int(len(holdout)), "holdout_days": days, "challenger": checked["metrics"],
+                      "champion": evaluate_champion(platform, spec, workdir)}
+        files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
+        return {"upload": upload.to_dict(), "sha256": sha256, "evaluation": evaluation,
+                "gate": quality_gate(spec, evaluation), "files": files, "smoke_response": checked["smoke_response"]}
+
+
+def check_upload_label(platform: Platform, upload: Upload, sha256: str) -> None:
+    """The upload's folder name becomes its version label: one that cannot be a label, or
+    that the model already has (a label names one version), is refused
+    (DataValidationError) before anything is checked or registered."""
+    where = platform.store.uri(upload.key)
+    try:
+        versions.check_label(upload.model, upload.version)
+    except RegistryError as exc:
+        raise DataValidationError(f"{where}: {exc}") from exc
+    known = platform.registry.list_versions(upload.model)
+    taken = next((v for v in known if v.label == upload.version), None)
+    if taken is None:
+        return
+    same = "the same bytes" if taken.lineage.get("sha256") == sha256 else "different bytes"
+    raise DataValidationError(
+        f"{where}: {upload.model} already has a version labelled {upload.version}, {taken.display} "
+        f"({taken.status}), and a label names one version; this upload has {same} and is not registered. "
+        f"Upload a new model under a new label, e.g. "
+        f"models/{upload.model}/{versions.next_label(v.label for v in known)}/model.tar.gz")
+
+
+def recent_holdout(platform: Platform, spec: ModelSpec) -> tuple[list[str], pd.DataFrame]:
+    """The newest ``holdout_days`` days of the model's labelled data: what the upload and
+    the champion are both evaluated on."""
+    prefix = f"data/{spec.dataset}/"
+    labelled = sorted({m["day"] for key in platform.store.list_keys(prefix) if (m := PARTITION_DAY.search(key))})
+    if not labelled:
+        raise MissingPartitionError(f"no labelled {spec.dataset} data under {platform.store.uri(prefix)} to evaluate "
+                                    f"an upload of {spec.name} on; uploads wait until the data is there")
+    days = labelled[-spec.holdout_days:]
+    frame = pd.concat([read_partition(platform, spec.dataset, date.fromisoformat(d)) for d in days], ignore_index=True)
+    return days, frame
+
+
+def _scores_per_candidate(body: dict, response) -> str | None:
+    scores = response.get("scores") if isinstance(response, dict) else None
+    if not isinstance(scores, list) or len(scores) != len(body["candidates"]):
+        return f"expected 'scores' with one score per candidate ({len(body['candidates'])})"
+    if not all(isinstance(s, (int, float)) and 0.0 <= s <= 1.0 for s in scores):
+        return "expected scores between 0 and 1"
+    return None
+
+
+def _sentiment_label(body: dict, response) -> str | None:
+    if not isinstance(response, dict) or response.get("label") not in SENTIMENT_LABELS:
+        return f"expected 'label' among {', '.join(SENTIMENT_LABELS)}"
+    return None
+
+
+def _aspect_scores(body: dict, response) -> str | None:
+    if not isinstance(response, dict) or not isinstance(response.get("scores"), dict) \
+            or not isinstance(response.get("aspects"), list):
+        return "expected 'aspects' (a list) and 'scores' (aspect -> probability)"
+    return None
+
+
+# per dataset, as the smoke request is (app_requests.frame_requests)
+RESPONSE_CHECKS = {"interactions": _scores_per_candidate, "reviews": _sentiment_label, "feedback": _aspect_scores}
+
+
+def register_upload(platform: Platform, upload: Upload, validation: dict, dag_run: str = "") -> ModelVersion:
+    """Registers a checked upload as the quality gate decided — ``Approved`` or ``Rejected``
+    with the gate's reason — once per key and ETag, with the holdout evaluation as its
+    metrics; then stores its drift baseline when the tarball has one."""
+    gate = validation["gate"]
+    baseline = all(name in validation["files"] for name in BASELINE_FILES)
+    reason = f"manual upload {upload.version} ({upload.key})"
+    if gate["status"] != APPROVED:
+        reason += f"; rejected by the quality gate: {gate_summary(gate)}"
+    if not baseline:
+        reason += f"; no drift baseline: the tarball lacks some of {', '.join(BASELINE_FILES)}"
+    evaluation = validation["evaluation"]
+    lineage = {
+        "uploaded_artifact": upload.key,
+        "uploaded_artifact_uri": platform.store.uri(upload.key),
+        "upload_version": upload.version,
+        "etag": upload.etag,
+        "sha256": validation["sha256"],
+        "source": "manual upload",
+        "files": validation["files"],
+        "smoke_response": validation["smoke_response"],
+        "holdout_days": evaluation["holdout_days"],
+        "quality_gate": gate["checks"],
+        "champion": evaluation["champion"],
+        "code_version": code_version(),
+        "dag_run": dag_run,
+    }
+    version = platform.registry.register(upload.model, upload.key, status=gate["status"],
+                                         metrics=evaluation["challenger"], lineage=lineage, reason=reason,
+                                         idempotency_key=upload.idempotency_key, label=upload.version)
+    if baseline:
+        store_baseline(platform, version)
+    else:
+        log.warning("%s %s has no drift baseline: monitoring cannot judge its drift", version.model_name,
+                    version.display)
+    return version
+
+
+def reject_upload(platform: Platform, upload: Upload, reason: str) -> str:
+    """Records the verdict, so the next polls skip these bytes instead of alerting again."""
+    key = rejection_key(upload)
+    platform.store.write_bytes(key, json.dumps({**upload.to_dict(), "reason": reason}, indent=2).encode())
+    return key

@@ -1,0 +1,1 @@
+"""Operators, laid out as the Amazon provider lays out its own."""

@@ -1,0 +1,1 @@
+"""Sensors, laid out as the Amazon provider lays out its own."""

@@ -1,0 +1,1 @@
+"""Triggers, laid out as the Amazon provider lays out its own."""
