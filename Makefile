@@ -28,9 +28,13 @@ browser:
 	  apt-get update -q && apt-get install -y -q chromium; \
 	else echo "note: the browser tests need Chromium at $(CHROMIUM) (sudo apt-get install -y chromium); they skip without it"; fi
 
-# ruff's rules (Airflow's AIR, B, E, F, UP, SIM) are in pyproject.toml
+# ruff's rules (Airflow's AIR, B, E, F, I, UP, SIM), the import contracts and mypy's scope are in
+# pyproject.toml; devtools/code_limits.py holds the size limits
 lint: $(STAMP)
 	$(BIN)/ruff check
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
+	$(BIN)/python -m devtools.code_limits
 
 test: lint browser
 	$(BIN)/python -m pytest

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.measure import ROOT, in_children, measure
+from findining_mlops.store.layout import abtest_event_batch_key, abtest_events_prefix, abtest_running_users_prefix
 
 EVENTS, USERS = 10_000_000, 1_000_000
 SCALE_EVENTS, SCALE_USERS = 100_000_000, 10_000_000
@@ -101,7 +102,7 @@ def cached_days(events_per_day: int, users: int) -> tuple[Path, float | None]:
     them."""
     root = Path(tempfile.gettempdir()) / (f"findining-abtest-bench-days-{DAYS}x{events_per_day}-{users}-"
                                           f"{BATCHES_PER_DAY}-batches")
-    paths = [root / "abtests" / TEST_ID / "events" / f"dt={START + timedelta(days=d)}" / f"part-{b}.parquet"
+    paths = [root / abtest_event_batch_key(TEST_ID, START + timedelta(days=d), str(b))
              for d in range(DAYS) for b in range(BATCHES_PER_DAY)]
     if all(p.is_file() for p in paths):
         return root, None
@@ -228,7 +229,7 @@ def _incremental(root: Path) -> dict:
     from findining_mlops.platform.local.store import LocalArtifactStore
 
     store, plan = LocalArtifactStore(root), sql_plan(CONFIG)
-    store.delete_prefix(f"abtests/{TEST_ID}/users/")
+    store.delete_prefix(abtest_running_users_prefix(TEST_ID))
     days = []
     for d in range(DAYS):
         day = START + timedelta(days=d)
@@ -289,7 +290,7 @@ def side_by_side(events: int, users: int) -> dict:
 
 def incremental(events_per_day: int, users: int) -> dict:
     root, generated = cached_days(events_per_day, users)
-    files = sorted(str(p) for p in (root / "abtests" / TEST_ID / "events").glob("dt=*/*.parquet"))
+    files = sorted(str(p) for p in (root / abtest_events_prefix(TEST_ID)).glob("dt=*/*.parquet"))
     measured = in_children("bench.abtest_bench", ("incremental",), ["--files", str(root)])
     query = in_children("bench.abtest_bench", ("duckdb_query",),
                         ["--repeats", str(REPEATS), "--files", *files])["duckdb_query"]

@@ -40,7 +40,7 @@ PRELOADED_EXECUTOR = "findining_airflow.executors.PreloadedLocalExecutor"
 
 
 def _airflow(home: Path, findining_home: Path, executor: str) -> tuple[dict[str, str], Path]:
-    from devtools.demo import airflow_env, free_port
+    from devtools.local_airflow import airflow_env, free_port
 
     env = airflow_env(ROOT, free_port())
     env.update(AIRFLOW_HOME=str(home / "airflow"), FINDINING_HOME=str(findining_home), AIRFLOW__CORE__EXECUTOR=executor,
@@ -51,7 +51,7 @@ def _airflow(home: Path, findining_home: Path, executor: str) -> tuple[dict[str,
 def prepare(home: Path) -> list[date]:
     """The shared starting state in ``home/findining``; returns the days to backfill."""
     from devtools.airflow_client import wait_for_dags
-    from devtools.demo import running_airflow
+    from devtools.local_airflow import running_airflow
     from devtools.traffic import replay_day
     from findining_mlops.config.catalog import get_model, model_names
     from findining_mlops.data.synthetic import ScenarioPlan, generate
@@ -81,7 +81,7 @@ def prepare(home: Path) -> list[date]:
 def backfill(home: Path, prepared: Path, days: list[date], executor: str, max_active_runs: int) -> dict:
     """One backfill of ``days`` in a copy of the prepared state; its wall time and decisions."""
     from devtools.airflow_client import wait_for_dags, wait_for_runs
-    from devtools.demo import running_airflow
+    from devtools.local_airflow import running_airflow
     from findining_mlops.config.catalog import model_names
 
     findining_home = home / "findining"

@@ -41,12 +41,13 @@ TRAIN_TIMEOUT_S = 900
 
 def _train(platform, model: str, job: str, hyperparameters: dict):
     from findining_mlops.config.catalog import get_model
-    from findining_mlops.training import retraining
+    from findining_mlops.training.job import training_spec
+    from findining_mlops.training.snapshot import snapshot_training_data
 
     spec = dataclasses.replace(get_model(model), training_window_days=DATA_DAYS - 1, holdout_days=1,
                                validation_days=1)
-    snapshot = retraining.snapshot_training_data(platform, spec, job, DAY + timedelta(days=DATA_DAYS - 1))
-    return platform.training.start(retraining.training_spec(spec, snapshot, hyperparameters))
+    snapshot = snapshot_training_data(platform, spec, job, DAY + timedelta(days=DATA_DAYS - 1))
+    return platform.training.start(training_spec(spec, snapshot, hyperparameters))
 
 
 def prepare(home: Path):
@@ -92,7 +93,73 @@ class Sample:
     model: str
     variant: str
     latency_ms: float
-    outcome: str  # "model", "cached", "fallback" or "failed"
+    answered_by: str  # "model", "cached", "fallback" or "failed"
+
+
+@dataclasses.dataclass
+class AppUsers:
+    """The simulated users: each one's requests, what answered them and the A/B results they produced."""
+
+    service: object
+    recommendation_requests: list[dict]
+    reviews: object  # the day's reviews (a DataFrame)
+    repeat: float
+    think_ms: float
+    seed: int
+    samples: list[Sample] = dataclasses.field(default_factory=list)
+    ab_results: list[tuple] = dataclasses.field(default_factory=list)
+    failures: dict[str, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def warm_up(self) -> None:
+        """Every server up before the clock starts."""
+        for body in self.recommendation_requests[:3]:
+            self.service.invoke("recommendation", body["user_id"], body)
+        for user in ("warm-a", "warm-b", "warm-c", "warm-d"):
+            self.service.analyze_review("warm up", user_id=user)
+
+    def loop(self, index: int) -> None:
+        """One user until ``stop``: 70 % recommendations (some repeated), 30 % reviews, with pauses."""
+        rng = random.Random(self.seed * 1000 + index)
+        last: dict | None = None
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            model = "recommendation" if rng.random() < 0.7 else "sentiment"
+            try:
+                if model == "recommendation":
+                    last = self._request(rng, last)  # the user's last request, whatever its answer
+                    served = self.service.invoke("recommendation", last["user_id"], last)
+                else:
+                    served = self._review(rng)
+                answered_by = "cached" if served.cached else "fallback" if served.fallback else "model"
+                variant_name = served.variant
+            except Exception as exc:  # a failed user request: counted, the user goes on
+                answered_by, variant_name = "failed", "-"
+                with self.lock:
+                    self.failures[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
+            elapsed = (time.perf_counter() - started) * 1000
+            with self.lock:
+                self.samples.append(Sample(time.monotonic(), model, variant_name, elapsed, answered_by))
+            if self.think_ms:
+                time.sleep(rng.uniform(0, 2 * self.think_ms) / 1000)
+
+    def _request(self, rng: random.Random, last: dict | None) -> dict:
+        """The user's last request again (a reloaded screen), or another one."""
+        if last is not None and rng.random() < self.repeat:
+            return last
+        return rng.choice(self.recommendation_requests)
+
+    def _review(self, rng: random.Random):
+        review = self.reviews.iloc[rng.randrange(len(self.reviews))]
+        user = f"reviewer-{rng.randrange(5000)}"
+        served = self.service.analyze_review(str(review.text), user_id=user)
+        if served.arm is not None:
+            correct = float(served.body.get("label") == review.sentiment)
+            with self.lock:
+                self.ab_results.append((user, "sentiment", "sentiment_accuracy", correct,
+                                        {"inference_id": served.inference_id}))
+        return served
 
 
 def run(platform, variant, users: int, duration_s: float, repeat: float, use_cache: bool, seed: int,
@@ -103,99 +170,73 @@ def run(platform, variant, users: int, duration_s: float, repeat: float, use_cac
     from findining_mlops.models.requests import frame_requests
     from findining_mlops.serving.client.service import MLService
 
-    rec, sent = get_model("recommendation").endpoint_name, get_model("sentiment").endpoint_name
+    rec = get_model("recommendation").endpoint_name
     platform.endpoints.deploy(rec, [variant("champion", "recommendation", 1, 1.0)])
     service = MLService(platform, use_cache=use_cache, seed=seed)
     world = World(seed)
-    recommendation_requests = [b for _, _, b in frame_requests(get_model("recommendation"),
-                                                              world.interactions(DAY, 600, ScenarioPlan()))]
-    reviews = world.reviews(DAY, 600, ScenarioPlan())
-    for body in recommendation_requests[:3]:  # every server up before the clock starts
-        service.invoke("recommendation", body["user_id"], body)
-    for user in ("warm-a", "warm-b", "warm-c", "warm-d"):
-        service.analyze_review("warm up", user_id=user)
-    samples: list[Sample] = []
-    outcomes: list[tuple] = []
-    failures: dict[str, int] = defaultdict(int)
-    lock = threading.Lock()
-    stop = threading.Event()
+    app = AppUsers(service, [b for _, _, b in frame_requests(get_model("recommendation"),
+                                                             world.interactions(DAY, 600, ScenarioPlan()))],
+                   world.reviews(DAY, 600, ScenarioPlan()), repeat, think_ms, seed)
+    app.warm_up()
     capture_before = _capture_records(platform)
-
-    def user_loop(index: int) -> None:
-        rng = random.Random(seed * 1000 + index)
-        last: dict | None = None
-        while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                if rng.random() < 0.7:
-                    model = "recommendation"
-                    body = last if last is not None and rng.random() < repeat else rng.choice(recommendation_requests)
-                    last = body
-                    served = service.invoke("recommendation", body["user_id"], body)
-                else:
-                    model = "sentiment"
-                    review = reviews.iloc[rng.randrange(len(reviews))]
-                    user = f"reviewer-{rng.randrange(5000)}"
-                    served = service.analyze_review(str(review.text), user_id=user)
-                    if served.arm is not None:
-                        correct = float(served.body.get("label") == review.sentiment)
-                        with lock:
-                            outcomes.append((user, "sentiment", "sentiment_accuracy", correct,
-                                             {"inference_id": served.inference_id}))
-                outcome = "cached" if served.cached else "fallback" if served.fallback else "model"
-                variant_name = served.variant
-            except Exception as exc:  # a failed user request: counted, the user goes on
-                outcome, variant_name = "failed", "-"
-                with lock:
-                    failures[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                samples.append(Sample(time.monotonic(), model, variant_name, elapsed, outcome))
-            if think_ms:
-                time.sleep(rng.uniform(0, 2 * think_ms) / 1000)
-
-    events = []
     started = time.monotonic()
-    threads = [threading.Thread(target=user_loop, args=(i,), daemon=True) for i in range(users)]
+    threads = [threading.Thread(target=app.loop, args=(i,), daemon=True) for i in range(users)]
     for thread in threads:
         thread.start()
+    events = _ramp_canary(platform, variant, rec, started, duration_s)
+    time.sleep(max(0.0, started + duration_s - time.monotonic()))
+    app.stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    platform.endpoints.flush()
+    recorded = service.record_ab_test_results(app.ab_results) if app.ab_results else 0
+    return {
+        "cache": use_cache, "users": users, "duration_s": round(elapsed, 1), "repeat_rate": repeat,
+        **_figures(platform, app, elapsed, capture_before, recorded), "events": events,
+        "timeline": _timeline(app.samples, started),
+    }
+
+
+def _ramp_canary(platform, variant, endpoint: str, started: float, duration_s: float) -> list[dict]:
+    """A second recommendation version ramps 10 → 50 → 100 %; halfway its model server is killed."""
     def weights(champion: float, challenger: float) -> None:
-        platform.endpoints.update_weights(rec, {"champion": champion, "challenger": challenger})
+        platform.endpoints.update_weights(endpoint, {"champion": champion, "challenger": challenger})
 
     schedule = [(0.15, "canary 10 %", lambda: platform.endpoints.deploy(
-                    rec, [variant("champion", "recommendation", 1, 0.9),
-                          variant("challenger", "recommendation", 2, 0.1)])),
+                    endpoint, [variant("champion", "recommendation", 1, 0.9),
+                               variant("challenger", "recommendation", 2, 0.1)])),
                 (0.4, "canary 50 %", lambda: weights(0.5, 0.5)),
-                (0.5, "SIGKILL challenger's server", lambda: _kill(platform, rec, "challenger")),
+                (0.5, "SIGKILL challenger's server", lambda: _kill(platform, endpoint, "challenger")),
                 (0.7, "canary 100 %", lambda: weights(0.0, 1.0))]
+    events = []
     for share, label, action in schedule:
         time.sleep(max(0.0, started + share * duration_s - time.monotonic()))
         detail = action()
         events.append({"t": round(time.monotonic() - started, 2), "event": label,
                        **({"killed_pids": detail} if isinstance(detail, list) else {})})
         print(f"  t={events[-1]['t']:5.1f}s  {label}", flush=True)
-    time.sleep(max(0.0, started + duration_s - time.monotonic()))
-    stop.set()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    platform.endpoints.flush()
-    recorded = service.record_ab_test_results(outcomes) if outcomes else 0
-    served_by_endpoints = sum(1 for s in samples if s.outcome == "model")
-    status = {name: platform.endpoints.server_status(name) for name in (rec, sent)}
+    return events
+
+
+def _figures(platform, app: AppUsers, elapsed: float, capture_before: int, recorded: int) -> dict:
+    """Throughput, failures, what answered the requests, capture records, restarts and latencies."""
+    from findining_mlops.config.catalog import get_model
+
+    samples = app.samples
+    status = {name: platform.endpoints.server_status(name)
+              for name in (get_model("recommendation").endpoint_name, get_model("sentiment").endpoint_name)}
     return {
-        "cache": use_cache, "users": users, "duration_s": round(elapsed, 1), "repeat_rate": repeat,
         "requests": len(samples), "throughput_rps": round(len(samples) / elapsed, 1),
-        "failed": sum(failures.values()), "failures": dict(failures),
-        "fallbacks": sum(1 for s in samples if s.outcome == "fallback"),
-        "cache_hits": sum(1 for s in samples if s.outcome == "cached"),
-        "cache_hit_rate": service.serving_stats(),
-        "served_by_endpoints": served_by_endpoints,
+        "failed": sum(app.failures.values()), "failures": dict(app.failures),
+        "fallbacks": sum(1 for s in samples if s.answered_by == "fallback"),
+        "cache_hits": sum(1 for s in samples if s.answered_by == "cached"),
+        "cache_hit_rate": app.service.serving_stats(),
+        "served_by_endpoints": sum(1 for s in samples if s.answered_by == "model"),
         "capture_records": _capture_records(platform) - capture_before,
         "ab_outcomes_recorded": recorded,
         "server_restarts": sum(v["restarts"] for s in status.values() for v in s.values()),
-        "latency_ms": _latencies(samples), "events": events,
-        "timeline": _timeline(samples, started),
+        "latency_ms": _latencies(samples),
     }
 
 
@@ -229,10 +270,10 @@ def _quantiles(values: list[float]) -> dict:
 def _latencies(samples: list[Sample]) -> dict:
     groups: dict[str, list[float]] = defaultdict(list)
     for s in samples:
-        if s.outcome == "failed":
+        if s.answered_by == "failed":
             continue
         groups[f"{s.model} (all)"].append(s.latency_ms)
-        groups[f"{s.model} / {s.variant if s.outcome == 'model' else s.outcome}"].append(s.latency_ms)
+        groups[f"{s.model} / {s.variant if s.answered_by == 'model' else s.answered_by}"].append(s.latency_ms)
     return {name: _quantiles(values) for name, values in sorted(groups.items())}
 
 

@@ -20,16 +20,21 @@ analyses the test every day and concludes it.
 
 from __future__ import annotations
 
+from datetime import date
+
 from airflow.sdk import Param, task
 
-from findining_airflow.authoring import findining_dag
+from findining_airflow.authoring import findining_dag, task_platform
 from findining_airflow.guide import action_param
-from findining_airflow.sensors.endpoints import EndpointSettledSensor
+from findining_airflow.sensors.endpoints import EndpointSettledSensor, settle_target
 from findining_mlops.config.catalog import ab_metric_names, model_names
 from findining_mlops.registry.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
 METRICS = ab_metric_names()
+# the form's fields a test request takes as they are (the arms are resolved to registry versions first)
+REQUEST_PARAMS = ("test_name", "model_name", "traffic_split", "duration_days", "success_metrics", "guardrail_metrics",
+                  "alpha")
 
 
 @findining_dag(
@@ -61,36 +66,27 @@ METRICS = ab_metric_names()
 def ab_test():
     @task(multiple_outputs=False)
     def plan(params: dict, dag_run=None) -> dict:
-        from datetime import date
-
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
         from findining_mlops.abtest import lifecycle
         from findining_mlops.registry import versions
 
-        with fail_fast():
-            arms = {arm: versions.resolve(platform().registry, params["model_name"], params[arm]).version
+        with task_platform() as platform:
+            arms = {arm: versions.resolve(platform.registry, params["model_name"], params[arm]).version
                     for arm in ("control_version", "treatment_version")}
-            request = lifecycle.TestRequest(**arms, **{k: params[k] for k in (
-                "test_name", "model_name", "traffic_split", "duration_days", "success_metrics", "guardrail_metrics",
-                "alpha")})
+            request = lifecycle.TestRequest(**arms, **{k: params[k] for k in REQUEST_PARAMS})
             start_day = date.fromisoformat(params["start_date"]) if params["start_date"] else dag_run.run_after.date()
-            test = lifecycle.plan_test(platform(), request, lifecycle.test_id_for(request.test_name, dag_run.run_id),
-                                         start_day)
+            test = lifecycle.plan_test(platform, request, lifecycle.test_id_for(request.test_name, dag_run.run_id),
+                                       start_day)
         return test.to_dict()
 
     @task
     def start(planned: dict) -> list[dict]:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_airflow.sensors.endpoints import settle_target
         from findining_mlops.abtest import lifecycle
         from findining_mlops.platform.ports import ABTest
 
-        with fail_fast():
-            test = lifecycle.start_test(platform(), ABTest(**planned), wait=False)
+        with task_platform() as platform:
+            test = lifecycle.start_test(platform, ABTest(**planned), wait=False)
         print(f"A/B test {test.test_id} running on {test.endpoint} from {test.started_at}")
-        return [settle_target(test.endpoint, lifecycle.test_variants(platform(), test))]
+        return [settle_target(test.endpoint, lifecycle.test_variants(platform, test))]
 
     EndpointSettledSensor(task_id="variants_in_service", targets=start(plan()), timeout=3 * 3600)
 

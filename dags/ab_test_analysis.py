@@ -30,20 +30,18 @@ triggered with a `test_id` analyses that one test, for the run's day, the same w
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, task
 
-from findining_airflow.authoring import findining_dag
+from findining_airflow.authoring import daily_dag, run_day, task_platform
 from findining_airflow.guide import action_param
+from findining_airflow.hooks.athena import analyze_and_finish
 
 
-@findining_dag(
+@daily_dag(
     "ab_test_analysis",
-    schedule="@daily",
-    start_date=datetime(2026, 10, 1),
-    max_active_runs=1,
     doc_md=__doc__,
     tags=["findining", "mlops", "ab-test"],
     params={
@@ -55,44 +53,18 @@ from findining_airflow.guide import action_param
 def ab_test_analysis():
     @task
     def running_tests(params: dict, data_interval_start=None, dag_run=None) -> list[dict]:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
         from findining_mlops.abtest.lifecycle import one_test_on, running_on
 
-        # a run triggered by hand without a logical date analyses the day before it
-        day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
-        with fail_fast():
+        day = run_day(dag_run, data_interval_start)
+        with task_platform() as platform:
             test_id = params["test_id"]
-            tests = one_test_on(platform(), test_id, day) if test_id else running_on(platform(), day)
+            tests = one_test_on(platform, test_id, day) if test_id else running_on(platform, day)
         print(f"{day}: {len(tests)} A/B test(s) running: {[t.test_id for t in tests]}")
         return [{"test_id": t.test_id, "day": day.isoformat()} for t in tests]
 
     @task(multiple_outputs=False, map_index_template="{{ test['test_id'] }}")
     def analyze(test: dict) -> dict:
-        import json
-        from datetime import date
-
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.hooks.athena import AthenaQueries
-        from findining_airflow.notifications import publish_event
-        from findining_airflow.runtime import platform, settings
-        from findining_mlops.abtest import lifecycle
-        from findining_mlops.platform.ports import RUNNING
-        from findining_mlops.registry import versions
-
-        aws = settings().aws
-        on_athena = aws is not None and aws.ab_engine == "athena"
-        with fail_fast():
-            found = platform().abtests.get(test["test_id"])
-            summary = lifecycle.analyze_day(platform(), found, date.fromisoformat(test["day"]),
-                                              AthenaQueries(aws).moments if on_athena else None)
-        print(json.dumps(summary, indent=2))
-        if summary["outcome"] != RUNNING and found.status == RUNNING:
-            # alert first: a retry may send the message twice but never loses it
-            publish_event(*lifecycle.result_message(found, summary,
-                                                    versions.displays(platform().registry, found.model_name)))
-            lifecycle.finish(platform(), found, summary)
-        return {"trigger_run_id": f"abtest__{found.test_id}", "conf": lifecycle.deployment_conf(found, summary)}
+        return analyze_and_finish(test["test_id"], date.fromisoformat(test["day"]))
 
     @task
     def endings(results: list[dict]) -> list[dict]:

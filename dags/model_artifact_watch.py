@@ -39,7 +39,8 @@ from __future__ import annotations
 
 from airflow.sdk import task
 
-from findining_airflow.authoring import deploy_handed_over, findining_dag
+from findining_airflow.authoring import deploy_handed_over, deployment_requests, findining_dag, run_ref, task_platform
+from findining_airflow.notifications import upload_registered_rejected, upload_rejected
 
 
 @findining_dag(
@@ -52,51 +53,41 @@ from findining_airflow.authoring import deploy_handed_over, findining_dag
 def model_artifact_watch():
     @task
     def find_uploads() -> list[dict]:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_mlops.training.uploads import find_uploads
+        from findining_mlops.training import uploads
 
-        with fail_fast():
-            uploads = find_uploads(platform())
-        print(f"{len(uploads)} new upload(s):", *(u.key for u in uploads))
-        return [u.to_dict() for u in uploads]
+        with task_platform() as platform:
+            found = uploads.find_uploads(platform)
+        print(f"{len(found)} new upload(s):", *(u.key for u in found))
+        return [u.to_dict() for u in found]
 
     @task(map_index_template="{{ upload.key }}")
     def validate(upload: dict) -> dict | None:
         """A rejected upload alerts and yields None; it does not fail the others."""
-        from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
         from findining_mlops.errors import DataValidationError
-        from findining_mlops.training.uploads import Upload, reject_upload, validate_upload
+        from findining_mlops.training import uploads
 
         try:
-            return validate_upload(platform(), Upload(**upload))
+            return uploads.validate_upload(platform(), uploads.Upload(**upload))
         except DataValidationError as exc:
-            record = reject_upload(platform(), Upload(**upload), str(exc))
-            publish_event(f"upload rejected: {upload['key']}",
-                          f"{exc}\n\nNothing was registered or deployed. Upload a fixed tarball to check it again "
-                          f"(these bytes are recorded as rejected in {platform().store.uri(record)}).")
+            record = uploads.reject_upload(platform(), uploads.Upload(**upload), str(exc))
+            upload_rejected(upload["key"], str(exc), platform().store.uri(record))
             return None
 
     @task
     def register(validations: list, dag_run=None) -> list[dict]:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.notifications import publish_event
-        from findining_airflow.runtime import platform
         from findining_mlops.platform.ports import APPROVED
-        from findining_mlops.training.uploads import Upload, register_upload
+        from findining_mlops.training import uploads
 
         versions = []
-        with fail_fast():
+        with task_platform() as platform:
             for validation in filter(None, validations):  # in find order: the highest label of a model last
                 key = validation["upload"]["key"]
-                version = register_upload(platform(), Upload(**validation["upload"]), validation,
-                                          f"{dag_run.dag_id}/{dag_run.run_id}")
+                version = uploads.register_upload(platform, uploads.Upload(**validation["upload"]), validation,
+                                                  run_ref(dag_run))
                 print(f"{key} is {version.model_name} {version.display} ({version.status}): {version.reason}")
                 if version.status != APPROVED:
-                    publish_event(f"upload rejected: {key}",
-                                  f"{version.reason}\n\nRegistered as {version.model_name} {version.display} "
-                                  f"({version.status}); nothing was deployed.")
+                    upload_registered_rejected(key, version)
                 versions.append(version.to_dict())
         return versions
 
@@ -104,8 +95,6 @@ def model_artifact_watch():
     def hand_over(versions: list[dict], ti=None) -> list[dict]:
         """The newest approved upload of each model: an endpoint of its own, or a canary by
         model_deployment."""
-        from findining_airflow.authoring import deployment_requests
-
         return deployment_requests(versions, "upload", ti)
 
     handed_over = hand_over(register(validate.expand(upload=find_uploads())))

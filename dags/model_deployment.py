@@ -30,14 +30,16 @@ Triggered by `model_retraining` after an approved registration, by
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from airflow.sdk import Param, task
 
-from findining_airflow.authoring import findining_dag
+from findining_airflow.authoring import findining_dag, model_task
 from findining_airflow.guide import action_param
+from findining_airflow.notifications import canary_rolled_back
 from findining_airflow.sensors.canary import CanaryBakeSensor
-from findining_mlops.config.catalog import model_names
+from findining_mlops.config.catalog import get_model, model_names
 from findining_mlops.registry.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
@@ -72,26 +74,20 @@ MODELS = model_names()
 def model_deployment():
     @task(multiple_outputs=False)
     def plan(params: dict, dag_run=None) -> dict:
-        from dataclasses import asdict
-
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
         from findining_mlops.deployment import rollout as deployment
         from findining_mlops.errors import EndpointError
         from findining_mlops.registry import versions
 
-        with fail_fast():
-            spec = get_model(params["model_name"])
+        with model_task(params["model_name"]) as (platform, spec):
             version = params["version"]
             if version is not None:
-                version = versions.resolve(platform().registry, spec.name, version).version
+                version = versions.resolve(platform.registry, spec.name, version).version
             rollout_id = dag_run.run_id.replace(":", "-")
             # a re-run of this DAG run resumes its own rollout instead of planning a new one
-            rollout = deployment.load(platform(), spec.endpoint_name, rollout_id) or deployment.plan(
-                platform(), spec, version, params["strategy"], params["canary_percent"], params["ramp"],
+            rollout = deployment.load(platform, spec.endpoint_name, rollout_id) or deployment.plan(
+                platform, spec, version, params["strategy"], params["canary_percent"], params["ramp"],
                 params["bake_minutes"], rollout_id, params["insufficient_data_minutes"])
-            holder = platform().endpoints.acquire_deployment_lock(spec.endpoint_name, dag_run.run_id)
+            holder = platform.endpoints.acquire_deployment_lock(spec.endpoint_name, dag_run.run_id)
             if holder is not None:
                 raise EndpointError(f"{spec.endpoint_name} is being deployed by run {holder}; one rollout at a time — "
                                     "wait for it to finish, then trigger again")
@@ -99,8 +95,6 @@ def model_deployment():
 
     @task(multiple_outputs=False)
     def start(rollout: dict) -> dict:
-        from dataclasses import asdict
-
         from findining_airflow.runtime import platform
         from findining_mlops.deployment import rollout as deployment
 
@@ -108,15 +102,12 @@ def model_deployment():
 
     @task(multiple_outputs=False)
     def finish(baked: dict, dag_run=None) -> dict:
-        from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
         from findining_mlops.deployment import rollout as deployment
-        from findining_mlops.registry import versions
 
         result = deployment.finish(platform(), deployment.Rollout(**baked), dag_run.run_id)
         if result["outcome"] == deployment.ROLLBACK:
-            challenger = versions.display(platform().registry, baked["model"], baked["challenger"])
-            publish_event(f"canary rolled back: {baked['model']} {challenger}", result["note"])
+            canary_rolled_back(baked["model"], baked["challenger"], result["note"])
         print(result)
         return result
 
@@ -124,23 +115,16 @@ def model_deployment():
     def close(planned: dict, params: dict, dag_run=None, ti=None) -> None:
         """A teardown: a rollout that ``finish`` did not end is ended here, with the
         champion back at 100 % — never left half rolled out with nobody owning it."""
-        from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
         from findining_mlops.deployment import rollout as deployment
-        from findining_mlops.registry import versions
+        from findining_mlops.deployment.verdict import abort_cause
 
         saved = deployment.load(platform(), planned["endpoint"], planned["rollout_id"])
         rollout = saved or deployment.Rollout(**planned)  # no state: start never ran
         if not rollout.finished:
             states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
-            stopped = sorted(f"{task_id} {state}" for task_id, state in states.items()
-                             if task_id != ti.task_id and state not in ("success", "skipped"))
-            cause = f"task(s) {', '.join(stopped)} (failed, timed out or marked failed)" if stopped else \
-                "the run ended before finish"
-            result = deployment.abort(platform(), rollout, cause, dag_run.run_id)
-            challenger = versions.display(platform().registry, rollout.model, rollout.challenger)
-            publish_event(f"canary rolled back: {rollout.model} {challenger}", result["note"])
+            result = deployment.abort(platform(), rollout, abort_cause(states, ti.task_id), dag_run.run_id)
+            canary_rolled_back(rollout.model, rollout.challenger, result["note"])
         # only this run's own lock: a refused second run must not free the first one's
         platform().endpoints.release_deployment_lock(get_model(params["model_name"]).endpoint_name, dag_run.run_id)
 

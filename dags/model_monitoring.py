@@ -35,65 +35,50 @@ later time rewrites the same bytes, in whatever order the analyses ran.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import date
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import task
 
-from findining_airflow.authoring import findining_dag
-from findining_mlops.config.catalog import model_names
+from findining_airflow.authoring import daily_dag, model_task, run_day
+from findining_airflow.notifications import monitoring_outcome, retraining_triggered
+from findining_mlops.config.catalog import get_model, model_names
 
 # days analyzed at once; each analysis is one process per model, on a 2-core machine
 MAX_PARALLEL_DAYS = 4
 
 
-@findining_dag(
-    "model_monitoring",
-    schedule="@daily",
-    start_date=datetime(2026, 10, 1),
-    max_active_runs=MAX_PARALLEL_DAYS,
-    doc_md=__doc__,
-    tags=["findining", "mlops", "monitoring"],
-)
+@daily_dag("model_monitoring", max_active_runs=MAX_PARALLEL_DAYS, doc_md=__doc__,
+           tags=["findining", "mlops", "monitoring"])
 def model_monitoring():
     @task(multiple_outputs=False, map_index_template="{{ model_name }}")
     def analyze(model_name: str, data_interval_start=None, dag_run=None) -> dict:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
         from findining_mlops.monitoring.analysis import analyze_day
 
-        # a run triggered by hand without a logical date checks the day before it
-        day = (data_interval_start or dag_run.run_after - timedelta(days=1)).date()
-        with fail_fast():
-            summary = analyze_day(platform(), get_model(model_name), day)
+        day = run_day(dag_run, data_interval_start)
+        with model_task(model_name) as (platform, spec):
+            summary = analyze_day(platform, spec, day)
         print(f"{model_name} {summary['day']}: {summary['outcome']}, drift share {summary.get('drift_share')}, "
               f"{summary.get('primary_metric')} {summary.get('performance')}")
         return summary
 
     @task(multiple_outputs=False, depends_on_past=True)
     def decide(analysis: dict) -> dict:
-        import json
-        from datetime import date
-
-        from findining_airflow.notifications import publish_event
         from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
         from findining_mlops.monitoring.analysis import CHECKED, decide
 
-        decision = decide(platform(), get_model(analysis["model"]), date.fromisoformat(analysis["day"]), analysis)
+        model, day = analysis["model"], analysis["day"]
+        decision = decide(platform(), get_model(model), date.fromisoformat(day), analysis)
         if decision["outcome"] != CHECKED:
-            publish_event(f"{analysis['model']} monitoring {analysis['day']}: {decision['outcome']}",
-                          analysis.get("message", decision["outcome"]))
+            monitoring_outcome(model, day, decision["outcome"], analysis.get("message", decision["outcome"]))
         if decision["retrain"]:
-            publish_event(f"retraining {analysis['model']} ({analysis['day']})", decision["reason"])
+            retraining_triggered(model, day, decision["reason"])
         print(json.dumps(decision, indent=2))
         return decision
 
     @task
     def retrain_requests(decisions: list[dict]) -> list[dict]:
-        from datetime import date
-
         from findining_mlops.monitoring.analysis import retraining_run_id
 
         return [

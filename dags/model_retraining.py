@@ -23,11 +23,16 @@ A failed run publishes an alert to the alerts topic.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import Param, task
 
-from findining_airflow.authoring import deploy_handed_over, findining_dag
+from findining_airflow.authoring import (
+    deploy_handed_over,
+    deployment_requests,
+    findining_dag,
+    model_task,
+    run_day,
+    run_ref,
+)
 from findining_airflow.guide import action_param
 from findining_airflow.operators.training import TrainingJobOperator
 from findining_mlops.config.catalog import model_names
@@ -55,61 +60,46 @@ MODELS = model_names()
 def model_retraining():
     @task(multiple_outputs=False)
     def snapshot(params: dict, dag_run=None) -> dict:
-        from datetime import date
+        from findining_mlops.training.job import training_job_name
+        from findining_mlops.training.snapshot import snapshot_training_data
 
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
-        from findining_mlops.training.retraining import snapshot_training_data, training_job_name
-
-        with fail_fast():
-            spec = get_model(params["model_name"])
-            end = params["data_end_date"]
-            end_day = date.fromisoformat(end) if end else (dag_run.run_after - timedelta(days=1)).date()
+        with model_task(params["model_name"]) as (platform, spec):
+            end_day = run_day(dag_run, given=params["data_end_date"])
             job_name = training_job_name(spec.name, dag_run.dag_id, dag_run.run_id)
-            return snapshot_training_data(platform(), spec, job_name, end_day, params["training_window_days"]).to_dict()
+            return snapshot_training_data(platform, spec, job_name, end_day, params["training_window_days"]).to_dict()
 
     snap = snapshot()
     train = TrainingJobOperator(task_id="train", model_name="{{ params.model_name }}", snapshot=snap)
 
     @task(multiple_outputs=False)
     def evaluate(job: dict, snap: dict, params: dict) -> dict:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
         from findining_mlops.platform.ports import TrainingJob
-        from findining_mlops.training.retraining import Snapshot, evaluate_candidates, quality_gate
+        from findining_mlops.training.evaluate import evaluate_candidates
+        from findining_mlops.training.gate import quality_gate
+        from findining_mlops.training.snapshot import Snapshot
 
-        with fail_fast():
-            spec = get_model(params["model_name"])
-            evaluation = evaluate_candidates(platform(), spec, TrainingJob(**job), Snapshot(**snap))
+        with model_task(params["model_name"]) as (platform, spec):
+            evaluation = evaluate_candidates(platform, spec, TrainingJob(**job), Snapshot(**snap))
             evaluation["gate"] = quality_gate(spec, evaluation)
             return evaluation
 
     @task(multiple_outputs=False)
     def register(job: dict, snap: dict, evaluation: dict, params: dict, dag_run=None) -> dict:
-        from findining_airflow.errors import fail_fast
-        from findining_airflow.runtime import platform
-        from findining_mlops.config.catalog import get_model
         from findining_mlops.platform.ports import TrainingJob
         from findining_mlops.registry.baselines import store_baseline
-        from findining_mlops.training import retraining
+        from findining_mlops.training.register import register_version
+        from findining_mlops.training.snapshot import Snapshot
 
-        with fail_fast():
-            spec = get_model(params["model_name"])
-            version = retraining.register(
-                platform(), spec, TrainingJob(**job), retraining.Snapshot(**snap), evaluation, evaluation["gate"],
-                params["reason"], f"{dag_run.dag_id}/{dag_run.run_id}",
-            )
-            baseline = store_baseline(platform(), version)
+        with model_task(params["model_name"]) as (platform, spec):
+            version = register_version(platform, spec, TrainingJob(**job), Snapshot(**snap), evaluation,
+                                       evaluation["gate"], params["reason"], run_ref(dag_run))
+            baseline = store_baseline(platform, version)
             print(f"registered {version.model_name} {version.display} as {version.status}; baseline {baseline}")
             return version.to_dict()
 
     @task
     def hand_over(version: dict, ti=None) -> list[dict]:
         """An approved version: an endpoint of its own, or a canary by model_deployment."""
-        from findining_airflow.authoring import deployment_requests
-
         return deployment_requests([version], "retraining", ti)
 
     evaluation = evaluate(train.output, snap)

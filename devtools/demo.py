@@ -27,30 +27,34 @@ or a demo that fails half-way, stop every process the command started.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
-import psutil
-
 from devtools.airflow_client import AirflowClient, wait_for_dags, wait_for_runs
+from devtools.local_airflow import (
+    DEMO_BAKE_MINUTES,
+    LOOPBACK,
+    airflow_env,
+    default_state_dirs,
+    exit_on_stop_signals,
+    refuse_unless_owned,
+    reset_state_dir,
+    run_ui,
+    running_airflow,
+)
 from findining_mlops.errors import ConfigurationError
 
-log = logging.getLogger("findining.demo")
 DEMO_START = date(2026, 10, 1)
 DEMO_RPS = 25.0  # app traffic per endpoint while a canary bakes
-DEMO_BAKE_MINUTES = 0.25
-# the automatic canaries of the retrained versions: one bake at 20 %, then all of the traffic
-DEMO_DEPLOYMENT = {"bake_minutes": DEMO_BAKE_MINUTES, "canary_percent": 20, "ramp": [20, 100]}
 DEMO_DAYS = 24
 # days of a backfill analyzed at once (model_monitoring decides them in date order)
 BACKFILL_PARALLEL_DAYS = 4
@@ -58,318 +62,193 @@ AB_MAX_DAYS = 14
 AB_REQUESTS_PER_DAY = 600
 # the control of the demo's A/B test: one tree with two leaves, a clearly weaker ranker
 LIGHTWEIGHT_HYPERPARAMETERS = {"max_iter": 1, "max_leaf_nodes": 2}
-
-LOOPBACK = "127.0.0.1"
-# What `airflow standalone` runs, minus the log servers it would open on every interface
-# (ports 8793/8794, no setting for their address): with one machine and one AIRFLOW_HOME the
-# API server reads the task logs from the local folder.
-AIRFLOW_COMPONENTS = {
-    "scheduler": ["scheduler", "--skip-serve-logs"],
-    "dag-processor": ["dag-processor"],
-    "triggerer": ["triggerer", "--skip-serve-logs"],
-    "api-server": ["api-server"],
-}
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-# as `docker compose stop` (10 s): a task cut short is retried by its next run or attempt
-STOP_GRACE_S = 10
-# written into a state directory the demo created, so that it may empty it again next time
-OWNER_MARKER = ".created-by-findining-demo"
+DEMO_DAGS = ["model_retraining", "model_monitoring", "model_deployment", "ab_test", "ab_test_analysis"]
+PHASES = 8
 
 
-def default_state_dirs(project: Path) -> dict[str, Path]:
-    return {"AIRFLOW_HOME": project / ".airflow", "FINDINING_HOME": project / ".findining"}
+@dataclass(frozen=True)
+class DemoDays:
+    """The demo's calendar: app data from ``DEMO_START``, the bootstrap's training window, the
+    day drift begins, the monitored days and the A/B test's first day."""
+
+    days: int
+    seed: int
+
+    @property
+    def end(self) -> date:
+        return DEMO_START + timedelta(days=self.days - 1)
+
+    @property
+    def bootstrap_end(self) -> date:
+        return DEMO_START + timedelta(days=min(13, self.days - 3))
+
+    @property
+    def drift_start(self) -> date:
+        return DEMO_START + timedelta(days=(self.days * 7) // 10)
+
+    @property
+    def monitored(self) -> list[date]:
+        return [self.bootstrap_end + timedelta(days=k) for k in range(1, (self.end - self.bootstrap_end).days + 1)]
+
+    @property
+    def ab_first(self) -> date:
+        return self.end + timedelta(days=1)
+
+    @cached_property
+    def scenario(self):
+        from findining_mlops.data.synthetic import ScenarioPlan
+
+        return ScenarioPlan("new-district,slang-shift", self.drift_start)
 
 
-def airflow_env(project: Path, port: int, host: str = LOOPBACK) -> dict[str, str]:
-    """Airflow configured by environment: project-local state, the project's DAGs, the API
-    server on ``host`` (everyone is admin only while that is this machine's loopback)."""
-    env = dict(os.environ)
-    venv_bin = str(Path(sys.executable).parent)
-    local = _is_loopback(host)
-    env.update(
-        PATH=venv_bin + os.pathsep + env.get("PATH", ""),  # the venv's tools first, as when it is activated
-        **{name: env.get(name, str(default)) for name, default in default_state_dirs(project).items()},
-        FINDINING_BACKEND=env.get("FINDINING_BACKEND", "local"),
-        AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(project / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        # LocalExecutor, its task processes forked with pandas, scikit-learn, Evidently ... imported
-        AIRFLOW__CORE__EXECUTOR="findining_airflow.executors.PreloadedLocalExecutor",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="findining_airflow.metadata_db.SQLITE_CONNECT_ARGS",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC="findining_airflow.metadata_db.SQLITE_CONNECT_ARGS",
-        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=str(local),  # a local, single-user UI
-        AIRFLOW__API__HOST=host,
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__BASE_URL=f"http://{_url_host(host)}:{port}",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
-        # one thread per task process: on a small machine the parallel tasks share the cores, and
-        # numpy's and scikit-learn's thread pools in each of them would only fight over them
-        OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
-        # automatic canaries bake a quarter of a minute per step instead of ten, in two steps instead of three
-        FINDINING_DEPLOYMENT_DEFAULTS=env.get("FINDINING_DEPLOYMENT_DEFAULTS", json.dumps(DEMO_DEPLOYMENT)),
-    )
-    return env
+@dataclass
+class Phases:
+    """The demo's numbered steps, each timed and announced as it starts and ends."""
 
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
-def free_port() -> int:
-    """A TCP port on the loopback that nothing listens on now, for an Airflow beside others."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
-
-
-def _is_loopback(host: str) -> bool:
-    ip = _ip(host)
-    return host == "localhost" or ip is not None and ip.is_loopback
-
-
-def _url_host(host: str) -> str:
-    """How this machine's components and the demo reach an API server listening on ``host``."""
-    ip = _ip(host)
-    if host == "" or ip is not None and ip.is_unspecified:  # every interface, this machine's loopback among them
-        return LOOPBACK
-    return f"[{host}]" if ip is not None and ip.version == 6 else host
-
-
-def _ip(host: str):
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:  # a host name
-        return None
-
-
-def refuse_unless_owned(name: str, path: Path, default: Path) -> None:
-    """The demo may empty only a state directory it owns: its default one in the project, one it
-    created itself (marked), or an empty one. Anything else, say an ``AIRFLOW_HOME`` exported for
-    another Airflow, is refused with what to do instead."""
-    owned = (path.resolve() == default.resolve() or (path / OWNER_MARKER).is_file()
-             or (path.is_dir() and not any(path.iterdir())))
-    if path.exists() and not owned:
-        raise ConfigurationError(
-            f"refusing to empty {name}={path}: the demo starts from an empty directory and this one holds files "
-            f"it did not create. Unset {name} (the demo then uses {default}), point it at a new or empty "
-            f"directory, or empty it yourself if nothing in it is needed.")
-
-
-def reset_state_dir(path: Path) -> None:
-    """Empties a state directory (``refuse_unless_owned`` first) and marks it as the demo's."""
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    (path / OWNER_MARKER).write_text("Created by `make demo`, which empties this directory on its next run.\n")
-
-
-@contextmanager
-def running_airflow(env: dict[str, str], log_path: Path):
-    """Airflow's components, stopped on exit whatever ends the block; yields the API client and
-    the component processes."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    commands = {name: [sys.executable, "-m", "airflow", *arguments] for name, arguments in AIRFLOW_COMPONENTS.items()}
-    with log_path.open("ab") as output, started(commands, env, output) as processes:
-        def check_components() -> None:
-            if exited := exited_components(processes):
-                raise RuntimeError(f"Airflow's {exited} exited; see {log_path}")
-
-        # every wait on the API also checks that the components still run, instead of waiting out its timeout
-        client = AirflowClient(env["AIRFLOW__API__BASE_URL"], watchdog=check_components)
-        deadline = time.monotonic() + 240
-        while not client.healthy():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Airflow did not become healthy within 240 s; see {log_path}")
-            client.between_polls()
-        yield client, processes
-
-
-@contextmanager
-def started(commands: dict[str, list[str]], env: dict[str, str], output):
-    """Runs each command in a session of its own and stops them all, with everything they
-    started, when the block ends (see ``stop``)."""
-    processes: dict[str, subprocess.Popen] = {}
-    try:
-        for name, command in commands.items():
-            processes[name] = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                               start_new_session=True)
-        yield processes
-    finally:
-        if processes:
-            print(f"stopping {', '.join(processes)} ...", flush=True)
-        stop(list(processes.values()))
-
-
-def exited_components(processes: dict[str, subprocess.Popen]) -> str:
-    """The components that have exited, with their exit codes ("" while all run)."""
-    return ", ".join(f"{name} (exit code {p.returncode})" for name, p in processes.items() if p.poll() is not None)
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    """Stops ``processes`` (each a session leader) and everything they started.
-
-    SIGTERM to each one's process group lets the components shut down cleanly; whatever is still
-    left after that is killed: every process in their sessions (task processes that Airflow's
-    supervisor put in process groups of their own, orphans of components that already exited)
-    and every descendant they had when the stop began (one that started a session of its own).
-    """
-    sessions = {p.pid for p in processes}
-    descendants = [child for p in processes for child in _children(p.pid)]
-    with _signals_ignored():  # a second Ctrl-C must not cut the shutdown short
-        for process in processes:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for process in processes:
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(deadline - time.monotonic(), 0))
-        left = {proc for proc in psutil.process_iter() if _session_of(proc.pid) in sessions}
-        left |= {proc for proc in descendants if proc.is_running()}  # is_running: not a reused pid
-        for proc in left:
-            with suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(list(left), timeout=STOP_GRACE_S)
-        for process in processes:
-            process.wait()
-
-
-def _children(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _session_of(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except (ProcessLookupError, PermissionError):
-        return None
-
-
-@contextmanager
-def _signals_ignored():
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
-    try:
+    @contextmanager
+    def __call__(self, label: str, title: str):
+        print(f"[{len(self.timings) + 1}/{PHASES}] {title}", flush=True)
+        started = time.monotonic()
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        self.timings[label] = time.monotonic() - started
+        print(f"      {label}: {self.timings[label]:.0f} s (elapsed {_minutes(time.monotonic() - self.started)})",
+              flush=True)
 
 
-def exit_on_stop_signals() -> None:
-    """SIGTERM, SIGINT and SIGHUP end the command the way an error does: every ``finally`` runs,
-    so the Airflow it started is stopped, and the exit code says which signal it was."""
-    def exit_with(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, exit_with)
-
-
-def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) -> int:
-    from devtools.traffic import replay_day
-    from findining_mlops.config.catalog import get_model, model_names
-    from findining_mlops.data.synthetic import ScenarioPlan, generate
-    from findining_mlops.platform.local import local_platform
-    from findining_mlops.reporting.summary import demo_summary
-    from findining_mlops.serving.server.handlers import fault_drill
-
+def demo_env(project: Path, port: int) -> dict[str, str]:
+    """The local Airflow's environment on freshly emptied state directories (each checked before
+    any is touched); the demo's own process uses the same store."""
     env = airflow_env(project, port)
     # only the demo's own runs: no scheduled run of today's real date (no data, so only alerts)
     env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"
     defaults = default_state_dirs(project)
-    for name, default in defaults.items():  # all checked before any is touched
+    for name, default in defaults.items():
         refuse_unless_owned(name, Path(env[name]), default)
     for name in defaults:  # a demo starts from nothing, every time
         reset_state_dir(Path(env[name]))
-    home, airflow_home = Path(env["FINDINING_HOME"]), Path(env["AIRFLOW_HOME"])
     os.environ.update({k: env[k] for k in ("FINDINING_HOME", "FINDINING_BACKEND")})
-    platform = local_platform(home, seed=seed)
-    end = DEMO_START + timedelta(days=days - 1)
-    bootstrap_end = DEMO_START + timedelta(days=min(13, days - 3))
-    drift_start = DEMO_START + timedelta(days=(days * 7) // 10)
-    scenario = ScenarioPlan("new-district,slang-shift", drift_start)
-    timings: dict[str, float] = {}
-    demo_started = time.monotonic()
+    return env
 
-    @contextmanager
-    def phase(label: str, title: str):
-        print(f"[{len(timings) + 1}/8] {title}", flush=True)
-        started = time.monotonic()
-        yield
-        timings[label] = time.monotonic() - started
-        print(f"      {label}: {timings[label]:.0f} s (elapsed {_minutes(time.monotonic() - demo_started)})",
-              flush=True)
 
+def run_demo(project: Path, port: int, days: int, seed: int, replay_limit: int) -> int:
+    from devtools.demo_summary import demo_summary
+    from findining_mlops.platform.local import local_platform
+
+    env = demo_env(project, port)
+    platform = local_platform(Path(env["FINDINING_HOME"]), seed=seed)
+    calendar, phase = DemoDays(days, seed), Phases()
+    monitored = calendar.monitored
     with ExitStack() as airflow:
-        title = (f"start Airflow (LocalExecutor, SQLite) at {env['AIRFLOW__API__BASE_URL']}, generating {days} days "
-                 f"of app data meanwhile ({DEMO_START}..{end}; {scenario.name} from {drift_start})")
-        # Airflow's start-up is mostly waiting
-        with phase("start Airflow", title), ThreadPoolExecutor(1) as background:
-            generated = background.submit(generate, platform.store, DEMO_START, days, seed, scenario)
-            client, _ = airflow.enter_context(running_airflow(env, airflow_home / "airflow.log"))
-            wait_for_dags(client, ["model_retraining", "model_monitoring", "model_deployment", "ab_test",
-                                   "ab_test_analysis"])
-            generated.result()
-        with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {bootstrap_end}"):
-            runs = {client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap: first model of the demo",
-                                                        "data_end_date": bootstrap_end.isoformat()}): m
-                    for m in model_names()}
-            states = client.wait("model_retraining", list(runs))
+        client = start_airflow(airflow, env, platform, calendar, phase)
+        with phase("bootstrap", f"bootstrap: model_retraining for every model on data up to {calendar.bootstrap_end}"):
+            states = bootstrap(client, calendar.bootstrap_end)
         if any(s != "success" for s in states.values()):
-            print(f"bootstrap failed: {states}; task logs under {airflow_home / 'logs'}, alerts in "
-                  f"{home / 'alerts.log'}")
+            print(f"bootstrap failed: {states}; task logs under {Path(env['AIRFLOW_HOME']) / 'logs'}, alerts in "
+                  f"{Path(env['FINDINING_HOME']) / 'alerts.log'}")
             return 1
-        monitored = [bootstrap_end + timedelta(days=k) for k in range(1, (end - bootstrap_end).days + 1)]
-        traffic: dict[str, dict] = {m: {"sent": 0, "errors": 0} for m in model_names()}
         with phase("traffic replay", f"replay the app's traffic of {monitored[0]}..{monitored[-1]} against the "
                                      f"endpoints (up to {replay_limit} requests a day per model)"):
-            def replay_model(model: str) -> None:  # day after day, as the app sent them
-                for day in monitored:
-                    report = replay_day(platform, get_model(model), day, limit=replay_limit)
-                    traffic[model]["sent"] += report.sent
-                    traffic[model]["errors"] += report.errors
-
-            # the models side by side: each endpoint's model server is a process of its own
-            with ThreadPoolExecutor(len(traffic)) as models:
-                list(models.map(replay_model, traffic))
+            traffic = replay_traffic(platform, monitored, replay_limit)
         with phase("monitoring backfill", f"backfill model_monitoring over {monitored[0]}..{monitored[-1]}"):
-            client.backfill("model_monitoring", monitored[0], monitored[-1], BACKFILL_PARALLEL_DAYS)
-            wait_for_runs(client, "model_monitoring", len(monitored))
-            retrain_runs = [r["dag_run_id"] for r in client.runs("model_retraining")
-                            if r["dag_run_id"].startswith("monitoring__")]
-            client.wait("model_retraining", retrain_runs)
+            backfill_monitoring(client, monitored)
         live: dict[str, dict] = {}
         # the A/B test's control is trained while the canaries bake (mostly waiting)
-        ab_first = end + timedelta(days=1)
-        ab_background = airflow.enter_context(ThreadPoolExecutor(1))
-        ab_control = ab_background.submit(prepare_ab_control, platform, ab_first, seed, scenario)
+        ab_control = airflow.enter_context(ThreadPoolExecutor(1)).submit(
+            prepare_ab_control, platform, calendar.ab_first, seed, calendar.scenario)
         with phase("canary rollouts",
                    "canary rollouts of the retrained versions (model_deployment) under live traffic"):
-            rollouts = [r["dag_run_id"] for r in client.runs("model_deployment")]
-            with background_traffic(platform, model_names(), DEMO_RPS, live):
-                client.wait("model_deployment", rollouts)
+            canary_rollouts(client, platform, live)
         with phase("rollback drill",
                    "rollback drill: a sentiment version that fails 25 % of requests goes out as a canary"):
-            drill = faulty_version(platform, "sentiment", {"error_rate": 0.25})
-            # the endpoint this process serves honours the drill version's faults (production never does)
-            with fault_drill(), background_traffic(platform, ["sentiment"], DEMO_RPS, live, label="drill"):
-                client.wait("model_deployment", [client.trigger("model_deployment", {
-                    "model_name": "sentiment", "version": drill, "canary_percent": 20, "ramp": [20, 100],
-                    "bake_minutes": DEMO_BAKE_MINUTES})])
+            rollback_drill(client, platform, live)
         with phase("A/B test", "A/B test: a one-tree recommendation version (control) against the live one "
                                "(treatment) over simulated days of app users"):
-            ab_test_id = run_ab_test(client, platform, ab_first, ab_control.result())
+            ab_test_id = run_ab_test(client, platform, calendar.ab_first, ab_control.result())
         with phase("summary", "summary"):
-            summary = demo_summary(platform, monitored, drift_start, traffic, live, timings, ab_test_id)
+            summary = demo_summary(platform, monitored, calendar.drift_start, traffic, live, phase.timings, ab_test_id)
     print(summary.text)
-    print(f"\nThe demo took {_minutes(time.monotonic() - demo_started)}. To look around:\n"
+    print(f"\nThe demo took {_minutes(time.monotonic() - phase.started)}. To look around:\n"
           f"  summary page  file://{summary.html_path}\n"
           f"  Airflow UI    `make airflow`, then {env['AIRFLOW__API__BASE_URL']} (every run of the demo is there)")
     return 0
+
+
+def start_airflow(stack: ExitStack, env: dict[str, str], platform, calendar: DemoDays,
+                  phase: Callable) -> AirflowClient:
+    """Airflow, stopped when ``stack`` closes, with the app data generated while it starts (mostly waiting)."""
+    from findining_mlops.data.synthetic import generate
+
+    title = (f"start Airflow (LocalExecutor, SQLite) at {env['AIRFLOW__API__BASE_URL']}, generating {calendar.days} "
+             f"days of app data meanwhile ({DEMO_START}..{calendar.end}; {calendar.scenario.name} from "
+             f"{calendar.drift_start})")
+    with phase("start Airflow", title), ThreadPoolExecutor(1) as background:
+        generated = background.submit(generate, platform.store, DEMO_START, calendar.days, calendar.seed,
+                                      calendar.scenario)
+        client, _ = stack.enter_context(running_airflow(env, Path(env["AIRFLOW_HOME"]) / "airflow.log"))
+        wait_for_dags(client, DEMO_DAGS)
+        generated.result()
+    return client
+
+
+def bootstrap(client: AirflowClient, data_end: date) -> dict[str, str]:
+    """``model_retraining`` of every model on the data up to ``data_end``; the runs' end states."""
+    from findining_mlops.config.catalog import model_names
+
+    runs = [client.trigger("model_retraining", {"model_name": m, "reason": "bootstrap: first model of the demo",
+                                                "data_end_date": data_end.isoformat()}) for m in model_names()]
+    return client.wait("model_retraining", runs)
+
+
+def replay_traffic(platform, days: list[date], limit: int) -> dict[str, dict]:
+    """The app's logged requests of ``days`` against every model's endpoint; per model, sent and errors."""
+    from devtools.traffic import replay_day
+    from findining_mlops.config.catalog import get_model, model_names
+
+    traffic: dict[str, dict] = {m: {"sent": 0, "errors": 0} for m in model_names()}
+
+    def replay_model(model: str) -> None:  # day after day, as the app sent them
+        for day in days:
+            report = replay_day(platform, get_model(model), day, limit=limit)
+            traffic[model]["sent"] += report.sent
+            traffic[model]["errors"] += report.errors
+
+    # the models side by side: each endpoint's model server is a process of its own
+    with ThreadPoolExecutor(len(traffic)) as models:
+        list(models.map(replay_model, traffic))
+    return traffic
+
+
+def backfill_monitoring(client: AirflowClient, days: list[date]) -> None:
+    """``model_monitoring`` over ``days``, and the retrainings its decisions triggered."""
+    client.backfill("model_monitoring", days[0], days[-1], BACKFILL_PARALLEL_DAYS)
+    wait_for_runs(client, "model_monitoring", len(days))
+    retrain_runs = [r["dag_run_id"] for r in client.runs("model_retraining")
+                    if r["dag_run_id"].startswith("monitoring__")]
+    client.wait("model_retraining", retrain_runs)
+
+
+def canary_rollouts(client: AirflowClient, platform, live: dict) -> None:
+    """Waits out the retrained versions' automatic rollouts while the app keeps calling every endpoint."""
+    from findining_mlops.config.catalog import model_names
+
+    rollouts = [r["dag_run_id"] for r in client.runs("model_deployment")]
+    with background_traffic(platform, model_names(), DEMO_RPS, live):
+        client.wait("model_deployment", rollouts)
+
+
+def rollback_drill(client: AirflowClient, platform, live: dict) -> None:
+    """A sentiment version that fails a quarter of its requests goes out as a canary and is rolled back."""
+    from findining_mlops.serving.server.handlers import fault_drill
+
+    drill = faulty_version(platform, "sentiment", {"error_rate": 0.25})
+    # the endpoint this process serves honours the drill version's faults (production never does)
+    with fault_drill(), background_traffic(platform, ["sentiment"], DEMO_RPS, live, label="drill"):
+        client.wait("model_deployment", [client.trigger("model_deployment", {
+            "model_name": "sentiment", "version": drill, "canary_percent": 20, "ramp": [20, 100],
+            "bake_minutes": DEMO_BAKE_MINUTES})])
 
 
 def _minutes(seconds: float) -> str:
@@ -406,9 +285,10 @@ def faulty_version(platform, model: str, faults: dict) -> int:
     from findining_mlops.config.catalog import get_model
     from findining_mlops.registry.variants import champion
     from findining_mlops.serving.server.handlers import inject_faults
+    from findining_mlops.store.layout import drill_artifact_key
 
     source = champion(platform, get_model(model))
-    key = f"drills/{model}/v{source.version}-{'-'.join(sorted(faults))}/model.tar.gz"
+    key = drill_artifact_key(model, source.version, list(faults))
     target = platform.store.path(key)
     target.parent.mkdir(parents=True, exist_ok=True)
     inject_faults(platform.store.path(source.artifact_key), target, faults)
@@ -470,7 +350,8 @@ def lightweight_version(platform, spec, data_end: date) -> int:
     """Trains (a real training job) and approves a deliberately small version of the model,
     as a team would ship a cheap ranker, for the A/B test to measure against."""
     from findining_mlops.platform.ports import APPROVED, IN_PROGRESS
-    from findining_mlops.training.retraining import check_finished, snapshot_training_data, training_spec
+    from findining_mlops.training.job import check_finished, training_spec
+    from findining_mlops.training.snapshot import snapshot_training_data
 
     job_name = f"{spec.name}-lightweight-{data_end:%Y%m%d}"
     snapshot = snapshot_training_data(platform, spec, job_name, data_end)
@@ -484,18 +365,6 @@ def lightweight_version(platform, spec, data_end: date) -> int:
         lineage={"training_job": job_name, "hyperparameters": LIGHTWEIGHT_HYPERPARAMETERS},
         reason="demo: a lightweight ranker (one tree, two leaves) to A/B-test against", idempotency_key=job_name)
     return version.version
-
-
-def run_ui(project: Path, port: int, host: str) -> int:
-    env = airflow_env(project, port, host)
-    log_path = Path(env["AIRFLOW_HOME"]) / "airflow.log"
-    with running_airflow(env, log_path) as (_, processes):
-        print(f"Airflow UI at {env['AIRFLOW__API__BASE_URL']} (listening on {host}, FINDINING_HOME="
-              f"{env['FINDINING_HOME']}); Ctrl-C stops it", flush=True)
-        while not (exited := exited_components(processes)):
-            time.sleep(2)
-    print(f"Airflow's {exited} exited; see {log_path}", file=sys.stderr)
-    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """Traffic against a model's endpoint: the app's logged requests of a day, or live
-synthetic load at a steady rate.
+synthetic load at a steady rate (``python -m devtools.traffic --endpoint E --rps R --duration S``).
 
 A replayed request is sent with its own inference id (so ground truth joins back to the
 captured inference) and, on the local backend, its own timestamp (so capture lands in that
@@ -51,23 +51,21 @@ class TrafficReport:
         """Requests sent that ended neither as a response nor as an error: always 0."""
         return self.sent - self.served - self.errors
 
-    def record(self, inference_id: str, outcome: Invocation | EndpointError) -> None:
-        if isinstance(outcome, EndpointError):
+    def record(self, inference_id: str, answer: Invocation | EndpointError) -> None:
+        """Counts how a request ended: served by a variant, or an error."""
+        if isinstance(answer, EndpointError):
             self.errors += 1
             # without its inference id, one cause reads as one line however many requests it hit
-            cause = str(outcome).replace(inference_id, "<inference id>")
+            cause = str(answer).replace(inference_id, "<inference id>")
             self.error_messages[cause] = self.error_messages.get(cause, 0) + 1
             return
-        self.per_variant[outcome.variant_name] = self.per_variant.get(outcome.variant_name, 0) + 1
-        self.latencies_ms.setdefault(outcome.variant_name, []).append(outcome.latency_ms)
+        self.per_variant[answer.variant_name] = self.per_variant.get(answer.variant_name, 0) + 1
+        self.latencies_ms.setdefault(answer.variant_name, []).append(answer.latency_ms)
 
     def summary(self) -> dict:
         return {
             "endpoint": self.endpoint,
-            "sent": self.sent,
-            "served": self.served,
-            "errors": self.errors,
-            "lost": self.lost,
+            "sent": self.sent, "served": self.served, "errors": self.errors, "lost": self.lost,
             "error_messages": dict(sorted(self.error_messages.items())),
             "per_variant": {
                 variant: {
@@ -186,9 +184,7 @@ def abtest_day(service, spec: ModelSpec, day: date, limit: int | None = None) ->
     The outcomes come from the day's ground truth (``<model>.outcomes``), so the arm whose
     model serves users better earns better figures. Each event is keyed on its request, so
     replaying the same day again adds nothing."""
-    import importlib
-
-    outcomes = importlib.import_module(spec.outcomes_module).outcomes
+    outcomes = spec.code.outcomes.outcomes
     frame = read_partition(service.platform, spec.dataset, day)
     truth = {iid: rows for iid, rows in frame.groupby("inference_id", sort=False)}
     summary = ABTestDay(day.isoformat())
@@ -216,3 +212,55 @@ def abtest_day(service, spec: ModelSpec, day: date, limit: int | None = None) ->
     log.info("%s %s: %d requests (%s), %d new A/B events", spec.name, day, summary.requests, summary.per_arm,
              summary.events_new)
     return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Synthetic load against one endpoint at a steady rate; prints the summary (``--json``: as JSON)."""
+    import argparse
+    import sys
+
+    from findining_mlops.cli.arguments import positive_number, whole_number
+    from findining_mlops.errors import FindiningError
+
+    parser = argparse.ArgumentParser(prog="python -m devtools.traffic",
+                                     description="send synthetic requests to an endpoint at a steady rate")
+    parser.add_argument("--home", help="local backend root (default: $FINDINING_HOME or .findining)")
+    parser.add_argument("--endpoint", required=True, help="endpoint name; its model is looked up in the catalog")
+    parser.add_argument("--rps", type=positive_number, required=True, help="requests per second")
+    parser.add_argument("--duration", type=positive_number, required=True, help="seconds")
+    parser.add_argument("--seed", type=whole_number(0), default=0, help="synthetic world the requests come from")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    try:
+        summary = _endpoint_traffic(args).summary()
+    except (FindiningError, ValueError, OSError) as exc:
+        print(f"traffic: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else _summary_text(summary))
+    return 0
+
+
+def _endpoint_traffic(args) -> TrafficReport:
+    from findining_mlops.cli.arguments import platform_at
+    from findining_mlops.config.catalog import all_models
+    from findining_mlops.errors import FindiningError
+
+    specs = {spec.endpoint_name: spec for spec in all_models().values()}
+    if args.endpoint not in specs:
+        raise FindiningError(f"no model in the catalog is served by endpoint {args.endpoint}; "
+                             f"known endpoints: {', '.join(sorted(specs))}")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress on stderr
+    return generate_traffic(platform_at(args.home), specs[args.endpoint], args.rps, args.duration, seed=args.seed)
+
+
+def _summary_text(summary: dict) -> str:
+    lines = [f"{summary['endpoint']}: {summary['sent']} sent, {summary['served']} served, "
+             f"{summary['errors']} errors, {summary['lost']} lost"]
+    lines += [f"  {variant:<24} {served['requests']:>7} requests  p50 {served['p50_latency_ms']} ms  "
+              f"p95 {served['p95_latency_ms']} ms" for variant, served in summary["per_variant"].items()]
+    lines += [f"  {count:>7} x {message}" for message, count in summary["error_messages"].items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

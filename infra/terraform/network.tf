@@ -1,6 +1,6 @@
 # A VPC with private subnets only: no internet gateway, no NAT. Training jobs, endpoints and
 # MWAA reach AWS through VPC endpoints; nothing can download from the internet, so the
-# training/serving code ships in the job's source bundle (docs: README "No internet").
+# training/serving code ships in the job's source bundle (docs/aws.md "No internet").
 
 resource "aws_vpc" "main" {
   cidr_block           = var.vpc_cidr

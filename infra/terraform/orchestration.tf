@@ -5,7 +5,7 @@
 #   airflow/startup.sh       the pipeline's settings (findining-mlops configure --format env)
 # Terraform sets only the DAGs folder; a deployment uploads the rest and points MWAA at it.
 #   airflow/wheels/          wheels of whatever MWAA's private web server cannot download
-# (README "Deployment" uploads them). The web server is private; workers have no internet.
+# (docs/aws.md "Steps" uploads them). The web server is private; workers have no internet.
 
 resource "aws_mwaa_environment" "main" {
   name                            = local.mwaa_name
@@ -26,7 +26,7 @@ resource "aws_mwaa_environment" "main" {
   # outputs (MWAA's aws_default connection is already the execution role). The startup
   # script, plugins.zip and requirements.txt are a deployment's, not the stack's: they can
   # only be written once the bucket exists, and `aws mwaa update-environment` points MWAA at
-  # them (README "Deployment"), so Terraform leaves those settings alone.
+  # them (docs/aws.md "Steps"), so Terraform leaves those settings alone.
   lifecycle {
     ignore_changes = [
       startup_script_s3_path, startup_script_s3_object_version, plugins_s3_path, plugins_s3_object_version,

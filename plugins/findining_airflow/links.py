@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from airflow.sdk import BaseOperatorLink
 
-from findining_airflow.reports import model_url, monitoring_folder, run_day, sagemaker_training_job_url, view_url
+from findining_airflow.reports import model_url, monitoring_folder, run_id_day, sagemaker_training_job_url, view_url
+from findining_mlops.store.layout import ABTESTS_PREFIX
 
 MONITORING_TASKS = {("model_monitoring", "analyze"), ("model_monitoring", "decide")}
 AB_ANALYSIS_TASKS = {("ab_test_analysis", "analyze")}
@@ -20,14 +21,14 @@ AB_ANALYSIS_TASKS = {("ab_test_analysis", "analyze")}
 
 def reports_key(dag_id: str, task_id: str, run_id: str, map_index: int) -> tuple[str, dict[str, str]] | None:
     """The store folder (and view query) holding a task instance's reports, or ``None``."""
-    day = run_day(run_id)
+    day = run_id_day(run_id)
     if (dag_id, task_id) in MONITORING_TASKS and map_index >= 0:
         from findining_mlops.config.catalog import model_names
 
         models = model_names()
         return (monitoring_folder(models[map_index], day), {}) if map_index < len(models) else None
     if (dag_id, task_id) in AB_ANALYSIS_TASKS:
-        return "abtests/", ({"day": day.isoformat()} if day else {})
+        return ABTESTS_PREFIX, ({"day": day.isoformat()} if day else {})
     return None
 
 
@@ -55,7 +56,7 @@ class TrainingJobLink(BaseOperatorLink):
 
     def get_link(self, operator, *, ti_key) -> str:
         from findining_airflow.runtime import settings
-        from findining_mlops.training.retraining import training_job_name
+        from findining_mlops.training.job import training_job_name
 
         configured = settings()
         if configured.backend != "aws":

@@ -1,5 +1,6 @@
-"""DAG run status alerts to the platform's alerts topic (SNS on AWS, ``alerts.log``
-locally). Imports stay inside the callbacks so parsing a DAG never loads boto3.
+"""Alerts to the platform's alerts topic (SNS on AWS, ``alerts.log`` locally): DAG run status,
+and the words of the DAGs' key events (one function per kind). Imports stay inside the
+functions so parsing a DAG never loads boto3.
 
 A failed task alerts from its worker, where the error is known (``alert_on_task_failure``,
 in every DAG's ``default_args``); the DAG-level callback covers runs that fail without a
@@ -89,10 +90,54 @@ def alert_on_dag_success(context: dict) -> None:
 
 
 def publish_event(title: str, message: str) -> None:
-    """Key events (retraining triggered, canary rolled back, A/B test concluded)."""
+    """Key events (retraining triggered, canary rolled back, A/B test concluded); the functions
+    below word the DAGs' events, one per kind."""
     from findining_airflow.runtime import platform
 
     platform().notifications.publish(subject("event", "findining", title), message)
+
+
+def upload_rejected(key: str, why: str, record_uri: str) -> None:
+    """An uploaded tarball failed its checks (``model_artifact_watch``); ``record_uri`` keeps
+    later polls from alerting on the same bytes again."""
+    publish_event(f"upload rejected: {key}",
+                  f"{why}\n\nNothing was registered or deployed. Upload a fixed tarball to check it again "
+                  f"(these bytes are recorded as rejected in {record_uri}).")
+
+
+def upload_registered_rejected(key: str, version) -> None:
+    """An upload that passed its checks but not the quality gate: registered as ``Rejected``."""
+    publish_event(f"upload rejected: {key}",
+                  f"{version.reason}\n\nRegistered as {version.model_name} {version.display} "
+                  f"({version.status}); nothing was deployed.")
+
+
+def canary_rolled_back(model: str, challenger: int, note: str) -> None:
+    """A rollout ended with the champion back at 100 % (an alarm, or a run that ended before it finished)."""
+    from findining_airflow.runtime import platform
+    from findining_mlops.registry.versions import display
+
+    publish_event(f"canary rolled back: {model} {display(platform().registry, model, challenger)}", note)
+
+
+def ab_test_finished(test, summary: dict) -> None:
+    """A stopped or concluded A/B test, summarised by the domain (``lifecycle.result_message``)
+    with its arms named as people know them."""
+    from findining_airflow.runtime import platform
+    from findining_mlops.abtest.lifecycle import result_message
+    from findining_mlops.registry.versions import displays
+
+    publish_event(*result_message(test, summary, displays(platform().registry, test.model_name)))
+
+
+def monitoring_outcome(model: str, day: str, outcome: str, message: str) -> None:
+    """A monitored day that could not be checked as usual (no traffic, no ground truth, ...)."""
+    publish_event(f"{model} monitoring {day}: {outcome}", message)
+
+
+def retraining_triggered(model: str, day: str, reason: str) -> None:
+    """The retrain policy asked for a new version of ``model`` on ``day``."""
+    publish_event(f"retraining {model} ({day})", reason)
 
 
 def default_args() -> dict:

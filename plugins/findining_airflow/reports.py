@@ -1,6 +1,7 @@
 """Where a task's reports are: store keys a person may read, and the UI links that reach them.
 
-Pure functions (no Airflow, no platform) so the link and the view agree and are tested alone.
+Pure functions (no Airflow, no platform; keys from ``findining_mlops.store.layout``) so the link and
+the view agree and are tested alone.
 """
 
 from __future__ import annotations
@@ -10,8 +11,15 @@ import re
 from datetime import date
 from urllib.parse import quote, urlencode
 
+from findining_mlops.store.layout import (
+    ABTESTS_PREFIX,
+    REPORTS_PREFIX,
+    monitoring_report_prefix,
+    monitoring_reports_prefix,
+)
+
 # The only store prefixes the reports view serves: never models, data or data capture.
-READABLE_PREFIXES = ("reports", "abtests")
+READABLE_PREFIXES = (REPORTS_PREFIX.rstrip("/"), ABTESTS_PREFIX.rstrip("/"))
 REPORTS_URL_PREFIX = "/findining"
 STATE_PATH = "/state"  # the pipeline's state page, under REPORTS_URL_PREFIX
 # run ids of scheduled and backfilled runs carry their logical date (the day a daily DAG checks)
@@ -39,15 +47,16 @@ def readable_key(path: str) -> str:
     return "/".join(segments) + ("/" if folder or len(segments) == 1 else "")
 
 
-def run_day(run_id: str) -> date | None:
-    """The logical day of a scheduled or backfilled run, from its id; ``None`` for other runs."""
+def run_id_day(run_id: str) -> date | None:
+    """The logical day of a scheduled or backfilled run, from its id alone (all a link has);
+    ``None`` for other runs."""
     match = _DATED_RUN_ID.match(run_id)
     return date.fromisoformat(match.group(1)) if match else None
 
 
 def monitoring_folder(model: str, day: date | None) -> str:
-    """A model's reports of ``day`` (``monitoring.report_prefix``), or all its days when unknown."""
-    return f"reports/{model}/dt={day.isoformat()}/" if day else f"reports/{model}/"
+    """A model's reports of ``day``, or all its days when unknown."""
+    return monitoring_report_prefix(model, day) if day else monitoring_reports_prefix(model)
 
 
 def view_url(base_url: str, key: str, **query: str) -> str:

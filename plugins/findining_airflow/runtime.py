@@ -8,7 +8,7 @@ wins, so an operator switches backends in the UI, never in a DAG.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from findining_mlops.config.settings import AWS_SETTINGS, COMMON_SETTINGS
 
@@ -99,3 +99,12 @@ def alert_on_success(dag_id: str) -> bool:
 def platform():
     """The configured platform; a bad setting fails here, at the first task, by name."""
     return _platform_for(settings())
+
+
+class PlatformMixin:
+    """For operators and sensors: ``self.platform``, the configured platform, read once per task
+    instance (when the task runs, never when the DAG is parsed)."""
+
+    @cached_property
+    def platform(self):
+        return platform()

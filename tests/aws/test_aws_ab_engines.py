@@ -14,6 +14,7 @@ from aws_stack import ACCOUNT, REGION
 
 from findining_mlops.abtest import engine, queries, stats
 from findining_mlops.platform.ports import MetricEvent
+from findining_mlops.store import layout
 
 TEST_ID = "ab-1"
 START = date(2026, 10, 1)
@@ -44,7 +45,7 @@ def test_duckdb_reads_the_days_batches_from_s3_and_keeps_the_running_aggregate_t
     day_two = START + timedelta(days=1)
     engine.daily_moments(aws.store, TEST_ID, plan, START, START)
     merged = engine.daily_moments(aws.store, TEST_ID, plan, day_two, START)
-    assert aws.store.exists(engine.running_key(TEST_ID, day_two))
+    assert aws.store.exists(layout.abtest_running_users_key(TEST_ID, day_two))
     every = [e for day in (START, day_two) for e in _events(day)]
     expected = stats.analyze(_frame(every), CONFIG)
     result = stats.analyze_moments(merged, CONFIG)

@@ -89,7 +89,7 @@ def test_dev_and_staging_share_an_account_without_sharing_a_resource(environment
 
 
 def test_training_jobs_of_the_same_dag_run_are_distinct_per_environment(monkeypatch):
-    from findining_mlops.training.retraining import training_job_name
+    from findining_mlops.training.job import training_job_name
 
     names = set()
     for prefix in PREFIXES.values():

@@ -140,7 +140,7 @@ def denied(call) -> bool:
 def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monitoring_and_alerts(
         account, sentiment, monkeypatch):
     from findining_mlops.deployment import rollout as deployment
-    from findining_mlops.deployment.canary import CanaryThresholds
+    from findining_mlops.deployment.verdict import CanaryThresholds
     from findining_mlops.monitoring import analysis as monitoring
     from findining_mlops.platform.aws import aws_platform
     from findining_mlops.platform.ports import ABTest, MetricEvent
@@ -303,7 +303,7 @@ def test_the_bedrock_policy_runs_the_digest_s_batch_files_reports_and_token_metr
     Stubber tests), under bedrock-access-role's policy alone: the batch input and its plan, the
     job's output read back, the analyses, the digest against the restaurant's past days, the
     token usage; and nothing of the rest of the pipeline."""
-    from findining_mlops.feedback.batch import collect_batch, job_prefix, prepare_batch
+    from findining_mlops.feedback.batch import collect_batch, prepare_batch
     from findining_mlops.feedback.bedrock import (
         METRICS_NAMESPACE,
         BedrockAnalyzer,
@@ -313,6 +313,7 @@ def test_the_bedrock_policy_runs_the_digest_s_batch_files_reports_and_token_metr
     )
     from findining_mlops.feedback.digest import build_digest, read_analyses, write_analyses, write_digest
     from findining_mlops.platform.aws import aws_platform
+    from findining_mlops.store.layout import feedback_batch_prefix
 
     day = date.today() - timedelta(days=1)  # CloudWatch takes data of the last 14 days
     s3 = boto3.client("s3", region_name=REGION)
@@ -324,7 +325,7 @@ def test_the_bedrock_policy_runs_the_digest_s_batch_files_reports_and_token_metr
     @set_initial_no_auth_action_count(0)
     def digest():
         job = prepare_batch(aws.store, day, _negative_feedback(4), settings, "20261013T010203")
-        prefix = job_prefix(day, job["job_name"])
+        prefix = feedback_batch_prefix(day, job["job_name"])
         with disable_iam_authentication():  # Bedrock writes the output, as the batch role (the next test)
             inputs = s3.get_object(Bucket=BUCKET, Key=prefix + "input/records.jsonl")["Body"].read().decode()
             s3.put_object(Bucket=BUCKET, Key=prefix + "output/abc123/records.jsonl.out", Body=_bedrock_output(inputs))

@@ -55,7 +55,7 @@ def test_retraining_registers_a_model_package_and_deploys_it_with_capture_and_al
 
 def test_a_canary_with_failing_requests_is_rolled_back_by_its_alarm(aws, sentiment, monkeypatch):
     from findining_mlops.deployment import rollout as deployment
-    from findining_mlops.deployment.canary import CanaryThresholds
+    from findining_mlops.deployment.verdict import CanaryThresholds
     from findining_mlops.platform.ports import MetricDatum
 
     runs_training_jobs(monkeypatch)

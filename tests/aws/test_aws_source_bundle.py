@@ -5,6 +5,7 @@ once into a cache at bundle-build time, never in a test)."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import tarfile
@@ -90,3 +91,26 @@ def test_an_image_whose_python_is_unknown_is_refused_naming_the_setting(source):
 
     with pytest.raises(ConfigurationError, match="FINDINING_SKLEARN_FRAMEWORK_VERSION='0.23-1'"):
         source.source_tarball(get_model("sentiment"), "0.23-1")
+
+
+def test_the_bundle_holds_the_package_and_its_entry_points_and_no_dev_tool(source):
+    """What ships to a training job or an endpoint: ``findining_mlops`` and what script mode
+    needs to run it, nothing of ``devtools`` (the demo, the cluster, the traffic simulator),
+    and no module of the package that would import it."""
+    files = bundle(source.source_tarball(get_model("sentiment"), "1.9-0"))
+    assert {name for name in files if not name.startswith("findining_mlops/")} == {
+        "requirements.txt", source.TRAIN_PROGRAM, source.SERVE_PROGRAM}
+    assert "findining_mlops/models/sentiment/train.py" in files
+    assert not [name for name in files if "devtools" in name.split("/")]
+    importers = [name for name, data in files.items() if name.endswith(".py") and devtools_imports(data)]
+    assert importers == []
+
+
+def devtools_imports(code: bytes) -> list[str]:
+    modules = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.append(node.module)
+    return [m for m in modules if m == "devtools" or m.startswith("devtools.")]

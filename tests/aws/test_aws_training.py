@@ -90,7 +90,8 @@ def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchange
     # a fresh cache: this process has not read the copy yet
     monkeypatch.setattr(source, "_source_tarball", functools.lru_cache(maxsize=16)(source._source_tarball.__wrapped__))
     before = source.source_tarball(get_model("sentiment"), "1.9-0")
-    (package / "cli" / "main.py").write_text((package / "cli" / "main.py").read_text() + "\n# edited by somebody else\n")
+    edited = package / "cli" / "main.py"
+    edited.write_text(edited.read_text() + "\n# edited by somebody else\n")
     assert source.source_tarball(get_model("sentiment"), "1.9-0") == before
 
 

@@ -156,7 +156,7 @@ def test_a_retried_task_re_attaches_to_the_running_job_instead_of_starting_anoth
     from airflow.sdk.exceptions import TaskDeferred
 
     from findining_airflow.operators.training import TrainingJobOperator
-    from findining_mlops.training.retraining import snapshot_training_data
+    from findining_mlops.training.snapshot import snapshot_training_data
 
     snapshot = snapshot_training_data(aws, sentiment, "findining-sentiment-run1", date(2026, 10, 6))
     operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot=snapshot.to_dict(),

@@ -24,7 +24,7 @@ from findining_mlops.feedback.bedrock import (
     publish_usage,
     tool_config,
 )
-from findining_mlops.feedback.results import ANALYSED, FAILED, REFUSED, analyze
+from findining_mlops.feedback.results import ANALYZED, FAILED, REFUSED, analyze
 from findining_mlops.feedback.schema import analysis_schema
 
 REGION = "ap-east-1"
@@ -72,7 +72,7 @@ def test_a_tool_call_answer_is_the_analysis_and_the_request_forces_the_schema_to
         stub.add_response("converse", answer(GOOD), expected_request(text))
         result = analyze(BedrockAnalyzer(client, SETTINGS), text, "fb-1")
         stub.assert_no_pending_responses()
-    assert result.status == ANALYSED and result.analysis == GOOD and result.analyzer == f"bedrock:{MODEL_ID}"
+    assert result.status == ANALYZED and result.analysis == GOOD and result.analyzer == f"bedrock:{MODEL_ID}"
     tools = tool_config()
     assert tools["toolChoice"] == {"tool": {"name": TOOL_NAME}}
     assert tools["tools"][0]["toolSpec"]["inputSchema"]["json"] == analysis_schema()
@@ -84,7 +84,7 @@ def test_personal_data_is_redacted_before_the_text_leaves(client):
     with Stubber(client) as stub:
         stub.add_response("converse", answer(GOOD), expected_request(sent))
         result = analyze(BedrockAnalyzer(client, SETTINGS), text, "fb-2")
-    assert result.status == ANALYSED
+    assert result.status == ANALYZED
     assert result.redactions == {"email": 1, "card": 1, "phone": 1}
 
 
@@ -111,7 +111,7 @@ def test_throttling_is_retried_by_the_adaptive_client_then_succeeds(client):
 
     client.meta.events.register("before-send.bedrock-runtime.Converse", respond)
     result = analyze(BedrockAnalyzer(client, SETTINGS), "Waited an hour for a table.", "fb-3")
-    assert result.status == ANALYSED and result.analysis == GOOD
+    assert result.status == ANALYZED and result.analysis == GOOD
     assert len(sent) == 2 and sent[0] == sent[1]
     assert client.meta.config.retries["mode"] == "adaptive"
     assert client.meta.config.read_timeout == 20
@@ -137,7 +137,7 @@ def test_a_second_answer_that_meets_the_schema_is_kept(client):
         stub.add_response("converse", answer({"summary": "missing most fields"}))
         stub.add_response("converse", answer(GOOD))
         result = analyze(BedrockAnalyzer(client, SETTINGS), "Saw a cockroach.", "fb-5")
-    assert result.status == ANALYSED and result.analysis == GOOD
+    assert result.status == ANALYZED and result.analysis == GOOD
 
 
 def test_a_guardrail_refusal_is_recorded_as_failed_without_asking_again(client):

@@ -56,14 +56,14 @@ def airflow(tmp_path_factory):
     """The demo's Airflow with the project's DAGs and plugins on a small store, asking people
     to log in; yields its REST client, with the user's ``password``, ``home`` (FINDINING_HOME) and
     ``env`` (Airflow's environment, for the CLI)."""
-    from devtools import demo
+    from devtools import local_airflow
 
     state = tmp_path_factory.mktemp("browser-airflow")
     home = state / "findining"
     password = secrets.token_urlsafe(12)
     passwords = state / "passwords.json"
     passwords.write_text(json.dumps({USER: password}))
-    env = demo.airflow_env(ROOT, demo.free_port())
+    env = local_airflow.airflow_env(ROOT, local_airflow.free_port())
     env.update(AIRFLOW_HOME=str(state / "airflow"), FINDINING_HOME=str(home), FINDINING_BACKEND="local",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
@@ -73,7 +73,7 @@ def airflow(tmp_path_factory):
     # the store is built while Airflow starts (no component reads it before a test runs a task)
     with ThreadPoolExecutor(1) as background:
         store = background.submit(_small_store, home)
-        with demo.running_airflow(env, state / "airflow.log") as (_client, _processes):
+        with local_airflow.running_airflow(env, state / "airflow.log") as (_client, _processes):
             client = LoggedInClient(env["AIRFLOW__API__BASE_URL"], password)
             client.home, client.env = home, env
             wait_for_dags(client, PROJECT_DAGS)

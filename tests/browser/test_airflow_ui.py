@@ -238,10 +238,10 @@ def test_ab_test_form_refuses_a_split_of_0_and_100_and_starts_a_30_percent_test(
     run_id = submit_run(page, dialog, airflow, "ab_test")
     assert airflow.wait("ab_test", [run_id], timeout=RUN_TIMEOUT) == {run_id: "success"}
 
-    [test] = [t for t in json.loads(cli(airflow, "abtests", "list", "--json")) if t["test_name"] == name]
+    [test] = [t for t in json.loads(cli(airflow, "abtest", "list", "--json")) if t["test_name"] == name]
     assert (test["model_name"], test["control_version"], test["treatment_version"], test["traffic_split"],
             test["status"]) == ("recommendation", 1, 2, 30, "running")
-    assert test["test_id"] in cli(airflow, "abtests", "list")
+    assert test["test_id"] in cli(airflow, "abtest", "list")
 
 
 def test_the_state_page_shows_both_models_live_versions(page, airflow):

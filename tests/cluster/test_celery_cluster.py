@@ -29,7 +29,7 @@ from devtools.airflow_cluster import (
     drop_database,
     ensure_admin_password,
 )
-from devtools.demo import free_port
+from devtools.local_airflow import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,6 +10,7 @@ from datetime import date
 from devtools.traffic import replay_day
 from findining_mlops.config.catalog import get_model, model_names
 from findining_mlops.monitoring import analysis as monitoring
+from findining_mlops.monitoring.decision import CHECKED
 from findining_mlops.training import uploads as artifacts
 
 DAY = date(2026, 10, 13)  # not in the training window
@@ -33,7 +34,7 @@ def test_replayed_traffic_is_monitored_for_drift_and_scored_against_the_labels(f
     report = replay_day(feedback_platform, spec, DAY)
     assert report.sent == 100 and report.errors == 0
     summary = monitoring.analyze_day(feedback_platform, spec, DAY)
-    assert summary["outcome"] == monitoring.CHECKED
+    assert summary["outcome"] == CHECKED
     assert summary["dataset_drift"] is False
     assert summary["performance"] >= 0.8
 

@@ -11,9 +11,9 @@ import pytest
 from feedback_support import WORLD_SEED
 from simulation import load_dag, read_alerts
 
-from findining_mlops.data.contracts import FEEDBACK, partition_key
+from findining_mlops.data.contracts import FEEDBACK
 from findining_mlops.data.synthetic import ScenarioPlan, World, to_parquet_bytes
-from findining_mlops.feedback.digest import report_prefix
+from findining_mlops.store.layout import feedback_digest_prefix, partition_key
 
 pytestmark = pytest.mark.slow
 QUIET_DAY, SPIKE_DAY = date(2026, 10, 12), date(2026, 10, 13)
@@ -43,10 +43,10 @@ def plant_hygiene_spike(platform, day: date, count: int = 6) -> None:
 
 def test_a_quiet_day_writes_the_digest_and_alerts_nothing(digest_dag, feedback_platform, feedback_home):
     assert run(digest_dag, QUIET_DAY).state == "success"
-    digest = json.loads(feedback_platform.store.read_bytes(report_prefix(QUIET_DAY) + "digest.json"))
+    digest = json.loads(feedback_platform.store.read_bytes(feedback_digest_prefix(QUIET_DAY) + "digest.json"))
     assert digest["analyzed"] > 20 and digest["failed"] == 0 and digest["spikes"] == []
     assert sum(digest["aspects"].values()) >= digest["analyzed"]
-    assert feedback_platform.store.exists(report_prefix(QUIET_DAY) + "digest.html")
+    assert feedback_platform.store.exists(feedback_digest_prefix(QUIET_DAY) + "digest.html")
     assert spike_alerts(feedback_home) == []
 
 
@@ -59,12 +59,12 @@ def test_a_hygiene_spike_at_one_restaurant_alerts_once_naming_it_and_a_rerun_add
     alerts = spike_alerts(feedback_home)
     assert len(alerts) == 1
     assert RESTAURANT in alerts[0]["Subject"] and SPIKE_DAY.isoformat() in alerts[0]["Subject"]
-    digest = json.loads(feedback_platform.store.read_bytes(report_prefix(SPIKE_DAY) + "digest.json"))
+    digest = json.loads(feedback_platform.store.read_bytes(feedback_digest_prefix(SPIKE_DAY) + "digest.json"))
     assert [s["restaurant_id"] for s in digest["spikes"]] == [RESTAURANT]
     assert digest["restaurants"][RESTAURANT]["aspects"]["hygiene"] >= 3
-    page = feedback_platform.store.read_bytes(report_prefix(SPIKE_DAY) + "digest.html").decode()
+    page = feedback_platform.store.read_bytes(feedback_digest_prefix(SPIKE_DAY) + "digest.html").decode()
     assert RESTAURANT in page and "SPIKE" in page
 
     assert run(digest_dag, SPIKE_DAY).state == "success"
     assert spike_alerts(feedback_home) == alerts
-    assert json.loads(feedback_platform.store.read_bytes(report_prefix(SPIKE_DAY) + "digest.json")) == digest
+    assert json.loads(feedback_platform.store.read_bytes(feedback_digest_prefix(SPIKE_DAY) + "digest.json")) == digest

@@ -1,6 +1,6 @@
 """The stack's side of FINDINING_AB_ENGINE=athena: the events' Glue table describes the parquet batches that
-findining_mlops.abtest.events writes, where it writes them; the workgroup owns where results go and what a query may
-scan; the management role may run exactly the Athena path, on this stack's workgroup and table only."""
+findining_mlops.store.abtest_events writes, where it writes them; the workgroup owns where results go and what a
+query may scan; the management role may run exactly the Athena path, on this stack's workgroup and table only."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _table() -> dict:
 
 
 def test_the_events_table_has_the_columns_abevents_writes_partitioned_by_test_and_day():
-    from findining_mlops.abtest.events import SCHEMA
+    from findining_mlops.store.abtest_events import SCHEMA
 
     [storage] = _table()["storage_descriptor"]
     columns = [(literal(c["name"]), literal(c["type"])) for c in storage["columns"]]
@@ -29,7 +29,7 @@ def test_partition_projection_finds_every_batch_at_the_key_abevents_uses():
     """No crawler and no MSCK REPAIR: the partitions are computed from the query's test id and days."""
     from datetime import date
 
-    from findining_mlops.abtest.events import day_prefix
+    from findining_mlops.store.layout import abtest_events_day_prefix
 
     parameters = literal(_table()["parameters"])
     assert parameters["projection.enabled"] == "true"
@@ -37,7 +37,7 @@ def test_partition_projection_finds_every_batch_at_the_key_abevents_uses():
     assert parameters["projection.dt.type"] == "date" and parameters["projection.dt.format"] == "yyyy-MM-dd"
     template = parameters["storage.location.template"].replace("$${", "${")  # HCL's escape of a literal ${
     bucket = "s3://${aws_s3_bucket.ml.id}/"
-    assert template == bucket + day_prefix("${test_id}", date(2026, 10, 1)).replace("2026-10-01", "${dt}")
+    assert template == bucket + abtest_events_day_prefix("${test_id}", date(2026, 10, 1)).replace("2026-10-01", "${dt}")
 
 
 def test_the_workgroup_enforces_encrypted_results_under_an_expiring_prefix_and_a_scan_cutoff():

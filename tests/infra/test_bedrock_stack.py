@@ -98,16 +98,14 @@ def test_token_usage_goes_to_the_namespace_the_code_publishes_to_only():
 
 
 def test_the_access_policy_reaches_only_the_batch_files_and_the_digest_where_the_code_keeps_them():
-    from findining_mlops.feedback.batch import job_prefix
-    from findining_mlops.feedback.digest import report_prefix
+    from findining_mlops.store.layout import feedback_batch_prefix, feedback_digest_prefix
 
     statements = _statements("bedrock_access", {})
     objects = _allowing(statements, "s3:PutObject")
     assert objects == _allowing(statements, "s3:GetObject") == {
         f"{BUCKET_ARN}/feedback/batch/*", f"{BUCKET_ARN}/reports/feedback/*"}
-    day = date(2026, 10, 1)
-    for key in (job_prefix(day, "job") + "input/records.jsonl", job_prefix(day, "job") + "plan.json",
-                report_prefix(day) + "digest.json", report_prefix(day) + "analyses.jsonl"):
+    batch, digest = feedback_batch_prefix(date(2026, 10, 1), "job"), feedback_digest_prefix(date(2026, 10, 1))
+    for key in (batch + "input/records.jsonl", batch + "plan.json", digest + "digest.json", digest + "analyses.jsonl"):
         assert any(fnmatchcase(f"{BUCKET_ARN}/{key}", pattern) for pattern in objects), key
     for key in ("models/sentiment/1/model.tar.gz", "data/feedback/dt=2026-10-01/part-0.parquet",
                 "reports/drift/x.json"):
@@ -115,10 +113,10 @@ def test_the_access_policy_reaches_only_the_batch_files_and_the_digest_where_the
 
 
 def test_the_batch_role_reads_a_job_s_input_and_writes_its_output_only():
-    from findining_mlops.feedback.batch import job_prefix
+    from findining_mlops.store.layout import feedback_batch_prefix
 
     statements = _statements("bedrock_batch", CONFIGURED)
-    job = job_prefix(date(2026, 10, 1), "findining-feedback-20261001-20261002T010000")
+    job = feedback_batch_prefix(date(2026, 10, 1), "findining-feedback-20261001-20261002T010000")
     readable, writable = _allowing(statements, "s3:GetObject"), _allowing(statements, "s3:PutObject")
     assert any(fnmatchcase(f"{BUCKET_ARN}/{job}input/records.jsonl", p) for p in readable)
     assert any(fnmatchcase(f"{BUCKET_ARN}/{job}output/job-id/records.jsonl.out", p) for p in writable)

@@ -38,7 +38,7 @@ def test_every_aws_setting_the_code_reads_is_an_output():
 def test_every_output_is_used_by_the_settings_validate_or_the_readme():
     from findining_mlops.cli.validate import VALIDATE_OUTPUTS
 
-    readme = README.read_text()
+    readme = "".join(page.read_text() for page in [README, *sorted(README.parent.glob("docs/*.md"))])
     used = {output for output, _ in _stack_settings().values() if output} | set(VALIDATE_OUTPUTS) | set(NOT_YET_READ)
     used |= {name for name in blocks("output") if f"terraform output -raw {name}" in readme}
     assert set(blocks("output")) - used == set()

@@ -18,11 +18,15 @@ import pytest
 from devtools.traffic import replay_day
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.monitoring import analysis as monitoring
-from findining_mlops.platform.local.training import output_artifact_key
 from findining_mlops.platform.ports import COMPLETED, Platform, TrainingJob, TrainingJobSpec
 from findining_mlops.registry.baselines import store_baseline
 from findining_mlops.registry.variants import bootstrap_deploy
-from findining_mlops.training import retraining
+from findining_mlops.store.layout import training_output_key
+from findining_mlops.training import evaluate
+from findining_mlops.training.gate import quality_gate
+from findining_mlops.training.job import check_finished, training_spec
+from findining_mlops.training.register import register_version
+from findining_mlops.training.snapshot import snapshot_training_data
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 # small, fast versions of the shipped models; tests override what they exercise
@@ -82,7 +86,7 @@ def run_training_job(platform: Platform, training: TrainingJobSpec) -> TrainingJ
     while platform.training.describe(training.name).status == "InProgress":
         assert time.monotonic() < deadline, f"training job {training.name} did not finish"
         time.sleep(0.2)
-    return retraining.check_finished(platform.training.describe(training.name))
+    return check_finished(platform.training.describe(training.name))
 
 
 class TrainedJobs:
@@ -105,7 +109,7 @@ class TrainedJobs:
         recipe = json.dumps([training.entry_point, training.hyperparameters, fingerprint], sort_keys=True)
         done = self.root / hashlib.sha256(recipe.encode()).hexdigest()[:16]
         if done.exists():
-            key = output_artifact_key(training.output_prefix, training.name)
+            key = training_output_key(training.output_prefix, training.name)
             platform.store.write_bytes(key, (done / "model.tar.gz").read_bytes())
             return TrainingJob(training.name, COMPLETED, key, metrics=json.loads((done / "metrics.json").read_text()))
         job = run_training_job(platform, training)
@@ -119,9 +123,9 @@ class TrainedJobs:
 
     @contextmanager
     def checks(self):
-        """Within the block, ``retraining``'s model checks are answered from this session's
+        """Within the block, the evaluation step's model checks are answered from this session's
         earlier checks of the same model files, holdout and modules."""
-        real = retraining.check_model
+        real = evaluate.check_model
 
         def remembered(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, **options) -> dict:
             digest = hashlib.sha256(json.dumps([spec.inference_module, spec.training_module, options],
@@ -137,7 +141,7 @@ class TrainedJobs:
             return json.loads(result.read_text())
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(retraining, "check_model", remembered)
+            patch.setattr(evaluate, "check_model", remembered)
             yield
 
 
@@ -145,13 +149,13 @@ def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str,
               trained: TrainedJobs | None = None):
     """What model_retraining does, in one synchronous call; with ``trained``, a job (or a model
     check) this session already ran on the same data is not run again."""
-    snapshot = retraining.snapshot_training_data(platform, spec, job_name, end_day)
-    training = retraining.training_spec(spec, snapshot)
+    snapshot = snapshot_training_data(platform, spec, job_name, end_day)
+    training = training_spec(spec, snapshot)
     job = trained.run(platform, training, snapshot.fingerprint) if trained else run_training_job(platform, training)
     with trained.checks() if trained else nullcontext():
-        evaluation = retraining.evaluate_candidates(platform, spec, job, snapshot)
-    gate = retraining.quality_gate(spec, evaluation)
-    version = retraining.register(platform, spec, job, snapshot, evaluation, gate, reason, "test")
+        evaluation = evaluate.evaluate_candidates(platform, spec, job, snapshot)
+    gate = quality_gate(spec, evaluation)
+    version = register_version(platform, spec, job, snapshot, evaluation, gate, reason, "test")
     store_baseline(platform, version)
     bootstrap_deploy(platform, spec, version)
     return version

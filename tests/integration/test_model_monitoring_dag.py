@@ -12,7 +12,7 @@ from simulation import SENTIMENT, bootstrap, load_dag, read_alerts
 from devtools.traffic import replay_day
 from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, generate
-from findining_mlops.monitoring.analysis import report_prefix
+from findining_mlops.store.layout import monitoring_report_key
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)
@@ -58,7 +58,7 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     def backfill() -> dict[str, bytes]:
         for day in days:
             assert run_day(monitoring_dag, day).state == "success"
-        return {f"{day}/{name}": platform.store.read_bytes(f"{report_prefix('sentiment', day)}/{name}")
+        return {f"{day}/{name}": platform.store.read_bytes(monitoring_report_key("sentiment", day, name))
                 for day in days for name in REPORTS}
 
     first = backfill()
@@ -66,7 +66,7 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
     # slang from days[2]; the drop is confirmed on its second day
     assert [d["retrain"] for d in decisions] == [False, False, False, True, False]
     assert "performance_drop" in decisions[3]["reason"]
-    assert platform.store.exists(f"{report_prefix('sentiment', days[0])}/drift.html")
+    assert platform.store.exists(monitoring_report_key("sentiment", days[0], "drift.html"))
     drift = json.loads(first[f"{days[0]}/drift.json"])
     assert set(drift["columns"]) == {"text_length", "latin_share", "punctuation_count", "language", "prediction"}
     assert retraining_runs() == [f"monitoring__sentiment__{days[3]}"]
@@ -87,7 +87,7 @@ def test_backfill_writes_reports_triggers_once_and_is_byte_identical_when_rerun(
 def test_a_day_without_traffic_is_reported_and_alerted_not_a_crash(monitoring_dag, live_sentiment, platform, home):
     quiet = FIRST + timedelta(days=6)  # generated, never replayed
     assert run_day(monitoring_dag, quiet).state == "success"
-    decision = json.loads(platform.store.read_bytes(f"{report_prefix('sentiment', quiet)}/decision.json"))
+    decision = json.loads(platform.store.read_bytes(monitoring_report_key("sentiment", quiet, "decision.json")))
     assert decision["outcome"] == "no_traffic" and decision["retrain"] is False
     assert "no captured inferences" in decision["suppressed_by"]
     assert any("no_traffic" in a["Subject"] for a in read_alerts(home))
@@ -97,7 +97,7 @@ def test_missing_ground_truth_is_reported_and_alerted(monitoring_dag, live_senti
     day = FIRST + timedelta(days=1)
     platform.store.delete_prefix(f"data/reviews/dt={day}/")
     assert run_day(monitoring_dag, day).state == "success"
-    decision = json.loads(platform.store.read_bytes(f"{report_prefix('sentiment', day)}/decision.json"))
+    decision = json.loads(platform.store.read_bytes(monitoring_report_key("sentiment", day, "decision.json")))
     assert decision["outcome"] == "ground_truth_missing"
     assert [r["rule"] for r in decision["rules"]] == ["dataset_drift", "data_age_days"]  # drift still judged
     alert = next(a for a in read_alerts(home) if "ground_truth_missing" in a["Subject"])
@@ -114,4 +114,4 @@ def test_malformed_capture_above_the_limit_fails_the_run_naming_the_partition(mo
     assert run_day(monitoring_dag, day).state == "failed"
     [alert] = [a for a in read_alerts(home) if "failed" in a["Subject"]]
     assert f"{day:%Y/%m/%d}" in alert["Message"] and "malformed" in alert["Message"]
-    assert not platform.store.exists(f"{report_prefix('sentiment', day)}/decision.json")
+    assert not platform.store.exists(monitoring_report_key("sentiment", day, "decision.json"))

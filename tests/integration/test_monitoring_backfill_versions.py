@@ -18,10 +18,11 @@ from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import generate
 from findining_mlops.models.sentiment import monitoring as sentiment_monitoring
 from findining_mlops.monitoring import analysis as monitoring
+from findining_mlops.monitoring.decision import MonitoringPolicy
 from findining_mlops.monitoring.drift import detect_drift
 from findining_mlops.platform.ports import ProductionVariant
-from findining_mlops.registry.baselines import baseline_prefix
 from findining_mlops.registry.variants import variant_name
+from findining_mlops.store.layout import baseline_prefix, monitoring_report_key
 
 pytestmark = pytest.mark.slow
 START = date(2026, 10, 1)
@@ -56,7 +57,7 @@ def deploy(platform, spec, weights: dict[int, float], run: str) -> None:
 
 
 def reports(platform, day: date) -> dict[str, bytes]:
-    return {name: platform.store.read_bytes(f"{monitoring.report_prefix('sentiment', day)}/{name}") for name in REPORTS}
+    return {name: platform.store.read_bytes(monitoring_report_key("sentiment", day, name)) for name in REPORTS}
 
 
 def test_a_backfill_after_a_promotion_rewrites_the_same_bytes(sentiment, platform):
@@ -77,11 +78,11 @@ def test_a_day_served_by_two_versions_is_judged_per_version(sentiment, platform)
     replay_day(platform, sentiment, CANARY_DAY)
 
     analysis = monitoring.analyze_day(platform, sentiment, CANARY_DAY)
-    drift = json.loads(platform.store.read_bytes(f"{monitoring.report_prefix('sentiment', CANARY_DAY)}/drift.json"))
+    drift = json.loads(platform.store.read_bytes(monitoring_report_key("sentiment", CANARY_DAY, "drift.json")))
     performance = json.loads(platform.store.read_bytes(
-        f"{monitoring.report_prefix('sentiment', CANARY_DAY)}/performance.json"))
+        monitoring_report_key("sentiment", CANARY_DAY, "performance.json")))
     captured = monitoring.load_capture(platform, sentiment, CANARY_DAY,
-                                       monitoring.MonitoringPolicy.for_model(sentiment))
+                                       MonitoringPolicy.for_model(sentiment))
     served = {int(variant.rsplit("-v", 1)[1]): rows for variant, rows in captured.per_variant.items()}
     assert set(served) == {1, 2} and all(rows > 0 for rows in served.values())
 

@@ -4,7 +4,6 @@ policy: not drift, and not a crash."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 from datetime import timedelta
@@ -15,8 +14,7 @@ from simulation import read_alerts
 from test_model_monitoring_dag import FIRST, live_sentiment, monitoring_dag, run_day  # noqa: F401 (fixtures)
 
 from findining_mlops.monitoring import analysis as monitoring
-from findining_mlops.monitoring.analysis import report_prefix
-from findining_mlops.registry.baselines import baseline_prefix
+from findining_mlops.store.layout import baseline_prefix, monitoring_report_key
 
 pytestmark = pytest.mark.slow
 REFERENCE = f"{baseline_prefix('sentiment', 1)}/reference.parquet"
@@ -30,7 +28,7 @@ def rewrite_reference(platform, change) -> None:
 
 
 def decision_of(platform, day) -> dict:
-    return json.loads(platform.store.read_bytes(f"{report_prefix('sentiment', day)}/decision.json"))
+    return json.loads(platform.store.read_bytes(monitoring_report_key("sentiment", day, "decision.json")))
 
 
 def test_a_column_of_another_kind_is_a_data_quality_finding_and_an_alert(monitoring_dag, live_sentiment, platform,
@@ -49,7 +47,7 @@ def test_a_column_of_another_kind_is_a_data_quality_finding_and_an_alert(monitor
 
 
 def test_a_reference_column_missing_from_the_capture_is_not_drift(live_sentiment, platform, monkeypatch):
-    module = importlib.import_module(live_sentiment.monitoring_module)
+    module = live_sentiment.code.monitoring
     # the version was profiled on a column the app no longer sends
     monkeypatch.setattr(module, "DRIFT_NUMERICAL", [*module.DRIFT_NUMERICAL, "star_rating"])
     rewrite_reference(platform, lambda ref: ref.assign(star_rating=4.0))
@@ -60,5 +58,5 @@ def test_a_reference_column_missing_from_the_capture_is_not_drift(live_sentiment
         assert decision["outcome"] == "data_quality" and decision["retrain"] is False
         assert "'star_rating'" in decision["data_quality"][0]
         assert "'star_rating'" in decision["suppressed_by"]
-    drift = json.loads(platform.store.read_bytes(f"{report_prefix('sentiment', FIRST)}/drift.json"))
+    drift = json.loads(platform.store.read_bytes(monitoring_report_key("sentiment", FIRST, "drift.json")))
     assert drift["outcome"] == "data_quality" and "'star_rating'" in drift["data_quality"][0]

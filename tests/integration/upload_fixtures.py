@@ -31,7 +31,7 @@ def sentiment_files(model=None, rows: int = 600, seed: int = 2) -> dict[str, byt
     with threadpool_limits(limits=1):
         fitted = fit(reviews, reviews.iloc[:0], HYPERPARAMETERS)
         reference = io.BytesIO()
-        reference_profile(fitted, reviews, 100, 7).to_parquet(reference, index=False)
+        reference_profile(fitted, contract.reference_sample(reviews, 100, 7)).to_parquet(reference, index=False)
     return {
         contract.MODEL_FILE: joblib_bytes(fitted if model is None else model),
         # what the uploader claims; the gate judges the holdout evaluation instead

@@ -402,11 +402,11 @@ def test_cli_analyzes_parquet_events_with_a_json_config(tmp_path, capsys):
     config.write_text(json.dumps(GOOD_CONFIG), encoding="utf-8")
     expected = analyze(_good_events(), GOOD_CONFIG)
 
-    assert main(["ab-analyze", "--events", str(events), "--config", str(config)]) == 0
+    assert main(["abtest", "analyze", "--events", str(events), "--config", str(config)]) == 0
     assert json.loads(capsys.readouterr().out) == expected
 
     out = tmp_path / "result.json"
-    assert main(["ab-analyze", "--events", str(events), "--config", str(config), "--json", str(out)]) == 0
+    assert main(["abtest", "analyze", "--events", str(events), "--config", str(config), "--json", str(out)]) == 0
     assert capsys.readouterr().out == ""
     assert json.loads(out.read_text(encoding="utf-8")) == expected
 
@@ -415,9 +415,9 @@ def test_cli_reports_bad_input_and_exits_2(tmp_path, capsys):
     events, config = tmp_path / "events.parquet", tmp_path / "test.json"
     _good_events().to_parquet(events)
     config.write_text(json.dumps({**GOOD_CONFIG, "success_metrics": {}}), encoding="utf-8")
-    assert main(["ab-analyze", "--events", str(events), "--config", str(config)]) == 2
+    assert main(["abtest", "analyze", "--events", str(events), "--config", str(config)]) == 2
     assert "no success_metrics" in capsys.readouterr().err
     with pytest.raises(SystemExit) as refused:  # the argument parser refuses a missing file before any work
-        main(["ab-analyze", "--events", str(tmp_path / "none.parquet"), "--config", str(config)])
+        main(["abtest", "analyze", "--events", str(tmp_path / "none.parquet"), "--config", str(config)])
     assert refused.value.code == 2
     assert "does not exist" in capsys.readouterr().err

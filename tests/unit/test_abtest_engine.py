@@ -11,8 +11,9 @@ import pytest
 import sqlglot
 
 from findining_mlops.abtest import engine, queries, stats
-from findining_mlops.abtest.events import part_keys
 from findining_mlops.platform.ports import MetricEvent
+from findining_mlops.store import layout
+from findining_mlops.store.abtest_events import part_keys
 
 TEST_ID = "t-sql"
 START = date(2026, 11, 1)
@@ -80,7 +81,7 @@ def test_each_days_merged_analysis_equals_a_from_scratch_analysis_of_every_event
         so_far = [e for e in recorded if e.timestamp.date() <= day]
         _assert_close(merged, stats.analyze(_frame(so_far), CONFIG))
         assert merged["metrics"]["satisfaction"]["cuped"]["variance_reduction"] >= 0
-        assert platform.store.exists(engine.running_key(TEST_ID, day))
+        assert platform.store.exists(layout.abtest_running_users_key(TEST_ID, day))
 
 
 def test_a_day_after_the_first_reads_only_its_own_events(platform, recorded):
@@ -102,7 +103,7 @@ def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_rebuild_from_every_event_e
     for offset in range(3):
         first = engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=2)
-    key = engine.running_key(TEST_ID, last)
+    key = layout.abtest_running_users_key(TEST_ID, last)
     before = platform.store.read_bytes(key)
     again = engine.daily_moments(platform.store, TEST_ID, plan, last, START)
     assert platform.store.read_bytes(key) == before
@@ -161,7 +162,7 @@ def test_broken_events_in_the_files_are_named_by_the_daily_analysis_and_no_table
     engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=1), START)
     with pytest.raises(stats.DataValidationError, match=message):
         engine.daily_moments(platform.store, TEST_ID, plan, broken_day, START)
-    assert not platform.store.exists(engine.running_key(TEST_ID, broken_day))
+    assert not platform.store.exists(layout.abtest_running_users_key(TEST_ID, broken_day))
     with pytest.raises(stats.DataValidationError, match=message):  # the next day finds the same events again
         engine.daily_moments(platform.store, TEST_ID, plan, broken_day + timedelta(days=1), START)
 

@@ -80,7 +80,7 @@ def test_a_wait_stops_with_the_watchdogs_error_instead_of_waiting_out_its_timeou
 
 
 def test_the_demos_airflow_waits_for_sqlites_lock_instead_of_failing_after_five_seconds():
-    from devtools.demo import airflow_env
+    from devtools.local_airflow import airflow_env
     from findining_airflow import metadata_db
 
     env = airflow_env(Path("/project"), 8080)

@@ -13,11 +13,11 @@ import pytest
 from simulation import tarball  # tests/integration, on the pytest pythonpath
 from threadpoolctl import threadpool_limits
 
+from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
 from findining_mlops.errors import DataValidationError
 from findining_mlops.models import contract
 from findining_mlops.serving.server.handlers import FAULT_FILE
-from findining_mlops.training import uploads as artifacts
 from findining_mlops.training.uploads import Upload, find_uploads, register_upload, reject_upload, validate_upload
 
 UPLOAD = "models/sentiment/1.1.0/model.tar.gz"
@@ -38,7 +38,7 @@ def sentiment_files() -> dict[str, bytes]:
     with threadpool_limits(limits=1):
         model = fit(reviews, reviews.iloc[:0], HYPERPARAMETERS)
     reference = io.BytesIO()
-    reference_profile(model, reviews, 100, 7).to_parquet(reference, index=False)
+    reference_profile(model, contract.reference_sample(reviews, 100, 7)).to_parquet(reference, index=False)
     return {
         contract.MODEL_FILE: joblib_bytes(model),
         contract.EVALUATION_FILE: json.dumps({"macro_f1": 0.71, "accuracy": 0.75, "rows": 200, "note": "x"}).encode(),
@@ -160,8 +160,10 @@ def test_rejected_bytes_are_skipped_until_replaced(platform):
 
 def test_the_smoke_check_knows_each_models_response_shape():
     body = {"candidates": [{}, {}]}
-    assert artifacts.RESPONSE_CHECKS["interactions"](body, {"scores": [0.2, 0.9], "ranking": []}) is None
-    assert "one score per candidate (2)" in artifacts.RESPONSE_CHECKS["interactions"](body, {"scores": [0.2]})
-    assert "between 0 and 1" in artifacts.RESPONSE_CHECKS["interactions"](body, {"scores": [0.2, 3.0]})
-    assert artifacts.RESPONSE_CHECKS["reviews"]({"text": "x"}, {"label": "neutral"}) is None
-    assert artifacts.RESPONSE_CHECKS["reviews"]({"text": "x"}, ["neutral"]) is not None
+    recommendation = get_model("recommendation").code.requests.check_response
+    assert recommendation(body, {"scores": [0.2, 0.9], "ranking": []}) is None
+    assert "one score per candidate (2)" in recommendation(body, {"scores": [0.2]})
+    assert "between 0 and 1" in recommendation(body, {"scores": [0.2, 3.0]})
+    sentiment = get_model("sentiment").code.requests.check_response
+    assert sentiment({"text": "x"}, {"label": "neutral"}) is None
+    assert sentiment({"text": "x"}, ["neutral"]) is not None

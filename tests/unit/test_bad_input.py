@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from devtools.traffic import main as traffic_main
 from findining_mlops.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,8 +56,8 @@ HOME = ["--home", "{tmp}/home"]
 NEW_HOME = ["--home", "{tmp}/new-home"]
 GENERATE = ["generate-data", *NEW_HOME, "--start", "2026-10-01", "--days", "2"]
 DRIFT = ["drift", "--reference", "{tmp}/frame.parquet", "--current", "{tmp}/frame.parquet"]
-AB = ["ab-analyze", "--events", "{tmp}/frame.parquet", "--config", "{tmp}/config.json"]
-TRAFFIC = ["traffic", *HOME, "--endpoint", RECOMMENDATION_ENDPOINT, "--rps", "5", "--duration", "1"]
+AB = ["abtest", "analyze", "--events", "{tmp}/frame.parquet", "--config", "{tmp}/config.json"]
+TRAFFIC = [*HOME, "--endpoint", RECOMMENDATION_ENDPOINT, "--rps", "5", "--duration", "1"]
 
 
 def _with(command: list[str], option: str, value: str) -> list[str]:
@@ -82,14 +83,14 @@ CLI_CASES = [
     (_with(GENERATE, "--requests-per-day", "-100"), "--requests-per-day: -100 is less than 1"),
     (_with(GENERATE, "--reviews-per-day", "0"), "--reviews-per-day: 0 is less than 1"),
     (_with(GENERATE, "--home", "{tmp}/notes.csv"), "is a file, not a directory"),
-    # registry, endpoints, abtests
+    # registry, endpoints, abtest
     (["registry", "list", *HOME, "--model", "pizza"], "unknown model 'pizza'"),
     (["registry", "list", "--home", "{tmp}/nowhere"], "there is no local backend at"),
     (["endpoints", "describe", "no-such-endpoint", *HOME], "endpoint no-such-endpoint does not exist"),
     (["endpoints", "describe", "--home", "{tmp}/nowhere"], "there is no local backend at"),
-    (["abtests", "list", *HOME, "--status", "finished"], "invalid choice: 'finished'"),
-    (["abtests", "show", "no-such-test", *HOME], "there is no A/B test 'no-such-test'"),
-    (["abtests", "show", "some-test", "--home", "{tmp}/notes.csv"], "is a file, not a directory"),
+    (["abtest", "list", *HOME, "--status", "finished"], "invalid choice: 'finished'"),
+    (["abtest", "show", "no-such-test", *HOME], "there is no A/B test 'no-such-test'"),
+    (["abtest", "show", "some-test", "--home", "{tmp}/notes.csv"], "is a file, not a directory"),
     # drift
     (_with(DRIFT, "--reference", "{tmp}/missing.parquet"), "missing.parquet does not exist"),
     (_with(DRIFT, "--reference", "{tmp}/a-folder"), "a-folder is a directory, not a file"),
@@ -105,7 +106,7 @@ CLI_CASES = [
     (_with(DRIFT, "--json", "{tmp}/a-folder"), "a-folder is a directory; name a file in it"),
     (_with(DRIFT, "--json", "{tmp}/no-folder/drift.json"), "no-folder of"),
     (_with(DRIFT, "--html", "{tmp}/a-folder"), "a-folder is a directory; name a file in it"),
-    # ab-analyze
+    # abtest analyze
     (_with(AB, "--events", "{tmp}/missing.parquet"), "missing.parquet does not exist"),
     (_with(AB, "--events", "{tmp}/a-folder"), "a-folder is a directory, not a file"),
     (_with(AB, "--events", "{tmp}/notes.csv"), "notes.csv is not a readable parquet file"),
@@ -116,7 +117,9 @@ CLI_CASES = [
     (_with(AB, "--config", "{tmp}/empty.json"), "is not valid JSON"),
     (_with(AB, "--config", "{tmp}/alpha-2.json"), "alpha must be a number strictly between 0 and 1"),
     (_with(AB, "--json", "{tmp}/a-folder"), "a-folder is a directory; name a file in it"),
-    # traffic
+]
+# python -m devtools.traffic
+TRAFFIC_CASES = [
     (_with(TRAFFIC, "--endpoint", "no-such-endpoint"), "no model in the catalog is served by endpoint"),
     (_with(TRAFFIC, "--rps", "-5"), "--rps: -5 is not a positive number"),
     (_with(TRAFFIC, "--rps", "0"), "--rps: 0 is not a positive number"),
@@ -128,12 +131,16 @@ CLI_CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv, message", CLI_CASES, ids=[" ".join(a[:3]) + " | " + m for a, m in CLI_CASES])
-def test_a_malformed_command_is_refused_with_a_message_and_writes_nothing(inputs, capsys, argv, message):
+COMMANDS = {"findining-mlops": main, "devtools.traffic": traffic_main}
+CASES = [("findining-mlops", a, m) for a, m in CLI_CASES] + [("devtools.traffic", a, m) for a, m in TRAFFIC_CASES]
+
+
+@pytest.mark.parametrize("command, argv, message", CASES, ids=[f"{c} {' '.join(a[:3])} | {m}" for c, a, m in CASES])
+def test_a_malformed_command_is_refused_with_a_message_and_writes_nothing(inputs, capsys, command, argv, message):
     argv = [arg.format(tmp=inputs) for arg in argv]
     before = _snapshot(inputs)
     try:
-        code = main(argv)
+        code = COMMANDS[command](argv)
     except SystemExit as exc:  # refused by the argument parser
         code = exc.code
     out, err = capsys.readouterr()

@@ -1,6 +1,6 @@
 """The canary rollout policy: which rollouts are valid, how traffic is split, and the
-guardrail alarms on a challenger variant, judged from CloudWatch-style metrics and from the
-data capture of real invocations of both variants."""
+guardrail alarms on a challenger variant, read from CloudWatch-style metrics and from the
+data capture of real invocations of both variants, then judged."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from threadpoolctl import threadpool_limits
 
 from findining_mlops.config.catalog import get_model
 from findining_mlops.data.synthetic import ScenarioPlan, World
-from findining_mlops.deployment.canary import Alarm, CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
+from findining_mlops.deployment import verdict
+from findining_mlops.deployment.canary import read_bake, split_weights, validate_rollout
+from findining_mlops.deployment.verdict import Alarm, CanaryThresholds
 from findining_mlops.errors import DataValidationError
 from findining_mlops.models import contract
 from findining_mlops.models.requests import frame_requests
@@ -91,9 +93,10 @@ def _put_requests(platform, variant: str, requests: int, errors: int = 0, latenc
 
 
 def _alarms(platform, thresholds: CanaryThresholds | None = None, spec=None) -> dict[str, Alarm]:
-    alarms = evaluate_alarms(platform, spec or get_model("sentiment"), ENDPOINT, CHAMPION, CHALLENGER, START, END,
-                             thresholds or CanaryThresholds())
-    return {a.name: a for a in alarms}
+    thresholds = thresholds or CanaryThresholds()
+    readings = read_bake(platform, spec or get_model("sentiment"), ENDPOINT, CHAMPION, CHALLENGER, START, END,
+                         thresholds.min_prediction_samples)
+    return {a.name: a for a in verdict.alarms(readings, thresholds)}
 
 
 def test_the_seeds_thresholds_are_the_defaults():
@@ -179,7 +182,7 @@ def test_an_alarm_is_plain_json_with_its_state(platform):
 ])
 def test_a_bad_window_or_variant_pair_is_refused(platform, start, end, champion, message):
     with pytest.raises(DataValidationError, match=message):
-        evaluate_alarms(platform, get_model("sentiment"), ENDPOINT, champion, CHALLENGER, start, end)
+        read_bake(platform, get_model("sentiment"), ENDPOINT, champion, CHALLENGER, start, end, 100)
 
 
 # -- prediction shift from the data capture of real invocations --------------------------

@@ -207,21 +207,34 @@ def test_the_installed_console_script_runs():
         assert command in result.stdout
 
 
-def test_abtests_list_and_show_read_the_abtests_store(capsys, tmp_path):
+def test_abtest_list_and_show_read_the_abtests_store(capsys, tmp_path):
     from findining_mlops.platform.ports import ABTest
 
     home = tmp_path / "h"
     test = ABTest("t-1", "v1 vs v2", "sentiment", "ep", 1, 2, "sentiment-v1", "sentiment-v2", 30, 14,
                   {"sentiment_accuracy": {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05, "2026-11-01")
     local_platform(home).abtests.create(test)
-    code, out, _ = _run(capsys, "abtests", "list", "--home", str(home))
+    code, out, _ = _run(capsys, "abtest", "list", "--home", str(home))
     assert code == 0 and "t-1" in out and "running" in out and "30 % treatment" in out
-    code, out, _ = _run(capsys, "abtests", "list", "--status", "concluded", "--json", "--home", str(home))
+    code, out, _ = _run(capsys, "abtest", "list", "--status", "concluded", "--json", "--home", str(home))
     assert code == 0 and json.loads(out) == []
-    code, out, _ = _run(capsys, "abtests", "show", "t-1", "--home", str(home))
+    code, out, _ = _run(capsys, "abtest", "show", "t-1", "--home", str(home))
     assert code == 0 and json.loads(out) == {"test": test.to_dict(), "daily_analyses": []}
-    code, _, err = _run(capsys, "abtests", "show", "nope", "--home", str(home))
+    code, _, err = _run(capsys, "abtest", "show", "nope", "--home", str(home))
     assert code == 2 and "no A/B test 'nope'" in err
+
+
+def test_the_earlier_abtest_command_names_still_run_and_say_the_current_ones(capsys, tmp_path):
+    home = tmp_path / "h"
+    local_platform(home)
+    code, out, err = _run(capsys, "abtests", "list", "--json", "--home", str(home))
+    assert code == 0 and json.loads(out) == []
+    assert "`abtests list` is `findining-mlops abtest list`" in err
+    code, _, err = _run(capsys, "abtests", "show", "nope", "--home", str(home))
+    assert code == 2 and "`abtests show` is `findining-mlops abtest show`" in err
+    with pytest.raises(SystemExit) as refused:  # the same arguments as `abtest analyze`, checked alike
+        main(["ab-analyze", "--events", str(tmp_path / "e.parquet"), "--config", str(tmp_path)])
+    assert refused.value.code == 2 and "does not exist" in capsys.readouterr().err
 
 
 def test_served_and_tested_versions_are_named_by_number_and_label(capsys, tmp_path, sentiment_artifact):
@@ -248,7 +261,7 @@ def test_served_and_tested_versions_are_named_by_number_and_label(capsys, tmp_pa
     assert code == 0
     assert [line.split()[:4] for line in out.splitlines()[1:]] == [
         ["sentiment-v1", "sentiment", "v1", "(1.0.0)"], ["sentiment-v2", "sentiment", "v2", "(1.1.0)"]]
-    code, out, _ = _run(capsys, "abtests", "list", "--home", str(tmp_path))
+    code, out, _ = _run(capsys, "abtest", "list", "--home", str(tmp_path))
     assert code == 0 and "sentiment v1 (1.0.0) vs v2 (1.1.0) (10 % treatment)" in out
     code, out, _ = _run(capsys, "health", "--home", str(tmp_path))
     assert code == 1  # the other models have no endpoint

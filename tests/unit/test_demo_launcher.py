@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from devtools import demo
+from devtools import local_airflow
 from findining_mlops.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,57 +49,57 @@ def test_demo_refuses_to_empty_a_state_directory_it_did_not_create(tmp_path, nam
 def test_a_directory_the_demo_created_is_emptied_on_its_next_run(tmp_path):
     default = tmp_path / "project" / ".airflow"
     created = tmp_path / "new" / "home"
-    demo.refuse_unless_owned("AIRFLOW_HOME", created, default)
-    demo.reset_state_dir(created)
+    local_airflow.refuse_unless_owned("AIRFLOW_HOME", created, default)
+    local_airflow.reset_state_dir(created)
     (created / "airflow.db").write_text("from the last run")
 
-    demo.refuse_unless_owned("AIRFLOW_HOME", created, default)
-    demo.reset_state_dir(created)
+    local_airflow.refuse_unless_owned("AIRFLOW_HOME", created, default)
+    local_airflow.reset_state_dir(created)
 
-    assert sorted(p.name for p in created.iterdir()) == [demo.OWNER_MARKER]
+    assert sorted(p.name for p in created.iterdir()) == [local_airflow.OWNER_MARKER]
 
 
 def test_the_default_state_directory_in_the_project_is_emptied(tmp_path):
     default = tmp_path / ".findining"
     (default / "store").mkdir(parents=True)  # from a run before the marker existed
 
-    demo.refuse_unless_owned("FINDINING_HOME", default, default)
-    demo.reset_state_dir(default)
+    local_airflow.refuse_unless_owned("FINDINING_HOME", default, default)
+    local_airflow.reset_state_dir(default)
 
-    assert sorted(p.name for p in default.iterdir()) == [demo.OWNER_MARKER]
+    assert sorted(p.name for p in default.iterdir()) == [local_airflow.OWNER_MARKER]
 
 
 def test_an_empty_directory_may_be_used_but_a_file_is_refused(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    demo.refuse_unless_owned("FINDINING_HOME", empty, tmp_path / ".findining")
+    local_airflow.refuse_unless_owned("FINDINING_HOME", empty, tmp_path / ".findining")
 
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
     with pytest.raises(ConfigurationError, match="refusing to empty FINDINING_HOME"):
-        demo.refuse_unless_owned("FINDINING_HOME", a_file, tmp_path / ".findining")
+        local_airflow.refuse_unless_owned("FINDINING_HOME", a_file, tmp_path / ".findining")
     assert a_file.read_text() == "keep me"
 
 
 # -- 15.4: this machine only, unless asked --------------------------------------------------
 def test_airflow_is_configured_to_listen_on_loopback_without_log_servers(tmp_path):
-    env = demo.airflow_env(tmp_path, 18080)
+    env = local_airflow.airflow_env(tmp_path, 18080)
 
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080"
     # the log servers have no address setting and listen on every interface: they are not started
-    assert "--skip-serve-logs" in demo.AIRFLOW_COMPONENTS["scheduler"]
-    assert "--skip-serve-logs" in demo.AIRFLOW_COMPONENTS["triggerer"]
-    assert "standalone" not in {arguments[0] for arguments in demo.AIRFLOW_COMPONENTS.values()}
+    assert "--skip-serve-logs" in local_airflow.AIRFLOW_COMPONENTS["scheduler"]
+    assert "--skip-serve-logs" in local_airflow.AIRFLOW_COMPONENTS["triggerer"]
+    assert "standalone" not in {arguments[0] for arguments in local_airflow.AIRFLOW_COMPONENTS.values()}
 
 
 def test_exposing_the_ui_is_deliberate_and_asks_people_to_log_in(tmp_path):
-    env = demo.airflow_env(tmp_path, 18080, host="0.0.0.0")
+    env = local_airflow.airflow_env(tmp_path, 18080, host="0.0.0.0")
 
     assert env["AIRFLOW__API__HOST"] == "0.0.0.0"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
     assert env["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080"  # how this machine reaches it
-    assert demo.airflow_env(tmp_path, 18080)["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
+    assert local_airflow.airflow_env(tmp_path, 18080)["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
 
 
 # -- 15.5: nothing outlives the command ----------------------------------------------------
@@ -120,10 +120,10 @@ COMPONENT = textwrap.dedent("""
 # `started`; it prints every pid once the stand-ins are up, then waits, or fails half-way.
 LAUNCHER = textwrap.dedent("""
     import json, subprocess, sys, time
-    from devtools import demo
-    demo.exit_on_stop_signals()
+    from devtools import local_airflow
+    local_airflow.exit_on_stop_signals()
     component = [sys.executable, "-c", sys.argv[1]]
-    with demo.started({"a": component, "b": component}, None, subprocess.PIPE) as processes:
+    with local_airflow.started({"a": component, "b": component}, None, subprocess.PIPE) as processes:
         pids = [int(pid) for p in processes.values() for pid in p.stdout.readline().split()]
         print(json.dumps(pids), flush=True)
         if sys.argv[2] == "fail":

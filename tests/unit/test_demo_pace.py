@@ -8,7 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from devtools import airflow_client, demo
+from devtools import airflow_client, demo, local_airflow
 
 
 class RecordingClient(airflow_client.AirflowClient):
@@ -28,7 +28,7 @@ class RecordingClient(airflow_client.AirflowClient):
 def test_airflow_runs_single_threaded_tasks_and_two_step_canaries(monkeypatch, tmp_path):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("FINDINING_DEPLOYMENT_DEFAULTS", raising=False)
-    env = demo.airflow_env(Path(tmp_path), 8080)
+    env = local_airflow.airflow_env(Path(tmp_path), 8080)
     assert env["OMP_NUM_THREADS"] == "1"
     assert json.loads(env["FINDINING_DEPLOYMENT_DEFAULTS"])["ramp"] == [20, 100]
 

@@ -9,12 +9,12 @@ from findining_airflow.links import StoreReportsLink, reports_key
 from findining_airflow.reports import (
     UnreadableKey,
     readable_key,
-    run_day,
+    run_id_day,
     sagemaker_training_job_url,
     view_url,
 )
 from findining_mlops.config.catalog import model_names
-from findining_mlops.monitoring.analysis import report_prefix
+from findining_mlops.store.layout import monitoring_report_prefix
 
 TaskInstanceKey = namedtuple("TaskInstanceKey", "dag_id task_id run_id try_number map_index")
 
@@ -38,14 +38,14 @@ def test_readable_key_keeps_folders_and_files():
     ("manual__2026-10-07T09:00:00+00:00", None),
     ("monitoring__sentiment__2026-10-05", None),
 ])
-def test_run_day_only_trusts_dated_runs(run_id, day):
-    assert run_day(run_id) == day
+def test_run_id_day_only_trusts_dated_runs(run_id, day):
+    assert run_id_day(run_id) == day
 
 
 def test_monitoring_tasks_link_to_their_models_day():
     index = model_names().index("sentiment")
     key, query = reports_key("model_monitoring", "analyze", "backfill__2026-10-05T00:00:00+00:00", index)
-    assert key == report_prefix("sentiment", date(2026, 10, 5)) + "/"
+    assert key == monitoring_report_prefix("sentiment", date(2026, 10, 5))
     assert query == {}
     assert reports_key("model_monitoring", "decide", "manual__2026-10-07T09:00:00+00:00", index)[0] == \
         "reports/sentiment/"
@@ -83,7 +83,7 @@ def test_training_operator_links_to_its_sagemaker_job_on_aws_and_its_model_page_
     from findining_airflow import runtime
     from findining_airflow.links import TrainingJobLink
     from findining_airflow.operators.training import TrainingJobOperator
-    from findining_mlops.training.retraining import training_job_name
+    from findining_mlops.training.job import training_job_name
 
     operator = TrainingJobOperator(task_id="train", model_name="sentiment", snapshot={})
     assert any(isinstance(link, TrainingJobLink) for link in operator.operator_extra_links)

@@ -95,7 +95,7 @@ def test_the_index_links_the_state_page(platform):
 
 
 def test_the_demo_summary_page_has_html_tables_not_a_text_dump(pipeline):
-    from findining_mlops.reporting.summary import demo_summary
+    from devtools.demo_summary import demo_summary
 
     platform, first, _ = pipeline
     summary = demo_summary(platform, [LAST - timedelta(days=1), LAST], LAST, {"sentiment": {"sent": 5, "errors": 0}},

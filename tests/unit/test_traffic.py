@@ -1,6 +1,6 @@
 """Synthetic load against a live endpoint: a steady schedule that does not drift, every
 request ending as a response or a recorded error, a capture record for every response, and
-the ``findining-mlops traffic`` command."""
+the ``python -m devtools.traffic`` command, which ``findining-mlops traffic`` names."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from devtools import traffic
 from devtools.traffic import generate_traffic
+from devtools.traffic import main as traffic_main
 from findining_mlops.cli.main import main
 from findining_mlops.config.catalog import get_model
 from findining_mlops.data.capture import parse_record
@@ -196,7 +197,7 @@ def test_synthetic_recommendation_requests_honour_the_request_contract():
 
 # -- CLI ---------------------------------------------------------------------------------
 def test_the_traffic_command_prints_the_summary(capsys, ninety_ten, home):
-    code = main(["traffic", "--home", str(home), "--endpoint", SPEC.endpoint_name, "--rps", "20", "--duration", "1",
+    code = traffic_main(["--home", str(home), "--endpoint", SPEC.endpoint_name, "--rps", "20", "--duration", "1",
                  "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -207,10 +208,17 @@ def test_the_traffic_command_prints_the_summary(capsys, ninety_ten, home):
 
 
 def test_the_traffic_command_on_an_unknown_endpoint_returns_2_naming_the_known_ones(capsys, tmp_path):
-    code = main(["traffic", "--home", str(tmp_path), "--endpoint", "no-such-endpoint", "--rps", "5", "--duration", "1"])
+    code = traffic_main(["--home", str(tmp_path), "--endpoint", "no-such-endpoint", "--rps", "5", "--duration", "1"])
     out, err = capsys.readouterr()
     assert code == 2
     assert out == ""
     assert "no-such-endpoint" in err
     for model in ("recommendation", "sentiment"):
         assert get_model(model).endpoint_name in err
+
+
+def test_findining_mlops_traffic_names_the_dev_tool_with_the_same_arguments_and_exits_2(capsys):
+    code = main(["traffic", "--endpoint", SPEC.endpoint_name, "--rps", "20", "--duration", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert f"`python -m devtools.traffic --endpoint {SPEC.endpoint_name} --rps 20 --duration 1`" in err

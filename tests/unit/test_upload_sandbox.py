@@ -181,7 +181,8 @@ def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_fil
     from findining_mlops.errors import RegistryError
     from findining_mlops.platform.ports import TrainingJob
     from findining_mlops.store.partitions import partition_files
-    from findining_mlops.training.retraining import Snapshot, evaluate_candidates
+    from findining_mlops.training.evaluate import evaluate_candidates
+    from findining_mlops.training.snapshot import Snapshot
 
     loaded_in = tmp_path / "pid"
     records_its_process = RunsOnLoad(exec, f"import os; open({str(loaded_in)!r}, 'w').write(str(os.getpid()))")

@@ -134,3 +134,15 @@ def test_the_a_b_test_alert_names_both_arms_and_the_winner_by_number_and_label(p
     assert "Next: sentiment v2 (1.1.0) goes to 100 % through model_deployment" in message
     figure = lifecycle.ci_figure(test, [], versions.displays(platform.registry, "sentiment"))
     assert figure.layout.title.text.startswith("A/B test labels: v1 (1.0.0) (control) vs v2 (1.1.0) (treatment")
+
+
+def test_a_new_version_gets_the_label_asked_for_or_the_next_of_its_scheme():
+    taken = {"1.0.0": 1, "1.1.0": 2, "": 3}  # v3 was registered without a label
+    assert versions.allocate_label("sentiment", None, taken) == "1.2.0"
+    assert versions.allocate_label("sentiment", "2.0.0-rc1", taken) == "2.0.0-rc1"
+    assert versions.allocate_label("sentiment", None, {}) == versions.FIRST_LABEL
+
+
+def test_a_label_already_taken_is_refused_naming_the_version_that_has_it():
+    with pytest.raises(RegistryError, match=r"cannot register sentiment 1\.1\.0: v2 already has that label"):
+        versions.allocate_label("sentiment", "1.1.0", {"1.0.0": 1, "1.1.0": 2})

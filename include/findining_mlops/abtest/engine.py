@@ -4,10 +4,10 @@ need.
 Engines:
 
 * **DuckDB** (default), in process, reading the parquet part files straight from the local store, or from S3
-  after downloading the few files a day's run needs. The daily run is incremental: day D's per-user partial
-  aggregate is computed from day D's files only and merged into day D−1's running aggregate, both kept under
-  ``abtests/<test-id>/users/dt=YYYY-MM-DD/{partial,running}.parquet``, so day 14 reads what day 1 reads plus
-  one table of users. A re-run of a day rewrites its two files with the same bytes and gives the same figures.
+  after downloading the few files a day's run needs. The daily run is incremental: day D's events are
+  folded into day D−1's running per-user table, kept under
+  ``abtests/<test-id>/users/dt=YYYY-MM-DD/running.arrow``, so day 14 reads what day 1 reads plus
+  one table of users. A re-run of a day rewrites its table with the same bytes and gives the same figures.
 * **Athena** (``FINDINING_AB_ENGINE=athena``): the same statement, transpiled to Trino, over the Glue table of
   the events on S3, run by a caller-supplied function (the Airflow layer uses the Amazon provider's
   ``AthenaHook``, so this module imports no Airflow).
@@ -31,9 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from findining_mlops.abtest import queries
-from findining_mlops.abtest.events import part_keys
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import ArtifactStore
+from findining_mlops.store.abtest_events import part_keys
+from findining_mlops.store.layout import abtest_running_users_key
 
 EVENT_COLUMNS = "user_id, variant, metric_name, metric_value"
 NO_EVENTS = ("(SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS variant, NULL::VARCHAR AS metric_name, "
@@ -129,22 +130,31 @@ def _metric_moments(plan: queries.Plan, row: dict, name: str) -> dict:
 
 def _problem(plan: queries.Plan, rows: Rows) -> tuple | None:
     """The first way the per-arm groups break the contract, from the aggregates alone."""
+    for check in (_arm_problem, _sums_problem):
+        if problem := check(rows):
+            return problem
+    for name in plan.metrics:
+        bad = sum(int(r.get(f"bad{plan.column(name)}") or 0) for r in rows)
+        if bad:
+            return ("binary", name, bad)
+    return None
+
+
+def _arm_problem(rows: Rows) -> tuple | None:
+    """An unknown variant, events without a user, or users in both arms."""
     if any(int(r["arms"]) & queries.OTHER_VARIANT for r in rows):
         return ("variants",)
     without_user = sum(int(r["events"]) for r in rows if r["no_user"])
     if without_user:
         return ("no_user", without_user)
     in_both = sum(int(r["users"]) for r in rows if int(r["arms"]) == CONTROL | TREATMENT)
-    if in_both:
-        return ("both", in_both)
+    return ("both", in_both) if in_both else None
+
+
+def _sums_problem(rows: Rows) -> tuple | None:
+    """A sum that overflowed or met a value that is not a finite number."""
     sums = [v for r in rows for key, v in r.items() if key.startswith(("sum", "squares", "cov_")) and v is not None]
-    if not all(math.isfinite(v) for v in sums):
-        return ("non_finite",)
-    for name in plan.metrics:
-        bad = sum(int(r.get(f"bad{plan.column(name)}") or 0) for r in rows)
-        if bad:
-            return ("binary", name, bad)
-    return None
+    return None if all(math.isfinite(v) for v in sums) else ("non_finite",)
 
 
 def _describe(run, plan: queries.Plan, problem: tuple, events: str, example_in_both: Callable[[], str]) -> str:
@@ -166,23 +176,18 @@ def _describe(run, plan: queries.Plan, problem: tuple, events: str, example_in_b
     return f"binary metric {name!r} has values other than 0 and 1 in {bad} rows, e.g. {examples}"
 
 
-def running_key(test_id: str, day: date) -> str:
-    """The running per-user table of every event up to the end of ``day``."""
-    return f"abtests/{test_id}/users/dt={day.isoformat()}/running.arrow"
-
-
 def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: date, first_day: date) -> dict:
     """The moments of every event up to the end of ``day``: day D's events folded into day D−1's running per-user
     table (``RunningUsers``), or every event up to ``day`` folded into an empty one on ``first_day`` and when the
     day before has no table (a backfill that starts later).
 
     Day D's cost is its own events plus one read and one write of the running table, whatever D is. The table is
-    kept on the store as ``running_key``; a re-run of a day writes the same bytes and gives the same moments, and
-    a table rebuilt from every event equals the day-by-day one bit for bit, because each user's sums add the events
-    in the order of their files and rows whichever way the days are grouped."""
+    kept on the store (``layout.abtest_running_users_key``); a re-run of a day writes the same bytes and gives the
+    same moments, and a table rebuilt from every event equals the day-by-day one bit for bit, because each user's
+    sums add the events in the order of their files and rows whichever way the days are grouped."""
     with tempfile.TemporaryDirectory(prefix="abtest-") as tmp, DuckDB() as engine:
         files = _LocalFiles(store, Path(tmp))
-        previous = running_key(test_id, day - timedelta(days=1))
+        previous = abtest_running_users_key(test_id, day - timedelta(days=1))
         if day > first_day and store.exists(previous):
             running, keys = RunningUsers.read(files.path(previous)), part_keys(store, test_id, day, day)
         else:
@@ -194,7 +199,7 @@ def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: d
             moments = running.moments(engine.rows, plan, lambda: parquet_relation(
                 files.paths(part_keys(store, test_id, day))))
             written.result()
-        store.upload_file(path, running_key(test_id, day))  # only a table that passed the checks is kept
+        store.upload_file(path, abtest_running_users_key(test_id, day))  # only a table that passed the checks is kept
         return moments
 
 

@@ -38,7 +38,9 @@ from findining_mlops.platform.ports import (
     version_name,
 )
 from findining_mlops.registry import versions
-from findining_mlops.registry.variants import variant_name
+from findining_mlops.registry.variants import production_variant, variant_name
+from findining_mlops.store.json import read_json, write_json
+from findining_mlops.store.layout import abtest_day_prefix, abtest_definition_key, abtest_prefix
 
 if TYPE_CHECKING:
     from findining_mlops.abtest.queries import Plan
@@ -127,8 +129,8 @@ def _metric_specs(spec: ModelSpec, names: list[str], role: str) -> dict:
 def test_variants(platform: Platform, test: ABTest) -> list[ProductionVariant]:
     """Both versions on the endpoint, weighted by the split."""
     share = test.traffic_split / 100
-    return [_variant(platform, test.model_name, test.control_version, 1 - share),
-            _variant(platform, test.model_name, test.treatment_version, share)]
+    return [production_variant(platform.registry.get(test.model_name, test.control_version), 1 - share),
+            production_variant(platform.registry.get(test.model_name, test.treatment_version), share)]
 
 
 def start_test(platform: Platform, test: ABTest, wait: bool = True) -> ABTest:
@@ -148,17 +150,12 @@ def start_test(platform: Platform, test: ABTest, wait: bool = True) -> ABTest:
         if platform.abtests.get(test.test_id) is None:
             platform.endpoints.release_deployment_lock(test.endpoint, lock_owner(test.test_id))
         raise
-    platform.store.write_bytes(f"abtests/{test.test_id}/test.json",
+    platform.store.write_bytes(abtest_definition_key(test.test_id),
                                json.dumps({**recorded.to_dict(), "endpoint_config": endpoint.to_dict()},
                                           indent=2, ensure_ascii=False).encode())
     log.info("A/B test %s: %s v%d (control) vs v%d (treatment, %d %% of users) on %s", test.test_id, test.model_name,
              test.control_version, test.treatment_version, test.traffic_split, test.endpoint)
     return recorded
-
-
-def _variant(platform: Platform, model: str, version: int, weight: float) -> ProductionVariant:
-    found = platform.registry.get(model, version)
-    return ProductionVariant(variant_name(found), model, version, found.artifact_uri, weight)
 
 
 def assign(test: ABTest, user_id: str) -> str:
@@ -230,8 +227,8 @@ def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
     summary["outcome"] = _outcome(result["decision"], day_number >= test.duration_days)
     summary["winner"] = _winner(test, result["decision"], summary["outcome"])
     days = [a for a in history(platform, test) if a["day"] < summary["day"]] + [summary]
-    prefix = f"abtests/{test.test_id}/dt={day.isoformat()}/"
-    platform.store.write_bytes(prefix + "analysis.json", json.dumps(summary, indent=2, sort_keys=True).encode())
+    prefix = abtest_day_prefix(test.test_id, day)
+    write_json(platform.store, prefix + "analysis.json", summary)
     names = versions.displays(platform.registry, test.model_name)
     platform.store.write_bytes(prefix + "report.html", render_report(test, days, names).encode())
     log.info("A/B test %s day %d/%d: %s -> %s", test.test_id, day_number, test.duration_days, result["decision"],
@@ -308,8 +305,8 @@ def deployment_conf(test: ABTest, summary: dict) -> dict | None:
 
 def history(platform: Platform, test: ABTest) -> list[dict]:
     """Every stored daily analysis of the test, oldest first."""
-    keys = sorted(k for k in platform.store.list_keys(f"abtests/{test.test_id}/") if k.endswith("/analysis.json"))
-    return [json.loads(platform.store.read_bytes(k)) for k in keys]
+    keys = sorted(k for k in platform.store.list_keys(abtest_prefix(test.test_id)) if k.endswith("/analysis.json"))
+    return [read_json(platform.store, k) for k in keys]
 
 
 def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = None):

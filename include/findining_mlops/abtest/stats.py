@@ -154,12 +154,7 @@ def load_config(path: str | Path) -> dict:
 def _validated_config(config: dict) -> dict:
     if not isinstance(config, dict):
         raise DataValidationError("the config must be a JSON object")
-    checked = {}
-    for key in ("alpha", "control_share"):
-        value = config.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            raise DataValidationError(f"config {key} must be a number strictly between 0 and 1, got {value!r}")
-        checked[key] = float(value)
+    checked = {key: _share(config, key) for key in ("alpha", "control_share")}
     if not config.get("success_metrics"):
         raise DataValidationError("the config lists no success_metrics; an A/B test needs at least one")
     for role in ("success_metrics", "guardrail_metrics"):
@@ -167,15 +162,27 @@ def _validated_config(config: dict) -> dict:
         if not isinstance(metrics, dict):
             raise DataValidationError(f"config {role} must map metric names to {{\"kind\": ...}}")
         checked[role] = {name: _validated_metric(role, name, spec) for name, spec in metrics.items()}
-    both = sorted(set(checked["success_metrics"]) & set(checked["guardrail_metrics"]))
+    _check_roles(checked["success_metrics"], checked["guardrail_metrics"])
+    return checked
+
+
+def _share(config: dict, key: str) -> float:
+    value = config.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise DataValidationError(f"config {key} must be a number strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _check_roles(success: dict, guardrails: dict) -> None:
+    """A metric is a success metric, a guardrail or a covariate: one role each."""
+    both = sorted(set(success) & set(guardrails))
     if both:
         raise DataValidationError(f"metrics {both} are both success and guardrail metrics")
-    metrics = {**checked["success_metrics"], **checked["guardrail_metrics"]}
+    metrics = {**success, **guardrails}
     tested_covariates = sorted({spec["covariate"] for spec in metrics.values() if "covariate" in spec} & set(metrics))
     if tested_covariates:
         raise DataValidationError(f"metrics {tested_covariates} are CUPED covariates, measured before the test, "
                                   "and cannot also be success or guardrail metrics")
-    return checked
 
 
 def _validated_metric(role: str, name: str, spec) -> dict:
@@ -249,7 +256,16 @@ def analyze_moments(moments: dict, config: dict) -> dict:
     decision, as plain JSON types."""
     config = _validated_config(config)
     metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
-    alpha = config["alpha"]
+    _check_measured(moments, metrics)
+    srm = _srm([moments[v]["in_test"] for v in VARIANTS], config["control_share"])
+    results = {name: _metric_result({v: moments[v]["metrics"][name] for v in VARIANTS}, name, spec, config["alpha"])
+               for name, spec in metrics.items()}
+    _mark_significant(results, config)
+    return {"srm": srm, "metrics": results, "decision": _decision(srm, results, config)}
+
+
+def _check_measured(moments: dict, metrics: dict) -> None:
+    """Every configured metric, and every CUPED covariate, has users in the events."""
     users_of = {name: sum(moments[v]["metrics"][name]["users"] for v in VARIANTS)
                 for name in moments["control"]["metrics"]}
     absent = sorted(name for name in metrics if not users_of[name])
@@ -260,9 +276,10 @@ def analyze_moments(moments: dict, config: dict) -> dict:
             raise DataValidationError(f"covariate {spec['covariate']!r} of metric {name!r} is not a metric_name in "
                                       "the events")
 
-    srm = _srm([moments[v]["in_test"] for v in VARIANTS], config["control_share"])
-    results = {name: _metric_result({v: moments[v]["metrics"][name] for v in VARIANTS}, name, spec, alpha)
-               for name, spec in metrics.items()}
+
+def _mark_significant(results: dict, config: dict) -> None:
+    """Adds ``p_value_adjusted`` and ``significant``: Holm across the success metrics, guardrails on their own."""
+    alpha = config["alpha"]
     success = list(config["success_metrics"])
     fixed_adjusted = _holm([results[n]["p_value"] for n in success])
     sequential_adjusted = _holm([results[n]["sequential_p_value"] for n in success])
@@ -273,20 +290,21 @@ def analyze_moments(moments: dict, config: dict) -> dict:
         results[name]["p_value_adjusted"] = results[name]["p_value"]
         results[name]["significant"] = results[name]["sequential_p_value"] < alpha
 
+
+def _decision(srm: dict, results: dict, config: dict) -> str:
+    """The module docstring's decision order: SRM, then a worse guardrail, then one winning arm."""
+    metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
+
     def better(name: str) -> str:
         improved = results[name]["difference"] > 0
         return "treatment" if improved == (metrics[name]["direction"] == "higher_is_better") else "control"
 
-    winners = {better(name) for name in success if results[name]["significant"]}
     if srm["mismatch"]:
-        decision = "stopped_srm"
-    elif any(results[n]["significant"] and better(n) == "control" for n in config["guardrail_metrics"]):
-        decision = "stopped_guardrail"
-    elif len(winners) == 1:
-        decision = f"{winners.pop()}_wins"
-    else:
-        decision = "inconclusive"
-    return {"srm": srm, "metrics": results, "decision": decision}
+        return "stopped_srm"
+    if any(results[n]["significant"] and better(n) == "control" for n in config["guardrail_metrics"]):
+        return "stopped_guardrail"
+    winners = {better(name) for name in config["success_metrics"] if results[name]["significant"]}
+    return f"{winners.pop()}_wins" if len(winners) == 1 else "inconclusive"
 
 
 def _holm(p_values: list[float]) -> np.ndarray:

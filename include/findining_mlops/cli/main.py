@@ -2,120 +2,37 @@
 
 Reads ``FINDINING_HOME`` (default ``.findining``) and ``FINDINING_BACKEND``. A malformed argument
 is refused with a message and exit code 2 before anything is written; ``-`` as an output file
-is standard output.
+is standard output. A command known by an earlier name still answers to it and says its name.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
-from datetime import date
-from pathlib import Path
 
+from findining_mlops.cli.arguments import (
+    column_names,
+    day,
+    input_file,
+    output_file,
+    platform_at,
+    read_parquet_file,
+    whole_number,
+    write_output,
+)
 from findining_mlops.errors import FindiningError
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from exc
-
-
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated column names")
-    return names
-
-
-def _whole_number(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
-        return value
-    return parse
-
-
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
-
-
-def _input_file(text: str) -> Path:
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} is a directory, not a file")
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{path} does not exist")
-    return path
-
-
-def _output_file(text: str) -> Path | None:
-    """A file to write, checked before any work is done; ``-`` (None) is standard output."""
-    if text == "-":
-        return None
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} is a directory; name a file in it")
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"the folder {path.parent} of {path} does not exist")
-    return path
-
-
-def _write(target: Path | None, text: str) -> None:
-    if target is None:
-        print(text)
-    else:
-        target.write_text(text + "\n", encoding="utf-8")
-
-
-def _read_parquet(path: Path, what: str, read=None):
-    """``read(path)`` (default ``pd.read_parquet``), with an unreadable file named as the ``what`` file."""
-    import pandas as pd
-    import pyarrow
-
-    try:
-        return (read or pd.read_parquet)(path)
-    except (OSError, ValueError, pyarrow.ArrowException) as exc:
-        raise FindiningError(f"{what} file {path} is not a readable parquet file ({exc})") from exc
-
-
-def _platform(home: str | None, create: bool = False):
-    """The configured platform; a local home that does not exist is only created when ``create``."""
-    import os
-
-    from findining_mlops.config.settings import Settings
-    from findining_mlops.platform import get_platform
-
-    env = dict(os.environ)
-    if home:
-        env["FINDINING_HOME"] = home
-    settings = Settings.from_env(env)
-    if settings.backend == "local":
-        if settings.home.exists() and not settings.home.is_dir():
-            raise FindiningError(f"the local backend's home {settings.home} is a file, not a directory")
-        if not create and not settings.home.is_dir():
-            raise FindiningError(f"there is no local backend at {settings.home} (--home / FINDINING_HOME); "
-                                 "`findining-mlops generate-data` or `make demo` creates one")
-    return get_platform(settings)
+# commands that are not the product's: where they live
+DEV_TOOLS = {"traffic": "python -m devtools.traffic"}
 
 
 def cmd_generate_data(args) -> int:
     from findining_mlops.data.synthetic import ScenarioPlan, generate
 
     scenario = ScenarioPlan(args.scenario, args.scenario_start)
-    platform = _platform(args.home, create=True)
+    platform = platform_at(args.home, create=True)
     summary = generate(
         platform.store, args.start, args.days, args.seed, scenario, requests_per_day=args.requests_per_day,
         reviews_per_day=args.reviews_per_day, progress=lambda line: print(line, file=sys.stderr),
@@ -130,7 +47,7 @@ def cmd_registry_list(args) -> int:
 
     if args.model:
         get_model(args.model)  # an unknown name is an error, not an empty list
-    platform = _platform(args.home)
+    platform = platform_at(args.home)
     versions = [v.to_dict() for v in platform.registry.list_versions(args.model)]
     if args.json:
         print(json.dumps(versions, indent=2, ensure_ascii=False))
@@ -146,7 +63,7 @@ def cmd_registry_show(args) -> int:
     from findining_mlops.registry import versions
 
     get_model(args.model)
-    version = versions.resolve(_platform(args.home).registry, args.model, args.version)
+    version = versions.resolve(platform_at(args.home).registry, args.model, args.version)
     print(json.dumps(version.to_dict(), indent=2, ensure_ascii=False))
     return 0
 
@@ -157,7 +74,7 @@ def cmd_health(args) -> int:
 
     from findining_mlops.serving.client.service import MLService, endpoint_names
 
-    health = MLService(_platform(args.home), endpoints=endpoint_names(os.environ)).health_check()
+    health = MLService(platform_at(args.home), endpoints=endpoint_names(os.environ)).health_check()
     if args.json:
         print(json.dumps(health, indent=2))
     else:
@@ -172,7 +89,7 @@ def cmd_health(args) -> int:
 def cmd_endpoints_describe(args) -> int:
     from findining_mlops.registry.versions import labelled_variants
 
-    platform = _platform(args.home)
+    platform = platform_at(args.home)
     endpoints = platform.endpoints.list_endpoints()
     if args.name:
         endpoints = [e for e in endpoints if e.name == args.name]
@@ -190,40 +107,11 @@ def cmd_endpoints_describe(args) -> int:
     return 0
 
 
-def cmd_abtests_list(args) -> int:
-    from findining_mlops.registry.versions import display
-
-    platform = _platform(args.home)
-    tests = [{**t.to_dict(), "control_display": display(platform.registry, t.model_name, t.control_version),
-              "treatment_display": display(platform.registry, t.model_name, t.treatment_version)}
-             for t in platform.abtests.list_tests(args.status)]
-    if args.json:
-        print(json.dumps(tests, indent=2, ensure_ascii=False))
-    else:
-        for t in tests:
-            ended = f" {t['decision']} on {t['concluded_at']}" if t["concluded_at"] else ""
-            print(f"{t['test_id']:<40} {t['status']:<10} {t['model_name']} {t['control_display']} vs "
-                  f"{t['treatment_display']} ({t['traffic_split']} % treatment) from {t['started_at']}{ended}")
-    return 0
-
-
-def cmd_abtests_show(args) -> int:
-    from findining_mlops.abtest.lifecycle import history
-
-    platform = _platform(args.home)
-    test = platform.abtests.get(args.test_id)
-    if test is None:
-        raise FindiningError(f"there is no A/B test {args.test_id!r}; `findining-mlops abtests list` shows them")
-    print(json.dumps({"test": test.to_dict(), "daily_analyses": history(platform, test)}, indent=2,
-                     ensure_ascii=False))
-    return 0
-
-
 def cmd_drift(args) -> int:
     from findining_mlops.monitoring.drift import detect_drift, read_parquet, render_html_report
 
-    reference, _ = _read_parquet(args.reference, "reference", read_parquet)
-    current, strings = _read_parquet(args.current, "current", read_parquet)
+    reference, _ = read_parquet_file(args.reference, "reference", read_parquet)
+    current, strings = read_parquet_file(args.current, "current", read_parquet)
     result = detect_drift(reference, current, args.numerical, args.categorical, strings=strings)
     html = None
     if args.html:
@@ -231,65 +119,71 @@ def cmd_drift(args) -> int:
         numerical = [name for name, c in result.columns.items() if c.column_type == "num"]
         categorical = [name for name, c in result.columns.items() if c.column_type == "cat"]
         html = render_html_report(reference, current, numerical, categorical, sample_size=args.sample_size)
-    _write(args.json, json.dumps(result.to_dict(), indent=2))
+    write_output(args.json, json.dumps(result.to_dict(), indent=2))
     if html is not None:
         args.html.write_text(html, encoding="utf-8")
     return 0
 
 
-def cmd_ab_analyze(args) -> int:
-    from findining_mlops.abtest.stats import analyze, load_config
-
-    config = load_config(args.config)
-    result = analyze(_read_parquet(args.events, "events"), config)
-    _write(args.json, json.dumps(result, indent=2))
-    return 0
-
-
-def cmd_traffic(args) -> int:
-    import logging
-
-    from devtools.traffic import generate_traffic
-    from findining_mlops.config.catalog import all_models
-
-    specs = {spec.endpoint_name: spec for spec in all_models().values()}
-    if args.endpoint not in specs:
-        raise FindiningError(f"no model in the catalog is served by endpoint {args.endpoint}; "
-                             f"known endpoints: {', '.join(sorted(specs))}")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress on stderr
-    report = generate_traffic(_platform(args.home), specs[args.endpoint], args.rps, args.duration, seed=args.seed)
-    summary = report.summary()
-    if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
-    else:
-        print(f"{summary['endpoint']}: {summary['sent']} sent, {summary['served']} served, "
-              f"{summary['errors']} errors, {summary['lost']} lost")
-        for variant, served in summary["per_variant"].items():
-            print(f"  {variant:<24} {served['requests']:>7} requests  p50 {served['p50_latency_ms']} ms  "
-                  f"p95 {served['p95_latency_ms']} ms")
-        for message, count in summary["error_messages"].items():
-            print(f"  {count:>7} x {message}")
-    return 0
+def cmd_dev_tool(args) -> int:
+    """A development tool's earlier name: says how to run it, since the product does not ship dev tools."""
+    command = " ".join([DEV_TOOLS[args.command], shlex.join(args.arguments)]).strip()
+    print(f"findining-mlops: `{args.command}` is a development tool: from the repository, run `{command}`",
+          file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from findining_mlops.cli import validate
+    from findining_mlops.cli.abtest import add_abtest_commands
+    from findining_mlops.cli.feedback import add_feedback_commands
+    from findining_mlops.config import terraform as infra_config
+
     parser = argparse.ArgumentParser(prog="findining-mlops", description=__doc__.splitlines()[0])
     parser.add_argument("--home", help="local backend root (default: $FINDINING_HOME or .findining)")
     # --home is accepted before or after the command
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(commands, common)
+    _add_serving_commands(commands, common)
+    add_abtest_commands(commands, common)
+    for name, command in DEV_TOOLS.items():
+        # every argument is taken as it is, to be repeated in the message
+        tool = commands.add_parser(name, add_help=False, prefix_chars="\0", help=f"a development tool: `{command}`")
+        tool.add_argument("arguments", nargs=argparse.REMAINDER)
+        tool.set_defaults(func=cmd_dev_tool)
+    infra_config.add_command(commands)
+    validate.add_command(commands)
+    add_feedback_commands(commands, common, platform_at)
+    return parser
 
+
+def _add_data_commands(commands, common: argparse.ArgumentParser) -> None:
     gen = commands.add_parser("generate-data", parents=[common], help="write synthetic daily partitions into the store")
-    gen.add_argument("--start", type=_date, required=True, help="first day, YYYY-MM-DD")
-    gen.add_argument("--days", type=_whole_number(1), required=True)
-    gen.add_argument("--seed", type=_whole_number(0), default=42)
+    gen.add_argument("--start", type=day, required=True, help="first day, YYYY-MM-DD")
+    gen.add_argument("--days", type=whole_number(1), required=True)
+    gen.add_argument("--seed", type=whole_number(0), default=42)
     gen.add_argument("--scenario", default="stable", help="stable | taste-shift | new-district | slang-shift")
-    gen.add_argument("--scenario-start", type=_date, help="first day of the scenario")
-    gen.add_argument("--requests-per-day", type=_whole_number(1), default=1500)
-    gen.add_argument("--reviews-per-day", type=_whole_number(1), default=400)
+    gen.add_argument("--scenario-start", type=day, help="first day of the scenario")
+    gen.add_argument("--requests-per-day", type=whole_number(1), default=1500)
+    gen.add_argument("--reviews-per-day", type=whole_number(1), default=400)
     gen.set_defaults(func=cmd_generate_data)
 
+    drift = commands.add_parser("drift", help="per-column and dataset drift of two parquet files (Evidently's rules)")
+    drift.add_argument("--reference", type=input_file, required=True, help="reference parquet file")
+    drift.add_argument("--current", type=input_file, required=True, help="current parquet file")
+    drift.add_argument("--numerical", type=column_names, help="comma-separated numerical columns (default: inferred)")
+    drift.add_argument("--categorical", type=column_names,
+                       help="comma-separated categorical columns (default: inferred)")
+    drift.add_argument("--json", type=output_file, metavar="OUT", help="write the result here (default, -: stdout)")
+    drift.add_argument("--html", type=output_file, metavar="OUT", help="also write Evidently's HTML report here")
+    drift.add_argument("--sample-size", type=whole_number(1), default=5000, help="rows per side in the HTML report")
+    drift.set_defaults(func=cmd_drift)
+
+
+def _add_serving_commands(commands, common: argparse.ArgumentParser) -> None:
+    """The model registry and the endpoints that serve its versions."""
     registry = commands.add_parser("registry", help="the model registry").add_subparsers(dest="action", required=True)
     listing = registry.add_parser("list", parents=[common], help="every model version with status, metrics and lineage")
     listing.add_argument("--model")
@@ -311,55 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--json", action="store_true")
     describe.set_defaults(func=cmd_endpoints_describe)
 
-    abtests = commands.add_parser("abtests", help="A/B tests in the A/B test store").add_subparsers(
-        dest="action", required=True)
-    tests = abtests.add_parser("list", parents=[common], help="every test with its status and decision")
-    tests.add_argument("--status", choices=["running", "concluded", "stopped"])
-    tests.add_argument("--json", action="store_true")
-    tests.set_defaults(func=cmd_abtests_list)
-    show = abtests.add_parser("show", parents=[common], help="a test and its daily analyses, as JSON")
-    show.add_argument("test_id")
-    show.set_defaults(func=cmd_abtests_show)
-
-    drift = commands.add_parser("drift", help="per-column and dataset drift of two parquet files (Evidently's rules)")
-    drift.add_argument("--reference", type=_input_file, required=True, help="reference parquet file")
-    drift.add_argument("--current", type=_input_file, required=True, help="current parquet file")
-    drift.add_argument("--numerical", type=_names, help="comma-separated numerical columns (default: inferred)")
-    drift.add_argument("--categorical", type=_names, help="comma-separated categorical columns (default: inferred)")
-    drift.add_argument("--json", type=_output_file, metavar="OUT", help="write the result here (default, -: stdout)")
-    drift.add_argument("--html", type=_output_file, metavar="OUT", help="also write Evidently's HTML report here")
-    drift.add_argument("--sample-size", type=_whole_number(1), default=5000, help="rows per side in the HTML report")
-    drift.set_defaults(func=cmd_drift)
-
-    ab = commands.add_parser("ab-analyze", help="SRM check, per-metric tests and the decision of an A/B test")
-    ab.add_argument("--events", type=_input_file, required=True, help="events parquet: user_id, variant, "
-                    "metric_name, metric_value, timestamp")
-    ab.add_argument("--config", type=_input_file, required=True,
-                    help="test config JSON (see findining_mlops.abtest.stats)")
-    ab.add_argument("--json", type=_output_file, metavar="OUT", help="write the result here (default, -: stdout)")
-    ab.set_defaults(func=cmd_ab_analyze)
-
-    traffic = commands.add_parser("traffic", parents=[common],
-                                  help="send synthetic requests to an endpoint at a steady rate")
-    traffic.add_argument("--endpoint", required=True, help="endpoint name; its model is looked up in the catalog")
-    traffic.add_argument("--rps", type=_positive_number, required=True, help="requests per second")
-    traffic.add_argument("--duration", type=_positive_number, required=True, help="seconds")
-    traffic.add_argument("--seed", type=_whole_number(0), default=0, help="synthetic world the requests come from")
-    traffic.add_argument("--json", action="store_true", help="print the summary as JSON")
-    traffic.set_defaults(func=cmd_traffic)
-
-    from findining_mlops.cli import validate
-    from findining_mlops.cli.feedback import add_feedback_commands
-    from findining_mlops.config import terraform as infra_config
-
-    infra_config.add_command(commands)
-    validate.add_command(commands)
-    add_feedback_commands(commands, common, _platform)
-    return parser
-
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if renamed := getattr(args, "renamed", None):
+        earlier, current = renamed
+        print(f"findining-mlops: `{earlier}` is `findining-mlops {current}`", file=sys.stderr)
     try:
         return args.func(args)
     except (FindiningError, ValueError, OSError) as exc:  # OSError: an output that cannot be written

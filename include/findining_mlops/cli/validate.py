@@ -171,7 +171,7 @@ def _airflow(client, name: str, roles: Mapping[str, str]) -> str:
         raise _Failed(f"runs as {environment.get('ExecutionRoleArn')}, not the stack's ml-management-role {role}")
     if not environment.get("StartupScriptS3Path"):
         raise _Failed("no startup script: the settings of `findining-mlops configure` never reach the tasks "
-                      "(README, Deployment: aws mwaa update-environment --startup-script-s3-path airflow/startup.sh)")
+                      "(docs/aws.md, Steps: aws mwaa update-environment --startup-script-s3-path airflow/startup.sh)")
     return (f"AVAILABLE, Airflow {environment.get('AirflowVersion', '?')}, "
             f"startup script {environment['StartupScriptS3Path']}")
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from findining_mlops.errors import ConfigurationError, UnknownModelError
+from findining_mlops.models.contract import ModelPackage
 
 RESOURCE_PREFIX = "ai-restaurant-recommendation"  # the names' prefix unless FINDINING_RESOURCE_PREFIX sets another
 MAX_SAGEMAKER_NAME = 63  # endpoints and model package groups
@@ -41,7 +42,7 @@ class ModelSpec:
     validation_days: int
     description: str = ""
     hyperparameters: dict = field(default_factory=dict)
-    monitoring: dict = field(default_factory=dict)  # overrides of monitoring.MonitoringPolicy
+    monitoring: dict = field(default_factory=dict)  # overrides of monitoring.decision.MonitoringPolicy
     # how model_retraining hands an approved version to model_deployment (its Params)
     deployment: dict = field(default_factory=lambda: {"strategy": "canary", "canary_percent": 10,
                                                       "ramp": [10, 50, 100], "bake_minutes": 10.0})
@@ -50,6 +51,8 @@ class ModelSpec:
     # which part of the semantic version label a retrain raises: "major", "minor" or "patch"
     retrain_bump: str = "minor"
     serving: dict = field(default_factory=dict)  # see SERVING_DEFAULTS
+    # figures of naive baselines that the model's evaluation reports and the summary shows beside the model's
+    baseline_metrics: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.serving) - set(SERVING_DEFAULTS))
@@ -58,24 +61,19 @@ class ModelSpec:
         object.__setattr__(self, "serving", {**SERVING_DEFAULTS, **self.serving})
 
     @property
-    def monitoring_module(self) -> str:
-        """Turns captured inferences into feature rows and scores them against ground truth."""
-        return f"{self.package}.monitoring"
+    def code(self) -> ModelPackage:
+        """The model's package: everything the pipeline calls in the model goes through it."""
+        return ModelPackage(self.package)
 
     @property
     def training_module(self) -> str:
         """The script-mode entry point (``python -m`` locally, ``sagemaker_program`` on AWS)."""
-        return f"{self.package}.train"
+        return self.code.training_module
 
     @property
     def inference_module(self) -> str:
         """The module holding ``model_fn``/``input_fn``/``predict_fn``/``output_fn``."""
-        return f"{self.package}.inference"
-
-    @property
-    def outcomes_module(self) -> str:
-        """Turns a served response and the user's later behaviour into A/B metric values."""
-        return f"{self.package}.outcomes"
+        return self.code.inference_module
 
     @property
     def endpoint_name(self) -> str:

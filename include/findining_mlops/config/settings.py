@@ -100,50 +100,12 @@ class AwsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AwsSettings:
-        # the guide's AWS_REGION names the same thing; ours wins where both are set
-        region = (env.get("FINDINING_AWS_REGION") or "").strip() or env.get("AWS_REGION", "")
-        env = {**env, "FINDINING_AWS_REGION": region}
-        value = {name: (env.get(name) or "").strip() or (default or "") for name, (_, default) in AWS_SETTINGS.items()}
-        for name, (_, default) in AWS_SETTINGS.items():
-            if default is None and not value[name]:
-                raise ConfigurationError(f"{name} is not set; the aws backend needs it (Terraform output "
-                                         f"{AWS_SETTINGS[name][0]!r}, or the Airflow Variable {name.lower()})")
+        """Each setting checked in turn, so the first bad one is the one named."""
+        value = _aws_values(env)
         region = _region(value["FINDINING_AWS_REGION"])
-        _match("FINDINING_BUCKET", value["FINDINING_BUCKET"], _BUCKET,
-               "an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens; no s3:// prefix)")
-        _match("FINDINING_SAGEMAKER_ROLE_ARN", value["FINDINING_SAGEMAKER_ROLE_ARN"], _ROLE_ARN,
-               "an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker-execution-role")
-        topic = _match("FINDINING_ALERTS_TOPIC_ARN", value["FINDINING_ALERTS_TOPIC_ARN"], _TOPIC_ARN,
-                       "an SNS topic ARN such as "
-                       "arn:aws:sns:eu-west-1:123456789012:ai-restaurant-recommendation-ml-alerts")
-        if topic.group(1) != region:
-            raise ConfigurationError(f"FINDINING_ALERTS_TOPIC_ARN is in {topic.group(1)}, not in FINDINING_AWS_REGION "
-                                     f"{region}; SNS publishes to a topic of the client's region")
-        for name in ("FINDINING_TRAINING_INSTANCE_TYPE", "FINDINING_ENDPOINT_INSTANCE_TYPE"):
-            _match(name, value[name], _INSTANCE, "a SageMaker instance type such as ml.m5.large")
-        if value["FINDINING_KMS_KEY_ARN"]:
-            _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
-        for name in ("FINDINING_STATE_TABLE", "FINDINING_ABTESTS_TABLE"):
-            _match(name, value[name], _TABLE, "a DynamoDB table name")
-        instances = _int("FINDINING_ENDPOINT_INSTANCE_COUNT", value, 1, 100)
-        low = _int("FINDINING_ENDPOINT_MIN_CAPACITY", value, 1, 100)
-        high = _int("FINDINING_ENDPOINT_MAX_CAPACITY", value, 1, 100)
-        if high < low:
-            raise ConfigurationError(f"FINDINING_ENDPOINT_MAX_CAPACITY={high} is below "
-                                     f"FINDINING_ENDPOINT_MIN_CAPACITY={low}")
-        if not low <= instances <= high:
-            raise ConfigurationError(f"FINDINING_ENDPOINT_INSTANCE_COUNT={instances} is outside the auto-scaling "
-                                     "bounds FINDINING_ENDPOINT_MIN_CAPACITY..FINDINING_ENDPOINT_MAX_CAPACITY "
-                                     f"({low}..{high}): "
-                                     "a new variant would be scaled at once to within them")
-        engine = value["FINDINING_AB_ENGINE"].lower()
-        if engine not in AB_ENGINES:
-            raise ConfigurationError(f"FINDINING_AB_ENGINE={engine!r} is not an A/B engine; use one of "
-                                     f"{', '.join(AB_ENGINES)}")
-        for name in ("FINDINING_ATHENA_DATABASE", "FINDINING_ATHENA_EVENTS_TABLE"):
-            _match(name, value[name], _GLUE_NAME, "a Glue name (lowercase letters, digits and underscores)")
-        _match("FINDINING_ATHENA_WORKGROUP", value["FINDINING_ATHENA_WORKGROUP"], _WORKGROUP,
-               "an Athena workgroup name")
+        _check_resource_names(value, region)
+        instances, low, high = _capacity(value)
+        engine = _ab_engine(value)
         subnets = _ids("FINDINING_VPC_SUBNET_IDS", value["FINDINING_VPC_SUBNET_IDS"], "subnet-")
         groups = _ids("FINDINING_VPC_SECURITY_GROUP_IDS", value["FINDINING_VPC_SECURITY_GROUP_IDS"], "sg-")
         if bool(subnets) != bool(groups):
@@ -199,6 +161,67 @@ class Settings:
             raise ConfigurationError(f"FINDINING_DEFER_WAITS={defer!r} is not a boolean (true/false)")
         return cls(backend=backend, home=home, aws=aws,
                    defer_waits=defer in TRUE if defer else backend == "aws")
+
+
+def _aws_values(env: Mapping[str, str]) -> dict[str, str]:
+    """Every AWS setting's value or its default; a required one missing is an error."""
+    # the guide's AWS_REGION names the same thing; ours wins where both are set
+    region = (env.get("FINDINING_AWS_REGION") or "").strip() or env.get("AWS_REGION", "")
+    env = {**env, "FINDINING_AWS_REGION": region}
+    value = {name: (env.get(name) or "").strip() or (default or "") for name, (_, default) in AWS_SETTINGS.items()}
+    for name, (_, default) in AWS_SETTINGS.items():
+        if default is None and not value[name]:
+            raise ConfigurationError(f"{name} is not set; the aws backend needs it (Terraform output "
+                                     f"{AWS_SETTINGS[name][0]!r}, or the Airflow Variable {name.lower()})")
+    return value
+
+
+def _check_resource_names(value: dict[str, str], region: str) -> None:
+    _match("FINDINING_BUCKET", value["FINDINING_BUCKET"], _BUCKET,
+           "an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens; no s3:// prefix)")
+    _match("FINDINING_SAGEMAKER_ROLE_ARN", value["FINDINING_SAGEMAKER_ROLE_ARN"], _ROLE_ARN,
+           "an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker-execution-role")
+    topic = _match("FINDINING_ALERTS_TOPIC_ARN", value["FINDINING_ALERTS_TOPIC_ARN"], _TOPIC_ARN,
+                   "an SNS topic ARN such as "
+                   "arn:aws:sns:eu-west-1:123456789012:ai-restaurant-recommendation-ml-alerts")
+    if topic.group(1) != region:
+        raise ConfigurationError(f"FINDINING_ALERTS_TOPIC_ARN is in {topic.group(1)}, not in FINDINING_AWS_REGION "
+                                 f"{region}; SNS publishes to a topic of the client's region")
+    for name in ("FINDINING_TRAINING_INSTANCE_TYPE", "FINDINING_ENDPOINT_INSTANCE_TYPE"):
+        _match(name, value[name], _INSTANCE, "a SageMaker instance type such as ml.m5.large")
+    if value["FINDINING_KMS_KEY_ARN"]:
+        _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
+    for name in ("FINDINING_STATE_TABLE", "FINDINING_ABTESTS_TABLE"):
+        _match(name, value[name], _TABLE, "a DynamoDB table name")
+
+
+def _capacity(value: dict[str, str]) -> tuple[int, int, int]:
+    """A variant's instance count and its auto-scaling bounds, the count within them."""
+    instances = _int("FINDINING_ENDPOINT_INSTANCE_COUNT", value, 1, 100)
+    low = _int("FINDINING_ENDPOINT_MIN_CAPACITY", value, 1, 100)
+    high = _int("FINDINING_ENDPOINT_MAX_CAPACITY", value, 1, 100)
+    if high < low:
+        raise ConfigurationError(f"FINDINING_ENDPOINT_MAX_CAPACITY={high} is below "
+                                 f"FINDINING_ENDPOINT_MIN_CAPACITY={low}")
+    if not low <= instances <= high:
+        raise ConfigurationError(f"FINDINING_ENDPOINT_INSTANCE_COUNT={instances} is outside the auto-scaling "
+                                 "bounds FINDINING_ENDPOINT_MIN_CAPACITY..FINDINING_ENDPOINT_MAX_CAPACITY "
+                                 f"({low}..{high}): "
+                                 "a new variant would be scaled at once to within them")
+    return instances, low, high
+
+
+def _ab_engine(value: dict[str, str]) -> str:
+    """The A/B analysis' engine, with the Athena names it would query."""
+    engine = value["FINDINING_AB_ENGINE"].lower()
+    if engine not in AB_ENGINES:
+        raise ConfigurationError(f"FINDINING_AB_ENGINE={engine!r} is not an A/B engine; use one of "
+                                 f"{', '.join(AB_ENGINES)}")
+    for name in ("FINDINING_ATHENA_DATABASE", "FINDINING_ATHENA_EVENTS_TABLE"):
+        _match(name, value[name], _GLUE_NAME, "a Glue name (lowercase letters, digits and underscores)")
+    _match("FINDINING_ATHENA_WORKGROUP", value["FINDINING_ATHENA_WORKGROUP"], _WORKGROUP,
+           "an Athena workgroup name")
+    return engine
 
 
 def _match(name: str, value: str, pattern: re.Pattern, what: str) -> re.Match:

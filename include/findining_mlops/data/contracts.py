@@ -1,8 +1,6 @@
-"""Schemas of the datasets in the store, and the partition keys they live under."""
+"""Schemas of the datasets in the store (their partition keys are ``store.layout``'s)."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import pyarrow as pa
 
@@ -58,10 +56,3 @@ FEEDBACK = pa.schema(
 SCHEMAS = {"interactions": INTERACTIONS, "reviews": REVIEWS, "feedback": FEEDBACK}
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
-
-def partition_prefix(dataset: str, day: date) -> str:
-    return f"data/{dataset}/dt={day.isoformat()}/"
-
-
-def partition_key(dataset: str, day: date) -> str:
-    return partition_prefix(dataset, day) + "part-0.parquet"

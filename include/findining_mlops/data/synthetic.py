@@ -28,8 +28,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from findining_mlops.data.contracts import FEEDBACK, INTERACTIONS, REVIEWS, partition_key
+from findining_mlops.data.contracts import FEEDBACK, INTERACTIONS, REVIEWS
 from findining_mlops.data.feedback import draw_aspects, feedback_frame
+from findining_mlops.data.review_text import review_text
+from findining_mlops.store.layout import partition_key, table_key
 
 SCENARIOS = ("stable", "taste-shift", "new-district", "slang-shift")
 
@@ -100,41 +102,6 @@ TIME_AFFINITY = _affinity(
     },
     TIMES_OF_DAY,
 )
-
-# Review phrases per language and label; slang replaces the sentiment-bearing phrases.
-PHRASES = {
-    ("en", "positive"): ["the {dish} was delicious", "amazing service", "great value for money",
-                         "would definitely come back", "loved the {dish}", "friendly staff", "best {dish} in town",
-                         "fresh and tasty"],
-    ("en", "negative"): ["the {dish} was bland", "rude staff", "overpriced for what you get", "waited forever",
-                         "never coming back", "the {dish} was cold", "dirty tables", "terrible service"],
-    ("en", "neutral"): ["it was okay", "average {dish}", "nothing special", "decent but a bit pricey",
-                        "standard {dish}", "fine for a quick meal", "portions were normal", "service was alright"],
-    ("yue", "positive"): ["{dish}好好食", "抵食", "服務好周到", "一定會再嚟", "好味", "新鮮又好食", "職員好有禮貌",
-                          "性價比好高"],
-    ("yue", "negative"): ["{dish}好難食", "貴得嚟唔抵", "服務好差", "等咗好耐", "唔會再嚟", "{dish}凍晒", "啲枱好污糟",
-                          "態度好差"],
-    ("yue", "neutral"): ["麻麻地", "{dish}一般般", "普普通通", "還可以", "正常水準", "份量一般", "冇咩特別",
-                         "服務都OK"],
-}
-SLANG = {
-    ("en", "positive"): ["the {dish} is fire", "{dish} slaps no cap", "lowkey goated", "chef's kiss",
-                         "ate and left no crumbs"],
-    ("en", "negative"): ["the {dish} was mid", "total L", "giving scam vibes", "straight up sus", "it's a flop"],
-    ("yue", "positive"): ["{dish}yyds", "正到癲", "絕了", "勁到爆燈", "食到停唔到口"],
-    ("yue", "negative"): ["中晒伏", "伏到痺", "{dish}係伏", "勁伏", "食完想喊"],
-}
-DISHES = {
-    "en": ["char siu", "wonton noodles", "milk tea", "dim sum", "ramen", "pasta", "steak", "curry", "egg tart",
-           "hotpot"],
-    "yue": ["叉燒", "雲吞麵", "奶茶", "點心", "拉麵", "意粉", "牛扒", "咖喱", "蛋撻", "火鍋"],
-}
-FILLERS = {
-    "en": ["came here for {tod}", "went with friends", "visited on a weekday", "tried the {dish}"],
-    "yue": ["同朋友嚟食{tod}", "平日嚟", "試咗個{dish}", "第一次嚟"],
-}
-TOD_WORDS = {"en": ["breakfast", "lunch", "tea", "dinner", "supper"], "yue": ["早餐", "午餐", "下午茶", "晚飯", "宵夜"]}
-
 
 @dataclass(frozen=True)
 class ScenarioPlan:
@@ -244,6 +211,13 @@ class World:
     # -- interactions ---------------------------------------------------------------
     def interactions(self, day: date, requests: int, scenario: ScenarioPlan) -> pd.DataFrame:
         rng = _seed(self.seed, "interactions", day.isoformat())
+        frame, mood_idx, tod_idx = self._shown(rng, day, requests, scenario)
+        return _engage(rng, frame, mood_idx, tod_idx, taste_shift=scenario.active(day, "taste-shift"))
+
+    def _shown(self, rng: np.random.Generator, day: date, requests: int,
+               scenario: ScenarioPlan) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The day's requests and the candidates each was shown, in shown order; with each row's mood and
+        time-of-day index, which engagement depends on."""
         users = self.users.iloc[self._pick_users(rng, requests, scenario, day)].reset_index(drop=True)
         restaurants = self.restaurants
         shifted = scenario.active(day, "new-district")
@@ -290,28 +264,8 @@ class World:
         seconds = hours * 3600 + rng.integers(0, 3600, requests)
         midnight = pd.Timestamp(day, tz="UTC")
         frame.insert(1, "request_time", midnight + pd.to_timedelta(seconds[rows], unit="s"))
+        return frame, mood[rows], tod[rows]
 
-        cuisine_idx = pd.Categorical(frame["cuisine"], categories=CUISINES).codes
-        mood_idx = mood[rows]
-        tod_idx = tod[rows]
-        match = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"], strict=False)],
-                         dtype=float)
-        gap = frame["price_level"].to_numpy(float) - frame["pref_price_level"].to_numpy(float)
-        mood_table, match_w, gap_w, dist_w = MOOD_AFFINITY, 2.0, -0.7 * np.abs(gap), 0.35
-        if scenario.active(day, "taste-shift"):
-            # tastes change: moods pull to other cuisines, stated preferences matter less,
-            # people now go for pricier places and travel further
-            mood_table, match_w, gap_w, dist_w = np.roll(MOOD_AFFINITY, 4, axis=1), 0.3, 0.6 * gap, 0.1
-        logit = (
-            -3.3 + match_w * match + 1.3 * mood_table[mood_idx, cuisine_idx] + TIME_AFFINITY[tod_idx, cuisine_idx]
-            + gap_w - dist_w * frame["distance_km"].to_numpy() + 0.6 * (frame["rating"].to_numpy() - 3.9)
-            - 0.03 * frame["position"].to_numpy()
-        )
-        engaged = rng.random(len(frame)) < 1 / (1 + np.exp(-logit))
-        frame["engaged"] = engaged.astype(np.int8)
-        stars = np.clip(np.round(frame["rating"].to_numpy() + 0.6 * match + rng.normal(0, 0.6, len(frame))), 1, 5)
-        frame["user_rating"] = np.where(engaged, stars, np.nan).astype(np.float32)
-        return frame
 
     # -- reviews --------------------------------------------------------------------
     def reviews(self, day: date, count: int, scenario: ScenarioPlan) -> pd.DataFrame:
@@ -323,7 +277,7 @@ class World:
         texts, ratings = [], []
         for i in range(count):
             lang, label = users["language"].iat[i], labels[i]
-            texts.append(_review_text(rng, lang, label, slang))
+            texts.append(review_text(rng, lang, label, slang))
             base = {"positive": 4.5, "neutral": 3.0, "negative": 1.6}[label]
             ratings.append(int(np.clip(round(base + rng.normal(0, 0.6)), 1, 5)))
         # a few reviews are mislabelled, as real annotations are
@@ -360,21 +314,28 @@ class World:
                               [[aspect]] * count)
 
 
-def _review_text(rng: np.random.Generator, lang: str, label: str, slang: bool) -> str:
-    dish = DISHES[lang][rng.integers(len(DISHES[lang]))]
-    tod = TOD_WORDS[lang][rng.integers(5)]
-    pool = PHRASES[(lang, label)]
-    if slang and label != "neutral" and rng.random() < 0.85:
-        pool = SLANG[(lang, label)]
-    n = int(rng.integers(2, 4))
-    parts = [pool[j] for j in rng.choice(len(pool), n, replace=False)]
-    if rng.random() < 0.25:  # mixed feelings: one phrase from another label
-        other = ("neutral", "positive", "negative")[rng.integers(3)]
-        parts.append(PHRASES[(lang, other)][rng.integers(8)])
-    parts.insert(int(rng.integers(0, len(parts) + 1)), FILLERS[lang][rng.integers(len(FILLERS[lang]))])
-    sep = "，" if lang == "yue" else ", "
-    text = sep.join(parts).format(dish=dish, tod=tod)
-    return text + ("。" if lang == "yue" else ".")
+def _engage(rng: np.random.Generator, frame: pd.DataFrame, mood_idx: np.ndarray, tod_idx: np.ndarray,
+            taste_shift: bool) -> pd.DataFrame:
+    """Whether the user engaged with each shown candidate, and the stars given when they did."""
+    cuisine_idx = pd.Categorical(frame["cuisine"], categories=CUISINES).codes
+    match = np.array([c in p.split("|") for c, p in zip(frame["cuisine"], frame["pref_cuisines"], strict=False)],
+                     dtype=float)
+    gap = frame["price_level"].to_numpy(float) - frame["pref_price_level"].to_numpy(float)
+    mood_table, match_w, gap_w, dist_w = MOOD_AFFINITY, 2.0, -0.7 * np.abs(gap), 0.35
+    if taste_shift:
+        # tastes change: moods pull to other cuisines, stated preferences matter less,
+        # people now go for pricier places and travel further
+        mood_table, match_w, gap_w, dist_w = np.roll(MOOD_AFFINITY, 4, axis=1), 0.3, 0.6 * gap, 0.1
+    logit = (
+        -3.3 + match_w * match + 1.3 * mood_table[mood_idx, cuisine_idx] + TIME_AFFINITY[tod_idx, cuisine_idx]
+        + gap_w - dist_w * frame["distance_km"].to_numpy() + 0.6 * (frame["rating"].to_numpy() - 3.9)
+        - 0.03 * frame["position"].to_numpy()
+    )
+    engaged = rng.random(len(frame)) < 1 / (1 + np.exp(-logit))
+    frame["engaged"] = engaged.astype(np.int8)
+    stars = np.clip(np.round(frame["rating"].to_numpy() + 0.6 * match + rng.normal(0, 0.6, len(frame))), 1, 5)
+    frame["user_rating"] = np.where(engaged, stars, np.nan).astype(np.float32)
+    return frame
 
 
 def to_parquet_bytes(frame: pd.DataFrame, schema: pa.Schema | None = None) -> bytes:
@@ -405,8 +366,8 @@ def generate(store, start: date, days: int, seed: int, scenario: ScenarioPlan = 
         raise ValueError("days must be at least 1")
     world = world or World.of(seed)
     keys = [
-        store.write_bytes("data/restaurants/restaurants.parquet", to_parquet_bytes(world.restaurants)),
-        store.write_bytes("data/users/users.parquet", to_parquet_bytes(world.users)),
+        store.write_bytes(table_key("restaurants"), to_parquet_bytes(world.restaurants)),
+        store.write_bytes(table_key("users"), to_parquet_bytes(world.users)),
     ]
     total_i = total_r = total_f = 0
     for offset in range(days):

@@ -4,7 +4,8 @@ The champion keeps ``100 - c`` % of the traffic and the challenger gets ``c`` %;
 step bakes while per-variant alarms judge the challenger (latency, 5XX rate, prediction
 shift against the champion). Any alarm rolls back: the challenger variant is removed and
 its version marked ``Rejected`` with the alarm. All green through the last step promotes:
-the challenger serves 100 % and the old variant is retired.
+the challenger serves 100 % and the old variant is retired. What each look decides is the
+pure verdict of ``deployment.verdict``; this module reads what it judges and carries it out.
 
 Every other end also restores the champion at 100 % and records why: a step that cannot
 get the traffic its alarms need within ``insufficient_data_minutes`` rolls back (the
@@ -27,25 +28,57 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import NotRequired, TypedDict
 
 from findining_mlops.config.catalog import ModelSpec
-from findining_mlops.deployment.canary import CanaryThresholds, evaluate_alarms, split_weights, validate_rollout
+from findining_mlops.deployment.canary import read_bake, split_weights, validate_rollout
+from findining_mlops.deployment.verdict import (
+    BAKING,
+    PROMOTE,
+    RAMP,
+    ROLLBACK,
+    AlarmRecord,
+    BakeLook,
+    BakeReadings,
+    CanaryThresholds,
+    Verdict,
+    judge,
+)
 from findining_mlops.errors import DataValidationError, EndpointError, RegistryError
-from findining_mlops.platform.ports import APPROVED, IN_SERVICE, REJECTED, Platform, ProductionVariant
+from findining_mlops.platform.ports import APPROVED, IN_SERVICE, REJECTED, ModelVersion, Platform, ProductionVariant
 from findining_mlops.registry import versions
-from findining_mlops.registry.variants import variant_name
+from findining_mlops.registry.variants import production_variant, variant_name
+from findining_mlops.store.json import read_json_if_exists
+from findining_mlops.store.layout import rollout_state_key
 
 log = logging.getLogger(__name__)
-PROMOTE, ROLLBACK, BAKING = "promote", "rollback", "baking"
 # how long a ramp step may wait for the traffic its alarms need, unless the model or the
 # trigger says otherwise; never shorter than twice the bake time
 DEFAULT_INSUFFICIENT_DATA_MINUTES = 60.0
 
 
+class StepRecord(TypedDict):
+    """When the endpoint took a ramp step's shape."""
+
+    step: int
+    percent: int
+    at: str
+
+
+class RolloutEnd(TypedDict):
+    """What ``finish`` or ``abort`` did: the outcome, the endpoint left behind, and for a
+    rollback why."""
+
+    outcome: str
+    endpoint: dict | None
+    note: NotRequired[str]
+
+
 @dataclass
 class Rollout:
-    """Everything a rollout decided up front plus where it is now."""
+    """Everything a rollout decided up front plus where it is now; plain data, as it is
+    saved in the store and handed from task to task."""
 
     rollout_id: str
     model: str
@@ -61,37 +94,44 @@ class Rollout:
     step_started: str = ""  # when the endpoint took the current step's shape: the bake clock
     outcome: str = BAKING
     pending: bool = False  # the endpoint is still taking the shape of the current step or outcome
-    alarms: list[dict] = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
+    alarms: list[AlarmRecord] = field(default_factory=list)  # the last look's
+    history: list[StepRecord] = field(default_factory=list)
     reason: str = ""  # why the rollout ended as it did
     finished: bool = False  # the outcome is on the endpoint and in the deployment history
-
-    @property
-    def state_key(self) -> str:
-        return f"deployments/{self.endpoint}/{self.rollout_id}/state.json"
-
-
-def _variant(platform: Platform, model: str, version: int, weight: float) -> ProductionVariant:
-    mv = platform.registry.get(model, version)
-    return ProductionVariant(variant_name(mv), model, version, mv.artifact_uri, weight)
 
 
 def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str, canary_percent: int,
          ramp: list[int], bake_minutes: float, rollout_id: str,
          insufficient_data_minutes: float | None = None) -> Rollout:
     """Validates everything before the endpoint is touched; raises with a clear message.
-    ``insufficient_data_minutes`` defaults to the model's ``deployment`` setting, else
-    ``DEFAULT_INSUFFICIENT_DATA_MINUTES`` (at least twice the bake time)."""
+    ``version`` None deploys the latest ``Approved`` version."""
     validate_rollout(strategy, canary_percent, ramp)
+    limit = _insufficient_data_limit(spec, bake_minutes, insufficient_data_minutes)
+    challenger = _deployable(platform, spec, version)
+    champion = _champion_of(platform, spec, challenger)
+    if champion is None:
+        strategy = "all_at_once"  # nothing to compare with: the first version takes all traffic
+    steps = ramp if strategy == "canary" else [100]
+    return Rollout(rollout_id, spec.name, spec.endpoint_name, challenger.version, champion, strategy, list(steps),
+                   bake_minutes, limit)
+
+
+def _insufficient_data_limit(spec: ModelSpec, bake_minutes: float, given: float | None) -> float:
+    """``given``, else the model's ``deployment`` setting, else ``DEFAULT_INSUFFICIENT_DATA_MINUTES``
+    (at least twice the bake time)."""
     if bake_minutes < 0:
         raise DataValidationError(f"bake_minutes {bake_minutes} must be >= 0")
-    if insufficient_data_minutes is None:
-        insufficient_data_minutes = spec.deployment.get("insufficient_data_minutes") or max(
+    if given is None:
+        given = spec.deployment.get("insufficient_data_minutes") or max(
             DEFAULT_INSUFFICIENT_DATA_MINUTES, 2 * bake_minutes)
-    if insufficient_data_minutes < bake_minutes or insufficient_data_minutes <= 0:
+    if given < bake_minutes or given <= 0:
         raise DataValidationError(
-            f"insufficient_data_minutes {insufficient_data_minutes} must be > 0 and at least bake_minutes "
+            f"insufficient_data_minutes {given} must be > 0 and at least bake_minutes "
             f"{bake_minutes}: a step cannot be judged before its bake time is up")
+    return float(given)
+
+
+def _deployable(platform: Platform, spec: ModelSpec, version: int | None) -> ModelVersion:
     if version is None:
         latest = platform.registry.latest(spec.name, APPROVED)
         if latest is None:
@@ -102,27 +142,29 @@ def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str
         raise RegistryError(f"{spec.name} {challenger.display} is {challenger.status}"
                             f"{': ' + challenger.status_note if challenger.status_note else ''}; "
                             "only Approved versions deploy")
+    return challenger
+
+
+def _champion_of(platform: Platform, spec: ModelSpec, challenger: ModelVersion) -> int | None:
+    """The busiest other variant's version (after an A/B test the winner is already one of
+    two); None on a new endpoint. Refuses a version that already serves alone."""
     endpoint = platform.endpoints.describe(spec.endpoint_name)
     variants = endpoint.variants if endpoint else ()
-    if [v.model_version for v in variants] == [version]:
+    if [v.model_version for v in variants] == [challenger.version]:
         raise DataValidationError(f"{spec.name} {challenger.display} already serves {spec.endpoint_name}")
-    # the champion is the busiest other variant (after an A/B test the winner is already one of two)
-    others = [v for v in variants if v.model_version != version]
-    champion = max(others, key=lambda v: v.weight).model_version if others else None
-    if champion is None:
-        strategy = "all_at_once"  # nothing to compare with: the first version takes all traffic
-    steps = ramp if strategy == "canary" else [100]
-    return Rollout(rollout_id, spec.name, spec.endpoint_name, version, champion, strategy, list(steps), bake_minutes,
-                   float(insufficient_data_minutes))
+    others = [v for v in variants if v.model_version != challenger.version]
+    return max(others, key=lambda v: v.weight).model_version if others else None
 
 
 def save(platform: Platform, rollout: Rollout) -> None:
-    platform.store.write_bytes(rollout.state_key, json.dumps(asdict(rollout), indent=2).encode())
+    # in field order, unlike store.json's sorted documents: every saved state has these bytes
+    platform.store.write_bytes(rollout_state_key(rollout.endpoint, rollout.rollout_id),
+                               json.dumps(asdict(rollout), indent=2).encode())
 
 
 def load(platform: Platform, endpoint: str, rollout_id: str) -> Rollout | None:
-    key = f"deployments/{endpoint}/{rollout_id}/state.json"
-    return Rollout(**json.loads(platform.store.read_bytes(key))) if platform.store.exists(key) else None
+    saved = read_json_if_exists(platform.store, rollout_state_key(endpoint, rollout_id))
+    return Rollout(**saved) if saved is not None else None
 
 
 def _now() -> datetime:
@@ -133,32 +175,31 @@ def target_variants(platform: Platform, rollout: Rollout) -> list[ProductionVari
     """The endpoint's shape for the current step, or after the outcome: the winner alone."""
     if rollout.outcome != BAKING or rollout.champion is None:
         winner = rollout.champion if rollout.outcome == ROLLBACK else rollout.challenger
-        return [_variant(platform, rollout.model, winner, 1.0)]
-    champion = variant_name(platform.registry.get(rollout.model, rollout.champion))
-    challenger = variant_name(platform.registry.get(rollout.model, rollout.challenger))
-    weights = split_weights(champion, challenger, rollout.ramp[rollout.step])
-    return [_variant(platform, rollout.model, rollout.champion, weights[champion]),
-            _variant(platform, rollout.model, rollout.challenger, weights[challenger])]
+        return [production_variant(platform.registry.get(rollout.model, winner), 1.0)]
+    champion = platform.registry.get(rollout.model, rollout.champion)
+    challenger = platform.registry.get(rollout.model, rollout.challenger)
+    weights = split_weights(variant_name(champion), variant_name(challenger), rollout.ramp[rollout.step])
+    return [production_variant(champion, weights[variant_name(champion)]),
+            production_variant(challenger, weights[variant_name(challenger)])]
 
 
-def apply_step(platform: Platform, rollout: Rollout, wait: bool = True) -> dict:
-    """Puts the endpoint in the current step's (or the outcome's) shape; a no-op when it
-    already is. ``wait=False`` submits the change and marks the rollout ``pending``."""
+def _apply_step(platform: Platform, rollout: Rollout) -> None:
+    """Submits the current step's (or the outcome's) shape without waiting and marks the
+    rollout ``pending`` until the endpoint serves it; a no-op when it already does."""
     variants = target_variants(platform, rollout)
     current = platform.endpoints.describe(rollout.endpoint)
     wanted = {(v.variant_name, v.model_version) for v in variants}
     if current is not None and {(v.variant_name, v.model_version) for v in current.variants} == wanted:
         endpoint = platform.endpoints.update_weights(rollout.endpoint, {v.variant_name: v.weight for v in variants},
-                                                     wait=wait)
+                                                     wait=False)
     else:
-        endpoint = platform.endpoints.deploy(rollout.endpoint, variants, wait=wait)
+        endpoint = platform.endpoints.deploy(rollout.endpoint, variants, wait=False)
     rollout.pending = endpoint.status != IN_SERVICE
     challenger = versions.display(platform.registry, rollout.model, rollout.challenger)
     shape = (f"step {rollout.step + 1}/{len(rollout.ramp)}, challenger {challenger} at "
              f"{rollout.ramp[rollout.step]} %" if rollout.outcome == BAKING
              else f"{rollout.outcome}: {len(variants)} variant")
     log.info("%s: %s (%s)", rollout.endpoint, shape, endpoint.status)
-    return endpoint.to_dict()
 
 
 def start(platform: Platform, rollout: Rollout) -> Rollout:
@@ -166,73 +207,74 @@ def start(platform: Platform, rollout: Rollout) -> Rollout:
     saved = load(platform, rollout.endpoint, rollout.rollout_id)
     if saved is not None:
         return saved
-    apply_step(platform, rollout, wait=False)
+    _apply_step(platform, rollout)
     rollout.step_started = _now().isoformat()
-    rollout.history.append({"step": 0, "percent": rollout.ramp[0], "at": rollout.step_started})
+    rollout.history.append(StepRecord(step=0, percent=rollout.ramp[0], at=rollout.step_started))
     save(platform, rollout)
     return rollout
 
 
 def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: CanaryThresholds,
          now: datetime | None = None) -> Rollout:
-    """One look: settle a pending endpoint change, else judge the alarms of the current step
-    and roll back, advance, promote, or keep baking."""
+    """One look: settle a pending endpoint change, else read the current step's alarms, judge
+    them (``verdict.judge``) and carry the verdict out."""
     now = now or _now()
-    if rollout.pending:
-        if platform.endpoints.settle(rollout.endpoint, target_variants(platform, rollout)) is None:
-            return rollout  # SageMaker is still updating it: look again at the next poke
-        rollout.pending = False
-        if rollout.outcome == BAKING:  # the step's bake starts now that the endpoint serves it
-            rollout.step_started = rollout.history[-1]["at"] = now.isoformat()
-        save(platform, rollout)
+    if rollout.pending and not _settled(platform, rollout, now):
+        return rollout  # SageMaker is still updating it: look again at the next poke
     if rollout.outcome != BAKING:
         return rollout
     started = datetime.fromisoformat(rollout.step_started)
     if now <= started:  # the step's bake starts at this very look: nothing to judge yet
         return rollout
     platform.endpoints.flush()
-    rollout.alarms = []
-    if rollout.champion is not None:
-        champion = variant_name(platform.registry.get(rollout.model, rollout.champion))
-        challenger = variant_name(platform.registry.get(rollout.model, rollout.challenger))
-        alarms = evaluate_alarms(platform, spec, rollout.endpoint, champion, challenger, started, now, thresholds)
-        rollout.alarms = [a.to_dict() for a in alarms]
-        fired = [a for a in alarms if a.firing]
-        if fired:
-            _end_with_rollback(platform, rollout, "rolled back by canary alarm(s): " + "; ".join(
-                f"{a.name} on {a.variant} = {a.value} (threshold {a.threshold})" for a in fired))
-            return rollout
-    # a step ends when its bake time is up and the alarms could judge it (enough traffic);
-    # a bake time of 0 asks for no bake (e.g. the winner of an A/B test, judged on real users)
-    unjudged = [] if rollout.bake_minutes == 0 else [a for a in rollout.alarms if a.get("insufficient_data")]
-    if unjudged and now - started >= timedelta(minutes=rollout.insufficient_data_minutes):
-        _end_with_rollback(platform, rollout, (
-            f"rolled back for insufficient data: step {rollout.step + 1}/{len(rollout.ramp)} "
-            f"({rollout.ramp[rollout.step]} %) could not be judged within insufficient_data_minutes "
-            f"{rollout.insufficient_data_minutes:g}: " + "; ".join(a["detail"] for a in unjudged)))
-        return rollout
-    if now - started >= timedelta(minutes=rollout.bake_minutes) and not unjudged:
-        if rollout.step + 1 >= len(rollout.ramp):
-            rollout.outcome = PROMOTE
-            apply_step(platform, rollout, wait=False)
-        else:
-            rollout.step += 1
-            apply_step(platform, rollout, wait=False)
-            rollout.step_started = now.isoformat()
-            rollout.history.append({"step": rollout.step, "percent": rollout.ramp[rollout.step],
-                                    "at": rollout.step_started})
-    save(platform, rollout)
+    look = BakeLook(rollout.step, tuple(rollout.ramp), rollout.bake_minutes, rollout.insufficient_data_minutes,
+                    now - started, _read(platform, spec, rollout, started, now, thresholds))
+    _carry_out(platform, rollout, judge(look, thresholds), now)
     return rollout
 
 
-def _end_with_rollback(platform: Platform, rollout: Rollout, reason: str) -> None:
-    """Decides the rollback and submits the champion-only shape; the bake settles it."""
-    rollout.outcome, rollout.reason = ROLLBACK, reason
-    apply_step(platform, rollout, wait=False)
+def _settled(platform: Platform, rollout: Rollout, now: datetime) -> bool:
+    """Whether the endpoint now serves the shape the rollout asked for; a step's bake starts
+    once it does."""
+    if platform.endpoints.settle(rollout.endpoint, target_variants(platform, rollout)) is None:
+        return False
+    rollout.pending = False
+    if rollout.outcome == BAKING:
+        rollout.step_started = rollout.history[-1]["at"] = now.isoformat()
+    save(platform, rollout)
+    return True
+
+
+def _read(platform: Platform, spec: ModelSpec, rollout: Rollout, start: datetime, end: datetime,
+          thresholds: CanaryThresholds) -> BakeReadings | None:
+    """What the alarms judge; None without a champion to judge against."""
+    if rollout.champion is None:
+        return None
+    champion = variant_name(platform.registry.get(rollout.model, rollout.champion))
+    challenger = variant_name(platform.registry.get(rollout.model, rollout.challenger))
+    return read_bake(platform, spec, rollout.endpoint, champion, challenger, start, end,
+                     thresholds.min_prediction_samples)
+
+
+def _carry_out(platform: Platform, rollout: Rollout, verdict: Verdict, now: datetime) -> None:
+    """Records the look's alarms and, unless the step keeps baking, submits the endpoint's
+    next shape: the next step, or the outcome's single variant (a later look settles it)."""
+    rollout.alarms = [a.to_dict() for a in verdict.alarms]
+    if verdict.action == ROLLBACK:
+        rollout.outcome, rollout.reason = ROLLBACK, verdict.reason
+    elif verdict.action == PROMOTE:
+        rollout.outcome = PROMOTE
+    elif verdict.action == RAMP:
+        rollout.step += 1
+        rollout.step_started = now.isoformat()
+        rollout.history.append(StepRecord(step=rollout.step, percent=rollout.ramp[rollout.step],
+                                          at=rollout.step_started))
+    if verdict.action != BAKING:
+        _apply_step(platform, rollout)
     save(platform, rollout)
 
 
-def finish(platform: Platform, rollout: Rollout, run: str) -> dict:
+def finish(platform: Platform, rollout: Rollout, run: str) -> RolloutEnd:
     """Promote or roll back; both leave a single-variant endpoint and a registry record.
     A challenger rolled back by an alarm is marked ``Rejected``; one that merely lacked the
     traffic to be judged stays ``Approved`` and may be deployed again."""
@@ -242,7 +284,7 @@ def finish(platform: Platform, rollout: Rollout, run: str) -> dict:
                                             f"ramp {rollout.ramp}", run)
         rollout.reason, rollout.finished = f"promoted through ramp {rollout.ramp}", True
         save(platform, rollout)
-        return {"outcome": PROMOTE, "endpoint": endpoint.to_dict()}
+        return RolloutEnd(outcome=PROMOTE, endpoint=endpoint.to_dict())
     if rollout.outcome != ROLLBACK:
         raise EndpointError(f"rollout {rollout.rollout_id} of {rollout.endpoint} is still {rollout.outcome}")
     if any(a["firing"] for a in rollout.alarms):
@@ -250,10 +292,11 @@ def finish(platform: Platform, rollout: Rollout, run: str) -> dict:
     return _restore_champion(platform, rollout, run)
 
 
-def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> dict | None:
+def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> RolloutEnd | None:
     """Ends a rollout that stopped before ``finish`` recorded its outcome (a task failed,
-    the bake timed out, someone marked the run failed): the champion serves 100 % again and
-    the deployment history says why. ``None`` when the rollout had already finished."""
+    the bake timed out, someone marked the run failed; ``verdict.abort_cause`` says which):
+    the champion serves 100 % again and the deployment history says why. ``None`` when the
+    rollout had already finished."""
     if rollout.finished:
         return None
     last_look = "; ".join(a["detail"] for a in rollout.alarms)
@@ -264,7 +307,7 @@ def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> dict | 
     return _restore_champion(platform, rollout, run)
 
 
-def _restore_champion(platform: Platform, rollout: Rollout, run: str) -> dict:
+def _restore_champion(platform: Platform, rollout: Rollout, run: str) -> RolloutEnd:
     """The champion alone at 100 % (waited for: the endpoint is left in a settled state),
     the rollback in the deployment history, and the rollout marked finished. A first
     deployment has no champion to go back to: its endpoint is left as it is, and the
@@ -279,4 +322,4 @@ def _restore_champion(platform: Platform, rollout: Rollout, run: str) -> dict:
                                             rollout.reason, run)
     rollout.finished = True
     save(platform, rollout)
-    return {"outcome": ROLLBACK, "endpoint": endpoint.to_dict() if endpoint else None, "note": rollout.reason}
+    return RolloutEnd(outcome=ROLLBACK, endpoint=endpoint.to_dict() if endpoint else None, note=rollout.reason)

@@ -20,9 +20,11 @@ import pandas as pd
 from findining_mlops.errors import ConfigurationError
 from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME, BedrockSettings, user_message
 from findining_mlops.feedback.redaction import InvalidFeedbackError, prepare
-from findining_mlops.feedback.results import ANALYSED, FAILED, REFUSED, FeedbackResult
+from findining_mlops.feedback.results import ANALYZED, FAILED, REFUSED, FeedbackResult
 from findining_mlops.feedback.schema import analysis_schema, schema_errors
 from findining_mlops.platform.ports import ArtifactStore
+from findining_mlops.store.json import read_json
+from findining_mlops.store.layout import feedback_batch_prefix
 
 BATCH_MINIMUM_RECORDS = 100  # Bedrock's minimum per batch inference job
 JOB_DONE = {"Completed", "PartiallyCompleted"}  # PartiallyCompleted: some records carry an error
@@ -44,10 +46,6 @@ def job_name(day: date, stamp: str) -> str:
     """One job per run of a day (``stamp``: when the run prepared it): Bedrock keeps job
     names unique, so a re-run of the day submits a job of its own."""
     return f"findining-feedback-{day:%Y%m%d}-{stamp}"
-
-
-def job_prefix(day: date, job: str) -> str:
-    return f"feedback/batch/dt={day.isoformat()}/{job}/"
 
 
 def model_input(text: str, settings: BedrockSettings) -> dict:
@@ -85,17 +83,17 @@ def batch_input(items: list[tuple[str, object]], settings: BedrockSettings, anal
 
 def write_batch_input(store: ArtifactStore, day: date, job: str, batch: BatchInput) -> tuple[str, str]:
     """Writes the input; returns the job's input file URI and output folder URI."""
-    key = job_prefix(day, job) + "input/records.jsonl"
+    key = feedback_batch_prefix(day, job) + "input/records.jsonl"
     store.write_bytes(key, batch.jsonl)
-    return store.uri(key), store.uri(job_prefix(day, job) + "output/")
+    return store.uri(key), store.uri(feedback_batch_prefix(day, job) + "output/")
 
 
 def read_batch_output(store: ArtifactStore, day: date, job: str, batch_prepared: dict[str, dict],
                       analyzer_name: str) -> list[FeedbackResult]:
     """Every record of the job's ``*.jsonl.out`` files as a result: the tool call's input when
     it meets the schema, else a failure naming what went wrong."""
-    results = []
-    for key in sorted(k for k in store.list_keys(job_prefix(day, job) + "output/") if k.endswith(".jsonl.out")):
+    results, outputs = [], store.list_keys(feedback_batch_prefix(day, job) + "output/")
+    for key in sorted(k for k in outputs if k.endswith(".jsonl.out")):
         for line in store.read_bytes(key).decode("utf-8").splitlines():
             if line.strip():
                 record = json.loads(line)
@@ -115,7 +113,7 @@ def prepare_batch(store: ArtifactStore, day: date, rows: pd.DataFrame, settings:
     input_uri, output_uri = write_batch_input(store, day, job, batch)
     plan = {"analyzer": analyzer_name, "prepared": batch.prepared, "refused": [r.to_dict() for r in batch.refused],
             "restaurants": dict(zip(rows["inference_id"], rows["restaurant_id"], strict=False))}
-    store.write_bytes(job_prefix(day, job) + "plan.json", json.dumps(plan, ensure_ascii=False).encode())
+    store.write_bytes(feedback_batch_prefix(day, job) + "plan.json", json.dumps(plan, ensure_ascii=False).encode())
     return {"job_name": job, "input_uri": input_uri, "output_uri": output_uri, "records": batch.records}
 
 
@@ -137,7 +135,7 @@ def batch_job_status(bedrock, job_arn: str) -> tuple[str, str]:
 
 def collect_batch(store: ArtifactStore, day: date, job: str) -> tuple[list[FeedbackResult], dict[str, str]]:
     """The finished job's results (and the refusals before it), with each feedback's restaurant."""
-    plan = json.loads(store.read_bytes(job_prefix(day, job) + "plan.json"))
+    plan = read_json(store, feedback_batch_prefix(day, job) + "plan.json")
     results = read_batch_output(store, day, job, plan["prepared"], plan["analyzer"])
     return results + [FeedbackResult(**r) for r in plan["refused"]], plan["restaurants"]
 
@@ -157,4 +155,4 @@ def _result(record: dict, analyzer_name: str, truncated: bool, redactions: dict)
     problems = schema_errors(calls[0].get("input"))
     if problems:
         return failed("the model's answer broke the schema: " + "; ".join(problems[:5]))
-    return FeedbackResult(record["recordId"], ANALYSED, analyzer_name, calls[0]["input"], None, truncated, redactions)
+    return FeedbackResult(record["recordId"], ANALYZED, analyzer_name, calls[0]["input"], None, truncated, redactions)

@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from findining_mlops.errors import ConfigurationError
 from findining_mlops.feedback.redaction import PreparedText
-from findining_mlops.feedback.results import ANALYSED, FAILED, FeedbackResult
+from findining_mlops.feedback.results import ANALYZED, FAILED, FeedbackResult
 from findining_mlops.feedback.schema import analysis_schema, schema_errors
 from findining_mlops.platform.ports import MetricDatum, Metrics
 
@@ -176,7 +176,7 @@ class BedrockAnalyzer:
                                             f"{answer_text(response) or 'no reason given'}")
             analysis, problem = tool_input(response)
             if analysis is not None:
-                return result(ANALYSED, analysis)
+                return result(ANALYZED, analysis)
         return result(FAILED, error=f"the model's answer broke the schema twice; last: {problem}")
 
 

@@ -20,18 +20,16 @@ import pandas as pd
 from scipy.stats import poisson
 
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.feedback.results import ANALYSED, Analyzer, FeedbackResult, analyze
+from findining_mlops.feedback.results import ANALYZED, Analyzer, FeedbackResult, analyze
 from findining_mlops.platform.ports import Platform
+from findining_mlops.store.json import read_json_if_exists
+from findining_mlops.store.layout import feedback_digest_prefix
 
 BASELINE_DAYS = 28
 MIN_SPIKE_COMPLAINTS = 3  # fewer is never a spike, however quiet the restaurant was
 SPIKE_P_VALUE = 0.001  # Poisson tail of today's count under the restaurant's own daily rate
 SPIKE_REASONS = ("hygiene", "safety")
 EXAMPLES_PER_RESTAURANT = 3
-
-
-def report_prefix(day: date) -> str:
-    return f"reports/feedback/dt={day.isoformat()}/"
 
 
 def negative_rows(frame: pd.DataFrame, sentiment_model) -> pd.DataFrame:
@@ -61,18 +59,17 @@ def write_analyses(platform: Platform, day: date, results: Iterable[FeedbackResu
     """The results with their restaurants, as ``analyses.jsonl`` (rewritten whole on a re-run)."""
     records = [{**result.to_dict(), "restaurant_id": restaurants[result.feedback_id]} for result in results]
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    platform.store.write_bytes(report_prefix(day) + "analyses.jsonl", body.encode())
+    platform.store.write_bytes(feedback_digest_prefix(day) + "analyses.jsonl", body.encode())
     return records
 
 
 def read_analyses(platform: Platform, day: date) -> list[dict]:
-    text = platform.store.read_bytes(report_prefix(day) + "analyses.jsonl").decode()
+    text = platform.store.read_bytes(feedback_digest_prefix(day) + "analyses.jsonl").decode()
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _read_digest(platform: Platform, day: date) -> dict | None:
-    key = report_prefix(day) + "digest.json"
-    return json.loads(platform.store.read_bytes(key)) if platform.store.exists(key) else None
+    return read_json_if_exists(platform.store, feedback_digest_prefix(day) + "digest.json")
 
 
 def build_digest(platform: Platform, day: date, records: Iterable[dict]) -> dict:
@@ -82,7 +79,7 @@ def build_digest(platform: Platform, day: date, records: Iterable[dict]) -> dict
     failed = 0
     for record in records:
         entry = per_restaurant[record["restaurant_id"]]
-        if record["status"] != ANALYSED:
+        if record["status"] != ANALYZED:
             entry["failed"] += 1
             failed += 1
             continue
@@ -133,7 +130,7 @@ def spikes(platform: Platform, day: date, restaurants: dict) -> list[dict]:
 
 
 def write_digest(platform: Platform, day: date, digest: dict) -> list[str]:
-    prefix = report_prefix(day)
+    prefix = feedback_digest_prefix(day)
     return [platform.store.write_bytes(prefix + "digest.json",
                                        json.dumps(digest, indent=2, ensure_ascii=False).encode()),
             platform.store.write_bytes(prefix + "digest.html", render_html(digest).encode())]
@@ -142,8 +139,8 @@ def write_digest(platform: Platform, day: date, digest: dict) -> list[str]:
 def alert_spikes(platform: Platform, digest: dict) -> list[str]:
     """Publishes one alert per spiking restaurant not yet announced for this day; returns
     the restaurants alerted now."""
-    key = report_prefix(date.fromisoformat(digest["day"])) + "alerts.json"
-    done = set(json.loads(platform.store.read_bytes(key))) if platform.store.exists(key) else set()
+    key = feedback_digest_prefix(date.fromisoformat(digest["day"])) + "alerts.json"
+    done = set(read_json_if_exists(platform.store, key) or ())
     alerted = []
     for spike in digest["spikes"]:
         rid = spike["restaurant_id"]

@@ -11,18 +11,18 @@ import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.feedback.results import ANALYSED, FeedbackResult
+from findining_mlops.feedback.results import ANALYZED, FeedbackResult
 from findining_mlops.models.aspects.train import aspect_f1, indicator
 
 
 def evaluate(frame: pd.DataFrame, analyze: Callable[[str, str], FeedbackResult]) -> dict:
     """``frame`` has ``text``, ``aspects`` ("|"-separated) and optionally ``language``."""
     results = [analyze(text, str(i)) for i, text in enumerate(frame["text"])]
-    predicted = indicator(pd.Series(["|".join(a["aspect"] for a in r.analysis["aspects"]) if r.status == ANALYSED
+    predicted = indicator(pd.Series(["|".join(a["aspect"] for a in r.analysis["aspects"]) if r.status == ANALYZED
                                      else "" for r in results]))
     truth = indicator(frame["aspects"].fillna(""))
     precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, zero_division=0)
-    report = {"rows": len(frame), "failed": sum(r.status != ANALYSED for r in results),
+    report = {"rows": len(frame), "failed": sum(r.status != ANALYZED for r in results),
               "macro_f1": aspect_f1(truth, predicted),
               "per_aspect": {a: {"precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
                                  "support": int(support[j])} for j, a in enumerate(ASPECTS)}}

@@ -17,7 +17,7 @@ from findining_mlops.config.catalog import get_model
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.errors import FindiningError
 from findining_mlops.feedback.redaction import PreparedText
-from findining_mlops.feedback.results import ANALYSED, FAILED, FeedbackResult
+from findining_mlops.feedback.results import ANALYZED, FAILED, FeedbackResult
 from findining_mlops.feedback.schema import ATTENTION_ASPECTS, SCHEMA_VERSION, schema_errors
 from findining_mlops.models.aspects.features import THRESHOLD
 from findining_mlops.platform.ports import Platform
@@ -106,7 +106,7 @@ class LocalAnalyzer:
         if problems:  # a bug here, not bad input: fail loudly in the record rather than store it
             return FeedbackResult(feedback_id, FAILED, self.name, error="; ".join(problems),
                                   truncated=prepared.truncated, redactions=prepared.redactions)
-        return FeedbackResult(feedback_id, ANALYSED, self.name, analysis, truncated=prepared.truncated,
+        return FeedbackResult(feedback_id, ANALYZED, self.name, analysis, truncated=prepared.truncated,
                               redactions=prepared.redactions)
 
     def analysis(self, text: str) -> dict:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from findining_mlops.feedback.redaction import InvalidFeedbackError, PreparedText, prepare
 
-ANALYSED, FAILED, REFUSED = "analyzed", "failed", "refused"
+ANALYZED, FAILED, REFUSED = "analyzed", "failed", "refused"
 
 
 @dataclass(frozen=True)

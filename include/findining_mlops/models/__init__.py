@@ -1,2 +1,3 @@
-"""The models, as SageMaker script-mode code: per model a ``train`` entry point and an
-``inference`` module with the scikit-learn serving handlers."""
+"""The models: one package per model (train, inference, monitoring, requests and, for A/B
+tests, outcomes), what every such package provides (``contract``), and what the models share
+(``metrics``, ``text``, ``requests``)."""

@@ -149,18 +149,7 @@ def detect_drift(
     for side, frame in (("reference", reference), ("current", current)):
         if frame.empty:
             raise DataValidationError(f"the {side} frame is empty")
-    counted: dict[str, pd.Series] = {}
-    if numerical is None or categorical is None:
-        unseen = [c for c in reference.columns if c not in current.columns]
-        if unseen:  # inferring from the current frame alone would drop them without a word
-            raise DataValidationError(f"the current frame has no column {', '.join(map(repr, unseen))} "
-                                      "of the reference")
-        inferred_numerical, inferred_categorical, counted = _column_types(current, strings)
-        named = set(numerical or ()) | set(categorical or ())
-        if numerical is None:
-            numerical = [c for c in inferred_numerical if c not in named]
-        if categorical is None:
-            categorical = [c for c in inferred_categorical if c not in named]
+    numerical, categorical, counted = _compared_columns(reference, current, numerical, categorical, strings)
     _check_columns(reference, current, numerical, categorical)
     _check_kinds(reference, current, [*numerical, *categorical])
 
@@ -169,6 +158,26 @@ def detect_drift(
     drifted = sum(c.drifted for c in columns.values())
     share = drifted / len(columns)
     return DriftResult(bool(share >= drift_share), share, drifted, columns)
+
+
+def _compared_columns(reference: pd.DataFrame, current: pd.DataFrame, numerical: list[str] | None,
+                      categorical: list[str] | None, strings: Collection[str]
+                      ) -> tuple[list[str], list[str], dict[str, pd.Series]]:
+    """The numerical and categorical columns to compare, each list left as None inferred from ``current``;
+    with the value counts the inference took, for the drift tests to reuse."""
+    if numerical is not None and categorical is not None:
+        return numerical, categorical, {}
+    unseen = [c for c in reference.columns if c not in current.columns]
+    if unseen:  # inferring from the current frame alone would drop them without a word
+        raise DataValidationError(f"the current frame has no column {', '.join(map(repr, unseen))} "
+                                  "of the reference")
+    inferred_numerical, inferred_categorical, counted = _column_types(current, strings)
+    named = set(numerical or ()) | set(categorical or ())
+    if numerical is None:
+        numerical = [c for c in inferred_numerical if c not in named]
+    if categorical is None:
+        categorical = [c for c in inferred_categorical if c not in named]
+    return numerical, categorical, counted
 
 
 def _check_columns(reference: pd.DataFrame, current: pd.DataFrame, numerical: list[str], categorical: list[str]):

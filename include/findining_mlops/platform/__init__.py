@@ -7,6 +7,7 @@ and the local adapter behaves the same way (see ``ports``).
 from __future__ import annotations
 
 from findining_mlops.config.settings import Settings
+from findining_mlops.errors import ConfigurationError
 from findining_mlops.platform.ports import Platform
 
 
@@ -19,4 +20,6 @@ def get_platform(settings: Settings | None = None) -> Platform:
         return local_platform(settings.home)
     from findining_mlops.platform.aws import aws_platform
 
+    if settings.aws is None:
+        raise ConfigurationError("the aws backend needs its settings (Settings.from_env reads them)")
     return aws_platform(settings.aws)

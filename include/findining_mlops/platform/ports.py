@@ -30,7 +30,7 @@ ENDPOINT_CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 
 
 class ArtifactStore(Protocol):
-    """Keys are the same under a local root or an S3 bucket (DESIGN.md store layout)."""
+    """Keys are the same under a local root or an S3 bucket (``findining_mlops.store.layout`` owns them)."""
 
     def uri(self, key: str) -> str: ...
     def exists(self, key: str) -> bool: ...

@@ -26,13 +26,18 @@ def bootstrap_deploy(platform: Platform, spec: ModelSpec, version: ModelVersion,
         return None
     if platform.endpoints.describe(spec.endpoint_name) is not None:
         return None
-    variants = [ProductionVariant(variant_name(version), spec.name, version.version, version.artifact_uri, 1.0)]
+    variants = [production_variant(version, 1.0)]
     platform.endpoints.deploy(spec.endpoint_name, variants, wait=wait)
     return variants
 
 
 def variant_name(version: ModelVersion) -> str:
     return f"{version.model_name}-v{version.version}"
+
+
+def production_variant(version: ModelVersion, weight: float) -> ProductionVariant:
+    """The production variant that serves ``version`` at ``weight``, named after it."""
+    return ProductionVariant(variant_name(version), version.model_name, version.version, version.artifact_uri, weight)
 
 
 def version_of_variant(model_name: str, variant: str) -> int:

@@ -12,7 +12,7 @@ looks like a number, so "3" always means the registry's v3.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from findining_mlops.config.catalog import all_models
 from findining_mlops.errors import RegistryError
@@ -57,6 +57,16 @@ def next_label(labels: Iterable[str], bump: str = "minor") -> str:
     if bump == "minor":
         return f"{major}.{minor + 1}.0"
     return f"{major}.{minor}.{patch + 1}"
+
+
+def allocate_label(model_name: str, requested: str | None, taken: Mapping[str, int]) -> str:
+    """The label a new version gets: the one asked for, else the next of the model's scheme. ``taken`` maps the
+    model's labels to their versions; a label already taken is refused, since a label names one version."""
+    label = requested or next_label(taken, retrain_bump(model_name))
+    if label in taken:
+        raise RegistryError(f"cannot register {model_name} {label}: v{taken[label]} already has that label; "
+                            f"a label names one version, so use a new one; the registry was not changed")
+    return label
 
 
 def resolve(registry, model_name: str, ref: int | str):

@@ -1,1 +1,1 @@
-"""Human-readable summaries: text for the terminal, HTML pages with plots."""
+"""What people read about the pipeline: the state page, the tables and plots the report views share."""

@@ -9,6 +9,7 @@ else in the code formats a store path, so a reader of this module sees the whole
     datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl     SageMaker data capture
     models/<model>/<version>/model.tar.gz                      the seed's layout; never overwritten
     training/<model>/<job>/...                                 a training job's data snapshot and output
+    code/<model>/<sha256>/sourcedir.tar.gz                     a model's SageMaker source bundle (AWS)
     baselines/<model>/<version>/...                            a version's drift reference profile
     registry/<model>/<version>/*.json                          a registered version's documents (AWS)
     registry/<model>/registrations/<sha256>.json               which version a registration created (AWS)
@@ -23,6 +24,7 @@ else in the code formats a store path, so a reader of this module sees the whole
     abtests/<test>/dt=YYYY-MM-DD/{analysis.json,report.html}   a day's analysis
     deployments/<endpoint>/<rollout>/state.json                a canary rollout's state
     uploads/rejected/<model>/<version>/<etag>.json             why an uploaded artifact was refused
+    drills/<model>/v<version>-<faults>/model.tar.gz            the demo's rollback drill: a version with faults
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, date, datetime
+
+
+def _dt(day: date) -> str:
+    """A day's partition folder, Hive-style, so Athena and DuckDB prune by ``dt``."""
+    return f"dt={day.isoformat()}/"
+
 
 # -- ground truth ---------------------------------------------------------------------------------
 
@@ -39,7 +47,7 @@ def dataset_prefix(dataset: str) -> str:
 
 
 def partition_prefix(dataset: str, day: date) -> str:
-    return f"{dataset_prefix(dataset)}dt={day.isoformat()}/"
+    return f"{dataset_prefix(dataset)}{_dt(day)}"
 
 
 def partition_key(dataset: str, day: date) -> str:
@@ -121,6 +129,12 @@ def training_output_key(output_prefix: str, job_name: str) -> str:
     return f"{output_prefix.rstrip('/')}/{job_name}/output/model.tar.gz"
 
 
+def source_bundle_key(model_name: str, bundle: bytes) -> str:
+    """A model's ``sourcedir.tar.gz`` for SageMaker's script mode, named by its content: the same code is one key,
+    uploaded once, and a training job or endpoint keeps the exact code it started with."""
+    return f"code/{model_name}/{hashlib.sha256(bundle).hexdigest()[:16]}/sourcedir.tar.gz"
+
+
 def baseline_prefix(model_name: str, version: int) -> str:
     return f"baselines/{model_name}/{version}"
 
@@ -132,6 +146,11 @@ def baseline_key(model_name: str, version: int, file_name: str) -> str:
 def registry_documents_prefix(model_name: str, version: int | str) -> str:
     """Where a registered version's metrics, lineage and label live (beside SageMaker's registry)."""
     return f"registry/{model_name}/{version}"
+
+
+def registry_document_key(model_name: str, version: int | str, file_name: str) -> str:
+    """One of a registered version's documents: ``metrics.json``, ``lineage.json``, ``version.json``."""
+    return f"{registry_documents_prefix(model_name, version)}/{file_name}"
 
 
 def registration_key(model_name: str, idempotency_key: str) -> str:
@@ -156,24 +175,28 @@ def monitoring_reports_prefix(model_name: str) -> str:
 
 def monitoring_report_prefix(model_name: str, day: date) -> str:
     """A model's monitoring day: ``drift.html``, ``drift.json``, ``performance.json``, ``decision.json`` …"""
-    return f"{monitoring_reports_prefix(model_name)}dt={day.isoformat()}/"
+    return f"{monitoring_reports_prefix(model_name)}{_dt(day)}"
 
 
 def monitoring_report_key(model_name: str, day: date, file_name: str) -> str:
     return monitoring_report_prefix(model_name, day) + file_name
 
 
+def alerts_day_prefix(day: date) -> str:
+    return f"{ALERTS_PREFIX}{_dt(day)}"
+
+
 def alert_key(timestamp: datetime, message_id: str) -> str:
     """``reports/alerts/dt=<day>/<time>-<message id>.json``: a day's keys list in publishing order."""
-    return f"{ALERTS_PREFIX}dt={timestamp:%Y-%m-%d}/{timestamp:%H%M%S%f}-{message_id}.json"
+    return f"{alerts_day_prefix(timestamp.date())}{timestamp:%H%M%S%f}-{message_id}.json"
 
 
 def feedback_digest_prefix(day: date) -> str:
-    return f"{REPORTS_PREFIX}feedback/dt={day.isoformat()}/"
+    return f"{REPORTS_PREFIX}feedback/{_dt(day)}"
 
 
 def feedback_batch_prefix(day: date, job: str) -> str:
-    return f"feedback/batch/dt={day.isoformat()}/{job}/"
+    return f"feedback/batch/{_dt(day)}{job}/"
 
 
 # -- A/B tests ------------------------------------------------------------------------------------
@@ -194,7 +217,7 @@ def abtest_events_prefix(test_id: str) -> str:
 
 
 def abtest_events_day_prefix(test_id: str, day: date) -> str:
-    return f"{abtest_events_prefix(test_id)}dt={day.isoformat()}/"
+    return f"{abtest_events_prefix(test_id)}{_dt(day)}"
 
 
 def abtest_event_batch_key(test_id: str, day: date, batch_id: str) -> str:
@@ -203,12 +226,17 @@ def abtest_event_batch_key(test_id: str, day: date, batch_id: str) -> str:
 
 def abtest_running_users_key(test_id: str, day: date) -> str:
     """The per-user running table after day D's events are folded in."""
-    return f"{abtest_prefix(test_id)}users/dt={day.isoformat()}/running.arrow"
+    return f"{abtest_prefix(test_id)}users/{_dt(day)}running.arrow"
+
+
+def abtest_running_users_prefix(test_id: str) -> str:
+    """Every day's per-user running table of a test."""
+    return f"{abtest_prefix(test_id)}users/"
 
 
 def abtest_day_prefix(test_id: str, day: date) -> str:
     """A day's analysis of a test: ``analysis.json`` and ``report.html``."""
-    return f"{abtest_prefix(test_id)}dt={day.isoformat()}/"
+    return f"{abtest_prefix(test_id)}{_dt(day)}"
 
 
 # -- deployments ----------------------------------------------------------------------------------
@@ -216,3 +244,11 @@ def abtest_day_prefix(test_id: str, day: date) -> str:
 
 def rollout_state_key(endpoint: str, rollout_id: str) -> str:
     return f"deployments/{endpoint}/{rollout_id}/state.json"
+
+
+# -- the demo's drills ----------------------------------------------------------------------------
+
+
+def drill_artifact_key(model_name: str, version: int, faults: list[str]) -> str:
+    """A copy of a version that misbehaves on purpose (``faults``), for the demo's rollback drill."""
+    return f"drills/{model_name}/v{version}-{'-'.join(sorted(faults))}/model.tar.gz"

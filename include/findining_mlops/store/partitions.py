@@ -10,9 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from findining_mlops.data.contracts import SCHEMAS, partition_prefix
+from findining_mlops.data.contracts import SCHEMAS
 from findining_mlops.errors import DataValidationError, MissingPartitionError
 from findining_mlops.platform.ports import Platform
+from findining_mlops.store.layout import partition_prefix
 
 
 def partition_files(platform: Platform, dataset: str, day: date) -> list[str]:

@@ -4,7 +4,7 @@ credentials, because loading a model runs the pickled code inside it. Uploads, r
 challengers and their champions are all checked this way.
 
 The child is ``python -m findining_mlops.training.check <task.json>``; the task names the
-model directory, the model's inference and training modules, an optional smoke request,
+model directory, the model's package (its inference handlers and evaluation), an optional smoke request,
 the holdout parquet file and where to write the result: ``{"smoke_response": ...,
 "metrics": {...}}``, or ``{"error": "..."}`` (exit code 1) when the model fails a step.
 The model's own code runs in the child, so it could forge that result: the check protects
@@ -13,13 +13,13 @@ the worker's credentials; the quality gate judges honest models.
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
 
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.errors import FindiningError
+from findining_mlops.models.contract import ModelPackage, load_model
 from findining_mlops.platform.sandbox import TimeLimitExceeded, child_environment, run_child
 
 # loading, one request and a holdout evaluation take seconds; a model still busy after this never serves
@@ -35,9 +35,8 @@ def check_model(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, 
     """The child's result for the unpacked model in ``model_dir``, or ModelCheckFailed."""
     task_path, result_path = workdir / f"{model_dir.name}-task.json", workdir / f"{model_dir.name}-result.json"
     task_path.write_text(json.dumps({
-        "model_dir": str(model_dir), "inference_module": spec.inference_module,
-        "training_module": spec.training_module, "smoke_request": smoke_request, "holdout": str(holdout),
-        "result": str(result_path),
+        "model_dir": str(model_dir), "package": spec.package, "smoke_request": smoke_request,
+        "holdout": str(holdout), "result": str(result_path),
     }, ensure_ascii=False), encoding="utf-8")
     command = [sys.executable, "-m", "findining_mlops.training.check", str(task_path)]
     try:
@@ -64,36 +63,44 @@ class StepFailed(Exception):
 
 
 def run_check(task: dict) -> dict:
-    import pandas as pd
-
-    from findining_mlops.models import contract
-    from findining_mlops.serving.server.handlers import load_handlers
-
-    model_dir = task["model_dir"]
+    package = ModelPackage(task["package"])
     result = {}
     if task.get("smoke_request") is not None:
-        handlers = load_handlers(task["inference_module"])
-        try:
-            served = handlers.model_fn(model_dir)
-        except Exception as exc:
-            raise StepFailed(f"does not load with {task['inference_module']}.model_fn: "
-                             f"{type(exc).__name__}: {exc}") from exc
-        try:
-            data = handlers.input_fn(json.dumps(task["smoke_request"], ensure_ascii=False).encode(), "application/json")
-            result["smoke_response"] = json.loads(handlers.output_fn(handlers.predict_fn(data, served),
-                                                                     "application/json"))
-        except Exception as exc:
-            raise StepFailed(f"loads but fails a smoke request: {type(exc).__name__}: {exc}") from exc
-    trainer = importlib.import_module(task["training_module"])
+        result["smoke_response"] = _smoke_response(package, task["model_dir"], task["smoke_request"])
+    result["metrics"] = _holdout_metrics(package, task["model_dir"], task["holdout"])
+    return result
+
+
+def _smoke_response(package: ModelPackage, model_dir: str, request: dict) -> object:
+    """The model's answer to ``request``, through its serving handlers as an endpoint would ask."""
+    from findining_mlops.serving.server.handlers import load_handlers
+
+    handlers = load_handlers(package.inference_module)
     try:
-        model = contract.load_model(model_dir)
+        served = handlers.model_fn(model_dir)
+    except Exception as exc:
+        raise StepFailed(f"does not load with {package.inference_module}.model_fn: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    try:
+        data = handlers.input_fn(json.dumps(request, ensure_ascii=False).encode(), "application/json")
+        return json.loads(handlers.output_fn(handlers.predict_fn(data, served), "application/json"))
+    except Exception as exc:
+        raise StepFailed(f"loads but fails a smoke request: {type(exc).__name__}: {exc}") from exc
+
+
+def _holdout_metrics(package: ModelPackage, model_dir: str, holdout: str) -> dict:
+    """The model's own evaluation of the model as the training contract loads it."""
+    import pandas as pd
+
+    evaluate = package.train.evaluate
+    try:
+        model = load_model(model_dir)
     except Exception as exc:
         raise StepFailed(f"does not load with the training contract: {type(exc).__name__}: {exc}") from exc
     try:
-        result["metrics"] = trainer.evaluate(model, pd.read_parquet(task["holdout"]))
+        return evaluate(model, pd.read_parquet(holdout))
     except Exception as exc:
         raise StepFailed(f"fails its evaluation on the holdout: {type(exc).__name__}: {exc}") from exc
-    return result
 
 
 def main() -> int:

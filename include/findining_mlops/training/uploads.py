@@ -10,7 +10,7 @@ replaced bytes at the same key are checked again.
 
 An upload is treated like a retrained version: evaluated with the champion on the same
 recent labelled days and passed through the model's quality gate
-(``retraining.quality_gate``). Loading it runs the pickled code inside, so the load, the
+(``training.gate``). Loading it runs the pickled code inside, so the load, the
 smoke request and the evaluation run in a child process with a time limit and without
 the worker's credentials (``findining_mlops.training.check``).
 """
@@ -31,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 
 from findining_mlops.config.catalog import ModelSpec, get_model
-from findining_mlops.data.contracts import SENTIMENT_LABELS
 from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, UnknownModelError
 from findining_mlops.models.contract import extract_artifact
 from findining_mlops.models.requests import synthetic_requests
@@ -39,19 +38,21 @@ from findining_mlops.platform.ports import APPROVED, ModelVersion, Platform
 from findining_mlops.registry import versions
 from findining_mlops.registry.baselines import BASELINE_FILES, store_baseline
 from findining_mlops.serving.server.handlers import FAULT_FILE
+from findining_mlops.store.layout import (
+    MODELS_PREFIX,
+    dataset_prefix,
+    model_artifact_key,
+    model_artifact_of,
+    partition_day,
+    upload_rejection_key,
+)
 from findining_mlops.store.partitions import read_partition
 from findining_mlops.training.check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
-from findining_mlops.training.retraining import (
-    HOLDOUT_FILE,
-    code_version,
-    evaluate_champion,
-    gate_summary,
-    quality_gate,
-)
+from findining_mlops.training.evaluate import HOLDOUT_FILE, evaluate_champion
+from findining_mlops.training.gate import gate_summary, quality_gate
+from findining_mlops.training.register import code_version
 
 log = logging.getLogger(__name__)
-UPLOAD_KEY = re.compile(r"models/(?P<model>[^/]+)/(?P<version>[^/]+)/model\.tar\.gz")
-PARTITION_DAY = re.compile(r"/dt=(?P<day>\d{4}-\d{2}-\d{2})/")
 # one fixed request of the synthetic world, so a check gives the same verdict every time
 SMOKE_SEED, SMOKE_DAY = 0, date(2026, 1, 1)
 
@@ -70,9 +71,10 @@ class Upload:
     def idempotency_key(self) -> str:
         return f"upload:{self.key}:{self.etag}"
 
-
-def rejection_key(upload: Upload) -> str:
-    return f"uploads/rejected/{upload.model}/{upload.version}/{upload.etag}.json"
+    @property
+    def rejection_key(self) -> str:
+        """Where a refusal of these bytes is recorded."""
+        return upload_rejection_key(self.model, self.version, self.etag)
 
 
 def find_uploads(platform: Platform) -> list[Upload]:
@@ -83,18 +85,19 @@ def find_uploads(platform: Platform) -> list[Upload]:
     registry_keys = {v.artifact_key for v in versions}
     registered = {(v.lineage.get("uploaded_artifact"), v.lineage.get("etag")) for v in versions}
     uploads = []
-    for key, etag in platform.store.etags("models/").items():
-        match = UPLOAD_KEY.fullmatch(key)
-        if not match or key in registry_keys:
+    for key, etag in platform.store.etags(MODELS_PREFIX).items():
+        artifact = model_artifact_of(key)
+        if artifact is None or key in registry_keys:
             continue
-        if match["version"].isdigit():
+        model, label = artifact
+        if label.isdigit():
             # the registry's namespace: a copy whose registration is in flight (or died
             # before its commit, and is reused by the next one); never an upload
             log.warning("%s is in a registry version folder, not taken as an upload; upload under a version "
                         "label such as 1.1.0", platform.store.uri(key))
             continue
-        upload = Upload(key, match["model"], match["version"], etag)
-        if (key, etag) not in registered and not platform.store.exists(rejection_key(upload)):
+        upload = Upload(key, model, label, etag)
+        if (key, etag) not in registered and not platform.store.exists(upload.rejection_key):
             uploads.append(upload)
     return sorted(uploads, key=lambda u: (u.model, _natural(u.version)))
 
@@ -115,10 +118,7 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MO
         spec = get_model(upload.model)
     except UnknownModelError as exc:
         raise DataValidationError(f"{where}: {exc}") from exc
-    check = RESPONSE_CHECKS.get(spec.dataset)
-    if check is None:
-        raise DataValidationError(f"{where}: no smoke check is defined for model {spec.name} (dataset "
-                                  f"{spec.dataset!r}); add one to findining_mlops.training.uploads.RESPONSE_CHECKS")
+    check = spec.code.requests.check_response
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         archive = platform.store.download_file(upload.key, workdir / "model.tar.gz")
@@ -169,46 +169,20 @@ def check_upload_label(platform: Platform, upload: Upload, sha256: str) -> None:
         f"{where}: {upload.model} already has a version labelled {upload.version}, {taken.display} "
         f"({taken.status}), and a label names one version; this upload has {same} and is not registered. "
         f"Upload a new model under a new label, e.g. "
-        f"models/{upload.model}/{versions.next_label(v.label for v in known)}/model.tar.gz")
+        f"{model_artifact_key(upload.model, versions.next_label(v.label for v in known))}")
 
 
 def recent_holdout(platform: Platform, spec: ModelSpec) -> tuple[list[str], pd.DataFrame]:
     """The newest ``holdout_days`` days of the model's labelled data: what the upload and
     the champion are both evaluated on."""
-    prefix = f"data/{spec.dataset}/"
-    labelled = sorted({m["day"] for key in platform.store.list_keys(prefix) if (m := PARTITION_DAY.search(key))})
+    prefix = dataset_prefix(spec.dataset)
+    labelled = sorted({day for key in platform.store.list_keys(prefix) if (day := partition_day(key))})
     if not labelled:
         raise MissingPartitionError(f"no labelled {spec.dataset} data under {platform.store.uri(prefix)} to evaluate "
                                     f"an upload of {spec.name} on; uploads wait until the data is there")
     days = labelled[-spec.holdout_days:]
-    frame = pd.concat([read_partition(platform, spec.dataset, date.fromisoformat(d)) for d in days], ignore_index=True)
-    return days, frame
-
-
-def _scores_per_candidate(body: dict, response) -> str | None:
-    scores = response.get("scores") if isinstance(response, dict) else None
-    if not isinstance(scores, list) or len(scores) != len(body["candidates"]):
-        return f"expected 'scores' with one score per candidate ({len(body['candidates'])})"
-    if not all(isinstance(s, (int, float)) and 0.0 <= s <= 1.0 for s in scores):
-        return "expected scores between 0 and 1"
-    return None
-
-
-def _sentiment_label(body: dict, response) -> str | None:
-    if not isinstance(response, dict) or response.get("label") not in SENTIMENT_LABELS:
-        return f"expected 'label' among {', '.join(SENTIMENT_LABELS)}"
-    return None
-
-
-def _aspect_scores(body: dict, response) -> str | None:
-    if not isinstance(response, dict) or not isinstance(response.get("scores"), dict) \
-            or not isinstance(response.get("aspects"), list):
-        return "expected 'aspects' (a list) and 'scores' (aspect -> probability)"
-    return None
-
-
-# per dataset, as the smoke request is (app_requests.frame_requests)
-RESPONSE_CHECKS = {"interactions": _scores_per_candidate, "reviews": _sentiment_label, "feedback": _aspect_scores}
+    frame = pd.concat([read_partition(platform, spec.dataset, day) for day in days], ignore_index=True)
+    return [day.isoformat() for day in days], frame
 
 
 def register_upload(platform: Platform, upload: Upload, validation: dict, dag_run: str = "") -> ModelVersion:
@@ -251,6 +225,6 @@ def register_upload(platform: Platform, upload: Upload, validation: dict, dag_ru
 
 def reject_upload(platform: Platform, upload: Upload, reason: str) -> str:
     """Records the verdict, so the next polls skip these bytes instead of alerting again."""
-    key = rejection_key(upload)
+    key = upload.rejection_key
     platform.store.write_bytes(key, json.dumps({**upload.to_dict(), "reason": reason}, indent=2).encode())
     return key

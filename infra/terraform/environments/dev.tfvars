@@ -1,4 +1,4 @@
-# dev: smallest sizes, one instance per variant, short retention. Cost: see README "Sizing".
+# dev: smallest sizes, one instance per variant, short retention. Cost: see docs/aws.md "Sizing and cost".
 environment              = "dev"
 aws_region               = "eu-west-1"
 sklearn_image_account_id = "141502667606" # SageMaker's scikit-learn images in eu-west-1

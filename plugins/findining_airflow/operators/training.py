@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from findining_airflow.links import TrainingJobLink
+from findining_airflow.runtime import PlatformMixin
 from findining_airflow.triggers.training import TERMINAL, TrainingJobTrigger
 
 
-class TrainingJobOperator(BaseOperator):
+class TrainingJobOperator(PlatformMixin, BaseOperator):
     """Runs the model's training entry point as a training job (a SageMaker training job on
     the ``aws`` backend, a subprocess under the same contract locally).
 
@@ -45,16 +45,11 @@ class TrainingJobOperator(BaseOperator):
         self.max_wait = max_wait
         self.deferrable = deferrable
 
-    @cached_property
-    def platform(self):
-        from findining_airflow.runtime import platform
-
-        return platform()
-
     def execute(self, context) -> dict:
         from findining_airflow.errors import fail_fast
         from findining_mlops.config.catalog import get_model
-        from findining_mlops.training.retraining import Snapshot, training_spec
+        from findining_mlops.training.job import training_spec
+        from findining_mlops.training.snapshot import Snapshot
 
         with fail_fast():
             spec = training_spec(get_model(self.model_name), Snapshot(**self.snapshot), self.hyperparameters)
@@ -109,7 +104,7 @@ class TrainingJobOperator(BaseOperator):
     def _finish(self, job_name: str) -> dict:
         from dataclasses import asdict
 
-        from findining_mlops.training.retraining import check_finished
+        from findining_mlops.training.job import check_finished
 
         job = self.platform.training.describe(job_name)
         logs = self.platform.training.logs(job_name)

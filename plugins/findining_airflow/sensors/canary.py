@@ -1,7 +1,8 @@
 """Baking a canary: a sensor that looks at the challenger's alarms until the rollout
 promotes or rolls back, without holding a worker slot between looks — nor while SageMaker
 updates the endpoint: the rollout submits each change without waiting and the sensor
-settles it (``findining_mlops.deployment.rollout``).
+settles it (``findining_mlops.deployment.rollout``; each look's verdict is
+``findining_mlops.deployment.verdict``).
 
 A short bake (a drill's quarter of a minute, an A/B winner's none) is the exception: its
 looks are seconds apart, and a look rescheduled that soon can start before the previous
@@ -14,10 +15,11 @@ canary retried, or rolled back once its retries are spent. So looks closer toget
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from findining_airflow.runtime import PlatformMixin
 
 LOOKS_PER_BAKE = 6
 SHORTEST_RESCHEDULE_S = 10.0
@@ -40,7 +42,7 @@ def next_look(pending: bool, bake_minutes: float, longest_s: float) -> tuple[str
     return ("reschedule" if seconds >= SHORTEST_RESCHEDULE_S else "poke"), seconds
 
 
-class CanaryBakeSensor(BaseSensorOperator):
+class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
     """Bakes every ramp step of a rollout (``findining_mlops.deployment.rollout``).
 
     A poke while the endpoint is still taking a step's shape only checks on it (the step's
@@ -70,18 +72,12 @@ class CanaryBakeSensor(BaseSensorOperator):
         self.rollout = rollout
         self.thresholds = thresholds or {}
 
-    @cached_property
-    def platform(self):
-        from findining_airflow.runtime import platform
-
-        return platform()
-
     def poke(self, context) -> PokeReturnValue:
         from dataclasses import asdict
 
         from findining_mlops.config.catalog import get_model
         from findining_mlops.deployment import rollout as deployment
-        from findining_mlops.deployment.canary import CanaryThresholds
+        from findining_mlops.deployment.verdict import CanaryThresholds
 
         saved = deployment.load(self.platform, self.rollout["endpoint"], self.rollout["rollout_id"])
         rollout = deployment.bake(self.platform, get_model(self.model_name), saved, CanaryThresholds(**self.thresholds))

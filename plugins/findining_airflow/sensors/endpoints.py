@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
+
+from findining_airflow.runtime import PlatformMixin
 
 
 def settle_target(endpoint_name: str, variants: list) -> dict:
@@ -21,7 +22,7 @@ def settle_target(endpoint_name: str, variants: list) -> dict:
     return {"endpoint": endpoint_name, "variants": [asdict(v) for v in variants]}
 
 
-class EndpointSettledSensor(BaseSensorOperator):
+class EndpointSettledSensor(PlatformMixin, BaseSensorOperator):
     """Done once every target endpoint is in service with its variants (none: done at once).
 
     A rolled-back or failed update fails the task with SageMaker's reason.
@@ -37,12 +38,6 @@ class EndpointSettledSensor(BaseSensorOperator):
         kwargs.setdefault("poke_interval", 30)
         super().__init__(**kwargs)
         self.targets = targets
-
-    @cached_property
-    def platform(self):
-        from findining_airflow.runtime import platform
-
-        return platform()
 
     def poke(self, context) -> bool:
         from findining_mlops.platform.ports import ProductionVariant

@@ -64,12 +64,11 @@ class TrainingJobTrigger(BaseTrigger):
             return job.status if job else None
         from botocore.exceptions import ClientError
 
-        from findining_mlops.platform.aws.clients import not_found
-
         try:
             return self.hook.describe_training_job(self.job_name)["TrainingJobStatus"]
         except ClientError as exc:
-            if not_found(exc):
+            # SageMaker's answer for a name it does not know; the provider's operators read it so too
+            if exc.response["Error"]["Code"] == "ValidationException":
                 return None
             raise
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from findining_mlops.data.contracts import INTERACTIONS, REVIEWS, partition_key
+from findining_mlops.data.contracts import INTERACTIONS, REVIEWS
 from findining_mlops.data.synthetic import DISTRICTS, NEW_DISTRICTS, ScenarioPlan, World, generate
 from findining_mlops.platform.local.store import LocalArtifactStore
+from findining_mlops.store.layout import partition_key
 
 DAY = date(2026, 10, 1)
 

@@ -21,7 +21,8 @@ from findining_mlops.data.synthetic import generate
 from findining_mlops.errors import EndpointError
 from findining_mlops.platform.local import local_platform
 from findining_mlops.platform.ports import APPROVED, COMPLETED, IN_PROGRESS, ProductionVariant
-from findining_mlops.training import retraining
+from findining_mlops.training.job import training_spec
+from findining_mlops.training.snapshot import snapshot_training_data
 
 ENDPOINT = "sentiment-endpoint"
 NAMESPACE = "AWS/SageMaker"
@@ -48,8 +49,8 @@ def sentiment_versions(tmp_path_factory):
     spec = dataclasses.replace(get_model("sentiment"), training_window_days=5, holdout_days=1, validation_days=1)
     started = []
     for name, c in (("sentiment-endpoint-test-a", 4.0), ("sentiment-endpoint-test-b", 1.0)):
-        snapshot = retraining.snapshot_training_data(platform, spec, name, date(2026, 10, 5))
-        started.append(platform.training.start(retraining.training_spec(spec, snapshot, {"c": c})))
+        snapshot = snapshot_training_data(platform, spec, name, date(2026, 10, 5))
+        started.append(platform.training.start(training_spec(spec, snapshot, {"c": c})))
     versions = []
     for job in started:  # both jobs train at once
         finished = _wait_for(platform, job.name)

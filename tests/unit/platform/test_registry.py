@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
-from findining_mlops.platform.local.registry import model_artifact_key
 from findining_mlops.platform.ports import APPROVED, PENDING, REJECTED
+from findining_mlops.store.layout import model_artifact_key
 
 
 def _artifact(platform, model: str, job: str, data: bytes) -> str:

@@ -1,12 +1,11 @@
-"""What the aspect model's scores mean: the decision threshold, and the per-text summary
-that monitoring profiles (the same text descriptors as the sentiment model)."""
+"""What the aspect model's scores mean: the decision threshold, and the top aspect of a text
+(monitoring profiles it with the text descriptors of ``findining_mlops.models.text``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.models.sentiment.features import CATEGORICAL, FEATURES, NUMERICAL  # noqa: F401 (re-exported)
 
 THRESHOLD = 0.5
 NO_ASPECT = "none"

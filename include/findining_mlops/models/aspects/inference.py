@@ -12,6 +12,7 @@ import json
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.models import contract
 from findining_mlops.models.aspects.features import THRESHOLD, top_aspect
+from findining_mlops.models.text import text_input
 
 
 def model_fn(model_dir: str):
@@ -19,7 +20,7 @@ def model_fn(model_dir: str):
 
 
 def input_fn(request_body, request_content_type: str) -> dict:
-    return contract.text_input(request_body, request_content_type, "aspect")
+    return text_input(request_body, request_content_type, "aspect")
 
 
 def predict_fn(data: dict, model) -> dict:

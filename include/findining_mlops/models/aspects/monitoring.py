@@ -8,9 +8,8 @@ import pandas as pd
 
 from findining_mlops.data.capture import CapturedInference
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.models.aspects.features import CATEGORICAL, NUMERICAL
 from findining_mlops.models.aspects.train import aspect_f1, indicator
-from findining_mlops.models.sentiment.features import text_capture_features
+from findining_mlops.models.text import CATEGORICAL, NUMERICAL, captured_text, labelled, text_capture_features
 
 DRIFT_NUMERICAL = NUMERICAL
 DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
@@ -19,10 +18,7 @@ DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
 def capture_fields(record: CapturedInference) -> list[dict]:
     """The feedback text, the served top aspect and all aspects, and the join key; ValueError when the request
     has no text."""
-    text = record.request["text"]
-    if not isinstance(text, str):
-        raise ValueError("captured aspect request has no text")
-    return [{"text": text, "prediction": str(record.response["top"]),
+    return [{"text": captured_text(record, "aspect"), "prediction": str(record.response["top"]),
              "predicted_aspects": "|".join(record.response["aspects"]), "inference_id": record.inference_id}]
 
 
@@ -30,9 +26,7 @@ capture_features = text_capture_features  # ``capture_fields`` rows: descriptors
 
 
 def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    joined = captured.merge(truth[["inference_id", "aspects"]], on="inference_id", how="inner")
-    metrics = {"labelled_rows": int(len(joined)),
-               "ground_truth_coverage": float(len(joined) / max(len(captured), 1))}
+    joined, metrics = labelled(captured, truth, "aspects")
     if not joined.empty:
         labels, predicted = indicator(joined["aspects"]), indicator(joined["predicted_aspects"])
         metrics["macro_f1"] = aspect_f1(labels, predicted)

@@ -7,8 +7,6 @@ model also learns when a text complains about nothing.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,11 +17,10 @@ from sklearn.pipeline import Pipeline
 
 from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.models import contract
-from findining_mlops.models.aspects.features import CATEGORICAL, FEATURES, NUMERICAL, predicted_labels, top_aspect
-from findining_mlops.models.sentiment.features import text_features
+from findining_mlops.models.aspects.features import predicted_labels, top_aspect
+from findining_mlops.models.text import CATEGORICAL, FEATURES, NUMERICAL, text_features
 
 HYPERPARAMETERS = {"c": 8.0, "max_features": 30000, "reference_rows": 20000, "seed": 7}
-log = logging.getLogger("findining.training")
 
 
 def indicator(aspects: pd.Series) -> np.ndarray:
@@ -68,25 +65,16 @@ def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict:
     return metrics
 
 
-def reference_profile(model: Pipeline, frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    sample = frame.sample(n=min(rows, len(frame)), random_state=seed) if len(frame) > rows else frame
+def reference_profile(model: Pipeline, sample: pd.DataFrame) -> pd.DataFrame:
     features = text_features(sample["text"]).reset_index(drop=True)
     features["prediction"] = [top_aspect(p) for p in model.predict_proba(sample["text"].astype(str))]
     return features[FEATURES + ["prediction"]]
 
 
 def train(hps: dict) -> None:
-    train_df, validation_df, test_df = (contract.read_channel(c) for c in ("train", "validation", "test"))
-    log.info("training on %d feedback, validating on %d, testing on %d", len(train_df), len(validation_df),
-             len(test_df))
-    model = fit(train_df, validation_df, hps)
-    evaluation = evaluate(model, test_df)
-    log.info("evaluation: %s", evaluation)
-    contract.write_model(
-        model, evaluation, reference_profile(model, train_df, int(hps["reference_rows"]), int(hps["seed"])),
-        {"model": "aspects", "aspects": list(ASPECTS), "numerical": NUMERICAL,
-         "categorical": CATEGORICAL + ["prediction"], "prediction": "prediction", "hyperparameters": hps},
-    )
+    contract.run_training(hps, fit=fit, evaluate=evaluate, profile=reference_profile,
+                          metadata={"model": "aspects", "aspects": list(ASPECTS), "numerical": NUMERICAL,
+                                    "categorical": CATEGORICAL + ["prediction"], "prediction": "prediction"})
 
 
 if __name__ == "__main__":

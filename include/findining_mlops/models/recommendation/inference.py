@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -36,7 +37,7 @@ from findining_mlops.models.recommendation.train import predict_proba
 class CandidateScorer:
     """The loaded model; ``categories`` is None when it is not the trained pipeline's shape."""
 
-    model: object
+    model: Any  # the trained pipeline, or a model of another shape
     categories: dict[str, dict[str, int]] | None
 
     @classmethod

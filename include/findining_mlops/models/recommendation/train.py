@@ -7,8 +7,6 @@ evaluation and the drift reference profile into ``SM_MODEL_DIR``.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -21,7 +19,6 @@ from findining_mlops.models.metrics import binary_metrics, ranking_metrics
 from findining_mlops.models.recommendation.features import CATEGORICAL, FEATURES, NUMERICAL, model_features
 
 HYPERPARAMETERS = {"max_iter": 150, "learning_rate": 0.1, "max_leaf_nodes": 31, "reference_rows": 20000, "seed": 7}
-log = logging.getLogger("findining.training")
 
 
 def fit(train: pd.DataFrame, validation: pd.DataFrame, hps: dict) -> Pipeline:
@@ -74,28 +71,17 @@ def popularity_baseline(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     return {f"popularity_{k}": v for k, v in baseline.items() if k != "ranked_requests"}
 
 
-def reference_profile(model: Pipeline, frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    """Feature and prediction sample that later days are compared with for drift."""
-    sample = frame.sample(n=min(rows, len(frame)), random_state=seed) if len(frame) > rows else frame
+def reference_profile(model: Pipeline, sample: pd.DataFrame) -> pd.DataFrame:
+    """Features and predictions of a sample, which later days are compared with for drift."""
     features = model_features(sample).reset_index(drop=True)
     features["prediction"] = predict_proba(model, features)
     return features[FEATURES + ["prediction"]]
 
 
 def train(hps: dict) -> None:
-    train_df, validation_df, test_df = (contract.read_channel(c) for c in ("train", "validation", "test"))
-    log.info("training on %d rows, validating on %d, testing on %d", len(train_df), len(validation_df), len(test_df))
-    model = fit(train_df, validation_df, hps)
-    evaluation = evaluate(model, test_df)
-    evaluation.update(popularity_baseline(train_df, test_df))
-    log.info("evaluation: %s", evaluation)
-    contract.write_model(
-        model,
-        evaluation,
-        reference_profile(model, train_df, int(hps["reference_rows"]), int(hps["seed"])),
-        {"model": "recommendation", "numerical": NUMERICAL, "categorical": CATEGORICAL, "prediction": "prediction",
-         "hyperparameters": hps},
-    )
+    contract.run_training(hps, fit=fit, evaluate=evaluate, profile=reference_profile, baselines=popularity_baseline,
+                          metadata={"model": "recommendation", "numerical": NUMERICAL, "categorical": CATEGORICAL,
+                                    "prediction": "prediction"})
 
 
 if __name__ == "__main__":

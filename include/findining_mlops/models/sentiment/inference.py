@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from findining_mlops.models import contract
+from findining_mlops.models.text import text_input
 
 
 def model_fn(model_dir: str):
@@ -17,7 +18,7 @@ def model_fn(model_dir: str):
 
 
 def input_fn(request_body, request_content_type: str) -> dict:
-    return contract.text_input(request_body, request_content_type, "sentiment")
+    return text_input(request_body, request_content_type, "sentiment")
 
 
 def predict_fn(data: dict, model) -> dict:

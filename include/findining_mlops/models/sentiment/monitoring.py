@@ -7,7 +7,7 @@ import pandas as pd
 
 from findining_mlops.data.capture import CapturedInference
 from findining_mlops.models.metrics import classification_metrics
-from findining_mlops.models.sentiment.features import CATEGORICAL, NUMERICAL, text_capture_features
+from findining_mlops.models.text import CATEGORICAL, NUMERICAL, captured_text, labelled, text_capture_features
 
 DRIFT_NUMERICAL = NUMERICAL
 DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
@@ -15,19 +15,15 @@ DRIFT_CATEGORICAL = CATEGORICAL + ["prediction"]
 
 def capture_fields(record: CapturedInference) -> list[dict]:
     """The review text, the served label and the join key; ValueError when the request has no text."""
-    text = record.request["text"]
-    if not isinstance(text, str):
-        raise ValueError("captured sentiment request has no text")
-    return [{"text": text, "prediction": str(record.response["label"]), "inference_id": record.inference_id}]
+    return [{"text": captured_text(record, "sentiment"), "prediction": str(record.response["label"]),
+             "inference_id": record.inference_id}]
 
 
 capture_features = text_capture_features  # ``capture_fields`` rows: descriptors, the served label, the join key
 
 
 def performance(captured: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    joined = captured.merge(truth[["inference_id", "sentiment"]], on="inference_id", how="inner")
-    metrics = {"labelled_rows": int(len(joined)),
-               "ground_truth_coverage": float(len(joined) / max(len(captured), 1))}
+    joined, metrics = labelled(captured, truth, "sentiment")
     if not joined.empty:
         metrics.update(classification_metrics(joined["sentiment"], joined["prediction"]))
     return metrics

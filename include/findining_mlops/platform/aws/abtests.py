@@ -1,5 +1,5 @@
 """A/B tests in DynamoDB (the local SQLite store's semantics); their metric events are parquet
-batches on S3 (``findining_mlops.abtest.events``), which Athena and DuckDB scan.
+batches on S3 (``findining_mlops.store.abtest_events``), which Athena and DuckDB scan.
 
 - tests table, by ``test_id``: the test's definition as JSON plus its status;
 - "one running test per endpoint" is an item in the state table written in the same
@@ -8,17 +8,19 @@ batches on S3 (``findining_mlops.abtest.events``), which Athena and DuckDB scan.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from findining_mlops.abtest.events import read_events, write_batch
 from findining_mlops.config.settings import AwsSettings
 from findining_mlops.errors import ABTestError
 from findining_mlops.platform.aws.clients import AwsClients, error_code
 from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
+from findining_mlops.store.abtest_events import read_events, write_batch
 
 
 def _running_key(endpoint: str) -> dict:
@@ -32,12 +34,12 @@ class DynamoDBABTests:
         self.store = store
 
     @property
-    def _client(self):
+    def _client(self) -> Any:
         """The resource's client: plain Python values, typed by boto3 like the Table API."""
         return self.clients.dynamodb.meta.client
 
     @property
-    def _tests(self):
+    def _tests(self) -> Any:
         return self.clients.dynamodb.Table(self.settings.abtests_table)
 
     def create(self, test: ABTest) -> ABTest:
@@ -101,7 +103,7 @@ class DynamoDBABTests:
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
-            return self.get(test_id)  # finished by a concurrent attempt
+            return self.get(test_id) or finished  # finished by a concurrent attempt
         return finished
 
     def record(self, events: list[MetricEvent], batch_id: str | None = None) -> int:
@@ -111,7 +113,7 @@ class DynamoDBABTests:
         return read_events(self.store, test_id, until)
 
 
-def _pages(call, kwargs: dict) -> list[dict]:
+def _pages(call: Callable[..., dict], kwargs: dict) -> list[dict]:
     items = []
     while True:
         page = call(**kwargs)
@@ -121,6 +123,6 @@ def _pages(call, kwargs: dict) -> list[dict]:
         kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def _json(value) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 

@@ -9,6 +9,7 @@ and cache their connections."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -21,6 +22,11 @@ from findining_mlops.config.settings import AwsSettings
 RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 10})
 
 
+def _service_client(service: str) -> cached_property[Any]:
+    """The platform's client of ``service``, made on first use and kept."""
+    return cached_property(lambda clients: clients.client(service))
+
+
 class AwsClients:
     """:param session: the credentials to act with; default: the standard AWS chain.
     :param config: botocore settings of the connection (proxies, timeouts); the retry
@@ -31,43 +37,23 @@ class AwsClients:
         self.session = session or boto3.Session()
         self.config = RETRIES.merge(config) if config else RETRIES
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         return self.session.client(service, region_name=self.settings.region, config=self.config)
 
     @cached_property
-    def dynamodb(self):
+    def dynamodb(self) -> Any:
         """The boto3 DynamoDB resource (typed attributes, Table helpers)."""
         return self.session.resource("dynamodb", region_name=self.settings.region, config=self.config)
 
-    @cached_property
-    def s3(self):
-        return self.client("s3")
+    s3 = _service_client("s3")
+    sagemaker = _service_client("sagemaker")
+    sns = _service_client("sns")
+    cloudwatch = _service_client("cloudwatch")
+    logs = _service_client("logs")
+    application_autoscaling = _service_client("application-autoscaling")
+    sagemaker_runtime = _service_client("sagemaker-runtime")
 
-    @cached_property
-    def sagemaker(self):
-        return self.client("sagemaker")
-
-    @cached_property
-    def sns(self):
-        return self.client("sns")
-
-    @cached_property
-    def cloudwatch(self):
-        return self.client("cloudwatch")
-
-    @cached_property
-    def logs(self):
-        return self.client("logs")
-
-    @cached_property
-    def application_autoscaling(self):
-        return self.client("application-autoscaling")
-
-    @cached_property
-    def sagemaker_runtime(self):
-        return self.client("sagemaker-runtime")
-
-    def sagemaker_runtime_within(self, timeout_s: float):
+    def sagemaker_runtime_within(self, timeout_s: float) -> Any:
         """A runtime client that gives up on a call after ``timeout_s`` and does not retry:
         the app client (``MLService``) owns the time-out and the retries of its calls."""
         key = round(timeout_s, 3)

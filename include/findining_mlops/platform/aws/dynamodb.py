@@ -2,7 +2,7 @@
 
 - state table (``pk``, ``sk``): deployment locks, registry locks, deployment history,
   the running A/B test of each endpoint;
-- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.abtest.events``).
+- A/B tests (``test_id``); their metric events are parquet on S3 (``findining_mlops.store.abtest_events``).
 
 Terraform creates them (docs/aws.md); ``create_tables`` does the same for tests and
 first-time set-ups."""

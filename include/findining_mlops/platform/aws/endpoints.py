@@ -7,7 +7,7 @@ back and reports ``InService`` again, on the *old* config — that is an Endpoin
 success. ``deploy(..., wait=False)`` only submits: ``settle``, called again later (from the
 canary bake sensor, in reschedule mode), does the check once the endpoint is in service.
 Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
-``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.data.capture``).
+``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.store.layout``).
 Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do. Each variant served
 gets its alarms and its auto-scaling (``scaling``) once the endpoint serves it; before an
 update the variants stop scaling, since SageMaker refuses to retire a scaled one."""
@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from datetime import datetime
+from typing import Any
 
 from botocore.exceptions import ClientError, HTTPClientError, WaiterError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -60,7 +61,7 @@ class SageMakerEndpoints:
         self.wait = wait or WAIT
 
     @property
-    def _sm(self):
+    def _sm(self) -> Any:
         return self.clients.sagemaker
 
     # -- control plane ---------------------------------------------------------------
@@ -85,7 +86,7 @@ class SageMakerEndpoints:
         while settled is None and wait:
             self._wait(endpoint_name)
             settled = self.settle(endpoint_name, variants)
-        return settled or self.describe(endpoint_name)
+        return settled or self._require(endpoint_name)
 
     def settle(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint | None:
         """Checks by the variants served, not by config name: after ``update_weights`` the
@@ -98,7 +99,7 @@ class SageMakerEndpoints:
         if raw["EndpointStatus"] != IN_SERVICE:
             raise EndpointError(f"endpoint {endpoint_name} is {raw['EndpointStatus']}: "
                                 f"{raw.get('FailureReason') or 'no reason given'}")
-        served = {(v.variant_name, v.model_version, v.artifact_uri) for v in self.describe(endpoint_name).variants}
+        served = {(v.variant_name, v.model_version, v.artifact_uri) for v in self._require(endpoint_name).variants}
         if served != {(v.variant_name, v.model_version, v.artifact_uri) for v in variants}:
             raise EndpointError(
                 f"endpoint {endpoint_name} is {IN_SERVICE} on {raw['EndpointConfigName']} serving "
@@ -107,7 +108,7 @@ class SageMakerEndpoints:
         wanted = {v.variant_name: float(v.weight) for v in variants}
         if _weights(raw) != wanted:  # a new config's weights, or weights moved since by update_weights
             self._set_weights(endpoint_name, wanted, raw)
-            if self._describe_raw(endpoint_name)["EndpointStatus"] in ENDPOINT_CHANGING:
+            if self._require_raw(endpoint_name)["EndpointStatus"] in ENDPOINT_CHANGING:
                 return None
         for name in wanted:
             alarms.put_variant_alarms(self.clients, endpoint_name, name, self.settings.alerts_topic_arn)
@@ -132,7 +133,7 @@ class SageMakerEndpoints:
             self._set_weights(endpoint_name, merged, current)
             if wait:
                 self._wait(endpoint_name)
-        return self.describe(endpoint_name)
+        return self._require(endpoint_name)
 
     def describe(self, endpoint_name: str) -> Endpoint | None:
         raw = self._describe_raw(endpoint_name)
@@ -172,8 +173,9 @@ class SageMakerEndpoints:
         Lock(self.clients, self.settings.state_table, f"deployment#{endpoint_name}").release(owner)
 
     # -- data plane ------------------------------------------------------------------
-    def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
-               inference_id=None, event_time=None, timeout_s: float | None = None) -> Invocation:
+    def invoke(self, endpoint_name: str, body: bytes, *, content_type: str = "application/json",
+               target_variant: str | None = None, inference_id: str | None = None,
+               event_time: datetime | None = None, timeout_s: float | None = None) -> Invocation:
         """``InvokeEndpoint``; ``event_time`` is ignored: SageMaker stamps capture with its own clock."""
         inference_id = inference_id or str(uuid.uuid4())
         request = {"EndpointName": endpoint_name, "Body": body, "ContentType": content_type,
@@ -224,7 +226,7 @@ class SageMakerEndpoints:
 
     def _ensure_config(self, endpoint_name: str, variants: list[ProductionVariant], models: dict[str, str]) -> str:
         s = self.settings
-        request = {
+        request: dict[str, Any] = {
             "ProductionVariants": [
                 {"VariantName": v.variant_name, "ModelName": models[v.variant_name],
                  "InitialVariantWeight": float(v.weight),
@@ -265,7 +267,19 @@ class SageMakerEndpoints:
             raw = self._describe_raw(endpoint_name) or {}
             raise EndpointError(f"endpoint {endpoint_name} did not come into service: {raw.get('EndpointStatus')} "
                                 f"({raw.get('FailureReason') or exc})") from exc
-        return self._describe_raw(endpoint_name)
+        return self._require_raw(endpoint_name)
+
+    def _require(self, endpoint_name: str) -> Endpoint:
+        endpoint = self.describe(endpoint_name)
+        if endpoint is None:
+            raise EndpointError(f"endpoint {endpoint_name} does not exist")
+        return endpoint
+
+    def _require_raw(self, endpoint_name: str) -> dict:
+        raw = self._describe_raw(endpoint_name)
+        if raw is None:
+            raise EndpointError(f"endpoint {endpoint_name} does not exist")
+        return raw
 
     def _describe_raw(self, endpoint_name: str) -> dict | None:
         try:

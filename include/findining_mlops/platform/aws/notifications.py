@@ -1,5 +1,6 @@
 """The alerts topic on SNS, with each message archived in the store: SNS keeps no history to
-read back, and the state page shows the recent alerts on either backend."""
+read back, and the state page shows the recent alerts on either backend. The archive is under
+``reports/`` so that the read-only monitoring role may read it too; one object per message."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from findining_mlops.platform.aws.clients import AwsClients
+from findining_mlops.platform.ports import ArtifactStore
+from findining_mlops.store.json import read_json
+from findining_mlops.store.layout import ALERTS_PREFIX, alert_key, alerts_day_prefix
 
 log = logging.getLogger(__name__)
 
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects
 MESSAGE_LIMIT = 256 * 1024  # bytes; SNS refuses larger messages
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-# reports/ so that the read-only monitoring role may read them too; one object per message
-ARCHIVE_PREFIX = "reports/alerts/"
 RECENT_DAYS = 30  # how far back ``recent`` looks
 
 
@@ -36,13 +38,8 @@ def sns_message(message: str) -> str:
     return data[: MESSAGE_LIMIT - len(note.encode())].decode("utf-8", errors="ignore") + note
 
 
-def archive_key(timestamp: datetime, message_id: str) -> str:
-    """``reports/alerts/dt=<day>/<time>-<message id>.json``: a day's keys list in publishing order."""
-    return f"{ARCHIVE_PREFIX}dt={timestamp:%Y-%m-%d}/{timestamp:%H%M%S%f}-{message_id}.json"
-
-
 class SnsNotifications:
-    def __init__(self, clients: AwsClients, topic_arn: str, store):
+    def __init__(self, clients: AwsClients, topic_arn: str, store: ArtifactStore):
         self.clients = clients
         self.topic = topic_arn
         self.store = store
@@ -54,10 +51,10 @@ class SnsNotifications:
         record = {"MessageId": response["MessageId"], "TopicArn": self.topic, "Subject": subject, "Message": message,
                   "Timestamp": now.isoformat(timespec="seconds")}
         try:
-            self.store.write_bytes(archive_key(now, response["MessageId"]),
+            self.store.write_bytes(alert_key(now, response["MessageId"]),
                                    json.dumps(record, ensure_ascii=False).encode())
         except (ClientError, BotoCoreError) as exc:  # the alert went out: only the page's copy is missing
-            log.warning("alert %s published but not archived under %s: %s", response["MessageId"], ARCHIVE_PREFIX, exc)
+            log.warning("alert %s published but not archived under %s: %s", response["MessageId"], ALERTS_PREFIX, exc)
         return response["MessageId"]
 
     def recent(self, limit: int) -> list[dict]:
@@ -67,6 +64,6 @@ class SnsNotifications:
         for back in range(RECENT_DAYS):
             if len(found) >= limit:
                 break
-            keys = self.store.list_keys(f"{ARCHIVE_PREFIX}dt={today - timedelta(days=back)}/")
-            found += [json.loads(self.store.read_bytes(k)) for k in reversed(keys[-(limit - len(found)):])]
+            keys = self.store.list_keys(alerts_day_prefix(today - timedelta(days=back)))
+            found += [read_json(self.store, k) for k in reversed(keys[-(limit - len(found)):])]
         return found[:max(limit, 0)]

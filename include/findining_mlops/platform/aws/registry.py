@@ -26,6 +26,7 @@ import json
 import logging
 import time
 from datetime import datetime
+from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -39,15 +40,13 @@ from findining_mlops.platform.aws.source import SERVE_PROGRAM, image_uri, upload
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, ModelVersion
 from findining_mlops.registry import versions
+from findining_mlops.store.json import read_json, write_json
+from findining_mlops.store.layout import model_artifact_key, registration_key, registry_document_key
 
 log = logging.getLogger(__name__)
 PROPERTY_LIMIT = 256  # characters of a CustomerMetadataProperties value
 LOCK_TTL_S, LOCK_WAIT_S = 900, 300
 JSON = "application/json"
-
-
-def model_artifact_key(model_name: str, version: int | str) -> str:
-    return f"models/{model_name}/{version}/model.tar.gz"
 
 
 def package_group(model_name: str) -> str:
@@ -57,16 +56,6 @@ def package_group(model_name: str) -> str:
 def _models_by_group() -> dict[str, str]:
     """This environment's package group -> model name, for every model of the catalog."""
     return {package_group(name): name for name in all_models()}
-
-
-def documents_prefix(model_name: str, version: int | str) -> str:
-    """Where a version's metrics and lineage JSON live."""
-    return f"registry/{model_name}/{version}"
-
-
-def registration_key(model_name: str, idempotency_key: str) -> str:
-    """Where a registration records the version it creates (hashed: keys may hold any text)."""
-    return f"registry/{model_name}/registrations/{hashlib.sha256(idempotency_key.encode()).hexdigest()}.json"
 
 
 def idempotency_property(key: str) -> str:
@@ -88,11 +77,12 @@ class SageMakerModelRegistry:
         self._documents: dict[str, dict] = {}  # metrics/lineage JSON never change once written (by key)
 
     @property
-    def _sm(self):
+    def _sm(self) -> Any:
         return self.clients.sagemaker
 
     # -- writes ----------------------------------------------------------------------
-    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key, label=None):
+    def register(self, model_name: str, artifact_key: str, *, status: str, metrics: dict, lineage: dict, reason: str,
+                 idempotency_key: str, label: str | None = None) -> ModelVersion:
         _check_status(status)
         if label is not None:
             versions.check_label(model_name, label)
@@ -113,15 +103,43 @@ class SageMakerModelRegistry:
         finally:
             lock.release(owner)
 
-    def _create(self, model_name, artifact_key, status, metrics, lineage, reason, idempotency_key,
-                label) -> ModelVersion:
+    def _create(self, model_name: str, artifact_key: str, status: str, metrics: dict, lineage: dict, reason: str,
+                idempotency_key: str, label: str | None) -> ModelVersion:
         summaries = self._summaries(model_name)
         version = max(summaries, default=0) + 1
-        labels = {self._label(model_name, number): number for number in summaries}
-        label = label or versions.next_label(labels, versions.retrain_bump(model_name))
-        if label in labels:
-            raise RegistryError(f"cannot register {model_name} {label}: v{labels[label]} already has that label; "
-                                f"a label names one version, so use a new one; the registry was not changed")
+        label = versions.allocate_label(model_name, label, {self._label(model_name, n): n for n in summaries})
+        target = self._copy_artifact(model_name, artifact_key, version)
+        write_json(self.store, registry_document_key(model_name, version, "metrics.json"), metrics)
+        write_json(self.store, registry_document_key(model_name, version, "lineage.json"), lineage)
+        self.store.write_bytes(registry_document_key(model_name, version, "version.json"),
+                               json.dumps({"label": label}).encode())
+        properties = {
+            "Model": model_name,
+            "VersionLabel": label,
+            "IdempotencyKey": idempotency_property(idempotency_key),
+            "ArtifactKey": target,
+            "SourceArtifact": self.store.uri(artifact_key),
+            "MetricsUri": self.store.uri(registry_document_key(model_name, version, "metrics.json")),
+            "LineageUri": self.store.uri(registry_document_key(model_name, version, "lineage.json")),
+            "TrainingJob": str(lineage.get("training_job", "")),
+            "DagRun": str(lineage.get("dag_run", "")),
+            "CodeVersion": str(lineage.get("code_version", "")),
+            "DataSha256": str((lineage.get("data_snapshot") or {}).get("sha256", "")),
+        }
+        request = self._package_request(model_name, status, reason, target, properties) | {
+            # SageMaker's own retry token: the same registration sent twice creates one package
+            "ClientToken": hashlib.sha256(f"{model_name}/{idempotency_key}".encode()).hexdigest()[:36]}
+        # written before the package: a retry after a crash in between finds the version it reserved
+        self.store.write_bytes(registration_key(model_name, idempotency_key), json.dumps({"version": version}).encode())
+        arn = self._sm.create_model_package(**request)["ModelPackageArn"]
+        created = self._version(self._sm.describe_model_package(ModelPackageName=arn), {})
+        if created.version != version:
+            raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its "
+                                f"artifact went to {target}; was a package created outside the pipeline's lock?")
+        return created
+
+    def _copy_artifact(self, model_name: str, artifact_key: str, version: int) -> str:
+        """Copies the artifact to the version's own key, which is never overwritten; returns that key."""
         target = model_artifact_key(model_name, version)
         try:
             data = self.store.read_bytes(artifact_key)
@@ -135,26 +153,14 @@ class SageMakerModelRegistry:
             if self.store.read_bytes(target) != data:
                 raise RegistryError(f"cannot register {model_name} v{version}: {exc}; "
                                     "the registry was not changed") from exc
-        documents = documents_prefix(model_name, version)
-        self.store.write_bytes(f"{documents}/metrics.json", json.dumps(metrics, indent=2, sort_keys=True).encode())
-        self.store.write_bytes(f"{documents}/lineage.json", json.dumps(lineage, indent=2, sort_keys=True).encode())
-        self.store.write_bytes(f"{documents}/version.json", json.dumps({"label": label}).encode())
-        properties = {
-            "Model": model_name,
-            "VersionLabel": label,
-            "IdempotencyKey": idempotency_property(idempotency_key),
-            "ArtifactKey": target,
-            "SourceArtifact": self.store.uri(artifact_key),
-            "MetricsUri": self.store.uri(f"{documents}/metrics.json"),
-            "LineageUri": self.store.uri(f"{documents}/lineage.json"),
-            "TrainingJob": str(lineage.get("training_job", "")),
-            "DagRun": str(lineage.get("dag_run", "")),
-            "CodeVersion": str(lineage.get("code_version", "")),
-            "DataSha256": str((lineage.get("data_snapshot") or {}).get("sha256", "")),
-        }
-        source = upload_source(self.store, get_model(model_name), self.settings.sklearn_framework_version)
+        return target
+
+    def _package_request(self, model_name: str, status: str, reason: str, target: str,
+                         properties: dict[str, str]) -> dict[str, Any]:
+        """CreateModelPackage's request: the serving container of the model's source, and the properties."""
         s = self.settings
-        request = {
+        source = upload_source(self.store, get_model(model_name), s.sklearn_framework_version)
+        request: dict[str, Any] = {
             "ModelPackageGroupName": package_group(model_name),
             "ModelPackageDescription": (reason or "")[:1024],
             "ModelApprovalStatus": status,
@@ -167,21 +173,12 @@ class SageMakerModelRegistry:
             },
             "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": JSON, "S3Uri": properties["MetricsUri"]}}},
             "CustomerMetadataProperties": {k: v[:PROPERTY_LIMIT] for k, v in properties.items() if v},
-            # SageMaker's own retry token: the same registration sent twice creates one package
-            "ClientToken": hashlib.sha256(f"{model_name}/{idempotency_key}".encode()).hexdigest()[:36],
         }
         if properties["TrainingJob"]:
             request["MetadataProperties"] = {"GeneratedBy": properties["TrainingJob"]}
-        # written before the package: a retry after a crash in between finds the version it reserved
-        self.store.write_bytes(registration_key(model_name, idempotency_key), json.dumps({"version": version}).encode())
-        arn = self._sm.create_model_package(**request)["ModelPackageArn"]
-        created = self._version(self._sm.describe_model_package(ModelPackageName=arn), {})
-        if created.version != version:
-            raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its "
-                                f"artifact went to {target}; was a package created outside the pipeline's lock?")
-        return created
+        return request
 
-    def update_status(self, model_name, version, status, note=""):
+    def update_status(self, model_name: str, version: int, status: str, note: str = "") -> ModelVersion:
         _check_status(status)
         arn = self._summary(model_name, version)["ModelPackageArn"]
         current = self._sm.describe_model_package(ModelPackageName=arn)
@@ -196,7 +193,8 @@ class SageMakerModelRegistry:
         self._sm.update_model_package(**request)
         return self.get(model_name, version)
 
-    def record_deployment(self, model_name, version, endpoint, event, detail, run):
+    def record_deployment(self, model_name: str, version: int, endpoint: str, event: str, detail: str,
+                          run: str) -> None:
         try:
             self._state.put_item(
                 Item={"pk": "deployments", "sk": f"{model_name}#{int(version):06d}#{endpoint}#{event}#{run}",
@@ -209,19 +207,19 @@ class SageMakerModelRegistry:
                 raise
 
     # -- reads -----------------------------------------------------------------------
-    def get(self, model_name, version):
+    def get(self, model_name: str, version: int) -> ModelVersion:
         return self._version(self._summary(model_name, version), self._status_notes(model_name))
 
-    def list_versions(self, model_name=None):
+    def list_versions(self, model_name: str | None = None) -> list[ModelVersion]:
         names = [model_name] if model_name else self._model_names()
         notes = self._status_notes(model_name)
         return [self._version(summary, notes) for name in names for summary in self._summaries(name).values()]
 
-    def latest(self, model_name, status=APPROVED):
+    def latest(self, model_name: str, status: str = APPROVED) -> ModelVersion | None:
         matching = list(self._summaries(model_name, status).values())
         return self._version(matching[-1], self._status_notes(model_name)) if matching else None
 
-    def deployment_history(self, model_name=None):
+    def deployment_history(self, model_name: str | None = None) -> list[dict]:
         fields = ("model_name", "version", "endpoint", "event", "detail", "run", "at")
         rows = [{f: (int(i[f]) if f == "version" else i[f]) for f in fields}
                 for i in self._state_items("deployments", model_name)]
@@ -229,7 +227,7 @@ class SageMakerModelRegistry:
 
     # -- SageMaker plumbing ----------------------------------------------------------
     @property
-    def _state(self):
+    def _state(self) -> Any:
         return self.clients.dynamodb.Table(self.settings.state_table)
 
     def _state_items(self, kind: str, model_name: str | None) -> list[dict]:
@@ -300,7 +298,7 @@ class SageMakerModelRegistry:
         """The version an earlier registration with this key created, if its package exists and is
         that registration's (an attempt that died before its package left only the record)."""
         try:
-            version = json.loads(self.store.read_bytes(registration_key(model_name, idempotency_key)))["version"]
+            version = read_json(self.store, registration_key(model_name, idempotency_key))["version"]
         except FileNotFoundError:
             return None
         summary = self._summaries(model_name).get(version)
@@ -323,8 +321,8 @@ class SageMakerModelRegistry:
             status=package["ModelApprovalStatus"],
             artifact_key=artifact_key,
             artifact_uri=self.store.uri(artifact_key),
-            metrics=self._document(f"{documents_prefix(model_name, version)}/metrics.json"),
-            lineage=self._document(f"{documents_prefix(model_name, version)}/lineage.json"),
+            metrics=self._document(registry_document_key(model_name, version, "metrics.json")),
+            lineage=self._document(registry_document_key(model_name, version, "lineage.json")),
             created_at=created.isoformat(timespec="seconds") if isinstance(created, datetime) else str(created or ""),
             reason=package.get("ModelPackageDescription", ""),
             status_note=notes.get((model_name, version), ""),
@@ -332,12 +330,12 @@ class SageMakerModelRegistry:
         )
 
     def _label(self, model_name: str, version: int) -> str:
-        return self._document(f"{documents_prefix(model_name, version)}/version.json").get("label", "")
+        return self._document(registry_document_key(model_name, version, "version.json")).get("label", "")
 
     def _document(self, key: str) -> dict:
         if key not in self._documents:
             try:
-                self._documents[key] = json.loads(self.store.read_bytes(key))
+                self._documents[key] = read_json(self.store, key)
             except FileNotFoundError:  # a package made outside the pipeline: listed, without figures
                 log.warning("model package document %s is missing", self.store.uri(key))
                 return {}

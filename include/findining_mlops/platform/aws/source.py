@@ -21,7 +21,6 @@ checkout, an editor, a concurrent session) gave one process two bundles, so two 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import subprocess
@@ -38,6 +37,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 import findining_mlops
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.errors import ConfigurationError
+from findining_mlops.platform.ports import ArtifactStore
+from findining_mlops.store.layout import source_bundle_key
 
 TRAIN_PROGRAM, SERVE_PROGRAM = "findining_train.py", "findining_serve.py"
 WHEELS = "wheels"  # the bundle's folder of vendored wheels
@@ -205,10 +206,10 @@ def _download(requirement: str, image: SklearnImage, folder: Path) -> str:
     return done.stderr if done.returncode else ""
 
 
-def upload_source(store, spec: ModelSpec, framework_version: str) -> str:
+def upload_source(store: ArtifactStore, spec: ModelSpec, framework_version: str) -> str:
     """``code/<model>/<sha256>/sourcedir.tar.gz`` in the store (uploaded once); returns its URI."""
     data = source_tarball(spec, framework_version)
-    key = f"code/{spec.name}/{hashlib.sha256(data).hexdigest()[:16]}/sourcedir.tar.gz"
+    key = source_bundle_key(spec.name, data)
     if not store.exists(key):
         store.write_bytes(key, data)
     return store.uri(key)

@@ -6,6 +6,7 @@ a key wins and every later write is refused by S3 itself, with no check-then-wri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -22,7 +23,7 @@ class S3ArtifactStore:
         self.kms_key = kms_key
 
     @property
-    def _s3(self):
+    def _s3(self) -> Any:
         return self.clients.s3
 
     def _key(self, key: str) -> str:

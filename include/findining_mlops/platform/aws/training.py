@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import tarfile
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -20,16 +21,11 @@ from findining_mlops.models import contract
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.source import TRAIN_PROGRAM, image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
-from findining_mlops.platform.ports import COMPLETED, TrainingJob, TrainingJobSpec
+from findining_mlops.platform.ports import COMPLETED, IN_PROGRESS, TrainingJob, TrainingJobSpec
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 PARQUET = "application/x-parquet"
-
-
-def output_artifact_key(output_prefix: str, job_name: str) -> str:
-    """Where SageMaker writes a job's model: ``<S3OutputPath>/<job>/output/model.tar.gz``."""
-    return f"{output_prefix.rstrip('/')}/{job_name}/output/model.tar.gz"
 
 
 class SageMakerTrainingJobs:
@@ -50,7 +46,7 @@ class SageMakerTrainingJobs:
             # a concurrent starter created it between our describe and create: that one runs it
             if error_code(exc) != "ResourceInUse" and "unique" not in str(exc).lower():
                 raise
-        return self.describe(spec.name)
+        return self.describe(spec.name) or TrainingJob(spec.name, IN_PROGRESS, None)
 
     def request(self, spec: TrainingJobSpec) -> dict:
         """The ``CreateTrainingJob`` request: script mode's hyperparameters are JSON-encoded strings."""
@@ -60,7 +56,7 @@ class SageMakerTrainingJobs:
         hyperparameters.update(sagemaker_program=json.dumps(TRAIN_PROGRAM),
                                sagemaker_submit_directory=json.dumps(source),
                                sagemaker_region=json.dumps(s.region), sagemaker_container_log_level=json.dumps(20))
-        request = {
+        request: dict[str, Any] = {
             "TrainingJobName": spec.name,
             "AlgorithmSpecification": {"TrainingImage": image_uri(s.region, s.sklearn_framework_version, "training"),
                                        "TrainingInputMode": "File"},
@@ -139,6 +135,7 @@ class SageMakerTrainingJobs:
                 return {}
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
                 member = next((m for m in tar.getmembers() if m.name.lstrip("./") == contract.EVALUATION_FILE), None)
-                self._metrics[name] = json.loads(tar.extractfile(member).read()) if member else {}
+                handle = tar.extractfile(member) if member else None
+                self._metrics[name] = json.loads(handle.read()) if handle else {}
         return self._metrics[name]
 

@@ -1,5 +1,5 @@
 """A/B tests in SQLite, keyed the way the DynamoDB table is (by ``test_id``); their metric
-events are parquet batches on the store (``findining_mlops.abtest.events``)."""
+events are parquet batches on the store (``findining_mlops.store.abtest_events``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from findining_mlops.abtest.events import read_events, write_batch
 from findining_mlops.errors import ABTestError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.ports import RUNNING, TEST_STATUSES, ABTest, ArtifactStore, MetricEvent
+from findining_mlops.store.abtest_events import read_events, write_batch
 
 
 class LocalABTests:

@@ -40,7 +40,8 @@ from findining_mlops.platform.ports import (
 )
 from findining_mlops.serving.server.handlers import fault_drill_enabled, load_handlers, with_fault_injection
 from findining_mlops.serving.server.model_server import invocation_error
-from findining_mlops.serving.server.pool import ServerPool, ServerSpec, ServerUnavailable, shared_pool
+from findining_mlops.serving.server.pool import ModelServer, ServerPool, ServerSpec, ServerUnavailable, shared_pool
+from findining_mlops.store import layout
 
 # serving from many threads (a traffic run) is this runtime's normal case, not a misuse
 warnings.filterwarnings("ignore", message=r".*sklearn\.utils\.parallel\.delayed.*")
@@ -87,7 +88,7 @@ class LocalEndpoints:
                 "updated_at=excluded.updated_at",
                 (endpoint_name, config_name, IN_SERVICE, weights, now),
             )
-        return self.describe(endpoint_name)
+        return self._require(endpoint_name)
 
     def update_weights(self, endpoint_name: str, weights: dict[str, float], *, wait: bool = True) -> Endpoint:
         current = self._require(endpoint_name)
@@ -102,7 +103,7 @@ class LocalEndpoints:
                 "UPDATE endpoints SET weights=?, updated_at=? WHERE endpoint=?",
                 (json.dumps(merged), _now(), endpoint_name),
             )
-        return self.describe(endpoint_name)
+        return self._require(endpoint_name)
 
     def settle(self, endpoint_name: str, variants: list[ProductionVariant]) -> Endpoint:
         """Changes are instant here: the endpoint, checked to serve these variants."""
@@ -129,7 +130,7 @@ class LocalEndpoints:
     def list_endpoints(self) -> list[Endpoint]:
         with self.db.reader() as conn:
             names = [r["endpoint"] for r in conn.execute("SELECT endpoint FROM endpoints ORDER BY endpoint")]
-        return [self.describe(n) for n in names]
+        return [endpoint for name in names if (endpoint := self.describe(name)) is not None]
 
     def acquire_deployment_lock(self, endpoint_name: str, owner: str) -> str | None:
         with self.db.transaction() as conn:
@@ -144,8 +145,9 @@ class LocalEndpoints:
             conn.execute("DELETE FROM deployment_locks WHERE endpoint=? AND owner=?", (endpoint_name, owner))
 
     # -- data plane ------------------------------------------------------------------
-    def invoke(self, endpoint_name, body, *, content_type="application/json", target_variant=None,
-               inference_id=None, event_time=None, timeout_s: float | None = None) -> Invocation:
+    def invoke(self, endpoint_name: str, body: bytes, *, content_type: str = "application/json",
+               target_variant: str | None = None, inference_id: str | None = None,
+               event_time: datetime | None = None, timeout_s: float | None = None) -> Invocation:
         endpoint = self._require(endpoint_name)
         variant = self._route(endpoint, target_variant)
         inference_id = inference_id or str(uuid.uuid4())
@@ -251,7 +253,7 @@ class LocalEndpoints:
             ) from exc
         self._checked.add(str(model_dir))
 
-    def _restarted(self, server) -> None:
+    def _restarted(self, server: ModelServer) -> None:
         """A worker of a model server this router sends to died and was restarted: counted,
         as ``ModelServerRestarts`` of the endpoint and variant it last served."""
         served = self._served_by.get(server.spec.model_dir)
@@ -261,15 +263,17 @@ class LocalEndpoints:
         self.metrics.put(SERVING_NAMESPACE, [MetricDatum("ModelServerRestarts", 1.0, dims, datetime.now(UTC),
                                                          "Count")])
 
-    def _capture(self, endpoint, variant, body, content_type, output, inference_id, event_time):
+    def _capture(self, endpoint: str, variant: str, body: bytes, content_type: str, output: bytes,
+                 inference_id: str, event_time: datetime) -> None:
         record = capture.capture_record(body, content_type, output, "application/json", inference_id, event_time)
-        key = capture.capture_key(endpoint, variant, event_time, f"{self._runtime_id}-{os.getpid()}")
+        key = layout.capture_key(endpoint, variant, event_time, f"{self._runtime_id}-{os.getpid()}")
         path = self.store.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    def _record(self, endpoint, variant, when, latency_s, *, error, client_error=False):
+    def _record(self, endpoint: str, variant: str, when: datetime, latency_s: float, *, error: bool,
+                client_error: bool = False) -> None:
         dims = {"EndpointName": endpoint, "VariantName": variant}
         points = [
             MetricDatum("Invocations", 1.0, dims, when, "Count"),

@@ -29,7 +29,8 @@ class LocalMetrics:
                 [(namespace, d.name, _dims(d.dimensions), _utc(d.timestamp), d.value, d.unit) for d in data],
             )
 
-    def query(self, namespace, name, dimensions, start: datetime, end: datetime):
+    def query(self, namespace: str, name: str, dimensions: dict[str, str], start: datetime,
+              end: datetime) -> list[MetricDatum]:
         with self.db.reader() as conn:
             rows = conn.execute(
                 "SELECT * FROM metric_data WHERE namespace=? AND name=? AND dimensions=? AND ts>=? AND ts<? "

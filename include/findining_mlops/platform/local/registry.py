@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
@@ -10,11 +11,7 @@ from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, ModelVersion
 from findining_mlops.registry import versions
-
-
-def model_artifact_key(model_name: str, version: int | str) -> str:
-    """The seed's layout: ``models/<model>/<version>/model.tar.gz``."""
-    return f"models/{model_name}/{version}/model.tar.gz"
+from findining_mlops.store.layout import model_artifact_key
 
 
 class LocalModelRegistry:
@@ -22,7 +19,8 @@ class LocalModelRegistry:
         self.db = db
         self.store = store
 
-    def register(self, model_name, artifact_key, *, status, metrics, lineage, reason, idempotency_key, label=None):
+    def register(self, model_name: str, artifact_key: str, *, status: str, metrics: dict, lineage: dict, reason: str,
+                 idempotency_key: str, label: str | None = None) -> ModelVersion:
         _check_status(status)
         if label is not None:
             versions.check_label(model_name, label)
@@ -39,10 +37,7 @@ class LocalModelRegistry:
             ).fetchone()[0]
             labels = {r["label"]: r["version"] for r in conn.execute(
                 "SELECT label, version FROM model_packages WHERE model_name=? AND label != ''", (model_name,))}
-            label = label or versions.next_label(labels, versions.retrain_bump(model_name))
-            if label in labels:
-                raise RegistryError(f"cannot register {model_name} {label}: v{labels[label]} already has that label; "
-                                    f"a label names one version, so use a new one; the registry was not changed")
+            label = versions.allocate_label(model_name, label, labels)
             target = model_artifact_key(model_name, version)
             source = self.store.path(artifact_key)
             if not source.is_file():
@@ -69,7 +64,7 @@ class LocalModelRegistry:
             ).fetchone()
             return self._row(row)
 
-    def get(self, model_name, version):
+    def get(self, model_name: str, version: int) -> ModelVersion:
         with self.db.reader() as conn:
             row = conn.execute(
                 "SELECT * FROM model_packages WHERE model_name=? AND version=?", (model_name, int(version))
@@ -78,15 +73,13 @@ class LocalModelRegistry:
             raise RegistryError(f"model {model_name!r} has no version {version}")
         return self._row(row)
 
-    def list_versions(self, model_name=None):
-        query, args = "SELECT * FROM model_packages", ()
-        if model_name:
-            query, args = query + " WHERE model_name=?", (model_name,)
+    def list_versions(self, model_name: str | None = None) -> list[ModelVersion]:
+        query, args = _of_model("SELECT * FROM model_packages", model_name)
         with self.db.reader() as conn:
             rows = conn.execute(query + " ORDER BY model_name, version", args).fetchall()
         return [self._row(r) for r in rows]
 
-    def latest(self, model_name, status="Approved"):
+    def latest(self, model_name: str, status: str = "Approved") -> ModelVersion | None:
         with self.db.reader() as conn:
             row = conn.execute(
                 "SELECT * FROM model_packages WHERE model_name=? AND status=? ORDER BY version DESC LIMIT 1",
@@ -94,7 +87,7 @@ class LocalModelRegistry:
             ).fetchone()
         return self._row(row) if row else None
 
-    def update_status(self, model_name, version, status, note=""):
+    def update_status(self, model_name: str, version: int, status: str, note: str = "") -> ModelVersion:
         _check_status(status)
         with self.db.transaction() as conn:
             changed = conn.execute(
@@ -105,7 +98,8 @@ class LocalModelRegistry:
             raise RegistryError(f"model {model_name!r} has no version {version}")
         return self.get(model_name, version)
 
-    def record_deployment(self, model_name, version, endpoint, event, detail, run):
+    def record_deployment(self, model_name: str, version: int, endpoint: str, event: str, detail: str,
+                          run: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO deployment_events VALUES (?,?,?,?,?,?,?)",
@@ -113,14 +107,12 @@ class LocalModelRegistry:
                  datetime.now(UTC).isoformat(timespec="seconds")),
             )
 
-    def deployment_history(self, model_name=None):
-        query, args = "SELECT * FROM deployment_events", ()
-        if model_name:
-            query, args = query + " WHERE model_name=?", (model_name,)
+    def deployment_history(self, model_name: str | None = None) -> list[dict]:
+        query, args = _of_model("SELECT * FROM deployment_events", model_name)
         with self.db.reader() as conn:
             return [dict(r) for r in conn.execute(query + " ORDER BY rowid", args)]
 
-    def _row(self, row) -> ModelVersion:
+    def _row(self, row: sqlite3.Row) -> ModelVersion:
         return ModelVersion(
             model_name=row["model_name"],
             version=row["version"],
@@ -134,6 +126,11 @@ class LocalModelRegistry:
             status_note=row["status_note"],
             label=row["label"],
         )
+
+
+def _of_model(query: str, model_name: str | None) -> tuple[str, tuple[str, ...]]:
+    """``query`` and its arguments, limited to one model's rows when a model is named."""
+    return (query + " WHERE model_name=?", (model_name,)) if model_name else (query, ())
 
 
 def _check_status(status: str) -> None:

@@ -21,11 +21,6 @@ from findining_mlops.platform.ports import FAILED, IN_PROGRESS, TrainingJob, Tra
 from findining_mlops.platform.sandbox import child_environment
 
 
-def output_artifact_key(spec_output_prefix: str, job_name: str) -> str:
-    """Where SageMaker puts a job's model: ``<output path>/<job>/output/model.tar.gz``."""
-    return f"{spec_output_prefix.rstrip('/')}/{job_name}/output/model.tar.gz"
-
-
 class LocalTrainingJobs:
     def __init__(self, root: Path, store: LocalArtifactStore):
         self.root = Path(root)
@@ -59,7 +54,7 @@ class LocalTrainingJobs:
                 env=child_environment(job_dir),  # the runner needs only its arguments, like the job
                 start_new_session=True,  # outlives a killed Airflow worker, like a SageMaker job
             )
-        return self.describe(spec.name)
+        return self.describe(spec.name) or TrainingJob(spec.name, IN_PROGRESS, None)
 
     def describe(self, name: str) -> TrainingJob | None:
         job_dir = self.job_dir(name)

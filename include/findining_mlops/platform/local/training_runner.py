@@ -22,9 +22,10 @@ import tempfile
 from pathlib import Path
 
 from findining_mlops.platform.local.store import LocalArtifactStore
-from findining_mlops.platform.local.training import _write_status, output_artifact_key
+from findining_mlops.platform.local.training import _write_status
 from findining_mlops.platform.ports import COMPLETED, FAILED, IN_PROGRESS
 from findining_mlops.platform.sandbox import child_environment
+from findining_mlops.store.layout import training_output_key
 
 FAILURE_TAIL_LINES = 25
 
@@ -72,7 +73,7 @@ def run(job_dir: Path, store: LocalArtifactStore) -> dict:
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(model_dir.rglob("*")):
                 tar.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
-        key = output_artifact_key(spec["output_prefix"], spec["name"])
+        key = training_output_key(spec["output_prefix"], spec["name"])
         store.upload_file(archive, key)
     evaluation = model_dir / "evaluation.json"
     metrics = json.loads(evaluation.read_text()) if evaluation.exists() else {}

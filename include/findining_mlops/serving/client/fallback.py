@@ -13,6 +13,7 @@ from datetime import date
 
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import Platform
+from findining_mlops.store.layout import dataset_prefix, partition_day
 
 DATASET = "interactions"
 REFRESH_S = 3600.0  # a new day of data lands daily; an hour old popularity is fresh enough
@@ -54,16 +55,15 @@ def _load_latest(platform: Platform) -> tuple[dict[tuple[str, str], tuple[int, i
     empty when there is no data yet (the ranking then follows the candidates' ratings)."""
     from findining_mlops.store.partitions import read_partition
 
-    days = sorted({key.split("dt=", 1)[1].split("/", 1)[0] for key in platform.store.list_keys(f"data/{DATASET}/")
-                   if "dt=" in key})
+    days = sorted({day for key in platform.store.list_keys(dataset_prefix(DATASET)) if (day := partition_day(key))})
     for day in reversed(days):
         try:
-            frame = read_partition(platform, DATASET, date.fromisoformat(day))
+            frame = read_partition(platform, DATASET, day)
         except (DataValidationError, ValueError):
             continue  # a broken newest day: the one before still says what is popular
         counts = frame.groupby(["request_district", "restaurant_id"])["engaged"].agg(["sum", "count"])
         return {(str(d), str(r)): (int(s), int(n)) for (d, r), s, n in
-                zip(counts.index, counts["sum"], counts["count"], strict=False)}, date.fromisoformat(day)
+                zip(counts.index, counts["sum"], counts["count"], strict=False)}, day
     return {}, None
 
 

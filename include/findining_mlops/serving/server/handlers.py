@@ -1,5 +1,9 @@
 """Loads a model's SageMaker scikit-learn serving handlers from its inference module, and
-wraps them with injected faults for rollback drills — only in a process started as a drill."""
+wraps them with injected faults for rollback drills — only in a process started as a drill.
+
+The inference module is named, not passed: a model server worker and a SageMaker container
+are other processes, which receive the module's name (``ModelSpec.inference_module``) as
+SageMaker receives its serving program."""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ class ServingHandlers:
 
 
 def load_handlers(module_name: str) -> ServingHandlers:
+    """The handlers of the named inference module; ConfigurationError naming any it lacks."""
     module = importlib.import_module(module_name)
     missing = [name for name in HANDLER_NAMES if not callable(getattr(module, name, None))]
     if missing:

@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import urllib3
 
@@ -46,8 +47,7 @@ class InvocationTimeout(EndpointError):
     """The model server did not answer within the call's time-out."""
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """A model server's answer: its status and body."""
 
     status_code: int

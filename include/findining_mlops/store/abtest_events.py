@@ -1,10 +1,11 @@
-"""A/B outcome events as columnar data on the store, the same keys locally and on S3::
+"""A/B test events as columnar data on the store, the same keys locally and on S3::
 
     abtests/<test-id>/events/dt=YYYY-MM-DD/part-<batch-id>.parquet
 
 Why files rather than a table of items: the analysis reads every event of a test, which SQL engines (DuckDB here,
 Athena on S3) scan from parquet at memory speed, while one ``PutItem`` per event throttles a table and makes each
-day's analysis reload everything. The A/B test store keeps test definitions and state only.
+day's analysis reload everything. The A/B test store keeps test definitions and state only; both of its adapters
+write and read the events here, and the analysis (``abtest.engine``) scans the same files.
 
 A batch is written once: its part files are immutable writes (``If-None-Match`` on S3), so a retried batch finds
 its files and counts nothing new. The batch id is the caller's, or a hash of the batch's event ids, so the same
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 
 from findining_mlops.errors import ImmutableArtifactError
 from findining_mlops.platform.ports import ArtifactStore, MetricEvent
+from findining_mlops.store.layout import abtest_event_batch_key, abtest_events_prefix, partition_day
 
 SCHEMA = pa.schema([
     ("event_id", pa.string()),
@@ -35,14 +37,6 @@ SCHEMA = pa.schema([
     ("timestamp", pa.timestamp("us", tz="UTC")),
     ("context", pa.string()),  # JSON
 ])
-
-
-def events_prefix(test_id: str) -> str:
-    return f"abtests/{test_id}/events/"
-
-
-def day_prefix(test_id: str, day: date) -> str:
-    return f"{events_prefix(test_id)}dt={day.isoformat()}/"
 
 
 def batch_id_of(events: list[MetricEvent]) -> str:
@@ -63,7 +57,7 @@ def write_batch(store: ArtifactStore, events: list[MetricEvent], batch_id: str |
         by_day[_utc(event.timestamp).date()].append(event)
     new = 0
     for day, day_events in sorted(by_day.items()):
-        key = f"{day_prefix(test_id, day)}part-{batch_id}.parquet"
+        key = abtest_event_batch_key(test_id, day, batch_id)
         try:
             store.write_bytes(key, _parquet(day_events), immutable=True)
         except ImmutableArtifactError:
@@ -88,13 +82,9 @@ def read_events(store: ArtifactStore, test_id: str, until: datetime | None = Non
 def part_keys(store: ArtifactStore, test_id: str, last_day: date | None = None,
               first_day: date | None = None) -> list[str]:
     """The part files of the days ``first_day``..``last_day`` (open ends when None), in key order."""
-    keys = [k for k in store.list_keys(events_prefix(test_id)) if k.endswith(".parquet")]
-    return [k for k in keys if (last_day is None or partition_day(k) <= last_day)
-            and (first_day is None or partition_day(k) >= first_day)]
-
-
-def partition_day(key: str) -> date:
-    return date.fromisoformat(key.split("/dt=", 1)[1].split("/", 1)[0])
+    keys = [(k, partition_day(k)) for k in store.list_keys(abtest_events_prefix(test_id)) if k.endswith(".parquet")]
+    return [k for k, day in keys if day is not None and (last_day is None or day <= last_day)
+            and (first_day is None or day >= first_day)]
 
 
 def _parquet(events: list[MetricEvent]) -> bytes:
