@@ -112,7 +112,7 @@ def cached_days(events_per_day: int, users: int) -> tuple[Path, float | None]:
 
 # -- the contenders -----------------------------------------------------------------------------------------------
 def _ours(paths: list[Path]) -> dict:
-    from findining_mlops.abtest.stats import analyze_parquet
+    from findining_mlops.abtest.analysis import analyze_parquet
 
     return analyze_parquet(paths, CONFIG)
 
@@ -225,7 +225,8 @@ def _incremental(root: Path) -> dict:
     """Days 1..14 of ``daily_moments`` on a local store, each day run ``REPEATS`` times (a re-run of a day writes
     the same table); the best time and the memory of each day."""
     from findining_mlops.abtest import engine
-    from findining_mlops.abtest.stats import analyze_moments, sql_plan
+    from findining_mlops.abtest.analysis import sql_plan
+    from findining_mlops.abtest.stats import analyze_moments
     from findining_mlops.platform.local.store import LocalArtifactStore
 
     store, plan = LocalArtifactStore(root), sql_plan(CONFIG)

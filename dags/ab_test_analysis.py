@@ -35,9 +35,9 @@ from datetime import date
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, task
 
+from findining_airflow.abtest_analysis import analyze_and_finish
 from findining_airflow.authoring import daily_dag, run_day, task_platform
 from findining_airflow.guide import action_param
-from findining_airflow.hooks.athena import analyze_and_finish
 
 
 @daily_dag(

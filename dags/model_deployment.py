@@ -30,7 +30,6 @@ Triggered by `model_retraining` after an approved registration, by
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import timedelta
 
 from airflow.sdk import Param, task
@@ -91,21 +90,21 @@ def model_deployment():
             if holder is not None:
                 raise EndpointError(f"{spec.endpoint_name} is being deployed by run {holder}; one rollout at a time — "
                                     "wait for it to finish, then trigger again")
-        return asdict(rollout)
+        return rollout.to_dict()
 
     @task(multiple_outputs=False)
     def start(rollout: dict) -> dict:
         from findining_airflow.runtime import platform
         from findining_mlops.deployment import rollout as deployment
 
-        return asdict(deployment.start(platform(), deployment.Rollout(**rollout)))
+        return deployment.start(platform(), deployment.Rollout.from_dict(rollout)).to_dict()
 
     @task(multiple_outputs=False)
     def finish(baked: dict, dag_run=None) -> dict:
         from findining_airflow.runtime import platform
         from findining_mlops.deployment import rollout as deployment
 
-        result = deployment.finish(platform(), deployment.Rollout(**baked), dag_run.run_id)
+        result = deployment.finish(platform(), deployment.Rollout.from_dict(baked), dag_run.run_id)
         if result["outcome"] == deployment.ROLLBACK:
             canary_rolled_back(baked["model"], baked["challenger"], result["note"])
         print(result)
@@ -120,7 +119,7 @@ def model_deployment():
         from findining_mlops.deployment.verdict import abort_cause
 
         saved = deployment.load(platform(), planned["endpoint"], planned["rollout_id"])
-        rollout = saved or deployment.Rollout(**planned)  # no state: start never ran
+        rollout = saved or deployment.Rollout.from_dict(planned)  # no state: start never ran
         if not rollout.finished:
             states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
             result = deployment.abort(platform(), rollout, abort_cause(states, ti.task_id), dag_run.run_id)

@@ -42,7 +42,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import task
 
 from findining_airflow.authoring import daily_dag, model_task, run_day
-from findining_airflow.notifications import monitoring_outcome, retraining_triggered
+from findining_airflow.notifications import day_not_checked, retraining_triggered
 from findining_mlops.config.catalog import get_model, model_names
 
 # days analyzed at once; each analysis is one process per model, on a 2-core machine
@@ -70,8 +70,9 @@ def model_monitoring():
 
         model, day = analysis["model"], analysis["day"]
         decision = decide(platform(), get_model(model), date.fromisoformat(day), analysis)
-        if decision["outcome"] != CHECKED:
-            monitoring_outcome(model, day, decision["outcome"], analysis.get("message", decision["outcome"]))
+        check = decision["outcome"]
+        if check != CHECKED:
+            day_not_checked(model, day, check, analysis.get("message", check))
         if decision["retrain"]:
             retraining_triggered(model, day, decision["reason"])
         print(json.dumps(decision, indent=2))

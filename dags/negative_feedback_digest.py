@@ -29,44 +29,44 @@ from datetime import date
 
 from airflow.sdk import PokeReturnValue, task
 
+from findining_airflow import feedback_digest
 from findining_airflow.authoring import daily_dag, run_day
-from findining_airflow.hooks import bedrock
 
 
 @daily_dag("negative_feedback_digest", doc_md=__doc__, tags=["findining", "feedback", "bedrock"])
 def negative_feedback_digest():
     @task(multiple_outputs=False)
     def prepare(data_interval_start=None, dag_run=None) -> dict:
-        return bedrock.plan_day(run_day(dag_run, data_interval_start))
+        return feedback_digest.plan_day(run_day(dag_run, data_interval_start))
 
     @task.branch
     def choose(plan: dict) -> str:
-        return "submit_batch" if plan["path"] == bedrock.BATCH else "analyze"
+        return "submit_batch" if plan["path"] == feedback_digest.BATCH else "analyze"
 
     @task
     def analyze(plan: dict) -> None:
-        bedrock.analyze_negative_feedback(date.fromisoformat(plan["day"]))
+        feedback_digest.analyze_negative_feedback(date.fromisoformat(plan["day"]))
 
     @task
     def submit_batch(plan: dict) -> str:
-        return bedrock.submit_batch(plan)
+        return feedback_digest.submit_batch(plan)
 
     # a batch job takes hours: reschedule mode holds no worker slot between looks
     @task.sensor(poke_interval=300, timeout=24 * 3600, mode="reschedule")
     def wait_for_batch(plan: dict, job_arn: str) -> PokeReturnValue:
-        return PokeReturnValue(is_done=bedrock.batch_finished(plan, job_arn))
+        return PokeReturnValue(is_done=feedback_digest.batch_finished(plan, job_arn))
 
     @task
     def collect_batch(plan: dict) -> None:
-        bedrock.collect_batch(plan)
+        feedback_digest.collect_batch(plan)
 
     @task(multiple_outputs=False, trigger_rule="none_failed_min_one_success")
     def digest(plan: dict) -> dict:
-        return bedrock.digest_day(date.fromisoformat(plan["day"]))
+        return feedback_digest.digest_day(date.fromisoformat(plan["day"]))
 
     @task
     def alert(summary: dict) -> list[str]:
-        return bedrock.alert_spikes(summary)
+        return feedback_digest.alert_spikes(summary)
 
     planned = prepare()
     analyzed = analyze(planned)

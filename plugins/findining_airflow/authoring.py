@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import XComArg, dag
@@ -25,11 +25,19 @@ from findining_mlops.config.catalog import get_model
 if TYPE_CHECKING:
     from findining_mlops.config.catalog import ModelSpec
     from findining_mlops.platform.ports import Platform
+    from findining_mlops.platform.records import VersionRecord
 
 log = logging.getLogger(__name__)
 START_DATE = datetime(2026, 1, 1)
 DAILY_START_DATE = datetime(2026, 10, 1)  # the first day the daily DAGs check
 ENDPOINT_IN_SERVICE_TIMEOUT_S = 3 * 3600  # a SageMaker endpoint takes minutes; a stuck one fails the run
+
+
+class DeploymentRequest(TypedDict):
+    """One ``model_deployment`` run to trigger: its run id (the same request, the same run) and its Params."""
+
+    trigger_run_id: str
+    conf: dict
 
 
 def findining_dag(dag_id: str, *, doc_md: str | None, tags: list[str], schedule: str | None = None,
@@ -79,7 +87,7 @@ def model_task(model_name: str) -> Iterator[tuple[Platform, ModelSpec]]:
         yield configured, get_model(model_name)
 
 
-def deployment_requests(versions: list[dict], trigger_prefix: str, ti) -> list[dict]:
+def deployment_requests(versions: list[VersionRecord], trigger_prefix: str, ti) -> list[DeploymentRequest]:
     """For the newest approved version of each model among ``versions``: a model without an
     endpoint gets one serving it (pushed as XCom ``new_endpoints`` for the sensor to wait on);
     otherwise a ``model_deployment`` request (returned, one per model), unless the endpoint
@@ -87,7 +95,8 @@ def deployment_requests(versions: list[dict], trigger_prefix: str, ti) -> list[d
     so a retried task does not deploy twice."""
     from findining_mlops.registry.variants import bootstrap_deploy
 
-    requests, new_endpoints = [], []
+    requests: list[DeploymentRequest] = []
+    new_endpoints = []
     for version in _newest_approved(versions):
         spec = get_model(version["model"])
         registered = platform().registry.get(spec.name, version["version"])
@@ -106,7 +115,7 @@ def deployment_requests(versions: list[dict], trigger_prefix: str, ti) -> list[d
     return requests
 
 
-def _newest_approved(versions: list[dict]) -> list[dict]:
+def _newest_approved(versions: list[VersionRecord]) -> list[VersionRecord]:
     """The last approved version of each model in ``versions``, logging why the others are not deployed."""
     from findining_mlops.platform.ports import APPROVED
 

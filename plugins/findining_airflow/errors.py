@@ -1,4 +1,4 @@
-"""Turning domain errors into task outcomes."""
+"""How domain errors fail a task: at once when a retry cannot help."""
 
 from __future__ import annotations
 

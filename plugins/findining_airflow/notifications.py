@@ -115,9 +115,9 @@ def upload_registered_rejected(key: str, version) -> None:
 def canary_rolled_back(model: str, challenger: int, note: str) -> None:
     """A rollout ended with the champion back at 100 % (an alarm, or a run that ended before it finished)."""
     from findining_airflow.runtime import platform
-    from findining_mlops.registry.versions import display
+    from findining_mlops.registry.versions import version_names
 
-    publish_event(f"canary rolled back: {model} {display(platform().registry, model, challenger)}", note)
+    publish_event(f"canary rolled back: {model} {version_names(platform().registry, model)[challenger]}", note)
 
 
 def ab_test_finished(test, summary: dict) -> None:
@@ -125,14 +125,14 @@ def ab_test_finished(test, summary: dict) -> None:
     with its arms named as people know them."""
     from findining_airflow.runtime import platform
     from findining_mlops.abtest.lifecycle import result_message
-    from findining_mlops.registry.versions import displays
+    from findining_mlops.registry.versions import version_names
 
-    publish_event(*result_message(test, summary, displays(platform().registry, test.model_name)))
+    publish_event(*result_message(test, summary, version_names(platform().registry, test.model_name)))
 
 
-def monitoring_outcome(model: str, day: str, outcome: str, message: str) -> None:
+def day_not_checked(model: str, day: str, check: str, message: str) -> None:
     """A monitored day that could not be checked as usual (no traffic, no ground truth, ...)."""
-    publish_event(f"{model} monitoring {day}: {outcome}", message)
+    publish_event(f"{model} monitoring {day}: {check}", message)
 
 
 def retraining_triggered(model: str, day: str, reason: str) -> None:

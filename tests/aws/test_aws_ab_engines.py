@@ -12,7 +12,7 @@ import pytest
 import requests
 from aws_stack import ACCOUNT, REGION
 
-from findining_mlops.abtest import engine, queries, stats
+from findining_mlops.abtest import analysis, engine, queries, stats
 from findining_mlops.platform.ports import MetricEvent
 from findining_mlops.store import layout
 
@@ -41,13 +41,13 @@ def recorded(aws):
 
 
 def test_duckdb_reads_the_days_batches_from_s3_and_keeps_the_running_aggregate_there(aws, recorded, tmp_path):
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     day_two = START + timedelta(days=1)
     engine.daily_moments(aws.store, TEST_ID, plan, START, START)
     merged = engine.daily_moments(aws.store, TEST_ID, plan, day_two, START)
     assert aws.store.exists(layout.abtest_running_users_key(TEST_ID, day_two))
     every = [e for day in (START, day_two) for e in _events(day)]
-    expected = stats.analyze(_frame(every), CONFIG)
+    expected = analysis.analyze(_frame(every), CONFIG)
     result = stats.analyze_moments(merged, CONFIG)
     assert result["metrics"]["latency_ms"]["control"] == expected["metrics"]["latency_ms"]["control"]
     assert result["metrics"]["latency_ms"]["p_value"] == pytest.approx(expected["metrics"]["latency_ms"]["p_value"],
@@ -59,7 +59,7 @@ def test_the_athena_engine_runs_the_trino_sql_on_the_glue_table_in_the_workgroup
 
     settings = replace(account, ab_engine="athena")
     boto3.client("athena", region_name=REGION).create_work_group(Name=settings.athena_workgroup)
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     day_two = START + timedelta(days=1)
     paths = [aws.store.download_file(k, tmp_path / k) for k in
              aws.store.list_keys(f"abtests/{TEST_ID}/events/")]

@@ -303,11 +303,11 @@ def test_the_bedrock_policy_runs_the_digest_s_batch_files_reports_and_token_metr
     Stubber tests), under bedrock-access-role's policy alone: the batch input and its plan, the
     job's output read back, the analyses, the digest against the restaurant's past days, the
     token usage; and nothing of the rest of the pipeline."""
+    from findining_mlops.config.settings import BedrockSettings
     from findining_mlops.feedback.batch import collect_batch, prepare_batch
     from findining_mlops.feedback.bedrock import (
         METRICS_NAMESPACE,
         BedrockAnalyzer,
-        BedrockSettings,
         bedrock_runtime_client,
         publish_usage,
     )

@@ -71,7 +71,7 @@ def test_a_canary_with_failing_requests_is_rolled_back_by_its_alarm(aws, sentime
 
     # a look in the very instant the step's bake starts has nothing to judge yet: it keeps baking
     started = datetime.fromisoformat(rollout.step_started)
-    assert deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started).outcome == "baking"
+    assert deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started).ending == "baking"
 
     # what SageMaker records for the challenger while it bakes: half of its requests fail
     dims = {"EndpointName": ENDPOINT, "VariantName": "sentiment-v2"}
@@ -80,7 +80,7 @@ def test_a_canary_with_failing_requests_is_rolled_back_by_its_alarm(aws, sentime
                                       MetricDatum("Invocation5XXErrors", 20, dims, when, "Count"),
                                       MetricDatum("ModelLatency", 30_000, dims, when, "Microseconds")])
     baked = deployment.bake(aws, sentiment, rollout, CanaryThresholds(), now=started + timedelta(minutes=2))
-    assert baked.outcome == "rollback"
+    assert baked.ending == "rollback"
     result = deployment.finish(aws, baked, "rollout-1")
     aws.endpoints.release_deployment_lock(ENDPOINT, "rollout-1")
 

@@ -13,6 +13,7 @@ import pytest
 from aws_stack import BUCKET
 from botocore.stub import Stubber
 
+from findining_mlops.config.settings import BedrockSettings
 from findining_mlops.feedback.batch import (
     BATCH_MINIMUM_RECORDS,
     batch_input,
@@ -23,7 +24,7 @@ from findining_mlops.feedback.batch import (
     submit_batch_job,
     write_batch_input,
 )
-from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME, BedrockSettings
+from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME
 from findining_mlops.feedback.schema import analysis_schema
 
 DAY = date(2026, 10, 12)

@@ -14,12 +14,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
+from findining_mlops.config.settings import BedrockSettings
 from findining_mlops.feedback.bedrock import (
     METRICS_NAMESPACE,
     SYSTEM_PROMPT,
     TOOL_NAME,
     BedrockAnalyzer,
-    BedrockSettings,
     bedrock_runtime_client,
     publish_usage,
     tool_config,

@@ -162,7 +162,7 @@ def test_the_model_the_analyses_call_is_the_first_profile_else_the_first_model(v
 
 @pytest.mark.parametrize("environment", ["dev", "staging", "production"])
 def test_each_environment_s_model_id_is_one_its_policies_allow(environment):
-    from findining_mlops.feedback.bedrock import BedrockSettings
+    from findining_mlops.config.settings import BedrockSettings
 
     variables = {k: v for k, v in tfvars(environment).items() if k.startswith("bedrock_")}
     model_id = evaluate(blocks("output")["bedrock_model_id"]["value"], variables)

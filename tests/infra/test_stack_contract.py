@@ -23,8 +23,7 @@ NOT_YET_READ: dict[str, str] = {}
 
 def _stack_settings() -> dict[str, tuple[str, str | None]]:
     """Every setting the code reads that the stack provides: AWS and Bedrock settings, resource names."""
-    from findining_mlops.config.settings import AWS_SETTINGS, NAME_SETTINGS
-    from findining_mlops.feedback.bedrock import BEDROCK_SETTINGS
+    from findining_mlops.config.settings import AWS_SETTINGS, BEDROCK_SETTINGS, NAME_SETTINGS
 
     return {**AWS_SETTINGS, **NAME_SETTINGS, **BEDROCK_SETTINGS}
 

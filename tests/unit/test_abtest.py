@@ -13,7 +13,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from findining_mlops.abtest.stats import _Arm, _binary_arm, _compare, _holm, analyze, load_config
+from findining_mlops.abtest.analysis import analyze
+from findining_mlops.abtest.stats import _Arm, _binary_arm, _compare, _holm, load_config
 from findining_mlops.cli.main import main
 from findining_mlops.errors import DataValidationError
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from findining_mlops.abtest import engine, queries, stats
+from findining_mlops.abtest import analysis, engine, queries, stats
 from findining_mlops.platform.ports import MetricEvent
 from findining_mlops.store import layout
 from findining_mlops.store.abtest_events import part_keys
@@ -74,18 +74,18 @@ def _assert_close(merged, scratch, path=""):
 
 
 def test_each_days_merged_analysis_equals_a_from_scratch_analysis_of_every_event_so_far(platform, recorded):
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     for offset in range(DAYS):
         day = START + timedelta(days=offset)
         merged = stats.analyze_moments(engine.daily_moments(platform.store, TEST_ID, plan, day, START), CONFIG)
         so_far = [e for e in recorded if e.timestamp.date() <= day]
-        _assert_close(merged, stats.analyze(_frame(so_far), CONFIG))
+        _assert_close(merged, analysis.analyze(_frame(so_far), CONFIG))
         assert merged["metrics"]["satisfaction"]["cuped"]["variance_reduction"] >= 0
         assert platform.store.exists(layout.abtest_running_users_key(TEST_ID, day))
 
 
 def test_a_day_after_the_first_reads_only_its_own_events(platform, recorded):
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     for offset in range(DAYS - 1):
         engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=DAYS - 1)
@@ -94,12 +94,12 @@ def test_a_day_after_the_first_reads_only_its_own_events(platform, recorded):
 
     merged = stats.analyze_moments(engine.daily_moments(platform.store, TEST_ID, plan, last, START), CONFIG)
 
-    _assert_close(merged, stats.analyze(_frame(recorded), CONFIG))
+    _assert_close(merged, analysis.analyze(_frame(recorded), CONFIG))
 
 
 def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_rebuild_from_every_event_equals_the_daily_chain(
         platform, recorded):
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     for offset in range(3):
         first = engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=offset), START)
     last = START + timedelta(days=2)
@@ -115,7 +115,7 @@ def test_a_rerun_of_a_day_writes_the_same_bytes_and_a_rebuild_from_every_event_e
 
 
 def test_folding_days_into_the_running_table_sums_each_users_events_as_the_per_user_sql_does(platform, recorded):
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     duckdb = engine.DuckDB()
     days = [[platform.store.path(k) for k in part_keys(platform.store, TEST_ID, day, day)]
             for day in (START, START + timedelta(days=1))]
@@ -140,7 +140,7 @@ def test_folding_days_into_the_running_table_sums_each_users_events_as_the_per_u
 
 
 def test_a_batch_sent_again_is_not_counted_twice(platform, recorded):
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     first = engine.daily_moments(platform.store, TEST_ID, plan, START, START)
     day_one = [e for e in recorded if e.timestamp.date() == START]
     assert platform.abtests.record(day_one[: len(day_one) // 2]) == 0
@@ -158,7 +158,7 @@ def test_broken_events_in_the_files_are_named_by_the_daily_analysis_and_no_table
     broken_day = START + timedelta(days=2)
     platform.abtests.record([MetricEvent("x", TEST_ID, user, variant, metric, value,
                                          datetime(2026, 11, 3, 10, tzinfo=UTC))])
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     engine.daily_moments(platform.store, TEST_ID, plan, START + timedelta(days=1), START)
     with pytest.raises(stats.DataValidationError, match=message):
         engine.daily_moments(platform.store, TEST_ID, plan, broken_day, START)
@@ -168,7 +168,7 @@ def test_broken_events_in_the_files_are_named_by_the_daily_analysis_and_no_table
 
 
 def test_the_one_sql_source_is_valid_trino_for_athena():
-    plan = stats.sql_plan(CONFIG)
+    plan = analysis.sql_plan(CONFIG)
     events = ('(SELECT user_id, variant, metric_name, metric_value FROM "findining"."ab_test_events" '
               "WHERE test_id = 'it''s' AND dt <= '2026-11-05')")
     for sql in (queries.analysis_sql(plan, events), queries.unknown_variants_sql(events),
@@ -205,4 +205,4 @@ def test_parquet_files_read_by_duckdb_give_the_figures_of_the_same_rows_in_memor
     halves = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
     frame.iloc[: len(frame) // 2].to_parquet(halves[0])
     frame.iloc[len(frame) // 2:].to_parquet(halves[1])
-    _assert_close(stats.analyze_parquet(halves, CONFIG), stats.analyze(frame, CONFIG))
+    _assert_close(analysis.analyze_parquet(halves, CONFIG), analysis.analyze(frame, CONFIG))

@@ -114,9 +114,10 @@ def test_a_second_upload_of_a_label_with_other_bytes_is_refused_and_nothing_is_r
 def test_messages_name_a_version_by_number_and_label_and_still_name_one_the_registry_lost(platform):
     register(platform, "upload-1", "1.0.0")
     register(platform, "job-2")
-    assert versions.display(platform.registry, "sentiment", 2) == "v2 (1.1.0)"
-    assert versions.display(platform.registry, "sentiment", 9) == "v9"  # an alert never fails for a label
-    assert versions.displays(platform.registry, "sentiment") == {1: "v1 (1.0.0)", 2: "v2 (1.1.0)"}
+    names = versions.version_names(platform.registry, "sentiment")
+    assert names[2] == "v2 (1.1.0)"
+    assert names[9] == "v9"  # an alert never fails for a label
+    assert names == {1: "v1 (1.0.0)", 2: "v2 (1.1.0)"}
 
 
 def test_the_a_b_test_alert_names_both_arms_and_the_winner_by_number_and_label(platform):
@@ -129,10 +130,10 @@ def test_the_a_b_test_alert_names_both_arms_and_the_winner_by_number_and_label(p
                   {"sentiment_accuracy": {"kind": "binary", "direction": "higher_is_better"}}, {}, 0.05, "2026-11-01")
     summary = {"decision": "treatment_wins", "day_number": 7, "day": "2026-11-07", "users": {"control": 10},
                "srm": None, "metrics": {}, "winner": 2, "outcome": "concluded"}
-    subject, message = lifecycle.result_message(test, summary, versions.displays(platform.registry, "sentiment"))
+    subject, message = lifecycle.result_message(test, summary, versions.version_names(platform.registry, "sentiment"))
     assert subject == "A/B test labels: treatment v2 (1.1.0) wins"
     assert "Next: sentiment v2 (1.1.0) goes to 100 % through model_deployment" in message
-    figure = lifecycle.ci_figure(test, [], versions.displays(platform.registry, "sentiment"))
+    figure = lifecycle.ci_figure(test, [], versions.version_names(platform.registry, "sentiment"))
     assert figure.layout.title.text.startswith("A/B test labels: v1 (1.0.0) (control) vs v2 (1.1.0) (treatment")
 
 

@@ -20,10 +20,10 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from findining_mlops.config.catalog import ModelSpec, get_model
 from findining_mlops.errors import ABTestError, DataValidationError, RegistryError
@@ -35,7 +35,6 @@ from findining_mlops.platform.ports import (
     ABTest,
     Platform,
     ProductionVariant,
-    version_name,
 )
 from findining_mlops.registry import versions
 from findining_mlops.registry.variants import production_variant, variant_name
@@ -170,7 +169,7 @@ def arm_variant(test: ABTest, arm: str) -> str:
 
 
 def event_id(test_id: str, user_id: str, metric_name: str, key: str) -> str:
-    """The same outcome (user, metric, request or time) recorded twice is one event."""
+    """A user's metric value for the same request or time, recorded twice, is one event."""
     return hashlib.sha256(f"{test_id}|{user_id}|{metric_name}|{key}".encode()).hexdigest()[:32]
 
 
@@ -198,15 +197,41 @@ def one_test_on(platform: Platform, test_id: str, day: date) -> list[ABTest]:
 MomentsSource = Callable[[ABTest, "Plan", date], dict]
 
 
-def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSource | None = None) -> dict:
+class DayAnalysis(TypedDict):
+    """One day's ``analysis.json`` of a test, as ``analyze_day`` writes it and returns it to the DAG."""
+
+    test_id: str
+    day: str  # ISO date
+    day_number: int
+    duration_days: int
+    events: int
+    users: dict[str, int]  # arm -> users in the test
+    srm: dict | None  # the sample-ratio check: p_value, mismatch
+    metrics: dict  # metric name -> its comparison of the arms
+    decision: str
+    note: NotRequired[str]  # why there is no analysis yet
+    outcome: str  # the test's status after the day
+    winner: int | None
+
+
+class DeploymentConf(TypedDict):
+    """The ``model_deployment`` Params that end a test on its endpoint."""
+
+    model_name: str
+    version: int
+    strategy: str
+    bake_minutes: int
+
+
+def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSource | None = None) -> DayAnalysis:
     """The analysis of every event up to the end of ``day`` and what it means for the test.
 
     ``moments`` computes the per-arm moments of the test's events up to ``day``; by default DuckDB, incrementally
     from the day's partition and the running per-user aggregate on the store (``engine.daily_moments``)."""
-    from findining_mlops.abtest import engine, stats
+    from findining_mlops.abtest import analysis, engine, stats
 
     day_number = (day - date.fromisoformat(test.started_at)).days + 1
-    plan = stats.sql_plan(test.analysis_config())
+    plan = analysis.sql_plan(test.analysis_config())
 
     def on_duckdb(test: ABTest, plan, day: date) -> dict:
         return engine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
@@ -224,19 +249,20 @@ def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
     except DataValidationError as exc:  # too few users of a metric in an arm: a normal first day
         result = {"srm": None, "metrics": {}, "decision": "inconclusive", "note": f"not enough data yet: {exc}"}
     summary.update(result)
-    summary["outcome"] = _outcome(result["decision"], day_number >= test.duration_days)
+    summary["outcome"] = _status(result["decision"], day_number >= test.duration_days)
     summary["winner"] = _winner(test, result["decision"], summary["outcome"])
     days = [a for a in history(platform, test) if a["day"] < summary["day"]] + [summary]
     prefix = abtest_day_prefix(test.test_id, day)
     write_json(platform.store, prefix + "analysis.json", summary)
-    names = versions.displays(platform.registry, test.model_name)
+    names = versions.version_names(platform.registry, test.model_name)
     platform.store.write_bytes(prefix + "report.html", render_report(test, days, names).encode())
     log.info("A/B test %s day %d/%d: %s -> %s", test.test_id, day_number, test.duration_days, result["decision"],
              summary["outcome"])
     return summary
 
 
-def _outcome(decision: str, ended: bool) -> str:
+def _status(decision: str, ended: bool) -> str:
+    """The test's status after the day's decision (stored as the analysis' ``outcome``)."""
     if decision in STOPPED_DECISIONS:
         return STOPPED
     if decision in WINS or ended:
@@ -244,15 +270,15 @@ def _outcome(decision: str, ended: bool) -> str:
     return RUNNING
 
 
-def _winner(test: ABTest, decision: str, outcome: str) -> int | None:
+def _winner(test: ABTest, decision: str, status: str) -> int | None:
     """The version that goes to 100 %: the winner, or the control when the test ends without one."""
-    if outcome != CONCLUDED:
+    if status != CONCLUDED:
         return None
     arm = WINS.get(decision, "control")
     return test.treatment_version if arm == "treatment" else test.control_version
 
 
-def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
+def finish(platform: Platform, test: ABTest, summary: DayAnalysis) -> ABTest:
     """Records the end of the test and frees its endpoint; the same call again changes nothing."""
     finished = platform.abtests.finish(test.test_id, summary["outcome"], summary["decision"], summary["winner"],
                                            summary["day"])
@@ -260,19 +286,16 @@ def finish(platform: Platform, test: ABTest, summary: dict) -> ABTest:
     return finished
 
 
-def _named(names: Mapping[int, str] | None, version: int) -> str:
-    """``v3 (1.1.0)`` from ``names`` (``versions.displays``), else ``v3``."""
-    return (names or {}).get(version) or version_name(version)
-
-
-def result_message(test: ABTest, summary: dict, names: Mapping[int, str] | None = None) -> tuple[str, str]:
+def result_message(test: ABTest, summary: DayAnalysis,
+                   names: versions.VersionNames | None = None) -> tuple[str, str]:
     """The SNS / local alert that summarises a finished test; ``names``: the model's versions as
-    a person sees them (``versions.displays``), so the arms read ``v3 (1.1.0)``."""
+    a person sees them (``versions.version_names``), so the arms read ``v3 (1.1.0)``, else ``v3``."""
+    names = names or versions.VersionNames()
     headline = {
         "stopped_srm": "stopped: sample-ratio mismatch",
         "stopped_guardrail": "stopped: a guardrail metric got worse",
-        "treatment_wins": f"treatment {_named(names, test.treatment_version)} wins",
-        "control_wins": f"control {_named(names, test.control_version)} wins",
+        "treatment_wins": f"treatment {names[test.treatment_version]} wins",
+        "control_wins": f"control {names[test.control_version]} wins",
     }.get(summary["decision"], f"no significant difference after {summary['day_number']} days")
     lines = [f"A/B test {test.test_name} ({test.test_id}) on {test.endpoint}: {headline}",
              f"Day {summary['day_number']} of {test.duration_days} ({summary['day']}); users {summary['users']}"]
@@ -284,15 +307,15 @@ def result_message(test: ABTest, summary: dict, names: Mapping[int, str] | None 
                      f"difference {m['difference']:+.4g} [{m['ci_low']:+.4g}, {m['ci_high']:+.4g}], "
                      f"always-valid p = {m['sequential_p_value']:.3g}{' (significant)' if m['significant'] else ''}")
     if summary["winner"] is not None:
-        lines.append(f"Next: {test.model_name} {_named(names, summary['winner'])} goes to 100 % through "
+        lines.append(f"Next: {test.model_name} {names[summary['winner']]} goes to 100 % through "
                      "model_deployment")
     elif summary["outcome"] == STOPPED:
-        lines.append(f"Next: the control, {test.model_name} {_named(names, test.control_version)}, "
+        lines.append(f"Next: the control, {test.model_name} {names[test.control_version]}, "
                      "takes all users back through model_deployment")
     return f"A/B test {test.test_name}: {headline}", "\n".join(lines)
 
 
-def deployment_conf(test: ABTest, summary: dict) -> dict | None:
+def deployment_conf(test: ABTest, summary: DayAnalysis) -> DeploymentConf | None:
     """``model_deployment`` Params that end the test on the endpoint, or None while it runs.
 
     The winner goes to 100 %. A stopped test hands all users back to the control at once:
@@ -303,18 +326,20 @@ def deployment_conf(test: ABTest, summary: dict) -> dict | None:
     return {"model_name": test.model_name, "version": version, "strategy": "all_at_once", "bake_minutes": 0}
 
 
-def history(platform: Platform, test: ABTest) -> list[dict]:
+def history(platform: Platform, test: ABTest) -> list[DayAnalysis]:
     """Every stored daily analysis of the test, oldest first."""
     keys = sorted(k for k in platform.store.list_keys(abtest_prefix(test.test_id)) if k.endswith("/analysis.json"))
     return [read_json(platform.store, k) for k in keys]
 
 
-def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = None):
+def ci_figure(test: ABTest, days: list[DayAnalysis], names: versions.VersionNames | None = None):
     """Per metric, the daily difference (treatment − control) with its confidence interval."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     from findining_mlops.reporting.plots import day_axis
+
+    names = names or versions.VersionNames()
 
     metrics = list(test.success_metrics) + list(test.guardrail_metrics)
     figure = make_subplots(rows=len(metrics), cols=1, subplot_titles=[
@@ -328,13 +353,14 @@ def ci_figure(test: ABTest, days: list[dict], names: Mapping[int, str] | None = 
         figure.add_hline(y=0, line_dash="dot", row=row, col=1)
     day_axis(figure, [a["day"] for a in days])
     figure.update_layout(height=300 * len(metrics), showlegend=False,
-                         title=f"A/B test {test.test_name}: {_named(names, test.control_version)} (control) vs "
-                               f"{_named(names, test.treatment_version)} (treatment, {test.traffic_split} % of users)")
+                         title=f"A/B test {test.test_name}: {names[test.control_version]} (control) vs "
+                               f"{names[test.treatment_version]} (treatment, {test.traffic_split} % of users)")
     return figure
 
 
-def render_report(test: ABTest, days: list[dict], names: Mapping[int, str] | None = None) -> str:
+def render_report(test: ABTest, days: list[DayAnalysis], names: versions.VersionNames | None = None) -> str:
     """An HTML page: the daily confidence intervals per metric and the daily decisions."""
+    names = names or versions.VersionNames()
     rows = "".join(
         f"<tr><td>{a['day']}</td><td>{a['day_number']}</td><td>{a['users']['control']}</td>"
         f"<td>{a['users']['treatment']}</td><td>{html.escape(a['decision'])}</td><td>{a['outcome']}</td></tr>"
@@ -342,8 +368,8 @@ def render_report(test: ABTest, days: list[dict], names: Mapping[int, str] | Non
     return ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>A/B test {html.escape(test.test_name)}</title></head><body>"
             f"<h1>A/B test {html.escape(test.test_name)} ({test.test_id}): "
-            f"{html.escape(_named(names, test.control_version))} (control) vs "
-            f"{html.escape(_named(names, test.treatment_version))} (treatment)</h1>"
+            f"{html.escape(names[test.control_version])} (control) vs "
+            f"{html.escape(names[test.treatment_version])} (treatment)</h1>"
             "<table border=1><tr><th>day</th><th>#</th><th>control users</th><th>treatment users</th>"
             f"<th>decision</th><th>outcome</th></tr>{rows}</table>"
             + ci_figure(test, days, names).to_html(full_html=False, include_plotlyjs=True) + "</body></html>")

@@ -43,7 +43,7 @@ class Plan:
 
     @classmethod
     def of(cls, metrics: dict[str, dict]) -> Plan:
-        """The plan of a validated config's success and guardrail metrics (``abtest._validated_config``)."""
+        """The plan of a validated config's success and guardrail metrics (``stats.validated_config``)."""
         covariates = {name: spec["covariate"] for name, spec in metrics.items() if "covariate" in spec}
         extra = tuple(dict.fromkeys(c for c in covariates.values() if c not in metrics))
         kinds = {**{name: spec["kind"] for name, spec in metrics.items()}, **{c: "continuous" for c in extra}}

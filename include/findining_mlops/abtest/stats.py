@@ -44,25 +44,23 @@ Config (JSON)::
 Scale: the events are reduced in SQL (``findining_mlops.abtest.queries``, run by DuckDB or Athena) to one value per user
 per metric and then to a few sums per arm: n, sum and sum of squares, and for CUPED the moments of X and X·Y. Every
 figure below is a closed form of those sums, so the statistics cost the same for a hundred events or a hundred
-million. ``analyze`` runs that SQL on an in-memory frame; the daily analysis runs it on the test's parquet files
-(``findining_mlops.abtest.engine``) and calls ``analyze_moments``. ``make bench`` compares it with a hand-written DuckDB
-query and with pandas + scipy.
+million. This module is the statistics on those sums (``analyze_moments``) and reads no events:
+``findining_mlops.abtest.analysis`` runs the SQL on a frame or on parquet files, the daily analysis on the test's
+partitions (``findining_mlops.abtest.engine``). ``make bench`` compares it with a hand-written DuckDB query and with
+pandas + scipy.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy import special, stats
 
 from findining_mlops.errors import DataValidationError
 
-COLUMNS = ("user_id", "variant", "metric_name", "metric_value", "timestamp")
 VARIANTS = ("control", "treatment")
 KINDS = ("binary", "continuous")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
@@ -148,10 +146,11 @@ def load_config(path: str | Path) -> dict:
         config = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataValidationError(f"config file {path} is not valid JSON: {exc}") from exc
-    return _validated_config(config)
+    return validated_config(config)
 
 
-def _validated_config(config: dict) -> dict:
+def validated_config(config: dict) -> dict:
+    """The config with its defaults filled in; a config the analysis cannot use fails here, naming what is wrong."""
     if not isinstance(config, dict):
         raise DataValidationError("the config must be a JSON object")
     checked = {key: _share(config, key) for key in ("alpha", "control_share")}
@@ -204,57 +203,10 @@ def _validated_metric(role: str, name: str, spec) -> dict:
     return checked
 
 
-def analyze(events: pd.DataFrame, config: dict) -> dict:
-    """The analysis of an in-memory event table (``COLUMNS``): SRM check, per-metric results and the decision,
-    as plain JSON types."""
-    from findining_mlops.abtest.engine import DuckDB, arm_moments
-
-    plan = sql_plan(config)
-    with DuckDB.for_small_tables() as duckdb:  # one thread: the same frame, the same bits
-        duckdb.connection.register("events", _events_table(events))
-        moments = arm_moments(duckdb.rows, plan, "events")
-    return analyze_moments(moments, config)
-
-
-def analyze_parquet(paths: Sequence[str | Path], config: dict) -> dict:
-    """The analysis of the events in parquet files (``COLUMNS``), read by DuckDB with every thread: the figures
-    agree with ``analyze`` of the same rows to rounding, the last bit may depend on the threads' timing."""
-    from findining_mlops.abtest import engine
-
-    plan = sql_plan(config)
-    with engine.DuckDB() as duckdb:
-        moments = engine.arm_moments(duckdb.rows, plan, engine.parquet_relation([Path(p) for p in paths]))
-    return analyze_moments(moments, config)
-
-
-def sql_plan(config: dict):
-    """What the SQL computes for this config (``queries.Plan``), once the config is valid."""
-    from findining_mlops.abtest import queries
-
-    config = _validated_config(config)
-    return queries.Plan.of({**config["success_metrics"], **config["guardrail_metrics"]})
-
-
-def _events_table(events: pd.DataFrame):
-    """The events as an arrow table of strings and doubles; a metric_value that is not a number becomes NaN,
-    which the SQL reports only where it belongs to a configured metric."""
-    import pyarrow as pa
-
-    missing = [c for c in COLUMNS if c not in events.columns]
-    if missing:
-        raise DataValidationError(f"events lack the columns {missing}")
-    values = pd.to_numeric(events["metric_value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return pa.table({
-        **{c: pa.array(events[c].astype(object).where(events[c].notna(), None).to_numpy(), type=pa.string(),
-                       from_pandas=True) for c in ("user_id", "variant", "metric_name")},
-        "metric_value": pa.array(values, type=pa.float64(), from_pandas=False),  # NaN stays NaN, not NULL
-    })
-
-
 def analyze_moments(moments: dict, config: dict) -> dict:
     """The analysis from the per-arm moments (``engine.arm_moments``): SRM check, per-metric results and the
     decision, as plain JSON types."""
-    config = _validated_config(config)
+    config = validated_config(config)
     metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
     _check_measured(moments, metrics)
     srm = _srm([moments[v]["in_test"] for v in VARIANTS], config["control_share"])

@@ -16,12 +16,14 @@ COMMAND = "abtest"
 
 
 def cmd_list(args) -> int:
-    from findining_mlops.registry.versions import display
+    from findining_mlops.registry.versions import version_names
 
     platform = platform_at(args.home)
-    tests = [{**t.to_dict(), "control_display": display(platform.registry, t.model_name, t.control_version),
-              "treatment_display": display(platform.registry, t.model_name, t.treatment_version)}
-             for t in platform.abtests.list_tests(args.status)]
+    tests = []
+    for t in platform.abtests.list_tests(args.status):
+        names = version_names(platform.registry, t.model_name)
+        tests.append({**t.to_dict(), "control_display": names[t.control_version],
+                      "treatment_display": names[t.treatment_version]})
     if args.json:
         print(json.dumps(tests, indent=2, ensure_ascii=False))
     else:
@@ -45,7 +47,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from findining_mlops.abtest.stats import analyze, load_config
+    from findining_mlops.abtest.analysis import analyze
+    from findining_mlops.abtest.stats import load_config
 
     config = load_config(args.config)
     result = analyze(read_parquet_file(args.events, "events"), config)

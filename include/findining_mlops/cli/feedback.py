@@ -46,7 +46,8 @@ def make_analyzer(kind: str, home: str | None, platform: Callable):
         return LocalAnalyzer.from_platform(platform(home))
     import boto3
 
-    from findining_mlops.feedback.bedrock import BedrockAnalyzer, BedrockSettings, bedrock_runtime_client
+    from findining_mlops.config.settings import BedrockSettings
+    from findining_mlops.feedback.bedrock import BedrockAnalyzer, bedrock_runtime_client
 
     settings = BedrockSettings.from_env(os.environ, region=os.environ.get("FINDINING_AWS_REGION") or None)
     return BedrockAnalyzer(bedrock_runtime_client(boto3.Session(), settings), settings)

@@ -163,6 +163,56 @@ class Settings:
                    defer_waits=defer in TRUE if defer else backend == "aws")
 
 
+# the negative-feedback digest's Bedrock settings, as env vars or Airflow Variables
+# (findining_bedrock_model_id, ...): env var -> (the infra/terraform output that provides
+# it, or "" when none does; default)
+BEDROCK_SETTINGS: dict[str, tuple[str, str]] = {
+    "FINDINING_BEDROCK_MODEL_ID": ("bedrock_model_id", "anthropic.claude-3-haiku-20240307-v1:0"),
+    "FINDINING_BEDROCK_GUARDRAIL_ID": ("bedrock_guardrail_id", ""),
+    "FINDINING_BEDROCK_GUARDRAIL_VERSION": ("bedrock_guardrail_version", ""),
+    "FINDINING_BEDROCK_TIMEOUT_SECONDS": ("", "60"),
+    "FINDINING_BEDROCK_MAX_ATTEMPTS": ("", "8"),
+    # the role Bedrock assumes to read a batch job's input and write its output; without
+    # it every day goes through Converse
+    "FINDINING_BEDROCK_BATCH_ROLE_ARN": ("bedrock_batch_role_arn", ""),
+}
+
+
+@dataclass(frozen=True)
+class BedrockSettings:
+    """:param model_id: a model id or an inference profile id/ARN (cross-region allowed)."""
+
+    model_id: str
+    region: str | None = None
+    guardrail_id: str = ""
+    guardrail_version: str = ""
+    timeout_s: int = 60
+    max_attempts: int = 8  # botocore's adaptive retries on throttling and 5xx
+    max_tokens: int = 1024
+    batch_role_arn: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], region: str | None = None) -> BedrockSettings:
+        value = {name: env.get(name) or default for name, (_, default) in BEDROCK_SETTINGS.items()}
+        if bool(value["FINDINING_BEDROCK_GUARDRAIL_ID"]) != bool(value["FINDINING_BEDROCK_GUARDRAIL_VERSION"]):
+            raise ConfigurationError("FINDINING_BEDROCK_GUARDRAIL_ID and FINDINING_BEDROCK_GUARDRAIL_VERSION go "
+                                     "together: set both (e.g. an id and DRAFT or 1) or neither")
+        numbers = {}
+        for name in ("FINDINING_BEDROCK_TIMEOUT_SECONDS", "FINDINING_BEDROCK_MAX_ATTEMPTS"):
+            try:
+                numbers[name] = int(value[name])
+            except ValueError:
+                raise ConfigurationError(f"{name}={value[name]!r} is not a whole number") from None
+            if numbers[name] < 1:
+                raise ConfigurationError(f"{name} must be at least 1, not {numbers[name]}")
+        return cls(model_id=value["FINDINING_BEDROCK_MODEL_ID"], region=region,
+                   guardrail_id=value["FINDINING_BEDROCK_GUARDRAIL_ID"],
+                   guardrail_version=value["FINDINING_BEDROCK_GUARDRAIL_VERSION"],
+                   timeout_s=numbers["FINDINING_BEDROCK_TIMEOUT_SECONDS"],
+                   max_attempts=numbers["FINDINING_BEDROCK_MAX_ATTEMPTS"],
+                   batch_role_arn=value["FINDINING_BEDROCK_BATCH_ROLE_ARN"])
+
+
 def _aws_values(env: Mapping[str, str]) -> dict[str, str]:
     """Every AWS setting's value or its default; a required one missing is an error."""
     # the guide's AWS_REGION names the same thing; ours wins where both are set

@@ -2,7 +2,7 @@
 
 The Terraform stack (infra/terraform) outputs every AWS setting the code reads, under the
 output name ``settings.AWS_SETTINGS`` (and, for the negative-feedback digest,
-``feedback.bedrock.BEDROCK_SETTINGS``) gives it; this module maps them back, checks them with
+``settings.BEDROCK_SETTINGS``) gives it; this module maps them back, checks them with
 the same rules a task applies (``AwsSettings.from_env``, ``BedrockSettings.from_env``), and
 writes them as
 
@@ -22,9 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from findining_mlops.config.catalog import all_models, endpoint_name, resource_prefix
-from findining_mlops.config.settings import AWS_SETTINGS, NAME_SETTINGS, AwsSettings
+from findining_mlops.config.settings import AWS_SETTINGS, BEDROCK_SETTINGS, NAME_SETTINGS, AwsSettings, BedrockSettings
 from findining_mlops.errors import ConfigurationError
-from findining_mlops.feedback.bedrock import BEDROCK_SETTINGS, BedrockSettings
 
 FORMATS = ("env", "airflow-variables")
 

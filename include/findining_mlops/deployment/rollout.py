@@ -67,18 +67,22 @@ class StepRecord(TypedDict):
 
 
 class RolloutEnd(TypedDict):
-    """What ``finish`` or ``abort`` did: the outcome, the endpoint left behind, and for a
-    rollback why."""
+    """What ``finish`` or ``abort`` did, as the finish task returns it: how the rollout ended
+    (``outcome``: promote or rollback), the endpoint left behind, and for a rollback why."""
 
     outcome: str
     endpoint: dict | None
     note: NotRequired[str]
 
 
+# the Rollout fields whose key in state.json is not their name
+_STORED_KEYS = {"ending": "outcome"}
+
+
 @dataclass
 class Rollout:
-    """Everything a rollout decided up front plus where it is now; plain data, as it is
-    saved in the store and handed from task to task."""
+    """Everything a rollout decided up front plus where it is now; plain data, saved in the
+    store and handed from task to task as ``to_dict`` writes it."""
 
     rollout_id: str
     model: str
@@ -92,12 +96,23 @@ class Rollout:
     insufficient_data_minutes: float = DEFAULT_INSUFFICIENT_DATA_MINUTES
     step: int = 0
     step_started: str = ""  # when the endpoint took the current step's shape: the bake clock
-    outcome: str = BAKING
-    pending: bool = False  # the endpoint is still taking the shape of the current step or outcome
+    ending: str = BAKING  # baking until a look decides how the rollout ends: promote or rollback
+    pending: bool = False  # the endpoint is still taking the shape of the current step or ending
     alarms: list[AlarmRecord] = field(default_factory=list)  # the last look's
     history: list[StepRecord] = field(default_factory=list)
     reason: str = ""  # why the rollout ended as it did
-    finished: bool = False  # the outcome is on the endpoint and in the deployment history
+    finished: bool = False  # the ending is on the endpoint and in the deployment history
+
+    def to_dict(self) -> dict:
+        """The rollout as state.json and the tasks hold it, in field order; the ending is
+        stored under the key ``outcome``."""
+        return {_STORED_KEYS.get(name, name): value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> Rollout:
+        fields_of = {key: name for name, key in _STORED_KEYS.items()}
+        return cls(**{fields_of.get(key, key): value for key, value in stored.items()})
+
 
 
 def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str, canary_percent: int,
@@ -159,12 +174,12 @@ def _champion_of(platform: Platform, spec: ModelSpec, challenger: ModelVersion) 
 def save(platform: Platform, rollout: Rollout) -> None:
     # in field order, unlike store.json's sorted documents: every saved state has these bytes
     platform.store.write_bytes(rollout_state_key(rollout.endpoint, rollout.rollout_id),
-                               json.dumps(asdict(rollout), indent=2).encode())
+                               json.dumps(rollout.to_dict(), indent=2).encode())
 
 
 def load(platform: Platform, endpoint: str, rollout_id: str) -> Rollout | None:
     saved = read_json_if_exists(platform.store, rollout_state_key(endpoint, rollout_id))
-    return Rollout(**saved) if saved is not None else None
+    return Rollout.from_dict(saved) if saved is not None else None
 
 
 def _now() -> datetime:
@@ -172,9 +187,9 @@ def _now() -> datetime:
 
 
 def target_variants(platform: Platform, rollout: Rollout) -> list[ProductionVariant]:
-    """The endpoint's shape for the current step, or after the outcome: the winner alone."""
-    if rollout.outcome != BAKING or rollout.champion is None:
-        winner = rollout.champion if rollout.outcome == ROLLBACK else rollout.challenger
+    """The endpoint's shape for the current step, or once it has ended: the winner alone."""
+    if rollout.ending != BAKING or rollout.champion is None:
+        winner = rollout.champion if rollout.ending == ROLLBACK else rollout.challenger
         return [production_variant(platform.registry.get(rollout.model, winner), 1.0)]
     champion = platform.registry.get(rollout.model, rollout.champion)
     challenger = platform.registry.get(rollout.model, rollout.challenger)
@@ -184,7 +199,7 @@ def target_variants(platform: Platform, rollout: Rollout) -> list[ProductionVari
 
 
 def _apply_step(platform: Platform, rollout: Rollout) -> None:
-    """Submits the current step's (or the outcome's) shape without waiting and marks the
+    """Submits the current step's (or the ending's) shape without waiting and marks the
     rollout ``pending`` until the endpoint serves it; a no-op when it already does."""
     variants = target_variants(platform, rollout)
     current = platform.endpoints.describe(rollout.endpoint)
@@ -195,10 +210,10 @@ def _apply_step(platform: Platform, rollout: Rollout) -> None:
     else:
         endpoint = platform.endpoints.deploy(rollout.endpoint, variants, wait=False)
     rollout.pending = endpoint.status != IN_SERVICE
-    challenger = versions.display(platform.registry, rollout.model, rollout.challenger)
+    challenger = versions.version_names(platform.registry, rollout.model)[rollout.challenger]
     shape = (f"step {rollout.step + 1}/{len(rollout.ramp)}, challenger {challenger} at "
-             f"{rollout.ramp[rollout.step]} %" if rollout.outcome == BAKING
-             else f"{rollout.outcome}: {len(variants)} variant")
+             f"{rollout.ramp[rollout.step]} %" if rollout.ending == BAKING
+             else f"{rollout.ending}: {len(variants)} variant")
     log.info("%s: %s (%s)", rollout.endpoint, shape, endpoint.status)
 
 
@@ -221,7 +236,7 @@ def bake(platform: Platform, spec: ModelSpec, rollout: Rollout, thresholds: Cana
     now = now or _now()
     if rollout.pending and not _settled(platform, rollout, now):
         return rollout  # SageMaker is still updating it: look again at the next poke
-    if rollout.outcome != BAKING:
+    if rollout.ending != BAKING:
         return rollout
     started = datetime.fromisoformat(rollout.step_started)
     if now <= started:  # the step's bake starts at this very look: nothing to judge yet
@@ -239,7 +254,7 @@ def _settled(platform: Platform, rollout: Rollout, now: datetime) -> bool:
     if platform.endpoints.settle(rollout.endpoint, target_variants(platform, rollout)) is None:
         return False
     rollout.pending = False
-    if rollout.outcome == BAKING:
+    if rollout.ending == BAKING:
         rollout.step_started = rollout.history[-1]["at"] = now.isoformat()
     save(platform, rollout)
     return True
@@ -258,12 +273,12 @@ def _read(platform: Platform, spec: ModelSpec, rollout: Rollout, start: datetime
 
 def _carry_out(platform: Platform, rollout: Rollout, verdict: Verdict, now: datetime) -> None:
     """Records the look's alarms and, unless the step keeps baking, submits the endpoint's
-    next shape: the next step, or the outcome's single variant (a later look settles it)."""
+    next shape: the next step, or the ending's single variant (a later look settles it)."""
     rollout.alarms = [a.to_dict() for a in verdict.alarms]
     if verdict.action == ROLLBACK:
-        rollout.outcome, rollout.reason = ROLLBACK, verdict.reason
+        rollout.ending, rollout.reason = ROLLBACK, verdict.reason
     elif verdict.action == PROMOTE:
-        rollout.outcome = PROMOTE
+        rollout.ending = PROMOTE
     elif verdict.action == RAMP:
         rollout.step += 1
         rollout.step_started = now.isoformat()
@@ -278,22 +293,22 @@ def finish(platform: Platform, rollout: Rollout, run: str) -> RolloutEnd:
     """Promote or roll back; both leave a single-variant endpoint and a registry record.
     A challenger rolled back by an alarm is marked ``Rejected``; one that merely lacked the
     traffic to be judged stays ``Approved`` and may be deployed again."""
-    if rollout.outcome == PROMOTE:
+    if rollout.ending == PROMOTE:
         endpoint = platform.endpoints.deploy(rollout.endpoint, target_variants(platform, rollout))
         platform.registry.record_deployment(rollout.model, rollout.challenger, rollout.endpoint, "promoted",
                                             f"ramp {rollout.ramp}", run)
         rollout.reason, rollout.finished = f"promoted through ramp {rollout.ramp}", True
         save(platform, rollout)
         return RolloutEnd(outcome=PROMOTE, endpoint=endpoint.to_dict())
-    if rollout.outcome != ROLLBACK:
-        raise EndpointError(f"rollout {rollout.rollout_id} of {rollout.endpoint} is still {rollout.outcome}")
+    if rollout.ending != ROLLBACK:
+        raise EndpointError(f"rollout {rollout.rollout_id} of {rollout.endpoint} is still {rollout.ending}")
     if any(a["firing"] for a in rollout.alarms):
         platform.registry.update_status(rollout.model, rollout.challenger, REJECTED, rollout.reason)
     return _restore_champion(platform, rollout, run)
 
 
 def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> RolloutEnd | None:
-    """Ends a rollout that stopped before ``finish`` recorded its outcome (a task failed,
+    """Ends a rollout that stopped before ``finish`` recorded its ending (a task failed,
     the bake timed out, someone marked the run failed; ``verdict.abort_cause`` says which):
     the champion serves 100 % again and the deployment history says why. ``None`` when the
     rollout had already finished."""
@@ -301,9 +316,9 @@ def abort(platform: Platform, rollout: Rollout, cause: str, run: str) -> Rollout
         return None
     last_look = "; ".join(a["detail"] for a in rollout.alarms)
     rollout.reason = (f"rolled back: the rollout stopped at step {rollout.step + 1}/{len(rollout.ramp)} "
-                      f"({rollout.ramp[rollout.step]} %, {rollout.outcome}) before it finished: {cause}"
+                      f"({rollout.ramp[rollout.step]} %, {rollout.ending}) before it finished: {cause}"
                       + (f"; the alarms' last look: {last_look}" if last_look else ""))
-    rollout.outcome = ROLLBACK
+    rollout.ending = ROLLBACK
     return _restore_champion(platform, rollout, run)
 
 

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import TypedDict
 
 LATENCY, ERRORS, PREDICTION_SHIFT = "ModelLatency", "Invocation5XXErrors", "PredictionShift"
-# what a look decides; the last two are also how a rollout ends (``Rollout.outcome``)
+# what a look decides; the last two are also how a rollout ends (``Rollout.ending``)
 BAKING, RAMP, PROMOTE, ROLLBACK = "baking", "ramp", "promote", "rollback"
 
 

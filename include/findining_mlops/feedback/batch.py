@@ -17,8 +17,9 @@ from datetime import date
 
 import pandas as pd
 
+from findining_mlops.config.settings import BedrockSettings
 from findining_mlops.errors import ConfigurationError
-from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME, BedrockSettings, user_message
+from findining_mlops.feedback.bedrock import SYSTEM_PROMPT, TOOL_NAME, user_message
 from findining_mlops.feedback.redaction import InvalidFeedbackError, prepare
 from findining_mlops.feedback.results import ANALYZED, FAILED, REFUSED, FeedbackResult
 from findining_mlops.feedback.schema import analysis_schema, schema_errors

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time
 import boto3
 from botocore.config import Config
 
-from findining_mlops.errors import ConfigurationError
+from findining_mlops.config.settings import BedrockSettings
 from findining_mlops.feedback.redaction import PreparedText
 from findining_mlops.feedback.results import ANALYZED, FAILED, FeedbackResult
 from findining_mlops.feedback.schema import analysis_schema, schema_errors
@@ -37,61 +37,12 @@ SYSTEM_PROMPT = (
     "language; set needs_attention for hygiene, safety (illness, injury, allergens) or discrimination. "
     "Placeholders such as [PHONE] stand for personal data that was removed."
 )
-# the settings, as env vars or Airflow Variables (findining_bedrock_model_id, ...): env var ->
-# (the infra/terraform output that provides it, or "" when none does; default)
-BEDROCK_SETTINGS: dict[str, tuple[str, str]] = {
-    "FINDINING_BEDROCK_MODEL_ID": ("bedrock_model_id", "anthropic.claude-3-haiku-20240307-v1:0"),
-    "FINDINING_BEDROCK_GUARDRAIL_ID": ("bedrock_guardrail_id", ""),
-    "FINDINING_BEDROCK_GUARDRAIL_VERSION": ("bedrock_guardrail_version", ""),
-    "FINDINING_BEDROCK_TIMEOUT_SECONDS": ("", "60"),
-    "FINDINING_BEDROCK_MAX_ATTEMPTS": ("", "8"),
-    # the role Bedrock assumes to read a batch job's input and write its output; without
-    # it every day goes through Converse
-    "FINDINING_BEDROCK_BATCH_ROLE_ARN": ("bedrock_batch_role_arn", ""),
-}
-
-
-@dataclass(frozen=True)
-class BedrockSettings:
-    """:param model_id: a model id or an inference profile id/ARN (cross-region allowed)."""
-
-    model_id: str
-    region: str | None = None
-    guardrail_id: str = ""
-    guardrail_version: str = ""
-    timeout_s: int = 60
-    max_attempts: int = 8  # botocore's adaptive retries on throttling and 5xx
-    max_tokens: int = 1024
-    batch_role_arn: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], region: str | None = None) -> BedrockSettings:
-        value = {name: env.get(name) or default for name, (_, default) in BEDROCK_SETTINGS.items()}
-        if bool(value["FINDINING_BEDROCK_GUARDRAIL_ID"]) != bool(value["FINDINING_BEDROCK_GUARDRAIL_VERSION"]):
-            raise ConfigurationError("FINDINING_BEDROCK_GUARDRAIL_ID and FINDINING_BEDROCK_GUARDRAIL_VERSION go "
-                                     "together: set both (e.g. an id and DRAFT or 1) or neither")
-        numbers = {}
-        for name in ("FINDINING_BEDROCK_TIMEOUT_SECONDS", "FINDINING_BEDROCK_MAX_ATTEMPTS"):
-            try:
-                numbers[name] = int(value[name])
-            except ValueError:
-                raise ConfigurationError(f"{name}={value[name]!r} is not a whole number") from None
-            if numbers[name] < 1:
-                raise ConfigurationError(f"{name} must be at least 1, not {numbers[name]}")
-        return cls(model_id=value["FINDINING_BEDROCK_MODEL_ID"], region=region,
-                   guardrail_id=value["FINDINING_BEDROCK_GUARDRAIL_ID"],
-                   guardrail_version=value["FINDINING_BEDROCK_GUARDRAIL_VERSION"],
-                   timeout_s=numbers["FINDINING_BEDROCK_TIMEOUT_SECONDS"],
-                   max_attempts=numbers["FINDINING_BEDROCK_MAX_ATTEMPTS"],
-                   batch_role_arn=value["FINDINING_BEDROCK_BATCH_ROLE_ARN"])
-
-    def client_config(self) -> Config:
-        return Config(retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},
-                      read_timeout=self.timeout_s, connect_timeout=10)
-
-
 def bedrock_runtime_client(session: boto3.Session, settings: BedrockSettings):
-    return session.client("bedrock-runtime", region_name=settings.region, config=settings.client_config())
+    """A ``bedrock-runtime`` client with adaptive retries (which also slow it down on throttling) and a read
+    time-out, both from the settings."""
+    config = Config(retries={"mode": "adaptive", "total_max_attempts": settings.max_attempts},
+                    read_timeout=settings.timeout_s, connect_timeout=10)
+    return session.client("bedrock-runtime", region_name=settings.region, config=config)
 
 
 def tool_config() -> dict:

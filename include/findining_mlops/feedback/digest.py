@@ -15,12 +15,13 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import TypedDict
 
 import pandas as pd
 from scipy.stats import poisson
 
 from findining_mlops.data.feedback import ASPECTS
-from findining_mlops.feedback.results import ANALYZED, Analyzer, FeedbackResult, analyze
+from findining_mlops.feedback.results import ANALYZED, Analyzer, FeedbackRecord, FeedbackResult, analyze
 from findining_mlops.platform.ports import Platform
 from findining_mlops.store.json import read_json_if_exists
 from findining_mlops.store.layout import feedback_digest_prefix
@@ -30,6 +31,47 @@ MIN_SPIKE_COMPLAINTS = 3  # fewer is never a spike, however quiet the restaurant
 SPIKE_P_VALUE = 0.001  # Poisson tail of today's count under the restaurant's own daily rate
 SPIKE_REASONS = ("hygiene", "safety")
 EXAMPLES_PER_RESTAURANT = 3
+
+
+class AnalysisRecord(FeedbackRecord):
+    """One line of the day's ``analyses.jsonl``: a result and the restaurant it is about."""
+
+    restaurant_id: str
+
+
+class Example(TypedDict):
+    feedback_id: str | None
+    summary: str
+    aspects: list[str]
+    needs_attention: bool
+
+
+class RestaurantDigest(TypedDict):
+    negative: int  # analyzed negative feedback
+    failed: int  # not analyzed
+    attention: int  # hygiene or safety complaints
+    aspects: dict[str, int]  # aspect -> complaints
+    max_severity: dict[str, int]  # aspect -> highest severity
+    examples: list[Example]
+
+
+class Spike(TypedDict):
+    restaurant_id: str
+    complaints: int
+    baseline_daily_rate: float
+    baseline_days: int
+    p_value: float
+
+
+class Digest(TypedDict):
+    """The day's ``digest.json``: what the page shows and the spikes are alerted from."""
+
+    day: str  # ISO date
+    analyzed: int
+    failed: int
+    aspects: dict[str, int]  # aspect -> complaints over every restaurant
+    restaurants: dict[str, RestaurantDigest]
+    spikes: list[Spike]
 
 
 def negative_rows(frame: pd.DataFrame, sentiment_model) -> pd.DataFrame:
@@ -47,7 +89,7 @@ def negative_feedback(platform: Platform, day: date, sentiment_model) -> pd.Data
     return negative_rows(read_partition(platform, "feedback", day), sentiment_model)
 
 
-def analyze_day(platform: Platform, day: date, analyzer: Analyzer, sentiment_model) -> list[dict]:
+def analyze_day(platform: Platform, day: date, analyzer: Analyzer, sentiment_model) -> list[AnalysisRecord]:
     """The analysis (or failure) of each of the day's negative feedback, one call each."""
     rows = negative_feedback(platform, day, sentiment_model)
     return write_analyses(platform, day, [analyze(analyzer, row.text, row.inference_id) for row in rows.itertuples()],
@@ -55,24 +97,25 @@ def analyze_day(platform: Platform, day: date, analyzer: Analyzer, sentiment_mod
 
 
 def write_analyses(platform: Platform, day: date, results: Iterable[FeedbackResult],
-                   restaurants: dict[str, str]) -> list[dict]:
+                   restaurants: dict[str, str]) -> list[AnalysisRecord]:
     """The results with their restaurants, as ``analyses.jsonl`` (rewritten whole on a re-run)."""
-    records = [{**result.to_dict(), "restaurant_id": restaurants[result.feedback_id]} for result in results]
+    records: list[AnalysisRecord] = [{**result.to_dict(), "restaurant_id": restaurants[result.feedback_id]}
+                                     for result in results]
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     platform.store.write_bytes(feedback_digest_prefix(day) + "analyses.jsonl", body.encode())
     return records
 
 
-def read_analyses(platform: Platform, day: date) -> list[dict]:
+def read_analyses(platform: Platform, day: date) -> list[AnalysisRecord]:
     text = platform.store.read_bytes(feedback_digest_prefix(day) + "analyses.jsonl").decode()
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _read_digest(platform: Platform, day: date) -> dict | None:
+def _read_digest(platform: Platform, day: date) -> Digest | None:
     return read_json_if_exists(platform.store, feedback_digest_prefix(day) + "digest.json")
 
 
-def build_digest(platform: Platform, day: date, records: Iterable[dict]) -> dict:
+def build_digest(platform: Platform, day: date, records: Iterable[AnalysisRecord]) -> Digest:
     """Per-restaurant counts and examples, plus the spikes against each one's last 28 days."""
     per_restaurant: dict[str, dict] = defaultdict(lambda: {
         "negative": 0, "failed": 0, "aspects": Counter(), "max_severity": Counter(), "attention": 0, "examples": []})
@@ -94,7 +137,7 @@ def build_digest(platform: Platform, day: date, records: Iterable[dict]) -> dict
             entry["examples"].append({"feedback_id": record["feedback_id"], "summary": analysis["summary"],
                                       "aspects": [a["aspect"] for a in analysis["aspects"]],
                                       "needs_attention": analysis["needs_attention"]})
-    restaurants = {
+    restaurants: dict[str, RestaurantDigest] = {
         rid: {"negative": e["negative"], "failed": e["failed"], "attention": e["attention"],
               "aspects": {a: e["aspects"][a] for a in ASPECTS if e["aspects"][a]},
               "max_severity": {a: e["max_severity"][a] for a in ASPECTS if e["max_severity"][a]},
@@ -109,7 +152,7 @@ def build_digest(platform: Platform, day: date, records: Iterable[dict]) -> dict
             "spikes": spikes(platform, day, restaurants)}
 
 
-def spikes(platform: Platform, day: date, restaurants: dict) -> list[dict]:
+def spikes(platform: Platform, day: date, restaurants: dict[str, RestaurantDigest]) -> list[Spike]:
     """Restaurants whose hygiene/safety complaints today are improbable under their own
     daily rate over the last 28 digests. The rate starts from a prior of one complaint in
     28 days, so a restaurant without history stands out at ``MIN_SPIKE_COMPLAINTS`` and one
@@ -118,7 +161,7 @@ def spikes(platform: Platform, day: date, restaurants: dict) -> list[dict]:
     if not candidates:
         return []
     history = [d for d in (_read_digest(platform, day - timedelta(days=k)) for k in range(1, BASELINE_DAYS + 1)) if d]
-    found = []
+    found: list[Spike] = []
     for rid, count in sorted(candidates.items()):
         past = sum(d["restaurants"].get(rid, {}).get("attention", 0) for d in history)
         rate = (past + 1) / (len(history) + BASELINE_DAYS)
@@ -129,14 +172,14 @@ def spikes(platform: Platform, day: date, restaurants: dict) -> list[dict]:
     return found
 
 
-def write_digest(platform: Platform, day: date, digest: dict) -> list[str]:
+def write_digest(platform: Platform, day: date, digest: Digest) -> list[str]:
     prefix = feedback_digest_prefix(day)
     return [platform.store.write_bytes(prefix + "digest.json",
                                        json.dumps(digest, indent=2, ensure_ascii=False).encode()),
             platform.store.write_bytes(prefix + "digest.html", render_html(digest).encode())]
 
 
-def alert_spikes(platform: Platform, digest: dict) -> list[str]:
+def alert_spikes(platform: Platform, digest: Digest) -> list[str]:
     """Publishes one alert per spiking restaurant not yet announced for this day; returns
     the restaurants alerted now."""
     key = feedback_digest_prefix(date.fromisoformat(digest["day"])) + "alerts.json"
@@ -158,7 +201,7 @@ def alert_spikes(platform: Platform, digest: dict) -> list[str]:
     return alerted
 
 
-def render_html(digest: dict) -> str:
+def render_html(digest: Digest) -> str:
     """The digest as a page people read: totals per aspect, then one section per restaurant."""
     e = html.escape
     spiking = {s["restaurant_id"] for s in digest["spikes"]}

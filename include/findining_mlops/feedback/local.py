@@ -18,7 +18,7 @@ from findining_mlops.data.feedback import ASPECTS
 from findining_mlops.errors import FindiningError
 from findining_mlops.feedback.redaction import PreparedText
 from findining_mlops.feedback.results import ANALYZED, FAILED, FeedbackResult
-from findining_mlops.feedback.schema import ATTENTION_ASPECTS, SCHEMA_VERSION, schema_errors
+from findining_mlops.feedback.schema import ATTENTION_ASPECTS, SCHEMA_VERSION, Analysis, AspectFinding, schema_errors
 from findining_mlops.models.aspects.features import THRESHOLD
 from findining_mlops.platform.ports import Platform
 
@@ -109,7 +109,7 @@ class LocalAnalyzer:
         return FeedbackResult(feedback_id, ANALYZED, self.name, analysis, truncated=prepared.truncated,
                               redactions=prepared.redactions)
 
-    def analysis(self, text: str) -> dict:
+    def analysis(self, text: str) -> Analysis:
         language = language_of(text)
         parts = clauses(text)
         per_clause = self.aspect_model.predict_proba(parts)
@@ -118,7 +118,7 @@ class LocalAnalyzer:
         whole = np.maximum(self.aspect_model.predict_proba([text])[0], per_clause.max(axis=0))
         sentiment = str(self.sentiment_model.predict([text])[0])
         attention = sorted({reason for reason, words in ATTENTION_WORDS.items() if words.search(text)})
-        aspects = []
+        aspects: list[AspectFinding] = []
         for j in sorted(range(len(ASPECTS)), key=lambda j: -whole[j]):
             if whole[j] < THRESHOLD:
                 break

@@ -4,11 +4,24 @@ or a failure with its reason — never a failed answer stored as an analysis."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict, cast
 
 from findining_mlops.feedback.redaction import InvalidFeedbackError, PreparedText, prepare
+from findining_mlops.feedback.schema import Analysis
 
 ANALYZED, FAILED, REFUSED = "analyzed", "failed", "refused"
+
+
+class FeedbackRecord(TypedDict):
+    """A result as the CLI prints it and the digest stores it: every field of ``FeedbackResult``."""
+
+    feedback_id: str | None
+    status: str
+    analyzer: str
+    analysis: Analysis | None
+    error: str | None
+    truncated: bool
+    redactions: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -16,13 +29,13 @@ class FeedbackResult:
     feedback_id: str | None
     status: str  # analyzed | failed (the analyzer could not) | refused (not feedback text)
     analyzer: str
-    analysis: dict | None = None
+    analysis: Analysis | None = None
     error: str | None = None
     truncated: bool = False
     redactions: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> FeedbackRecord:
+        return cast(FeedbackRecord, asdict(self))
 
 
 class Analyzer(Protocol):

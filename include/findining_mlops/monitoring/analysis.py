@@ -336,7 +336,7 @@ def decide(platform: Platform, spec: ModelSpec, day: date, analysis: DaySummary)
 def _day_facts(platform: Platform, spec: ModelSpec, day: date, analysis: DaySummary) -> DayFacts:
     live = analysis.get("live_version")
     return DayFacts(
-        model=spec.name, day=day, outcome=analysis["outcome"], rows=analysis.get("rows", 0),
+        model=spec.name, day=day, check=analysis["outcome"], rows=analysis.get("rows", 0),
         message=analysis.get("message"), live_version=live, dataset_drift=bool(analysis.get("dataset_drift")),
         drift_share=analysis.get("drift_share", 0.0), drifted_columns=tuple(analysis.get("drifted_columns", ())),
         primary_metric=spec.primary_metric, performance=analysis.get("performance"),

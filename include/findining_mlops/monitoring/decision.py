@@ -28,14 +28,14 @@ from typing import TypedDict
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.errors import ConfigurationError
 
-# outcomes of a day's check
+# what a day's check found (decision.json's "outcome")
 CHECKED = "checked"
 NO_TRAFFIC = "no_traffic"
 NO_GROUND_TRUTH = "ground_truth_missing"
 # the captured features no longer match a serving version's reference profile (a column
 # missing, or numbers turned text): a fault of the data feed, alerted, never judged as drift
 DATA_QUALITY = "data_quality"
-JUDGED = (CHECKED, NO_GROUND_TRUTH)  # outcomes whose figures the rules may judge
+JUDGED = (CHECKED, NO_GROUND_TRUTH)  # checks whose figures the rules may judge
 
 DATASET_DRIFT, PERFORMANCE_DROP, DATA_AGE = "dataset_drift", "performance_drop", "data_age_days"
 
@@ -75,7 +75,7 @@ class DayFacts:
 
     model: str
     day: date
-    outcome: str
+    check: str  # CHECKED, NO_TRAFFIC, NO_GROUND_TRUTH or DATA_QUALITY
     rows: int = 0
     message: str | None = None  # why a day that was not checked was not
     live_version: int | None = None
@@ -134,7 +134,7 @@ class DecisionDocument(TypedDict):
 
     model: str
     day: str
-    outcome: str
+    outcome: str  # the day's check (``Decision.check``)
     live_version: int | None
     retrain: bool
     reason: str
@@ -150,7 +150,7 @@ class DecisionDocument(TypedDict):
 class Decision:
     model: str
     day: date
-    outcome: str
+    check: str
     live_version: int | None
     retrain: bool
     reason: str
@@ -163,7 +163,7 @@ class Decision:
 
     def to_document(self) -> DecisionDocument:
         return {
-            "model": self.model, "day": self.day.isoformat(), "outcome": self.outcome,
+            "model": self.model, "day": self.day.isoformat(), "outcome": self.check,
             "live_version": self.live_version, "retrain": self.retrain, "reason": self.reason,
             "suppressed_by": self.suppressed_by, "data_quality": list(self.data_quality),
             "rules": [{"rule": r.name, "value": r.value, "threshold": r.threshold, "fired": r.fired,
@@ -186,7 +186,7 @@ def retrain_decision(facts: DayFacts, earlier: Sequence[EarlierDecision], policy
                                 _last_retraining(facts.day, earlier, policy))
     retrain = bool(confirmed) and suppressed is None
     return Decision(
-        model=facts.model, day=facts.day, outcome=facts.outcome, live_version=facts.live_version, retrain=retrain,
+        model=facts.model, day=facts.day, check=facts.check, live_version=facts.live_version, retrain=retrain,
         reason="; ".join(r.describe() for r in confirmed) or "no rule fired", suppressed_by=suppressed,
         data_quality=facts.data_quality, rules=rules, in_episode=in_episode, episode_start=episode_start,
         episode_retrained=in_episode and (retrained_before or retrain),
@@ -213,7 +213,7 @@ def _judged_rules(facts: DayFacts, policy: MonitoringPolicy) -> list[Rule]:
     """The rules the day's figures allow: drift and performance only on a judged day, performance
     only with a drop to judge, age only when the live version's training days are known."""
     rules = []
-    if facts.outcome in JUDGED:
+    if facts.check in JUDGED:
         rules.append(Rule(DATASET_DRIFT, facts.drift_share, policy.drift_share, bool(facts.dataset_drift),
                           f"drifted columns: {', '.join(facts.drifted_columns) or 'none'}"))
         drop = facts.performance_drop
@@ -239,8 +239,8 @@ def _suppressed_by(facts: DayFacts, policy: MonitoringPolicy, rules: Sequence[Ru
                    episode_start: date | None, last_retraining: date | None) -> str | None:
     """What keeps the day from retraining, in order of precedence; None when nothing does."""
     confirmed = any(r.confirmed for r in rules)
-    if facts.outcome not in JUDGED:
-        return facts.message if facts.message is not None else facts.outcome
+    if facts.check not in JUDGED:
+        return facts.message if facts.message is not None else facts.check
     if facts.rows < policy.min_rows:
         return f"only {facts.rows} captured rows (< min_rows {policy.min_rows})"
     if confirmed and retrained_before:

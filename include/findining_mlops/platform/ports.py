@@ -6,12 +6,19 @@ production variants, CloudWatch metric, SNS topic) so both adapters honour one c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from findining_mlops.errors import EndpointError
+from findining_mlops.platform.records import (
+    AlertMessage,
+    AnalysisConfig,
+    DeploymentEvent,
+    EndpointRecord,
+    VersionRecord,
+)
 
 # Model package approval statuses, as in SageMaker.
 PENDING = "PendingManualApproval"
@@ -99,7 +106,7 @@ class ModelVersion:
         """Both names, as messages show a version: ``v3 (1.1.0)``."""
         return version_name(self.version, self.label)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> VersionRecord:
         return {
             "model": self.model_name,
             "version": self.version,
@@ -141,7 +148,7 @@ class ModelRegistry(Protocol):
                           run: str) -> None:
         """Appends ``promoted`` / ``rolled_back`` / ``failed`` / ``deployed``; the same (event, run) is kept once."""
 
-    def deployment_history(self, model_name: str | None = None) -> list[dict]: ...
+    def deployment_history(self, model_name: str | None = None) -> list[DeploymentEvent]: ...
 
 
 @dataclass(frozen=True)
@@ -161,7 +168,7 @@ class Endpoint:
     variants: tuple[ProductionVariant, ...]
     updated_at: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> EndpointRecord:
         total = sum(v.weight for v in self.variants) or 1.0
         return {
             "endpoint": self.name,
@@ -295,12 +302,11 @@ class ABTest:
     winner: int | None = None  # the winning version, once concluded
     concluded_at: str = ""
 
-    def to_dict(self) -> dict:
-        from dataclasses import asdict
-
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, as both adapters store a test and the CLI and DAGs show it."""
         return asdict(self)
 
-    def analysis_config(self) -> dict:
+    def analysis_config(self) -> AnalysisConfig:
         """The ``abtest.analyze`` config of this test."""
         return {"control_share": 1 - self.traffic_split / 100, "alpha": self.alpha,
                 "success_metrics": self.success_metrics, "guardrail_metrics": self.guardrail_metrics}
@@ -345,7 +351,7 @@ class Notifications(Protocol):
     def publish(self, subject: str, message: str) -> str:
         """Publish to the alerts topic; returns the message id."""
 
-    def recent(self, limit: int) -> list[dict]:
+    def recent(self, limit: int) -> list[AlertMessage]:
         """The newest ``limit`` published messages, newest first, in SNS's shape (``MessageId``,
         ``Subject``, ``Message``, ``Timestamp``): what the state page shows as recent alerts."""
 

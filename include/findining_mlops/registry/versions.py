@@ -84,30 +84,28 @@ def resolve(registry, model_name: str, ref: int | str):
     raise RegistryError(f"model {model_name!r} has no version labelled {ref!r}; its versions: {known}")
 
 
-def display(registry, model_name: str, number: int) -> str:
-    """How a message names the model's version ``number``: ``v3 (1.1.0)``. A version the
-    registry cannot tell about is still named, as ``v3``: an alert must not fail for a label."""
-    try:
-        return registry.get(model_name, int(number)).display
-    except RegistryError:
+class VersionNames(dict[int, str]):
+    """A model's versions by number, as a person reads them: ``v3 (1.1.0)``. A number the
+    registry cannot tell about still reads ``v3``: an alert must not fail for a label."""
+
+    def __missing__(self, number: int) -> str:
         return version_name(number)
 
 
-def displays(registry, model_name: str) -> dict[int, str]:
-    """Every version of the model by number, as messages name it (one registry listing for a
-    message that names several versions)."""
-    return {version.version: version.display for version in registry.list_versions(model_name)}
+def version_names(registry, model_name: str) -> VersionNames:
+    """The model's versions by number as messages, reports and the CLI name them, from one
+    registry listing (a message may name several versions)."""
+    return VersionNames({version.version: version.display for version in registry.list_versions(model_name)})
 
 
 def labelled_variants(registry, variants: list[dict]) -> list[dict]:
     """Endpoint variants (``Endpoint.to_dict()["variants"]``) with each one's version label and
     both names (``display``), so a person reading the health check or the CLI sees both."""
-    known: dict[str, dict[int, str]] = {}
+    labels: dict[str, dict[int, str]] = {}
     labelled = []
     for variant in variants:
-        if variant["model"] not in known:
-            known[variant["model"]] = {v.version: v for v in registry.list_versions(variant["model"])}
-        version = known[variant["model"]].get(variant["version"])
-        labelled.append({**variant, "label": version.label if version else "",
-                         "display": version.display if version else version_name(variant["version"])})
+        if variant["model"] not in labels:
+            labels[variant["model"]] = {v.version: v.label for v in registry.list_versions(variant["model"])}
+        label = labels[variant["model"]].get(variant["version"], "")
+        labelled.append({**variant, "label": label, "display": version_name(variant["version"], label)})
     return labelled

@@ -15,7 +15,7 @@ from typing import TypedDict
 
 from findining_mlops.config.catalog import get_model, model_names
 from findining_mlops.platform.ports import Platform
-from findining_mlops.registry.versions import display, labelled_variants
+from findining_mlops.registry.versions import labelled_variants, version_names
 from findining_mlops.store.json import read_json_if_exists
 from findining_mlops.store.layout import (
     monitoring_report_key,
@@ -148,9 +148,9 @@ def running_tests(platform: Platform) -> list[dict]:
 
     rows = []
     for test in platform.abtests.list_tests(RUNNING):
+        names = version_names(platform.registry, test.model_name)
         heading = {"test": f"{test.test_name} ({test.test_id})", "model": test.model_name,
-                   "control": display(platform.registry, test.model_name, test.control_version),
-                   "treatment": display(platform.registry, test.model_name, test.treatment_version),
+                   "control": names[test.control_version], "treatment": names[test.treatment_version],
                    "treatment_percent": test.traffic_split, "started": test.started_at}
         days = history(platform, test)
         if not days:

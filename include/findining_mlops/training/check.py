@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.errors import FindiningError
@@ -26,12 +27,19 @@ from findining_mlops.platform.sandbox import TimeLimitExceeded, child_environmen
 MODEL_CHECK_TIME_LIMIT_S = 300.0
 
 
+class CheckResult(TypedDict):
+    """What the child writes when the model passes every step (read back from JSON)."""
+
+    smoke_response: NotRequired[object]  # only when the task asks a smoke request
+    metrics: dict  # the model's own evaluation on the holdout
+
+
 class ModelCheckFailed(FindiningError):
     """A model failed its check; the message says how (a verdict on the model)."""
 
 
 def check_model(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, *,
-                time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S, smoke_request: dict | None = None) -> dict:
+                time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S, smoke_request: dict | None = None) -> CheckResult:
     """The child's result for the unpacked model in ``model_dir``, or ModelCheckFailed."""
     task_path, result_path = workdir / f"{model_dir.name}-task.json", workdir / f"{model_dir.name}-result.json"
     task_path.write_text(json.dumps({
@@ -62,13 +70,12 @@ class StepFailed(Exception):
     """The model failed a step of the check: a verdict on the model, not an error of the check."""
 
 
-def run_check(task: dict) -> dict:
+def run_check(task: dict) -> CheckResult:
     package = ModelPackage(task["package"])
-    result = {}
-    if task.get("smoke_request") is not None:
-        result["smoke_response"] = _smoke_response(package, task["model_dir"], task["smoke_request"])
-    result["metrics"] = _holdout_metrics(package, task["model_dir"], task["holdout"])
-    return result
+    if task.get("smoke_request") is None:
+        return {"metrics": _holdout_metrics(package, task["model_dir"], task["holdout"])}
+    response = _smoke_response(package, task["model_dir"], task["smoke_request"])
+    return {"smoke_response": response, "metrics": _holdout_metrics(package, task["model_dir"], task["holdout"])}
 
 
 def _smoke_response(package: ModelPackage, model_dir: str, request: dict) -> object:

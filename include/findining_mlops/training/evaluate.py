@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 
@@ -21,7 +22,24 @@ from findining_mlops.training.snapshot import Snapshot
 HOLDOUT_FILE = "holdout.parquet"
 
 
-def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot) -> dict:
+class ChampionFigures(TypedDict):
+    """The serving champion and its figures on the candidate's holdout."""
+
+    version: int
+    display: str  # ``v3 (1.1.0)``
+    metrics: dict
+
+
+class Evaluation(TypedDict):
+    """A candidate and the champion on the same holdout: what the quality gate judges and the lineage keeps."""
+
+    holdout_rows: int
+    holdout_days: list[str]  # ISO dates
+    challenger: dict  # the candidate's metrics
+    champion: ChampionFigures | None
+
+
+def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot) -> Evaluation:
     """Challenger and champion on the same holdout (the snapshot's test channel), each
     loaded and evaluated in a credential-free child process (``model_check``)."""
     holdout = pd.concat(
@@ -29,7 +47,6 @@ def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, s
          for k in platform.store.list_keys(snapshot.channels["test"] + "/")],
         ignore_index=True,
     )
-    result = {"holdout_rows": int(len(holdout)), "holdout_days": snapshot.days["test"]}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         holdout.to_parquet(workdir / HOLDOUT_FILE, index=False)
@@ -39,12 +56,11 @@ def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, s
                                   workdir)
         except ModelCheckFailed as exc:
             raise TrainingJobFailed(f"the model of training job {job.name} {exc}") from exc
-        result["challenger"] = checked["metrics"]
-        result["champion"] = evaluate_champion(platform, spec, workdir)
-    return result
+        return {"holdout_rows": int(len(holdout)), "holdout_days": snapshot.days["test"],
+                "challenger": checked["metrics"], "champion": evaluate_champion(platform, spec, workdir)}
 
 
-def evaluate_champion(platform: Platform, spec: ModelSpec, workdir: Path) -> dict | None:
+def evaluate_champion(platform: Platform, spec: ModelSpec, workdir: Path) -> ChampionFigures | None:
     """The champion's version and figures on ``workdir/holdout.parquet``; None without one."""
     incumbent = champion(platform, spec)
     if incumbent is None:

@@ -3,21 +3,40 @@ version and an uploaded one alike."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.platform.ports import APPROVED, REJECTED
 
+if TYPE_CHECKING:
+    from findining_mlops.training.evaluate import ChampionFigures, Evaluation
 
-def _champion_name(champion: dict) -> str:
+
+class GateCheck(TypedDict):
+    check: str  # what was required, with its figures
+    value: float | None
+    passed: bool
+
+
+class GateResult(TypedDict):
+    """The gate's verdict with every check, as the version's lineage and the upload check keep it."""
+
+    approved: bool
+    status: str  # Approved / Rejected
+    checks: list[GateCheck]
+
+
+def _champion_name(champion: ChampionFigures) -> str:
     """``v3 (1.1.0)``; ``v3`` for an evaluation stored before versions had labels."""
     return champion.get("display") or f"v{champion['version']}"
 
 
-def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
+def quality_gate(spec: ModelSpec, evaluation: Evaluation) -> GateResult:
     """Approve when the primary metric reaches the minimum and does not regress against
     the champion by more than the allowed margin; every check is recorded with figures."""
     metric = spec.primary_metric
     value = evaluation["challenger"].get(metric)
-    checks = [
+    checks: list[GateCheck] = [
         {
             "check": f"{metric} >= {spec.min_primary_metric}",
             "value": value,
@@ -38,7 +57,7 @@ def quality_gate(spec: ModelSpec, evaluation: dict) -> dict:
     return {"approved": approved, "status": APPROVED if approved else REJECTED, "checks": checks}
 
 
-def gate_summary(gate: dict) -> str:
+def gate_summary(gate: GateResult) -> str:
     """The failed checks of a gate, with their figures: why a version was rejected."""
     failed = [f"{c['check']} failed with {c['value']:.4f}" if isinstance(c["value"], float)
               else f"{c['check']} failed with {c['value']}" for c in gate["checks"] if not c["passed"]]

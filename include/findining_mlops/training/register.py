@@ -11,6 +11,8 @@ import findining_mlops
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.platform.ports import ModelVersion, Platform, TrainingJob
 from findining_mlops.store.layout import training_job_prefix
+from findining_mlops.training.evaluate import Evaluation
+from findining_mlops.training.gate import GateResult
 from findining_mlops.training.snapshot import Snapshot
 
 
@@ -23,8 +25,8 @@ def code_version() -> str:
     return f"findining-mlops {findining_mlops.__version__}" + (f" ({sha})" if sha else "")
 
 
-def register_version(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot, evaluation: dict,
-             gate: dict, reason: str, dag_run: str) -> ModelVersion:
+def register_version(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot,
+                     evaluation: Evaluation, gate: GateResult, reason: str, dag_run: str) -> ModelVersion:
     """Registers the job's model once, whatever the number of attempts."""
     lineage = {
         "training_job": job.name,

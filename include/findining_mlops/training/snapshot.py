@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypedDict
 
 import pandas as pd
 
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 CHANNELS = ("train", "validation", "test")
 
 
+class SnapshotRecord(TypedDict):
+    """A snapshot as its manifest (``snapshot.json``) and the training task's XCom hold it."""
+
+    job_name: str
+    channels: dict[str, str]  # channel -> store prefix
+    days: dict[str, list[str]]  # channel -> ISO days
+    rows: dict[str, int]
+    fingerprint: str
+
+
 @dataclass(frozen=True)
 class Snapshot:
     job_name: str
@@ -35,7 +46,7 @@ class Snapshot:
     rows: dict[str, int]
     fingerprint: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> SnapshotRecord:
         return {"job_name": self.job_name, "channels": self.channels, "days": self.days, "rows": self.rows,
                 "fingerprint": self.fingerprint}
 

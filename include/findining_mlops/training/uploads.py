@@ -27,6 +27,7 @@ import zlib
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypedDict, cast
 
 import pandas as pd
 
@@ -48,13 +49,33 @@ from findining_mlops.store.layout import (
 )
 from findining_mlops.store.partitions import read_partition
 from findining_mlops.training.check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
-from findining_mlops.training.evaluate import HOLDOUT_FILE, evaluate_champion
-from findining_mlops.training.gate import gate_summary, quality_gate
+from findining_mlops.training.evaluate import HOLDOUT_FILE, Evaluation, evaluate_champion
+from findining_mlops.training.gate import GateResult, gate_summary, quality_gate
 from findining_mlops.training.register import code_version
 
 log = logging.getLogger(__name__)
 # one fixed request of the synthetic world, so a check gives the same verdict every time
 SMOKE_SEED, SMOKE_DAY = 0, date(2026, 1, 1)
+
+
+class UploadRecord(TypedDict):
+    """An upload as the watch DAG passes it between tasks and a rejection records it."""
+
+    key: str
+    model: str
+    version: str
+    etag: str
+
+
+class UploadCheck(TypedDict):
+    """What ``validate_upload`` found: the gate's verdict and the evidence for it."""
+
+    upload: UploadRecord
+    sha256: str
+    evaluation: Evaluation
+    gate: GateResult
+    files: list[str]  # the tarball's files
+    smoke_response: object
 
 
 @dataclass(frozen=True)
@@ -64,8 +85,8 @@ class Upload:
     version: str  # the uploader's label, e.g. "1.1.0"; the registry numbers its own versions
     etag: str  # the store's version of the object: new bytes at the key, new ETag
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> UploadRecord:
+        return cast(UploadRecord, asdict(self))
 
     @property
     def idempotency_key(self) -> str:
@@ -107,7 +128,7 @@ def _natural(label: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
 
 
-def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S) -> dict:
+def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S) -> UploadCheck:
     """Unpacks the tarball and, in a child process, loads it with the model's serving
     handlers, asks one smoke request of it and evaluates it with the champion on the
     newest labelled days; then the model's quality gate judges. Whatever keeps the upload
@@ -144,8 +165,9 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MO
         if problem:
             raise DataValidationError(f"{where} answers a smoke request wrongly: {problem}; "
                                       f"got {checked['smoke_response']}")
-        evaluation = {"holdout_rows": int(len(holdout)), "holdout_days": days, "challenger": checked["metrics"],
-                      "champion": evaluate_champion(platform, spec, workdir)}
+        evaluation: Evaluation = {"holdout_rows": int(len(holdout)), "holdout_days": days,
+                                  "challenger": checked["metrics"],
+                                  "champion": evaluate_champion(platform, spec, workdir)}
         files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
         return {"upload": upload.to_dict(), "sha256": sha256, "evaluation": evaluation,
                 "gate": quality_gate(spec, evaluation), "files": files, "smoke_response": checked["smoke_response"]}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 
 from findining_airflow.links import TrainingJobLink
 from findining_airflow.runtime import PlatformMixin
 from findining_airflow.triggers.training import TERMINAL, TrainingJobTrigger
+
+if TYPE_CHECKING:
+    from findining_mlops.platform.records import TrainingJobRecord
 
 
 class TrainingJobOperator(PlatformMixin, BaseOperator):
@@ -45,7 +48,7 @@ class TrainingJobOperator(PlatformMixin, BaseOperator):
         self.max_wait = max_wait
         self.deferrable = deferrable
 
-    def execute(self, context) -> dict:
+    def execute(self, context) -> TrainingJobRecord:
         from findining_airflow.errors import fail_fast
         from findining_mlops.config.catalog import get_model
         from findining_mlops.training.job import training_spec
@@ -88,7 +91,7 @@ class TrainingJobOperator(PlatformMixin, BaseOperator):
                                       aws_conn_id=current.aws.conn_id, region_name=current.aws.region)
         return TrainingJobTrigger(job_name=job_name, poll_interval=self.poll_interval, local_home=str(current.home))
 
-    def execute_complete(self, context, event: dict) -> dict:
+    def execute_complete(self, context, event: dict) -> TrainingJobRecord:
         from airflow.sdk.exceptions import AirflowException
 
         from findining_airflow.errors import fail_fast
@@ -101,7 +104,7 @@ class TrainingJobOperator(PlatformMixin, BaseOperator):
                 raise TrainingJobFailed(event.get("message", "the training trigger failed"))
             return self._finish(event["job_name"])
 
-    def _finish(self, job_name: str) -> dict:
+    def _finish(self, job_name: str) -> TrainingJobRecord:
         from dataclasses import asdict
 
         from findining_mlops.training.job import check_finished
@@ -112,4 +115,4 @@ class TrainingJobOperator(PlatformMixin, BaseOperator):
             self.log.info("training job %s log:\n%s", job_name, logs[-20000:])
         check_finished(job)
         self.log.info("training job %s completed: %s", job_name, job.metrics)
-        return asdict(job)
+        return cast("TrainingJobRecord", asdict(job))

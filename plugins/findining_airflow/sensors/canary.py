@@ -49,7 +49,7 @@ class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
     bake starts once it serves). Otherwise it evaluates the per-variant alarms over the
     current step's window: an alarm ends the rollout as ``rollback``; a quiet, complete
     bake advances the weights to the next step, and after the last step the rollout ends
-    as ``promote``; the sensor is done once the endpoint serves the outcome's variant. The rollout's
+    as ``promote``; the sensor is done once the endpoint serves the ending's variant. The rollout's
     state is in the store, so a rescheduled or retried poke resumes where it was.
 
     :param model_name: a model of the catalog.
@@ -73,8 +73,6 @@ class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
         self.thresholds = thresholds or {}
 
     def poke(self, context) -> PokeReturnValue:
-        from dataclasses import asdict
-
         from findining_mlops.config.catalog import get_model
         from findining_mlops.deployment import rollout as deployment
         from findining_mlops.deployment.verdict import CanaryThresholds
@@ -86,14 +84,14 @@ class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
         # both read by BaseSensorOperator.execute after this poke
         self.mode, self.poke_interval = next_look(rollout.pending, rollout.bake_minutes, self.longest_look_s)
         if rollout.pending:
-            target = f"step {rollout.step + 1}" if rollout.outcome == deployment.BAKING else rollout.outcome
+            target = f"step {rollout.step + 1}" if rollout.ending == deployment.BAKING else rollout.ending
             self.log.info("%s is still updating (%s): looking again in %s s", rollout.endpoint, target,
                           self.poke_interval)
             return PokeReturnValue(is_done=False)
         firing = [a for a in rollout.alarms if a["firing"]]
         self.log.info("step %d/%d (%d %%): %s; alarms: %s", rollout.step + 1, len(rollout.ramp),
-                      rollout.ramp[rollout.step], rollout.outcome,
+                      rollout.ramp[rollout.step], rollout.ending,
                       "; ".join(f"{a['name']}={a['value']} ({a['detail']})" for a in rollout.alarms) or "none yet")
         if firing:
             self.log.warning("alarm firing: %s", firing)
-        return PokeReturnValue(is_done=rollout.outcome != deployment.BAKING, xcom_value=asdict(rollout))
+        return PokeReturnValue(is_done=rollout.ending != deployment.BAKING, xcom_value=rollout.to_dict())

@@ -23,7 +23,7 @@ POLICY = MonitoringPolicy(drift_share=0.5, max_performance_drop=0.05, max_data_a
                           consecutive_days=2, min_rows=100)
 DAY = date(2026, 10, 13)
 YESTERDAY = DAY - timedelta(days=1)
-QUIET = DayFacts(model="sentiment", day=DAY, outcome=CHECKED, rows=500, live_version=2, dataset_drift=False,
+QUIET = DayFacts(model="sentiment", day=DAY, check=CHECKED, rows=500, live_version=2, dataset_drift=False,
                  drift_share=0.1, drifted_columns=("latin_share",), primary_metric="macro_f1", performance=0.86,
                  performance_drop=0.01, trained_until=DAY - timedelta(days=10))
 DRIFTED = replace(QUIET, dataset_drift=True, drift_share=0.6, drifted_columns=("latin_share", "length", "prediction"))
@@ -78,7 +78,7 @@ def test_a_performance_drop_beyond_the_limit_retrains_once_confirmed():
 
 
 def test_a_day_without_ground_truth_judges_drift_but_not_performance():
-    decision = retrain_decision(replace(DROPPED, outcome=NO_GROUND_TRUTH, performance=None, performance_drop=None),
+    decision = retrain_decision(replace(DROPPED, check=NO_GROUND_TRUTH, performance=None, performance_drop=None),
                                 [], POLICY)
     assert [r.name for r in decision.rules] == ["dataset_drift", "data_age_days"]
 
@@ -133,10 +133,10 @@ def test_too_few_rows_decide_nothing():
     assert decision.suppressed_by == "only 99 captured rows (< min_rows 100)"
 
 
-@pytest.mark.parametrize("outcome, message", [(NO_TRAFFIC, "no captured inferences"),
+@pytest.mark.parametrize("check, message", [(NO_TRAFFIC, "no captured inferences"),
                                               (DATA_QUALITY, "column 'prediction' holds text")])
-def test_a_day_that_was_not_checked_decides_nothing_and_says_why(outcome, message):
-    decision = retrain_decision(replace(OLD, outcome=outcome, message=message, data_quality=(message,)), [], POLICY)
+def test_a_day_that_was_not_checked_decides_nothing_and_says_why(check, message):
+    decision = retrain_decision(replace(OLD, check=check, message=message, data_quality=(message,)), [], POLICY)
     assert not decision.retrain and decision.suppressed_by == message
     assert [r.name for r in decision.rules] == ["data_age_days"]  # the only rule that needs no capture
     assert decision.data_quality == (message,)

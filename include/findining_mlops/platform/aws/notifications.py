@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.ports import ArtifactStore
+from findining_mlops.platform.records import AlertMessage
 from findining_mlops.store.json import read_json
 from findining_mlops.store.layout import ALERTS_PREFIX, alert_key, alerts_day_prefix
 
@@ -48,8 +49,8 @@ class SnsNotifications:
         subject, message = sns_subject(subject), sns_message(message)
         response = self.clients.sns.publish(TopicArn=self.topic, Message=message, Subject=subject)
         now = datetime.now(UTC)
-        record = {"MessageId": response["MessageId"], "TopicArn": self.topic, "Subject": subject, "Message": message,
-                  "Timestamp": now.isoformat(timespec="seconds")}
+        record: AlertMessage = {"MessageId": response["MessageId"], "TopicArn": self.topic, "Subject": subject,
+                                "Message": message, "Timestamp": now.isoformat(timespec="seconds")}
         try:
             self.store.write_bytes(alert_key(now, response["MessageId"]),
                                    json.dumps(record, ensure_ascii=False).encode())
@@ -57,9 +58,9 @@ class SnsNotifications:
             log.warning("alert %s published but not archived under %s: %s", response["MessageId"], ALERTS_PREFIX, exc)
         return response["MessageId"]
 
-    def recent(self, limit: int) -> list[dict]:
+    def recent(self, limit: int) -> list[AlertMessage]:
         """The archive's newest messages of the last ``RECENT_DAYS`` days, newest first."""
-        found: list[dict] = []
+        found: list[AlertMessage] = []
         today = datetime.now(UTC).date()
         for back in range(RECENT_DAYS):
             if len(found) >= limit:

@@ -39,6 +39,7 @@ from findining_mlops.platform.aws.dynamodb import Lock, now_iso
 from findining_mlops.platform.aws.source import SERVE_PROGRAM, image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, ModelVersion
+from findining_mlops.platform.records import DeploymentEvent
 from findining_mlops.registry import versions
 from findining_mlops.store.json import read_json, write_json
 from findining_mlops.store.layout import model_artifact_key, registration_key, registry_document_key
@@ -219,9 +220,9 @@ class SageMakerModelRegistry:
         matching = list(self._summaries(model_name, status).values())
         return self._version(matching[-1], self._status_notes(model_name)) if matching else None
 
-    def deployment_history(self, model_name: str | None = None) -> list[dict]:
-        fields = ("model_name", "version", "endpoint", "event", "detail", "run", "at")
-        rows = [{f: (int(i[f]) if f == "version" else i[f]) for f in fields}
+    def deployment_history(self, model_name: str | None = None) -> list[DeploymentEvent]:
+        rows = [DeploymentEvent(model_name=i["model_name"], version=int(i["version"]), endpoint=i["endpoint"],
+                                event=i["event"], detail=i["detail"], run=i["run"], at=i["at"])
                 for i in self._state_items("deployments", model_name)]
         return sorted(rows, key=lambda r: (r["at"], r["model_name"], r["version"]))
 

@@ -20,11 +20,12 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
-from findining_mlops.config.catalog import get_model
 from findining_mlops.data import capture
 from findining_mlops.errors import EndpointError
 from findining_mlops.platform.local.db import StateDB
@@ -38,7 +39,7 @@ from findining_mlops.platform.ports import (
     check_variants,
     check_weights,
 )
-from findining_mlops.serving.server.handlers import fault_drill_enabled, load_handlers, with_fault_injection
+from findining_mlops.serving.server.handlers import served_handlers
 from findining_mlops.serving.server.model_server import invocation_error
 from findining_mlops.serving.server.pool import ModelServer, ServerPool, ServerSpec, ServerUnavailable, shared_pool
 from findining_mlops.store import layout
@@ -53,10 +54,20 @@ DEFAULT_TIMEOUT_S = 30.0  # a hung server cannot hold a caller forever
 RESEND_ATTEMPTS = 3  # a request a dying server dropped is sent again at most this often
 
 
+class ModelServing(NamedTuple):
+    """How a model's servers run: the inference module they import and their worker processes."""
+
+    inference_module: str
+    workers: int
+
+
 class LocalEndpoints:
+    """:param serving: how each model (by name) is served; the platform's factory reads it from the catalog."""
+
     def __init__(self, db: StateDB, store: LocalArtifactStore, metrics: LocalMetrics, cache_dir: Path,
-                 seed: int | None = None):
+                 serving: Callable[[str], ModelServing], seed: int | None = None):
         self.db = db
+        self.serving = serving
         self.store = store
         self.metrics = metrics
         self.cache_dir = Path(cache_dir)
@@ -234,16 +245,15 @@ class LocalEndpoints:
         return model_dir
 
     def _server_spec(self, variant: ProductionVariant) -> ServerSpec:
-        spec = get_model(variant.model_name)
-        return ServerSpec(spec.inference_module, str(self._model_dir(variant)), int(spec.serving["workers"]),
-                          fault_drill_enabled())
+        serving = self.serving(variant.model_name)
+        return ServerSpec.started_here(serving.inference_module, str(self._model_dir(variant)), serving.workers)
 
     def _check_loads(self, variant: ProductionVariant) -> None:
         """Loads the model once in this process, as its server would; an error names the variant."""
         model_dir = self._model_dir(variant)
         if str(model_dir) in self._checked:
             return
-        handlers = with_fault_injection(load_handlers(get_model(variant.model_name).inference_module), str(model_dir))
+        handlers = served_handlers(self.serving(variant.model_name).inference_module, str(model_dir))
         try:
             handlers.model_fn(str(model_dir))
         except Exception as exc:

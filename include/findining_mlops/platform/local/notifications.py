@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from findining_mlops.platform.records import AlertMessage
+
 log = logging.getLogger(__name__)
 
 
@@ -18,7 +20,7 @@ class LocalNotifications:
 
     def publish(self, subject: str, message: str) -> str:
         message_id = str(uuid.uuid4())
-        record = {
+        record: AlertMessage = {
             "MessageId": message_id,
             "TopicArn": self.topic,
             "Subject": subject,
@@ -32,7 +34,7 @@ class LocalNotifications:
         log.warning("alert published to %s: %s", self.path, subject)
         return message_id
 
-    def recent(self, limit: int) -> list[dict]:
+    def recent(self, limit: int) -> list[AlertMessage]:
         if not self.path.exists() or limit <= 0:
             return []
         lines = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]

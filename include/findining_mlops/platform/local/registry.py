@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
+from typing import cast
 
 from findining_mlops.errors import ImmutableArtifactError, RegistryError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.ports import APPROVAL_STATUSES, ModelVersion
+from findining_mlops.platform.records import DeploymentEvent
 from findining_mlops.registry import versions
 from findining_mlops.store.layout import model_artifact_key
 
@@ -107,10 +109,10 @@ class LocalModelRegistry:
                  datetime.now(UTC).isoformat(timespec="seconds")),
             )
 
-    def deployment_history(self, model_name: str | None = None) -> list[dict]:
+    def deployment_history(self, model_name: str | None = None) -> list[DeploymentEvent]:
         query, args = _of_model("SELECT * FROM deployment_events", model_name)
         with self.db.reader() as conn:
-            return [dict(r) for r in conn.execute(query + " ORDER BY rowid", args)]
+            return [cast(DeploymentEvent, dict(r)) for r in conn.execute(query + " ORDER BY rowid", args)]
 
     def _row(self, row: sqlite3.Row) -> ModelVersion:
         return ModelVersion(

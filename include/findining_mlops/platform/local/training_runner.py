@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.local.training import _write_status
@@ -30,6 +31,15 @@ from findining_mlops.store.layout import training_output_key
 FAILURE_TAIL_LINES = 25
 
 
+class RunResult(TypedDict):
+    """How the job ended, as the runner writes it into the job's ``status.json`` for ``LocalTrainingJobs``."""
+
+    status: str  # Completed / Failed
+    failure_reason: NotRequired[str]
+    model_artifact_key: NotRequired[str]
+    metrics: NotRequired[dict]
+
+
 def hyperparameter_args(hyperparameters: dict) -> list[str]:
     """SageMaker script mode passes each hyperparameter as ``--name value``."""
     args = []
@@ -38,7 +48,7 @@ def hyperparameter_args(hyperparameters: dict) -> list[str]:
     return args
 
 
-def run(job_dir: Path, store: LocalArtifactStore) -> dict:
+def run(job_dir: Path, store: LocalArtifactStore) -> RunResult:
     spec = json.loads((job_dir / "spec.json").read_text())
     model_dir, output_dir = job_dir / "model", job_dir / "output"
     channel_dirs = {}
@@ -84,7 +94,7 @@ def main() -> None:
     job_dir, store_root = Path(sys.argv[1]), Path(sys.argv[2])
     _write_status(job_dir, {"status": IN_PROGRESS, "pid": os.getpid()})
     try:
-        result = run(job_dir, LocalArtifactStore(store_root))
+        result: RunResult = run(job_dir, LocalArtifactStore(store_root))
     except Exception as exc:  # the runner must always leave a final status behind
         result = {"status": FAILED, "failure_reason": f"InternalServerError: {type(exc).__name__}: {exc}"}
     _write_status(job_dir, {"pid": os.getpid(), **result})

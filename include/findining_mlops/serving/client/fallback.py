@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date
+from typing import TypedDict
 
 from findining_mlops.errors import DataValidationError
 from findining_mlops.platform.ports import Platform
@@ -17,6 +18,15 @@ from findining_mlops.store.layout import dataset_prefix, partition_day
 
 DATASET = "interactions"
 REFRESH_S = 3600.0  # a new day of data lands daily; an hour old popularity is fresh enough
+
+
+class FallbackRanking(TypedDict):
+    """A ranking answer of the recommendation endpoint's shape, marked as the fallback's."""
+
+    scores: list[float]  # per candidate, in the request's order
+    ranking: list  # restaurant ids, best first
+    fallback: bool
+    fallback_day: str | None  # the day of data the popularity comes from
 
 
 class PopularityFallback:
@@ -28,7 +38,7 @@ class PopularityFallback:
         self._popularity: dict[tuple[str, str], tuple[int, int]] = {}
         self.day: date | None = None
 
-    def rank(self, request: dict) -> dict:
+    def rank(self, request: dict) -> FallbackRanking:
         """``{"scores", "ranking", "fallback": true, "fallback_day"}`` for the request's candidates."""
         popularity = self._table()
         district = str(request.get("district", ""))

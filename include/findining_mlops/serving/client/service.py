@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from findining_mlops.abtest import lifecycle
 from findining_mlops.config.catalog import get_model, model_names
@@ -46,6 +47,18 @@ TEST_REFRESH_S = 30.0  # how stale the client's view of running tests may be
 SERVING_NAMESPACE = "FindDining/Serving"
 PUBLISH_EVERY_S = 10.0  # the client's counters reach the metrics store at most this late
 COUNTERS = ("Requests", "CacheHits", "CacheMisses", "Fallbacks", "Unavailable")
+
+
+class ModelServingStats(TypedDict):
+    """What this client did for one model since it started: each of ``COUNTERS`` in lower case, and more."""
+
+    requests: int
+    cachehits: int
+    cachemisses: int
+    fallbacks: int
+    unavailable: int
+    cache_hit_rate: float | None  # None before any cache look-up
+    breakers: dict[str, str]  # endpoint or endpoint/variant -> the breaker's state
 
 
 class ModelUnavailableError(EndpointError):
@@ -165,7 +178,7 @@ class MLService:
         self.publish_metrics()
         return health
 
-    def serving_stats(self) -> dict:
+    def serving_stats(self) -> dict[str, ModelServingStats]:
         """Per model: requests, cache hits and misses and hit rate, fallbacks, unavailable
         answers and the endpoint's breaker state, since this client started."""
         stats = {}

@@ -106,6 +106,13 @@ def with_fault_injection(handlers: ServingHandlers, model_dir: str) -> ServingHa
     return dataclasses.replace(handlers, predict_fn=_faulty(handlers.predict_fn, faults))
 
 
+def served_handlers(inference_module: str, model_dir: str) -> ServingHandlers:
+    """The handlers a model server uses for the model in ``model_dir``: the inference module's, with the faults of
+    a drill (``with_fault_injection``). A router checking that a model loads uses them too, so the check loads what
+    its server will."""
+    return with_fault_injection(load_handlers(inference_module), model_dir)
+
+
 def check_faults(faults: dict) -> None:
     """Raises DataValidationError naming the first fault setting that is unknown or out of range."""
     if not isinstance(faults, dict):

@@ -24,12 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from findining_mlops.serving.server.handlers import (
-    FAULT_DRILL_ENV,
-    ServingHandlers,
-    load_handlers,
-    with_fault_injection,
-)
+from findining_mlops.serving.server.handlers import FAULT_DRILL_ENV, ServingHandlers, served_handlers
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -83,7 +78,7 @@ def run_worker(sock: socket.socket, inference_module: str, model_dir: str, fault
         os.environ[FAULT_DRILL_ENV] = "1"
     else:
         os.environ.pop(FAULT_DRILL_ENV, None)
-    handlers = with_fault_injection(load_handlers(inference_module), model_dir)
+    handlers = served_handlers(inference_module, model_dir)
     model = handlers.model_fn(model_dir)
     config = uvicorn.Config(build_app(handlers, model), log_level="warning", access_log=False, lifespan="off",
                             timeout_keep_alive=30)

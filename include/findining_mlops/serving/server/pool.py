@@ -27,6 +27,7 @@ from typing import NamedTuple
 import urllib3
 
 from findining_mlops.errors import EndpointError
+from findining_mlops.serving.server.handlers import fault_drill_enabled
 from findining_mlops.serving.server.model_server import run_worker
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,12 @@ class ServerSpec:
     model_dir: str
     workers: int = 1
     fault_drill: bool = False
+
+    @classmethod
+    def started_here(cls, inference_module: str, model_dir: str, workers: int) -> ServerSpec:
+        """The spec of a server this process starts: it serves a rollback drill's faults when this process serves
+        one (``handlers.fault_drill``)."""
+        return cls(inference_module, model_dir, workers, fault_drill_enabled())
 
 
 class ModelServer:
