@@ -75,13 +75,11 @@ def model_retraining():
     def evaluate(job: dict, snap: dict, params: dict) -> dict:
         from findining_mlops.platform.ports import TrainingJob
         from findining_mlops.training.evaluate import evaluate_candidates
-        from findining_mlops.training.gate import quality_gate
+        from findining_mlops.training.gate import gated_evaluation
         from findining_mlops.training.snapshot import Snapshot
 
         with model_task(params["model_name"]) as (platform, spec):
-            evaluation = evaluate_candidates(platform, spec, TrainingJob(**job), Snapshot(**snap))
-            evaluation["gate"] = quality_gate(spec, evaluation)
-            return evaluation
+            return gated_evaluation(spec, evaluate_candidates(platform, spec, TrainingJob(**job), Snapshot(**snap)))
 
     @task(multiple_outputs=False)
     def register(job: dict, snap: dict, evaluation: dict, params: dict, dag_run=None) -> dict:

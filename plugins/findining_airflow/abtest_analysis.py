@@ -16,6 +16,7 @@ from findining_airflow.runtime import platform, settings
 from findining_mlops.config.settings import AwsSettings
 
 if TYPE_CHECKING:
+    from findining_airflow.authoring import DeploymentRequest
     from findining_mlops.abtest.lifecycle import MomentsSource
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def moments_source(aws: AwsSettings | None) -> MomentsSource | None:
     return AthenaQueries(aws).moments if aws is not None and aws.ab_engine == "athena" else None
 
 
-def analyze_and_finish(test_id: str, day: date) -> dict:
+def analyze_and_finish(test_id: str, day: date) -> DeploymentRequest:
     """The analysis of one test up to ``day``; a test decided by it is announced, then finished (its endpoint
     freed). Returns the ``model_deployment`` request that carries the test's result (its conf ``None`` while the
     test runs on), keyed on the test so that a re-run never deploys twice."""

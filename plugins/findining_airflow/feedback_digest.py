@@ -5,16 +5,43 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from findining_airflow.errors import fail_fast
 from findining_airflow.hooks.bedrock import bedrock_hook, bedrock_settings, feedback_analyzer
 from findining_airflow.runtime import platform, settings
 
+if TYPE_CHECKING:
+    from findining_mlops.feedback.digest import AnalysisRecord, RestaurantDigest, Spike
+
 log = logging.getLogger(__name__)
 LOCAL, CONVERSE, BATCH = "local", "converse", "batch"
 
 
-def plan_day(day: date) -> dict:
+class DayPlan(TypedDict):
+    """The path a day takes and, for a batch, the prepared job (``feedback.batch.BatchJob``) and where it runs."""
+
+    day: str  # ISO date
+    path: str  # LOCAL, CONVERSE or BATCH
+    job_name: NotRequired[str]
+    input_uri: NotRequired[str]
+    output_uri: NotRequired[str]
+    records: NotRequired[int]
+    role_arn: NotRequired[str]
+    model_id: NotRequired[str]
+    aws_conn_id: NotRequired[str]
+    region: NotRequired[str]
+
+
+class SpikeAlerts(TypedDict):
+    """What the day's spike alerts need of its digest: the spikes and their restaurants."""
+
+    day: str  # ISO date
+    spikes: list[Spike]
+    restaurants: dict[str, RestaurantDigest]  # by restaurant id
+
+
+def plan_day(day: date) -> DayPlan:
     """The path the day takes (``_plan``), as the digest's first task logs it."""
     with fail_fast():
         plan = _plan(day)
@@ -23,7 +50,7 @@ def plan_day(day: date) -> dict:
     return plan
 
 
-def _plan(day: date) -> dict:
+def _plan(day: date) -> DayPlan:
     """``local``: the local models; ``converse``: one Bedrock call per feedback; ``batch``: a
     Bedrock batch job, when a batch role is configured and the day has Bedrock's minimum of
     records (its input is written here)."""
@@ -32,7 +59,7 @@ def _plan(day: date) -> dict:
     from findining_mlops.feedback.local import SENTIMENT_MODEL, live_model
 
     config = settings()
-    plan = {"day": day.isoformat(), "path": LOCAL}
+    plan: DayPlan = {"day": day.isoformat(), "path": LOCAL}
     if config.backend != "aws":
         return plan
     bedrock = bedrock_settings()
@@ -48,14 +75,14 @@ def _plan(day: date) -> dict:
             "region": config.aws.region}
 
 
-def failures(records: list[dict]) -> int:
+def failures(records: list[AnalysisRecord]) -> int:
     """How many of the day's analyses failed (refused, unparseable, an error)."""
     from findining_mlops.feedback.results import ANALYZED
 
     return sum(r["status"] != ANALYZED for r in records)
 
 
-def analyze_negative_feedback(day: date) -> list[dict]:
+def analyze_negative_feedback(day: date) -> list[AnalysisRecord]:
     """The day's negative feedback, analyzed one by one by the configured analyzer; Bedrock's
     token usage is published to CloudWatch."""
     from findining_mlops.feedback.bedrock import BedrockAnalyzer, publish_usage
@@ -72,7 +99,7 @@ def analyze_negative_feedback(day: date) -> list[dict]:
     return records
 
 
-def submit_batch(plan: dict) -> str:
+def submit_batch(plan: DayPlan) -> str:
     """Submits the plan's batch inference job; returns its ARN."""
     from findining_mlops.feedback.batch import submit_batch_job
 
@@ -81,7 +108,7 @@ def submit_batch(plan: dict) -> str:
     return job_arn
 
 
-def batch_finished(plan: dict, job_arn: str) -> bool:
+def batch_finished(plan: DayPlan, job_arn: str) -> bool:
     """Whether the batch job is done; one that failed, stopped or expired fails the task at once."""
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -94,7 +121,7 @@ def batch_finished(plan: dict, job_arn: str) -> bool:
     return status in JOB_DONE
 
 
-def collect_batch(plan: dict) -> list[dict]:
+def collect_batch(plan: DayPlan) -> list[AnalysisRecord]:
     """The batch job's results, written as the day's analyses."""
     from findining_mlops.feedback import batch
     from findining_mlops.feedback.digest import write_analyses
@@ -106,7 +133,7 @@ def collect_batch(plan: dict) -> list[dict]:
     return records
 
 
-def digest_day(day: date) -> dict:
+def digest_day(day: date) -> SpikeAlerts:
     """Writes the day's digest; returns what its alerts need: the spikes and their restaurants."""
     from findining_mlops.feedback.digest import build_digest, read_analyses, write_digest
 
@@ -117,7 +144,7 @@ def digest_day(day: date) -> dict:
         s["restaurant_id"]: summary["restaurants"][s["restaurant_id"]] for s in summary["spikes"]}}
 
 
-def alert_spikes(summary: dict) -> list[str]:
+def alert_spikes(summary: SpikeAlerts) -> list[str]:
     """One alert per spiking restaurant, once per day; returns the restaurants alerted now."""
     from findining_mlops.feedback import digest
 

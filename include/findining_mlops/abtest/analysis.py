@@ -18,7 +18,7 @@ from findining_mlops.errors import DataValidationError
 COLUMNS = ("user_id", "variant", "metric_name", "metric_value", "timestamp")
 
 
-def analyze(events: pd.DataFrame, config: dict) -> dict:
+def analyze(events: pd.DataFrame, config: dict) -> stats.Analysis:
     """The analysis of an in-memory event table (``COLUMNS``): SRM check, per-metric results and the decision,
     as plain JSON types."""
     plan = sql_plan(config)
@@ -28,7 +28,7 @@ def analyze(events: pd.DataFrame, config: dict) -> dict:
     return stats.analyze_moments(moments, config)
 
 
-def analyze_parquet(paths: Sequence[str | Path], config: dict) -> dict:
+def analyze_parquet(paths: Sequence[str | Path], config: dict) -> stats.Analysis:
     """The analysis of the events in parquet files (``COLUMNS``), read by DuckDB with every thread: the figures
     agree with ``analyze`` of the same rows to rounding, the last bit may depend on the threads' timing."""
     plan = sql_plan(config)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote, urlparse
 
 import duckdb
@@ -95,7 +96,7 @@ def parquet_table(*paths: Path) -> str:
     return f"read_parquet([{files}], hive_partitioning = false)"
 
 
-def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str) -> dict:
+def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str) -> queries.Moments:
     """Per arm, the users in the test and each metric's moments, from ``events``, or a DataValidationError that
     names what in the events breaks the contract."""
     rows = run(queries.analysis_sql(plan, events))
@@ -107,9 +108,9 @@ def arm_moments(run: Callable[[str], Rows], plan: queries.Plan, events: str) -> 
     return _moments(plan, rows)
 
 
-def _moments(plan: queries.Plan, rows: Rows) -> dict:
+def _moments(plan: queries.Plan, rows: Rows) -> queries.Moments:
     """Per arm, the users in the test and each metric's moments, from per-arm rows that passed the checks."""
-    moments = {}
+    moments: queries.Moments = {}
     for variant in queries.VARIANTS:
         group = [r for r in rows if r["arms"] == queries.ARM_BITS[variant] and not r["no_user"]]
         row = group[0] if group else {}
@@ -118,13 +119,14 @@ def _moments(plan: queries.Plan, rows: Rows) -> dict:
     return moments
 
 
-def _metric_moments(plan: queries.Plan, row: dict, name: str) -> dict:
+def _metric_moments(plan: queries.Plan, row: dict, name: str) -> queries.MetricMoments:
     k = plan.column(name)
-    moments = {"users": int(row.get(f"users{k}") or 0), "sum": float(row.get(f"sum{k}") or 0.0),
+    moments: queries.MetricMoments = {"users": int(row.get(f"users{k}") or 0), "sum": float(row.get(f"sum{k}") or 0.0),
                "squares": float(row.get(f"squares{k}") or 0.0)}
     if name in plan.covariates:
-        moments["cuped"] = {field: float(row.get(f"cov_{field}{k}") or 0.0)
-                            for field in ("users", "sum", "squares", "products", "metric_sum")}
+        moments["cuped"] = cast(queries.CupedMoments, {field: float(row.get(f"cov_{field}{k}") or 0.0)
+                                                       for field in ("users", "sum", "squares", "products",
+                                                                     "metric_sum")})
     return moments
 
 
@@ -176,7 +178,8 @@ def _describe(run, plan: queries.Plan, problem: tuple, events: str, example_in_b
     return f"binary metric {name!r} has values other than 0 and 1 in {bad} rows, e.g. {examples}"
 
 
-def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: date, first_day: date) -> dict:
+def daily_moments(store: ArtifactStore, test_id: str, plan: queries.Plan, day: date,
+                  first_day: date) -> queries.Moments:
     """The moments of every event up to the end of ``day``: day D's events folded into day D−1's running per-user
     table (``RunningUsers``), or every event up to ``day`` folded into an empty one on ``first_day`` and when the
     day before has no table (a backfill that starts later).
@@ -295,7 +298,8 @@ class RunningUsers:
         return new, [_scattered(column, at) for column in (
             row, matched["arm"].to_numpy(), matched["metric"].to_numpy(), matched["value"].to_numpy())]
 
-    def moments(self, run: Callable[[str], Rows], plan: queries.Plan, events: Callable[[], str]) -> dict:
+    def moments(self, run: Callable[[str], Rows], plan: queries.Plan,
+                events: Callable[[], str]) -> queries.Moments:
         """``arm_moments``' result from this table: per arm, ``queries.arm_sql``'s sums over its users (numpy's
         pairwise sums, in row order), with the same checks of the contract."""
         rows = self._arm_rows(plan)
@@ -358,7 +362,7 @@ def _columns(plan: queries.Plan) -> list[tuple[str, pa.DataType]]:
 
 
 def athena_moments(run: Callable[[str], Rows], database: str, table: str, test_id: str, plan: queries.Plan,
-                   day: date) -> dict:
+                   day: date) -> queries.Moments:
     """The moments of every event up to the end of ``day`` by one Athena query over the events' Glue table
     (partitioned by ``test_id`` and ``dt``); ``run`` executes Trino SQL and returns rows as dicts."""
     events = (f'(SELECT {EVENT_COLUMNS} FROM "{database}"."{table}" '

@@ -42,7 +42,8 @@ from findining_mlops.store.json import read_json, write_json
 from findining_mlops.store.layout import abtest_day_prefix, abtest_definition_key, abtest_prefix
 
 if TYPE_CHECKING:
-    from findining_mlops.abtest.queries import Plan
+    from findining_mlops.abtest.queries import Moments, Plan
+    from findining_mlops.abtest.stats import MetricResult, SrmCheck
 
 log = logging.getLogger(__name__)
 ARMS = ("control", "treatment")
@@ -194,7 +195,7 @@ def one_test_on(platform: Platform, test_id: str, day: date) -> list[ABTest]:
     return [test]
 
 
-MomentsSource = Callable[[ABTest, "Plan", date], dict]
+MomentsSource = Callable[[ABTest, "Plan", date], "Moments"]
 
 
 class DayAnalysis(TypedDict):
@@ -206,8 +207,8 @@ class DayAnalysis(TypedDict):
     duration_days: int
     events: int
     users: dict[str, int]  # arm -> users in the test
-    srm: dict | None  # the sample-ratio check: p_value, mismatch
-    metrics: dict  # metric name -> its comparison of the arms
+    srm: SrmCheck | None
+    metrics: dict[str, MetricResult]  # by metric name
     decision: str
     note: NotRequired[str]  # why there is no analysis yet
     outcome: str  # the test's status after the day
@@ -233,7 +234,7 @@ def analyze_day(platform: Platform, test: ABTest, day: date, moments: MomentsSou
     day_number = (day - date.fromisoformat(test.started_at)).days + 1
     plan = analysis.sql_plan(test.analysis_config())
 
-    def on_duckdb(test: ABTest, plan, day: date) -> dict:
+    def on_duckdb(test: ABTest, plan, day: date) -> Moments:
         return engine.daily_moments(platform.store, test.test_id, plan, day, date.fromisoformat(test.started_at))
 
     try:

@@ -23,6 +23,7 @@ user's row by a join on the user id (``matched_events_sql``), and numbering the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 import sqlglot
 from sqlglot import exp
@@ -30,6 +31,36 @@ from sqlglot import exp
 VARIANTS = ("control", "treatment")
 ARM_BITS = {"control": 1, "treatment": 2}  # the arms a user was seen in, as bits: 3 is both arms
 OTHER_VARIANT = 4  # the bit of any other variant value, which the contract refuses
+
+
+class CupedMoments(TypedDict):
+    """A CUPED metric's moments of its covariate X over the users who have X: n, sums of X, X², X·Y and Y."""
+
+    users: float
+    sum: float
+    squares: float
+    products: float
+    metric_sum: float
+
+
+class MetricMoments(TypedDict):
+    """One metric's user values in one arm: n, sum and sum of squares (``arm_sql``)."""
+
+    users: int
+    sum: float
+    squares: float
+    cuped: NotRequired[CupedMoments]
+
+
+class ArmMoments(TypedDict):
+    """One arm: its events, its users in the test and each metric's moments by metric name."""
+
+    events: int
+    in_test: int
+    metrics: dict[str, MetricMoments]
+
+
+Moments = dict[str, ArmMoments]  # per arm (``VARIANTS``): all the statistics need of the events
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 import numpy as np
 from scipy import special, stats
 
 from findining_mlops.errors import DataValidationError
+from findining_mlops.platform.records import AnalysisConfig
+
+if TYPE_CHECKING:
+    from findining_mlops.abtest.queries import MetricMoments, Moments
 
 VARIANTS = ("control", "treatment")
 KINDS = ("binary", "continuous")
@@ -71,6 +76,46 @@ SRM_P_VALUE = 0.001
 MIXING_SD = 0.1
 # a spread below this share of the mean square is rounding noise of the sums, not variation between users
 RELATIVE_SPREAD_FLOOR = 1e-12
+
+
+class SrmCheck(TypedDict):
+    p_value: float
+    mismatch: bool  # p_value below SRM_P_VALUE: the split is not the planned one
+
+
+class ArmSummary(TypedDict):
+    users: int
+    mean: float
+
+
+class CupedFigures(TypedDict):
+    covariate: str
+    theta: float
+    variance_reduction: float
+
+
+class MetricResult(TypedDict):
+    """One metric's comparison of the arms, as analysis.json and the reports show it."""
+
+    control: ArmSummary
+    treatment: ArmSummary
+    difference: float
+    relative_lift: float | None
+    ci_low: float
+    ci_high: float
+    p_value: float
+    sequential_p_value: float
+    cuped: NotRequired[CupedFigures]
+    p_value_adjusted: NotRequired[float]  # added once every metric is compared
+    significant: NotRequired[bool]
+
+
+class Analysis(TypedDict):
+    """``analyze_moments``' result: the SRM check, each metric's result by name and the decision."""
+
+    srm: SrmCheck
+    metrics: dict[str, MetricResult]
+    decision: str
 
 
 @dataclass(frozen=True)
@@ -137,7 +182,7 @@ def _sequential_p_value(difference, variance, user_variance):
     return np.minimum(1.0, np.exp(-log_ratio))
 
 
-def load_config(path: str | Path) -> dict:
+def load_config(path: str | Path) -> AnalysisConfig:
     """The test's config from a JSON file, validated and with defaults filled in."""
     path = Path(path)
     if not path.is_file():
@@ -149,7 +194,7 @@ def load_config(path: str | Path) -> dict:
     return validated_config(config)
 
 
-def validated_config(config: dict) -> dict:
+def validated_config(config: dict) -> AnalysisConfig:
     """The config with its defaults filled in; a config the analysis cannot use fails here, naming what is wrong."""
     if not isinstance(config, dict):
         raise DataValidationError("the config must be a JSON object")
@@ -162,7 +207,7 @@ def validated_config(config: dict) -> dict:
             raise DataValidationError(f"config {role} must map metric names to {{\"kind\": ...}}")
         checked[role] = {name: _validated_metric(role, name, spec) for name, spec in metrics.items()}
     _check_roles(checked["success_metrics"], checked["guardrail_metrics"])
-    return checked
+    return cast(AnalysisConfig, checked)
 
 
 def _share(config: dict, key: str) -> float:
@@ -203,7 +248,7 @@ def _validated_metric(role: str, name: str, spec) -> dict:
     return checked
 
 
-def analyze_moments(moments: dict, config: dict) -> dict:
+def analyze_moments(moments: Moments, config: dict) -> Analysis:
     """The analysis from the per-arm moments (``engine.arm_moments``): SRM check, per-metric results and the
     decision, as plain JSON types."""
     config = validated_config(config)
@@ -216,7 +261,7 @@ def analyze_moments(moments: dict, config: dict) -> dict:
     return {"srm": srm, "metrics": results, "decision": _decision(srm, results, config)}
 
 
-def _check_measured(moments: dict, metrics: dict) -> None:
+def _check_measured(moments: Moments, metrics: dict) -> None:
     """Every configured metric, and every CUPED covariate, has users in the events."""
     users_of = {name: sum(moments[v]["metrics"][name]["users"] for v in VARIANTS)
                 for name in moments["control"]["metrics"]}
@@ -229,7 +274,7 @@ def _check_measured(moments: dict, metrics: dict) -> None:
                                       "the events")
 
 
-def _mark_significant(results: dict, config: dict) -> None:
+def _mark_significant(results: dict[str, MetricResult], config: AnalysisConfig) -> None:
     """Adds ``p_value_adjusted`` and ``significant``: Holm across the success metrics, guardrails on their own."""
     alpha = config["alpha"]
     success = list(config["success_metrics"])
@@ -243,7 +288,7 @@ def _mark_significant(results: dict, config: dict) -> None:
         results[name]["significant"] = results[name]["sequential_p_value"] < alpha
 
 
-def _decision(srm: dict, results: dict, config: dict) -> str:
+def _decision(srm: SrmCheck, results: dict[str, MetricResult], config: AnalysisConfig) -> str:
     """The module docstring's decision order: SRM, then a worse guardrail, then one winning arm."""
     metrics = {**config["success_metrics"], **config["guardrail_metrics"]}
 
@@ -270,7 +315,7 @@ def _holm(p_values: list[float]) -> np.ndarray:
     return adjusted
 
 
-def _srm(users_per_arm: list[int], control_share: float) -> dict:
+def _srm(users_per_arm: list[int], control_share: float) -> SrmCheck:
     """Chi-square goodness of fit of the distinct users per arm against the planned split."""
     observed = np.array(users_per_arm)
     expected = observed.sum() * np.array([control_share, 1 - control_share])
@@ -278,7 +323,7 @@ def _srm(users_per_arm: list[int], control_share: float) -> dict:
     return {"p_value": p_value, "mismatch": p_value < SRM_P_VALUE}
 
 
-def _cuped(arms: dict[str, dict]) -> tuple[dict[str, tuple[float, float]], dict]:
+def _cuped(arms: dict[str, MetricMoments]) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
     """Per arm, the sum and sum of squares of Y − θ(X − mean X) over both arms pooled, and the figures that
     describe the adjustment, in closed form from the arms' moments of X, Y and X·Y.
 
@@ -319,15 +364,16 @@ def _continuous_arm(n: int, total: float, squares: float) -> _Arm:
     return _Arm(np.asarray(n), np.asarray(mean), np.asarray(spread / (n - 1)))
 
 
-def _metric_result(arms: dict[str, dict], name: str, spec: dict, alpha: float) -> dict:
+def _metric_result(arms: dict[str, MetricMoments], name: str, spec: dict, alpha: float) -> MetricResult:
     thin = [v for v in VARIANTS if arms[v]["users"] < 2]
     if thin:
         raise DataValidationError(f"metric {name!r} needs at least 2 users per arm; too few in {thin}")
     sums = {v: (arms[v]["sum"], arms[v]["squares"]) for v in VARIANTS}
-    cuped = None
+    cuped: CupedFigures | None = None
     if "covariate" in spec:
         sums, figures = _cuped(arms)
-        cuped = {"covariate": spec["covariate"], **figures}
+        cuped = {"covariate": spec["covariate"], "theta": figures["theta"],
+                 "variance_reduction": figures["variance_reduction"]}
 
     summary = {v: (_binary_arm(arms[v]["users"], sums[v][0]) if spec["kind"] == "binary"
                    else _continuous_arm(arms[v]["users"], *sums[v])) for v in VARIANTS}

@@ -29,7 +29,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, cast
 
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.deployment.canary import read_bake, split_weights, validate_rollout
@@ -47,6 +47,7 @@ from findining_mlops.deployment.verdict import (
 )
 from findining_mlops.errors import DataValidationError, EndpointError, RegistryError
 from findining_mlops.platform.ports import APPROVED, IN_SERVICE, REJECTED, ModelVersion, Platform, ProductionVariant
+from findining_mlops.platform.records import EndpointRecord
 from findining_mlops.registry import versions
 from findining_mlops.registry.variants import production_variant, variant_name
 from findining_mlops.store.json import read_json_if_exists
@@ -71,8 +72,30 @@ class RolloutEnd(TypedDict):
     (``outcome``: promote or rollback), the endpoint left behind, and for a rollback why."""
 
     outcome: str
-    endpoint: dict | None
+    endpoint: EndpointRecord | None
     note: NotRequired[str]
+
+
+class RolloutRecord(TypedDict):
+    """``Rollout.to_dict``: state.json and what the rollout tasks pass on, in field order."""
+
+    rollout_id: str
+    model: str
+    endpoint: str
+    challenger: int
+    champion: int | None
+    strategy: str
+    ramp: list[int]
+    bake_minutes: float
+    insufficient_data_minutes: float
+    step: int
+    step_started: str
+    outcome: str  # the field ``ending``
+    pending: bool
+    alarms: list[AlarmRecord]
+    history: list[StepRecord]
+    reason: str
+    finished: bool
 
 
 # the Rollout fields whose key in state.json is not their name
@@ -103,10 +126,10 @@ class Rollout:
     reason: str = ""  # why the rollout ended as it did
     finished: bool = False  # the ending is on the endpoint and in the deployment history
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> RolloutRecord:
         """The rollout as state.json and the tasks hold it, in field order; the ending is
         stored under the key ``outcome``."""
-        return {_STORED_KEYS.get(name, name): value for name, value in asdict(self).items()}
+        return cast(RolloutRecord, {_STORED_KEYS.get(name, name): value for name, value in asdict(self).items()})
 
     @classmethod
     def from_dict(cls, stored: dict) -> Rollout:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from typing import TypedDict
 
 import pandas as pd
 
@@ -31,6 +32,15 @@ BATCH_MINIMUM_RECORDS = 100  # Bedrock's minimum per batch inference job
 JOB_DONE = {"Completed", "PartiallyCompleted"}  # PartiallyCompleted: some records carry an error
 JOB_FAILED = {"Failed", "Stopped", "Expired"}
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
+
+
+class BatchJob(TypedDict):
+    """A prepared batch job: its name, input file and output folder URIs and how many records it holds."""
+
+    job_name: str
+    input_uri: str
+    output_uri: str
+    records: int
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ def read_batch_output(store: ArtifactStore, day: date, job: str, batch_prepared:
 
 
 def prepare_batch(store: ArtifactStore, day: date, rows: pd.DataFrame, settings: BedrockSettings,
-                  stamp: str) -> dict:
+                  stamp: str) -> BatchJob:
     """Writes the job's input and what collecting it needs later (``plan.json``: the
     redaction facts, refusals and restaurants); returns the job's name and URIs."""
     analyzer_name = f"bedrock-batch:{settings.model_id}"

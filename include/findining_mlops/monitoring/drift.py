@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,25 @@ P_VALUE_THRESHOLD = 0.05
 # pandas' inferred types, by the kind of value a person would call them
 VALUE_KINDS = {"integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers", "decimal": "numbers",
                "boolean": "booleans", "string": "text", "bytes": "text"}
+
+
+class ColumnDriftRecord(TypedDict):
+    """One column's ``ColumnDrift`` in the monitoring report's JSON."""
+
+    column_type: str
+    stattest: str
+    score: float
+    threshold: float
+    drifted: bool
+
+
+class DriftRecord(TypedDict):
+    """``DriftResult.to_dict``: the drift part of a version's entry in the monitoring report."""
+
+    dataset_drift: bool
+    drift_share: float
+    number_of_drifted_columns: int
+    columns: dict[str, ColumnDriftRecord]
 
 
 @dataclass(frozen=True)
@@ -53,9 +73,9 @@ class DriftResult:
     number_of_drifted_columns: int
     columns: dict[str, ColumnDrift]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> DriftRecord:
         """Plain JSON types; columns keep their comparison order (numerical, then categorical)."""
-        return asdict(self)
+        return cast(DriftRecord, asdict(self))
 
 
 def read_parquet(path: str | Path) -> tuple[pd.DataFrame, frozenset[str]]:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from findining_mlops.config.catalog import all_models
 from findining_mlops.errors import RegistryError
 from findining_mlops.platform.ports import version_name
+from findining_mlops.platform.records import VariantRecord
 
 SEMANTIC = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
@@ -98,11 +99,18 @@ def version_names(registry, model_name: str) -> VersionNames:
     return VersionNames({version.version: version.display for version in registry.list_versions(model_name)})
 
 
-def labelled_variants(registry, variants: list[dict]) -> list[dict]:
+class LabelledVariant(VariantRecord):
+    """A variant with its version's label and display name, as the health check and the CLI show it."""
+
+    label: str
+    display: str
+
+
+def labelled_variants(registry, variants: list[VariantRecord]) -> list[LabelledVariant]:
     """Endpoint variants (``Endpoint.to_dict()["variants"]``) with each one's version label and
     both names (``display``), so a person reading the health check or the CLI sees both."""
     labels: dict[str, dict[int, str]] = {}
-    labelled = []
+    labelled: list[LabelledVariant] = []
     for variant in variants:
         if variant["model"] not in labels:
             labels[variant["model"]] = {v.version: v.label for v in registry.list_versions(variant["model"])}

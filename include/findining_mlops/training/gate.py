@@ -3,13 +3,11 @@ version and an uploaded one alike."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.platform.ports import APPROVED, REJECTED
-
-if TYPE_CHECKING:
-    from findining_mlops.training.evaluate import ChampionFigures, Evaluation
+from findining_mlops.training.evaluate import ChampionFigures, Evaluation
 
 
 class GateCheck(TypedDict):
@@ -24,6 +22,12 @@ class GateResult(TypedDict):
     approved: bool
     status: str  # Approved / Rejected
     checks: list[GateCheck]
+
+
+class GatedEvaluation(Evaluation):
+    """An evaluation with the gate's verdict: what the retraining DAG's evaluate task hands to its register task."""
+
+    gate: GateResult
 
 
 def _champion_name(champion: ChampionFigures) -> str:
@@ -43,11 +47,12 @@ def quality_gate(spec: ModelSpec, evaluation: Evaluation) -> GateResult:
             "passed": value is not None and value == value and value >= spec.min_primary_metric,
         }
     ]
-    if evaluation.get("champion"):
-        best = evaluation["champion"]["metrics"][metric]
+    champion = evaluation.get("champion")
+    if champion:
+        best = champion["metrics"][metric]
         checks.append(
             {
-                "check": f"{metric} >= champion {_champion_name(evaluation['champion'])} ({best:.4f}) - "
+                "check": f"{metric} >= champion {_champion_name(champion)} ({best:.4f}) - "
                          f"{spec.max_regression}",
                 "value": value,
                 "passed": value is not None and value >= best - spec.max_regression,
@@ -55,6 +60,11 @@ def quality_gate(spec: ModelSpec, evaluation: Evaluation) -> GateResult:
         )
     approved = all(c["passed"] for c in checks)
     return {"approved": approved, "status": APPROVED if approved else REJECTED, "checks": checks}
+
+
+def gated_evaluation(spec: ModelSpec, evaluation: Evaluation) -> GatedEvaluation:
+    """The evaluation and the gate's verdict on it."""
+    return {**evaluation, "gate": quality_gate(spec, evaluation)}
 
 
 def gate_summary(gate: GateResult) -> str:

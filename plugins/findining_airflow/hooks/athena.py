@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from findining_mlops.config.settings import AwsSettings
 from findining_mlops.errors import ABTestError
+
+if TYPE_CHECKING:
+    from findining_mlops.abtest.queries import Moments
 
 POLL_SECONDS = 5
 SUCCEEDED = "SUCCEEDED"
@@ -46,7 +50,7 @@ class AthenaQueries:
                                   f"{state}: {self.hook.get_state_change_reason(query_id)}")
         return rows_of(self.hook.get_query_results_paginator(query_id))
 
-    def moments(self, test, plan, day: date) -> dict:
+    def moments(self, test, plan, day: date) -> Moments:
         """``lifecycle.MomentsSource``: the test's per-arm moments up to ``day``, computed by Athena."""
         from findining_mlops.abtest import engine
 

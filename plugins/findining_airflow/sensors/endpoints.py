@@ -10,16 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from airflow.sdk import BaseSensorOperator
 
 from findining_airflow.runtime import PlatformMixin
 
 
-def settle_target(endpoint_name: str, variants: list) -> dict:
+class VariantFields(TypedDict):
+    """A ``ProductionVariant``'s fields, as XCom carries them."""
+
+    variant_name: str
+    model_name: str
+    model_version: int
+    artifact_uri: str
+    weight: float
+
+
+class SettleTarget(TypedDict):
+    """An endpoint and the variants the sensor waits for it to serve."""
+
+    endpoint: str
+    variants: list[VariantFields]
+
+
+def settle_target(endpoint_name: str, variants: list) -> SettleTarget:
     """What the sensor waits for: the endpoint serving these ``ProductionVariant`` s."""
-    return {"endpoint": endpoint_name, "variants": [asdict(v) for v in variants]}
+    return {"endpoint": endpoint_name, "variants": [cast(VariantFields, asdict(v)) for v in variants]}
 
 
 class EndpointSettledSensor(PlatformMixin, BaseSensorOperator):

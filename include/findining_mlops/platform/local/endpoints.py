@@ -41,7 +41,14 @@ from findining_mlops.platform.ports import (
 )
 from findining_mlops.serving.server.handlers import served_handlers
 from findining_mlops.serving.server.model_server import invocation_error
-from findining_mlops.serving.server.pool import ModelServer, ServerPool, ServerSpec, ServerUnavailable, shared_pool
+from findining_mlops.serving.server.pool import (
+    ModelServer,
+    ServerPool,
+    ServerSpec,
+    ServerStatus,
+    ServerUnavailable,
+    shared_pool,
+)
 from findining_mlops.store import layout
 
 # serving from many threads (a traffic run) is this runtime's normal case, not a misuse
@@ -205,7 +212,7 @@ class LocalEndpoints:
             self._pool.on_restart(self._restarted)
         return self._pool
 
-    def server_status(self, endpoint_name: str) -> dict[str, dict]:
+    def server_status(self, endpoint_name: str) -> dict[str, ServerStatus]:
         """Per variant of the endpoint, its model server in this process (url, pids,
         restarts), or nothing for a variant not served here yet."""
         endpoint = self._require(endpoint_name)

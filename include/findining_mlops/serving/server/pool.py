@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 import urllib3
 
@@ -71,6 +71,17 @@ class ServerSpec:
         return cls(inference_module, model_dir, workers, fault_drill_enabled())
 
 
+class ServerStatus(TypedDict):
+    """A model server as its endpoint's status shows it: where it listens, what it serves, its workers."""
+
+    url: str
+    module: str  # the inference module
+    model_dir: str
+    workers: int
+    pids: list[int]  # the live workers'
+    restarts: int
+
+
 class ModelServer:
     """One served model: the listening socket and its supervised worker processes."""
 
@@ -97,7 +108,7 @@ class ModelServer:
     def pids(self) -> list[int]:
         return [w.pid for w in self._workers if w.is_alive()]
 
-    def status(self) -> dict:
+    def status(self) -> ServerStatus:
         return {"url": self.url, "module": self.spec.inference_module, "model_dir": self.spec.model_dir,
                 "workers": self.spec.workers, "pids": self.pids(), "restarts": self.restarts}
 
@@ -221,7 +232,7 @@ class ServerPool:
             raise ServerUnavailable(f"ServiceUnavailable: model server {server.url} dropped the request "
                                     f"({type(exc).__name__}: {exc})") from exc
 
-    def status(self) -> list[dict]:
+    def status(self) -> list[ServerStatus]:
         return [s.status() for s in list(self._servers.values())]
 
     def find(self, spec: ServerSpec) -> ModelServer | None:
