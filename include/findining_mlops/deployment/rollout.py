@@ -29,7 +29,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict
 
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.deployment.canary import read_bake, split_weights, validate_rollout
@@ -76,28 +76,6 @@ class RolloutEnd(TypedDict):
     note: NotRequired[str]
 
 
-class RolloutRecord(TypedDict):
-    """``Rollout.to_dict``: state.json and what the rollout tasks pass on, in field order."""
-
-    rollout_id: str
-    model: str
-    endpoint: str
-    challenger: int
-    champion: int | None
-    strategy: str
-    ramp: list[int]
-    bake_minutes: float
-    insufficient_data_minutes: float
-    step: int
-    step_started: str
-    outcome: str  # the field ``ending``
-    pending: bool
-    alarms: list[AlarmRecord]
-    history: list[StepRecord]
-    reason: str
-    finished: bool
-
-
 # the Rollout fields whose key in state.json is not their name
 _STORED_KEYS = {"ending": "outcome"}
 
@@ -126,16 +104,15 @@ class Rollout:
     reason: str = ""  # why the rollout ended as it did
     finished: bool = False  # the ending is on the endpoint and in the deployment history
 
-    def to_dict(self) -> RolloutRecord:
+    def to_dict(self) -> dict[str, Any]:
         """The rollout as state.json and the tasks hold it, in field order; the ending is
         stored under the key ``outcome``."""
-        return cast(RolloutRecord, {_STORED_KEYS.get(name, name): value for name, value in asdict(self).items()})
+        return {_STORED_KEYS.get(name, name): value for name, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, stored: dict) -> Rollout:
         fields_of = {key: name for name, key in _STORED_KEYS.items()}
         return cls(**{fields_of.get(key, key): value for key, value in stored.items()})
-
 
 
 def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str, canary_percent: int,
