@@ -30,8 +30,6 @@ Triggered by `model_retraining` after an approved registration, by
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import Param, task
 
 from findining_airflow.authoring import findining_dag, model_task
@@ -39,6 +37,8 @@ from findining_airflow.guide import action_param
 from findining_airflow.notifications import canary_rolled_back
 from findining_airflow.sensors.canary import CanaryBakeSensor
 from findining_mlops.config.catalog import get_model, model_names
+from findining_mlops.deployment.bake_time import BAKE_TIMEOUT, longest_bake_minutes
+from findining_mlops.deployment.verdict import thresholds_schema
 from findining_mlops.registry.versions import LABEL_PARAM_PATTERN as LABEL
 
 MODELS = model_names()
@@ -61,13 +61,16 @@ MODELS = model_names()
         "ramp": Param([10, 50, 100], type="array", items={"type": "integer", "minimum": 1, "maximum": 100},
                       minItems=1,
                       description="traffic percent per step, increasing, first = canary_percent, last = 100"),
-        "bake_minutes": Param(10.0, type="number", minimum=0, maximum=1440,
-                              description="bake time per step (0: no bake, e.g. for the winner of an A/B test)"),
+        "bake_minutes": Param(
+            10.0, type="number", minimum=0, maximum=longest_bake_minutes(1),
+            description="bake time per step (0: no bake, e.g. for the winner of an A/B test); all steps' bake must "
+                        f"end within the bake's {BAKE_TIMEOUT.total_seconds() / 3600:g} h timeout"),
         "insufficient_data_minutes": Param(
             None, type=["null", "number"], exclusiveMinimum=0, maximum=1440,
             description="how long a step may lack the traffic its alarms need before the rollout rolls back "
                         "(default: the model's deployment setting, else 60 or twice bake_minutes)"),
-        "thresholds": Param({}, type="object", description="overrides of the canary alarm thresholds"),
+        "thresholds": Param({}, description="overrides of the canary alarm thresholds, each bounded so that none "
+                                            "can switch its alarm off", **thresholds_schema()),
     },
 )
 def model_deployment():
@@ -129,7 +132,7 @@ def model_deployment():
 
     planned = plan()
     bake = CanaryBakeSensor(task_id="bake", model_name="{{ params.model_name }}", rollout=start(planned),
-                            thresholds="{{ params.thresholds }}", timeout=timedelta(hours=24).total_seconds())
+                            thresholds="{{ params.thresholds }}")
     # a teardown: runs once the lock was taken, whatever happens after, and never decides the run's state
     finish(bake.output) >> close(planned).as_teardown(setups=planned)
 

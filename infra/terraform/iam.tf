@@ -183,7 +183,8 @@ data "aws_iam_policy_document" "mwaa_runtime" {
 data "aws_iam_policy_document" "ml_management" {
   statement {
     sid       = "ObjectsOfTheStore"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    # GetObjectVersion: an uploaded model is registered from the very version its check read
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"]
     resources = [local.objects_arn]
   }
   statement {

@@ -1,6 +1,10 @@
 terraform {
-  # 1.5: check blocks and import blocks; the validation blocks need nothing newer
-  required_version = ">= 1.5.0"
+  # 1.11: the S3 backend's own lock file (use_lockfile) is generally available, DynamoDB locking deprecated
+  required_version = ">= 1.11.0"
+
+  # Partial configuration: bucket, key, region and locking per environment come from
+  # environments/<environment>.s3.tfbackend at `terraform init -backend-config=...` (docs/aws.md "Terraform state")
+  backend "s3" {}
 
   required_providers {
     aws = {

@@ -57,9 +57,9 @@ def test_every_tf_file_parses_and_the_stack_has_its_files():
     assert len(blocks("resource")) > 40
 
 
-def test_versions_pin_terraform_1_5_and_the_aws_provider():
+def test_versions_pin_terraform_1_11_and_the_aws_provider():
     text = (STACK / "versions.tf").read_text()
-    assert 'required_version = ">= 1.5.0"' in text
+    assert 'required_version = ">= 1.11.0"' in text
     assert 'source  = "hashicorp/aws"' in text and 'version = "~> 6.' in text
 
 

@@ -100,3 +100,40 @@ def test_a_good_upload_is_approved_and_handed_to_a_canary_deployment(
     assert deployment.run_id == "upload__sentiment__v2" and deployment.conf["version"] == 2
     assert served(platform) == [(1, 1.0)]  # the canary is model_deployment's job
     assert read_alerts(home) == []
+
+
+def test_bytes_written_over_a_checked_upload_are_not_registered(
+        watch_dag, live_champion, platform, home, good_files, deployments, monkeypatch):
+    """The attack: upload a good model, and once the check passed it, write other bytes
+    (here a worse model) at the same key before the register task runs. The register task
+    refuses them, naming both hashes; nothing is registered or deployed; the next poll checks
+    the new bytes as an upload of their own and the gate judges them."""
+    import hashlib
+
+    from findining_mlops.training import uploads
+
+    checked_bytes = tarball(sentiment_files(rows=600, seed=9))
+    unchecked = tarball({**good_files, contract.MODEL_FILE: joblib_bytes(majority_class_model())})
+    platform.store.write_bytes(UPLOAD, checked_bytes)
+    register_upload = uploads.register_upload
+
+    def overwrite_then_register(platform_, upload, validation, dag_run=""):
+        platform_.store.write_bytes(UPLOAD, unchecked)
+        return register_upload(platform_, upload, validation, dag_run)
+
+    monkeypatch.setattr(uploads, "register_upload", overwrite_then_register)
+    assert watch_dag.test().state == "failed"
+
+    assert [(v.version, v.status) for v in platform.registry.list_versions("sentiment")] == [(1, "Approved")]
+    assert not platform.store.exists("models/sentiment/2/model.tar.gz")
+    assert deployments() == [] and served(platform) == [(1, 1.0)]
+    [alert] = read_alerts(home)
+    assert "is not the object that was checked" in alert["Message"] and UPLOAD in alert["Message"]
+    assert hashlib.sha256(checked_bytes).hexdigest() in alert["Message"]
+    assert hashlib.sha256(unchecked).hexdigest() in alert["Message"]
+
+    monkeypatch.setattr(uploads, "register_upload", register_upload)
+    assert watch_dag.test().state == "success"
+    [_, judged] = platform.registry.list_versions("sentiment")
+    assert judged.status == "Rejected" and judged.lineage["sha256"] == hashlib.sha256(unchecked).hexdigest()
+    assert deployments() == []

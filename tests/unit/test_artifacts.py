@@ -89,7 +89,8 @@ def test_a_valid_upload_is_registered_once_per_object_with_its_baseline(labelled
     version = register_upload(platform, found, validation, "model_artifact_watch/run")
     assert (version.version, version.status, version.artifact_key) == (1, "Approved", "models/sentiment/1/model.tar.gz")
     assert version.lineage["uploaded_artifact"] == UPLOAD and version.lineage["etag"] == found.etag
-    assert version.lineage["sha256"] == hashlib.sha256(data).hexdigest()
+    assert version.lineage["sha256"] == hashlib.sha256(data).hexdigest() == validation["sha256"]
+    assert version.lineage["version_id"] == ""  # the local store keeps no versions: the hash names the bytes
     assert platform.store.exists("baselines/sentiment/1/reference.parquet")
     assert register_upload(platform, found, validation).version == 1  # a retried task
     assert find_uploads(platform) == []  # neither the upload nor the registry's copy of it

@@ -175,6 +175,12 @@ FORM_CASES = [
     ("model_deployment", {"bake_minutes": -5}),
     ("model_deployment", {"bake_minutes": "ten"}),
     ("model_deployment", {"thresholds": "fast"}),
+    # a threshold that switches its alarm off, a misspelt one, a negative latency; one step of a whole day
+    # cannot end within the bake's 24 h timeout
+    ("model_deployment", {"thresholds": {"max_error_rate": 1}}),
+    ("model_deployment", {"thresholds": {"max_eror_rate": 0.01}}),
+    ("model_deployment", {"thresholds": {"max_model_latency_ms": -5}}),
+    ("model_deployment", {"bake_minutes": 1440}),
     ("ab_test", {"test_name": ""}),
     ("ab_test", {"test_name": "  "}),
     ("ab_test", {"model_name": "pizza"}),
@@ -219,3 +225,16 @@ def test_a_malformed_form_is_refused_before_any_task_runs(dags, dag_id, conf):
 def test_the_forms_defaults_are_valid(dags):
     for dag_id in ("model_retraining", "model_deployment", "ab_test"):
         copy.deepcopy(dags[dag_id].params).validate()
+
+
+def test_a_ramp_that_outlasts_the_bake_timeout_is_refused_by_the_plan_task(dags, airflow_db, platform, home):
+    """Each figure is within the form's bounds, but three steps of 1000 minutes cannot end within
+    the bake's 24 h timeout: the run's first task refuses it, before the endpoint changes."""
+    run = dags["model_deployment"].test(run_conf={"model_name": "sentiment", "ramp": [10, 50, 100],
+                                                  "bake_minutes": 1000})
+
+    assert run.state == "failed"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["start"] == "upstream_failed"
+    # the run's failure alert names the figures
+    assert "3 ramp step(s) x bake_minutes 1000" in (home / "alerts.log").read_text()
+    assert platform.endpoints.describe("ai-restaurant-recommendation-sentiment-endpoint") is None

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 from findining_mlops.config.catalog import ModelSpec
+from findining_mlops.deployment.bake_time import check_bake_fits
 from findining_mlops.deployment.canary import read_bake, split_weights, validate_rollout
 from findining_mlops.deployment.verdict import (
     BAKING,
@@ -118,9 +119,12 @@ class Rollout:
 def plan(platform: Platform, spec: ModelSpec, version: int | None, strategy: str, canary_percent: int,
          ramp: list[int], bake_minutes: float, rollout_id: str,
          insufficient_data_minutes: float | None = None) -> Rollout:
-    """Validates everything before the endpoint is touched; raises with a clear message.
+    """Validates everything before the endpoint is touched; raises with a clear message,
+    also for a ramp whose bake cannot end before the bake sensor's timeout (the ramp as asked
+    for, even where a first deployment will take all traffic at once).
     ``version`` None deploys the latest ``Approved`` version."""
     validate_rollout(strategy, canary_percent, ramp)
+    check_bake_fits(len(ramp) if strategy == "canary" else 1, bake_minutes)
     limit = _insufficient_data_limit(spec, bake_minutes, insufficient_data_minutes)
     challenger = _deployable(platform, spec, version)
     champion = _champion_of(platform, spec, challenger)

@@ -16,27 +16,91 @@ says something else entirely is the failure a retrained model is most likely to 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
+
+from findining_mlops.errors import DataValidationError
 
 LATENCY, ERRORS, PREDICTION_SHIFT = "ModelLatency", "Invocation5XXErrors", "PredictionShift"
 # what a look decides; the last two are also how a rollout ends (``Rollout.ending``)
 BAKING, RAMP, PROMOTE, ROLLBACK = "baking", "ramp", "promote", "rollback"
 
 
+def _threshold(default: float, why: str, **bounds: float) -> Any:
+    """A threshold's default, and the JSON-schema bounds (``minimum``, ``exclusiveMinimum``,
+    ``maximum``) that the DAG form and every ``CanaryThresholds`` hold it to, with why."""
+    return field(default=default, metadata={"description": why, **bounds})
+
+
 @dataclass(frozen=True)
 class CanaryThresholds:
-    """The seed's guardrails on the challenger variant during a bake window."""
+    """The seed's guardrails on the challenger variant during a bake window. Each is bounded
+    so that no override can switch an alarm off: out of bounds is a DataValidationError here,
+    and the model_deployment form (``thresholds_schema``) refuses it before any run starts."""
 
-    max_model_latency_ms: float = 5000.0  # average ModelLatency (recorded in microseconds)
-    max_error_rate: float = 0.05  # sum Invocation5XXErrors / sum Invocations
-    # distance of the challenger's predictions from the champion's: a broken model (constant or
-    # inverted answers) lands far above 0.2, a model retrained on drifted data may fairly move ~0.1
-    max_prediction_shift: float = 0.2
-    min_requests: int = 20  # fewer challenger requests in the window and the alarms cannot judge yet
-    # a distribution needs more: at 100 predictions the distance's own noise is ~0.05
-    min_prediction_samples: int = 100
+    max_model_latency_ms: float = _threshold(
+        5000.0, "average ModelLatency in ms (recorded in microseconds); at most 60 000: a SageMaker real-time "
+                "invocation times out at 60 s, so a higher threshold could never fire",
+        exclusiveMinimum=0, maximum=60_000)
+    max_error_rate: float = _threshold(
+        0.05, "sum Invocation5XXErrors / sum Invocations; at most 0.5: a challenger failing half its requests "
+              "is broken, and at 1 the alarm could never fire", minimum=0, maximum=0.5)
+    max_prediction_shift: float = _threshold(
+        0.2, "distance of the challenger's predictions from the champion's; a broken model (constant or "
+             "inverted answers) lands far above 0.2, a model retrained on drifted data may fairly move ~0.1; at "
+             "most 0.4: a constant answer on a balanced label is ~0.47 in Jensen-Shannon distance",
+        exclusiveMinimum=0, maximum=0.4)
+    min_requests: int = _threshold(
+        20, "fewer challenger requests in the window and the alarms cannot judge yet; at least 1 (an error rate "
+            "needs requests), at most 1 000 000", minimum=1, maximum=1_000_000)
+    min_prediction_samples: int = _threshold(
+        100, "captured predictions each side needs before the shift is judged (at 100 the distance's own noise "
+             "is ~0.05); at least 1, at most 1 000 000", minimum=1, maximum=1_000_000)
+
+    def __post_init__(self) -> None:
+        for threshold in fields(self):
+            problem = _out_of_bounds(threshold, getattr(self, threshold.name))
+            if problem:
+                raise DataValidationError(f"canary threshold {threshold.name} = {getattr(self, threshold.name)!r} "
+                                          f"{problem}")
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any]) -> CanaryThresholds:
+        """The seed's thresholds with ``overrides`` (a form's or a payload's) laid over; an
+        unknown name is refused, never ignored."""
+        known = [threshold.name for threshold in fields(cls)]
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise DataValidationError(f"unknown canary threshold(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return cls(**overrides)
+
+
+_JSON_TYPES = {"float": "number", "int": "integer"}
+
+
+def thresholds_schema() -> dict[str, Any]:
+    """The JSON schema of ``CanaryThresholds`` overrides, from its fields' bounds: the
+    model_deployment form's, so a trigger with a bad threshold is refused before any task runs."""
+    return {"type": "object", "additionalProperties": False,
+            "properties": {threshold.name: {"type": _JSON_TYPES[str(threshold.type)], "default": threshold.default,
+                                            **threshold.metadata}
+                           for threshold in fields(CanaryThresholds)}}
+
+
+def _out_of_bounds(threshold: Field, value: Any) -> str:
+    """What is wrong with ``value`` for ``threshold``, or "" when it is within its bounds."""
+    number_types = (int,) if threshold.type == "int" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number_types):
+        return f"is not {'a whole number' if threshold.type == 'int' else 'a number'}"
+    bounds = threshold.metadata
+    if "minimum" in bounds and not value >= bounds["minimum"]:
+        return f"is below its minimum {bounds['minimum']:g}"
+    if "exclusiveMinimum" in bounds and not value > bounds["exclusiveMinimum"]:
+        return f"must be above {bounds['exclusiveMinimum']:g}"
+    if not value <= bounds["maximum"]:
+        return f"is above its maximum {bounds['maximum']:g} ({bounds['description']})"
+    return ""
 
 
 class AlarmRecord(TypedDict):

@@ -6,12 +6,13 @@ production variants, CloudWatch metric, SNS topic) so both adapters honour one c
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from findining_mlops.errors import EndpointError
+from findining_mlops.errors import EndpointError, RegistryError
 from findining_mlops.platform.records import (
     AlertMessage,
     AnalysisConfig,
@@ -45,10 +46,15 @@ class ArtifactStore(Protocol):
     def etags(self, prefix: str) -> dict[str, str]:
         """Key -> ETag of every object under ``prefix``, from the listing: new bytes at a
         key give a new ETag, and nothing is downloaded."""
-    def read_bytes(self, key: str) -> bytes: ...
+    def version_id(self, key: str) -> str:
+        """The store's id of the object's current bytes (S3's ``VersionId``), to read exactly
+        those later though the key is written again; "" where the store keeps no versions
+        (the local folder, an S3 bucket without versioning): there the bytes' hash names them."""
+    def read_bytes(self, key: str, version_id: str = "") -> bytes:
+        """The object's current bytes, or those of ``version_id``; FileNotFoundError when either is gone."""
     def write_bytes(self, key: str, data: bytes, *, immutable: bool = False) -> str: ...
     def upload_file(self, path: Path, key: str, *, immutable: bool = False) -> str: ...
-    def download_file(self, key: str, path: Path) -> Path: ...
+    def download_file(self, key: str, path: Path, version_id: str = "") -> Path: ...
     def delete_prefix(self, prefix: str) -> None: ...
 
 
@@ -121,6 +127,24 @@ class ModelVersion:
         }
 
 
+@dataclass(frozen=True)
+class CheckedArtifact:
+    """The object a check read, so that the registration copies those bytes and no others:
+    the store's ``version_id`` of it ("" where the store keeps no versions) and their sha256."""
+
+    version_id: str
+    sha256: str
+
+    def verify(self, uri: str, data: bytes) -> None:
+        """Refuses (RegistryError) bytes that are not the checked ones: the key was written
+        again after the check, and what is there now was never checked."""
+        found = hashlib.sha256(data).hexdigest()
+        if found != self.sha256:
+            raise RegistryError(f"{uri} is not the object that was checked: the check read sha256 {self.sha256}, "
+                                f"the registration found sha256 {found}; nothing was registered. The new bytes "
+                                f"are checked as an upload of their own")
+
+
 class ModelRegistry(Protocol):
     def register(
         self,
@@ -133,11 +157,15 @@ class ModelRegistry(Protocol):
         reason: str,
         idempotency_key: str,
         label: str | None = None,
+        checked: CheckedArtifact | None = None,
     ) -> ModelVersion:
         """Add version n+1 with an immutable copy of the artifact at
         ``models/<model>/<version>/model.tar.gz``; the same idempotency key returns the
         version already registered. ``label`` (default: the next of the model's scheme,
-        ``versions.next_label``) must be new for the model, else RegistryError."""
+        ``versions.next_label``) must be new for the model, else RegistryError. With
+        ``checked``, the copy is of that version of the object and must have that sha256,
+        else RegistryError and nothing is registered (bytes written over a checked upload
+        are not the checked bytes)."""
 
     def get(self, model_name: str, version: int) -> ModelVersion: ...
     def list_versions(self, model_name: str | None = None) -> list[ModelVersion]: ...

@@ -35,7 +35,7 @@ from findining_mlops.config.catalog import ModelSpec, get_model
 from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, UnknownModelError
 from findining_mlops.models.contract import extract_artifact
 from findining_mlops.models.requests import synthetic_requests
-from findining_mlops.platform.ports import APPROVED, ModelVersion, Platform
+from findining_mlops.platform.ports import APPROVED, CheckedArtifact, ModelVersion, Platform
 from findining_mlops.registry import versions
 from findining_mlops.registry.baselines import BASELINE_FILES, store_baseline
 from findining_mlops.serving.server.handlers import FAULT_FILE
@@ -71,7 +71,8 @@ class UploadCheck(TypedDict):
     """What ``validate_upload`` found: the gate's verdict and the evidence for it."""
 
     upload: UploadRecord
-    sha256: str
+    sha256: str  # of the checked bytes
+    version_id: str  # the store's version of them (S3 VersionId; "" locally, where the hash names them)
     evaluation: Evaluation
     gate: GateResult
     files: list[str]  # the tarball's files
@@ -142,7 +143,8 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MO
     check = spec.code.requests.check_response
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        archive = platform.store.download_file(upload.key, workdir / "model.tar.gz")
+        version_id = platform.store.version_id(upload.key)
+        archive = platform.store.download_file(upload.key, workdir / "model.tar.gz", version_id)
         with archive.open("rb") as handle:
             sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
         check_upload_label(platform, upload, sha256)
@@ -169,7 +171,7 @@ def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MO
                                   "challenger": checked["metrics"],
                                   "champion": evaluate_champion(platform, spec, workdir)}
         files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
-        return {"upload": upload.to_dict(), "sha256": sha256, "evaluation": evaluation,
+        return {"upload": upload.to_dict(), "sha256": sha256, "version_id": version_id, "evaluation": evaluation,
                 "gate": quality_gate(spec, evaluation), "files": files, "smoke_response": checked["smoke_response"]}
 
 
@@ -210,7 +212,9 @@ def recent_holdout(platform: Platform, spec: ModelSpec) -> tuple[list[str], pd.D
 def register_upload(platform: Platform, upload: Upload, validation: dict, dag_run: str = "") -> ModelVersion:
     """Registers a checked upload as the quality gate decided — ``Approved`` or ``Rejected``
     with the gate's reason — once per key and ETag, with the holdout evaluation as its
-    metrics; then stores its drift baseline when the tarball has one."""
+    metrics; then stores its drift baseline when the tarball has one. The registry copies
+    the version of the object that was checked and refuses other bytes (RegistryError): an
+    upload written again between the check and now is not registered on the old verdict."""
     gate = validation["gate"]
     baseline = all(name in validation["files"] for name in BASELINE_FILES)
     reason = f"manual upload {upload.version} ({upload.key})"
@@ -225,6 +229,7 @@ def register_upload(platform: Platform, upload: Upload, validation: dict, dag_ru
         "upload_version": upload.version,
         "etag": upload.etag,
         "sha256": validation["sha256"],
+        "version_id": validation["version_id"],
         "source": "manual upload",
         "files": validation["files"],
         "smoke_response": validation["smoke_response"],
@@ -236,7 +241,8 @@ def register_upload(platform: Platform, upload: Upload, validation: dict, dag_ru
     }
     version = platform.registry.register(upload.model, upload.key, status=gate["status"],
                                          metrics=evaluation["challenger"], lineage=lineage, reason=reason,
-                                         idempotency_key=upload.idempotency_key, label=upload.version)
+                                         idempotency_key=upload.idempotency_key, label=upload.version,
+                                         checked=CheckedArtifact(validation["version_id"], validation["sha256"]))
     if baseline:
         store_baseline(platform, version)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from findining_airflow.runtime import PlatformMixin
+from findining_mlops.deployment.bake_time import BAKE_TIMEOUT
 
 LOOKS_PER_BAKE = 6
 SHORTEST_RESCHEDULE_S = 10.0
@@ -58,6 +59,7 @@ class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
     :param poke_interval: the longest pause between looks (20 s); shorter for a short bake
         (``look_interval_s``), and then in this process (``SHORTEST_RESCHEDULE_S``). A pending
         endpoint change is looked at every ``poke_interval``, rescheduled: SageMaker takes minutes.
+    :param timeout: ``BAKE_TIMEOUT``, the one ``plan`` fits every ramp's bake in.
     """
 
     template_fields: Sequence[str] = ("model_name", "rollout", "thresholds")
@@ -66,6 +68,7 @@ class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
     def __init__(self, *, model_name: str, rollout: Any, thresholds: dict | None = None, **kwargs):
         kwargs.setdefault("mode", "reschedule")
         kwargs.setdefault("poke_interval", 20)
+        kwargs.setdefault("timeout", BAKE_TIMEOUT.total_seconds())
         super().__init__(**kwargs)
         self.longest_look_s: float | None = None  # poke_interval as configured, before a look shortens it
         self.model_name = model_name
@@ -78,7 +81,8 @@ class CanaryBakeSensor(PlatformMixin, BaseSensorOperator):
         from findining_mlops.deployment.verdict import CanaryThresholds
 
         saved = deployment.load(self.platform, self.rollout["endpoint"], self.rollout["rollout_id"])
-        rollout = deployment.bake(self.platform, get_model(self.model_name), saved, CanaryThresholds(**self.thresholds))
+        thresholds = CanaryThresholds.from_overrides(self.thresholds)
+        rollout = deployment.bake(self.platform, get_model(self.model_name), saved, thresholds)
         if self.longest_look_s is None:
             self.longest_look_s = self.poke_interval
         # both read by BaseSensorOperator.execute after this poke

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from findining_mlops.errors import ImmutableArtifactError, RegistryError
-from findining_mlops.platform.ports import APPROVED, PENDING, REJECTED
+from findining_mlops.errors import FindiningError, ImmutableArtifactError, RegistryError
+from findining_mlops.platform.ports import APPROVED, PENDING, REJECTED, CheckedArtifact
 from findining_mlops.store.layout import model_artifact_key
 
 
@@ -26,6 +26,30 @@ def _register(platform, model: str, key: str, idempotency_key: str, status: str 
         model, key, status=status, metrics={"macro_f1": 0.8}, lineage={"training_job": idempotency_key},
         reason="test", idempotency_key=idempotency_key,
     )
+
+
+def test_a_checked_artifact_is_copied_only_with_the_checked_bytes(platform):
+    """The local store keeps no versions: the sha256 names the checked bytes, and bytes
+    written over them since are refused, naming both hashes, with nothing registered."""
+    import hashlib
+
+    key = _artifact(platform, "m", "upload", b"checked")
+    assert platform.store.version_id(key) == ""
+    checked = CheckedArtifact("", hashlib.sha256(b"checked").hexdigest())
+    platform.store.write_bytes(key, b"written over")
+    found = hashlib.sha256(b"written over").hexdigest()
+    with pytest.raises(RegistryError, match=f"{key} is not the object that was checked: the check read sha256 "
+                                            f"{checked.sha256}, the registration found sha256 {found}"):
+        platform.registry.register("m", key, status=APPROVED, metrics={}, lineage={}, reason="test",
+                                   idempotency_key="upload", checked=checked)
+    assert platform.registry.list_versions("m") == [] and not platform.store.exists(model_artifact_key("m", 1))
+
+    platform.store.write_bytes(key, b"checked")
+    version = platform.registry.register("m", key, status=APPROVED, metrics={}, lineage={}, reason="test",
+                                         idempotency_key="upload", checked=checked)
+    assert platform.store.read_bytes(version.artifact_key) == b"checked"
+    with pytest.raises(FindiningError, match="the local store keeps no versions"):
+        platform.store.read_bytes(key, "3HL4kqtJlcpXroDTDmJ")
 
 
 # -- versions ----------------------------------------------------------------------------

@@ -33,12 +33,13 @@ from botocore.exceptions import ClientError
 
 from findining_mlops.config.catalog import all_models, get_model, model_package_group, resource_prefix
 from findining_mlops.config.settings import AwsSettings
-from findining_mlops.errors import ImmutableArtifactError, RegistryError
+from findining_mlops.errors import RegistryError
+from findining_mlops.platform.artifact_copy import copy_artifact
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.dynamodb import Lock, now_iso
 from findining_mlops.platform.aws.source import SERVE_PROGRAM, image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
-from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, ModelVersion
+from findining_mlops.platform.ports import APPROVAL_STATUSES, APPROVED, CheckedArtifact, ModelVersion
 from findining_mlops.platform.records import DeploymentEvent
 from findining_mlops.registry import versions
 from findining_mlops.store.json import read_json, write_json
@@ -83,7 +84,8 @@ class SageMakerModelRegistry:
 
     # -- writes ----------------------------------------------------------------------
     def register(self, model_name: str, artifact_key: str, *, status: str, metrics: dict, lineage: dict, reason: str,
-                 idempotency_key: str, label: str | None = None) -> ModelVersion:
+                 idempotency_key: str, label: str | None = None,
+                 checked: CheckedArtifact | None = None) -> ModelVersion:
         _check_status(status)
         if label is not None:
             versions.check_label(model_name, label)
@@ -100,16 +102,16 @@ class SageMakerModelRegistry:
             time.sleep(1)
         try:
             return self._find(model_name, idempotency_key) or self._create(
-                model_name, artifact_key, status, metrics, lineage, reason, idempotency_key, label)
+                model_name, artifact_key, status, metrics, lineage, reason, idempotency_key, label, checked)
         finally:
             lock.release(owner)
 
     def _create(self, model_name: str, artifact_key: str, status: str, metrics: dict, lineage: dict, reason: str,
-                idempotency_key: str, label: str | None) -> ModelVersion:
+                idempotency_key: str, label: str | None, checked: CheckedArtifact | None) -> ModelVersion:
         summaries = self._summaries(model_name)
         version = max(summaries, default=0) + 1
         label = versions.allocate_label(model_name, label, {self._label(model_name, n): n for n in summaries})
-        target = self._copy_artifact(model_name, artifact_key, version)
+        target = copy_artifact(self.store, model_name, artifact_key, version, checked)
         write_json(self.store, registry_document_key(model_name, version, "metrics.json"), metrics)
         write_json(self.store, registry_document_key(model_name, version, "lineage.json"), lineage)
         self.store.write_bytes(registry_document_key(model_name, version, "version.json"),
@@ -138,23 +140,6 @@ class SageMakerModelRegistry:
             raise RegistryError(f"{model_name}: SageMaker numbered the new package v{created.version}, but its "
                                 f"artifact went to {target}; was a package created outside the pipeline's lock?")
         return created
-
-    def _copy_artifact(self, model_name: str, artifact_key: str, version: int) -> str:
-        """Copies the artifact to the version's own key, which is never overwritten; returns that key."""
-        target = model_artifact_key(model_name, version)
-        try:
-            data = self.store.read_bytes(artifact_key)
-        except FileNotFoundError as exc:
-            raise RegistryError(f"cannot register {model_name}: no artifact at {self.store.uri(artifact_key)}") from exc
-        try:
-            self.store.write_bytes(target, data, immutable=True)
-        except ImmutableArtifactError as exc:
-            # the same bytes left by an attempt that died before its package are reused;
-            # anything else at that key is somebody's artifact and stays untouched
-            if self.store.read_bytes(target) != data:
-                raise RegistryError(f"cannot register {model_name} v{version}: {exc}; "
-                                    "the registry was not changed") from exc
-        return target
 
     def _package_request(self, model_name: str, status: str, reason: str, target: str,
                          properties: dict[str, str]) -> dict[str, Any]:

@@ -54,12 +54,24 @@ class S3ArtifactStore:
         return {item["Key"]: item["ETag"].strip('"') for page in pages for item in page.get("Contents", [])
                 if not item["Key"].endswith("/")}
 
-    def read_bytes(self, key: str) -> bytes:
+    def version_id(self, key: str) -> str:
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            head = self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
-            if error_code(exc) in ("NoSuchKey", "404"):
+            if error_code(exc) in ("404", "NoSuchKey"):
                 raise FileNotFoundError(f"no object at {self.uri(key)}") from exc
+            raise
+        version = head.get("VersionId") or ""
+        return "" if version == "null" else version  # "null": written while versioning was off
+
+    def read_bytes(self, key: str, version_id: str = "") -> bytes:
+        version = {"VersionId": version_id} if version_id else {}
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=self._key(key), **version)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404", "NoSuchVersion"):
+                which = f"version {version_id} of " if version_id else ""
+                raise FileNotFoundError(f"no object at {which}{self.uri(key)}") from exc
             raise
 
     def write_bytes(self, key: str, data: bytes, *, immutable: bool = False) -> str:
@@ -78,10 +90,11 @@ class S3ArtifactStore:
         self._s3.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=self._encryption())
         return self.uri(key)
 
-    def download_file(self, key: str, path: Path) -> Path:
+    def download_file(self, key: str, path: Path, version_id: str = "") -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._s3.download_file(self.bucket, self._key(key), str(path))
+        version = {"VersionId": version_id} if version_id else {}
+        self._s3.download_file(self.bucket, self._key(key), str(path), ExtraArgs=version or None)
         return path
 
     def delete_prefix(self, prefix: str) -> None:

@@ -7,13 +7,13 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import cast
 
-from findining_mlops.errors import ImmutableArtifactError, RegistryError
+from findining_mlops.errors import RegistryError
+from findining_mlops.platform.artifact_copy import copy_artifact
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.store import LocalArtifactStore
-from findining_mlops.platform.ports import APPROVAL_STATUSES, ModelVersion
+from findining_mlops.platform.ports import APPROVAL_STATUSES, CheckedArtifact, ModelVersion
 from findining_mlops.platform.records import DeploymentEvent
 from findining_mlops.registry import versions
-from findining_mlops.store.layout import model_artifact_key
 
 
 class LocalModelRegistry:
@@ -22,7 +22,8 @@ class LocalModelRegistry:
         self.store = store
 
     def register(self, model_name: str, artifact_key: str, *, status: str, metrics: dict, lineage: dict, reason: str,
-                 idempotency_key: str, label: str | None = None) -> ModelVersion:
+                 idempotency_key: str, label: str | None = None,
+                 checked: CheckedArtifact | None = None) -> ModelVersion:
         _check_status(status)
         if label is not None:
             versions.check_label(model_name, label)
@@ -40,19 +41,7 @@ class LocalModelRegistry:
             labels = {r["label"]: r["version"] for r in conn.execute(
                 "SELECT label, version FROM model_packages WHERE model_name=? AND label != ''", (model_name,))}
             label = versions.allocate_label(model_name, label, labels)
-            target = model_artifact_key(model_name, version)
-            source = self.store.path(artifact_key)
-            if not source.is_file():
-                raise RegistryError(f"cannot register {model_name}: no artifact at {self.store.uri(artifact_key)}")
-            try:
-                self.store.upload_file(source, target, immutable=True)
-            except ImmutableArtifactError as exc:
-                # the same bytes left by an attempt that died before its commit are reused;
-                # anything else at that key is somebody's artifact and stays untouched
-                if self.store.path(target).read_bytes() != source.read_bytes():
-                    raise RegistryError(
-                        f"cannot register {model_name} v{version}: {exc}; the registry was not changed"
-                    ) from exc
+            target = copy_artifact(self.store, model_name, artifact_key, version, checked)
             created = datetime.now(UTC).isoformat(timespec="seconds")
             conn.execute(
                 "INSERT INTO model_packages VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -49,7 +49,11 @@ class LocalArtifactStore:
             etags[key] = f"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
         return etags
 
-    def read_bytes(self, key: str) -> bytes:
+    def version_id(self, key: str) -> str:
+        return ""  # a folder keeps one version of a file: its hash names the bytes
+
+    def read_bytes(self, key: str, version_id: str = "") -> bytes:
+        self._no_versions(key, version_id)
         try:
             return self.path(key).read_bytes()
         except FileNotFoundError as exc:
@@ -81,7 +85,8 @@ class LocalArtifactStore:
             Path(tmp).unlink(missing_ok=True)
         return self.uri(key)
 
-    def download_file(self, key: str, path: Path) -> Path:
+    def download_file(self, key: str, path: Path, version_id: str = "") -> Path:
+        self._no_versions(key, version_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.path(key), path)
         return path
@@ -89,6 +94,11 @@ class LocalArtifactStore:
     def delete_prefix(self, prefix: str) -> None:
         for key in self.list_keys(prefix):
             self.path(key).unlink(missing_ok=True)
+
+    def _no_versions(self, key: str, version_id: str) -> None:
+        if version_id:
+            raise FindiningError(f"{self.uri(key)}: the local store keeps no versions, so it cannot read "
+                                 f"version {version_id!r}")
 
     @staticmethod
     def _publish(tmp: Path, target: Path, immutable: bool) -> None:
