@@ -3,9 +3,11 @@ that the same object is registered (or rejected) once."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import tarfile
 from datetime import date
 
 import joblib
@@ -131,6 +133,20 @@ def test_a_corrupt_or_incompatible_tarball_is_rejected_by_name(labelled, sentime
     found = upload(platform, UPLOAD, data)
     with pytest.raises(DataValidationError, match=message) as error:
         validate_upload(platform, found)
+    assert UPLOAD in str(error.value)
+
+
+def test_an_upload_whose_model_is_a_link_to_a_secret_is_rejected_by_name_before_anything_is_unpacked(labelled):
+    """The uploaded model.joblib is a symlink to the worker's environment: unpacked and loaded,
+    it would hand the secrets to whatever reads the model."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        link = tarfile.TarInfo(contract.MODEL_FILE)
+        link.type, link.linkname = tarfile.SYMTYPE, "/proc/self/environ"
+        tar.addfile(link)
+    found = upload(labelled, UPLOAD, gzip.compress(raw.getvalue()))
+    with pytest.raises(DataValidationError, match=f"member '{contract.MODEL_FILE}' is a link") as error:
+        validate_upload(labelled, found)
     assert UPLOAD in str(error.value)
 
 

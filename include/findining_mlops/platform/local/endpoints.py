@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from findining_mlops.data import capture
 from findining_mlops.errors import EndpointError
+from findining_mlops.models.contract import extract_artifact
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
@@ -315,8 +316,7 @@ class LocalEndpoints:
 def _extract(archive: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(target, filter="data")
+        extract_artifact(archive, target)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise EndpointError(f"model artifact {archive} is not a readable model.tar.gz: {exc}") from exc
     (target / ".complete").touch()
