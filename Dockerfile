@@ -1,7 +1,9 @@
 # The image of every Airflow container in docker-compose.yaml: Airflow, the providers and the
-# project installed from the same pinned set as `make setup` (requirements.txt +
-# constraints.txt), so a container runs exactly what the tests ran. Dependencies are baked
-# in at build time, never installed when a container starts.
+# project, with the run-time dependencies only (requirements.txt; the test and dev tools of
+# requirements-dev.txt never enter it), pinned by the same constraints.txt as `make setup`,
+# so a container runs exactly the versions the tests ran. Dependencies are baked in at build
+# time, never installed when a container starts. .dockerignore keeps the build context to
+# what is copied below: no .env, secrets, state or dev tools.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -106,3 +106,11 @@ def trained_jobs(tmp_path_factory):
     from simulation import TrainedJobs
 
     return TrainedJobs(tmp_path_factory.mktemp("trained-jobs"))
+
+
+@pytest.fixture
+def sandbox_writable():
+    """A folder that code in the sandbox may write (its evidence for a test), under the sandbox root."""
+    from findining_mlops.platform.sandbox import sandbox_dir, workspace
+
+    return sandbox_dir(workspace("test-") / "writable")

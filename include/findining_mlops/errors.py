@@ -39,3 +39,15 @@ class EndpointError(FindiningError):
 
 class ABTestError(FindiningError):
     """An A/B test request the A/B test store refuses (busy endpoint, unknown test)."""
+
+
+class ModelCheckFailed(FindiningError):
+    """A model failed its check (``training.check``); the message says how: a verdict on the model."""
+
+
+class SandboxUnavailable(FindiningError):
+    """Untrusted code cannot be run here with the isolation this process requires."""
+
+
+class ArchiveRefused(FindiningError):
+    """A model.tar.gz the sandbox would not unpack (unsafe or unreadable): the message says why."""

@@ -11,9 +11,23 @@ locals {
   logs_arn    = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group"
   table_arns  = [for t in aws_dynamodb_table.this : t.arn]
   mwaa_name   = "${local.name}-airflow"
+
+  # MWAA's files (orchestration.tf) and the SageMaker source bundles: what decides the code the
+  # orchestrator and the jobs run. Only the deployer writes them (storage.tf, the bucket policy).
+  dag_prefix  = "airflow/"
+  code_prefix = "code/"
+  # everything the pipeline's tasks write (findining_mlops.store.layout), never the two above
+  management_write_prefixes = [
+    "data/", "training/", "models/", "baselines/", "registry/", "reports/", "feedback/", "abtests/",
+    "deployments/", "uploads/", "drills/", "checks/", "athena-results/",
+  ]
 }
 
-# ---- sagemaker-execution-role: assumed by training jobs and endpoints -------------------------
+# ---- sagemaker-training-role and sagemaker-serving-role ---------------------------------------
+# Code in a training job, a model check (a processing job) or an endpoint runs as one of these, so
+# each may write only what its job produces: a training job its output, a check its result, an
+# endpoint its data capture. Neither can write the DAGs (airflow/), the source bundles (code/) or a
+# registered model, so nothing they run can change what the orchestrator or a later job runs.
 
 data "aws_iam_policy_document" "sagemaker_trust" {
   statement {
@@ -30,26 +44,23 @@ data "aws_iam_policy_document" "sagemaker_trust" {
   }
 }
 
-resource "aws_iam_role" "sagemaker_execution" {
-  name               = "${local.name}-sagemaker-execution-role"
-  description        = "Training jobs and endpoints of ${local.name}: the bucket, the key, logs, image pulls, VPC ENIs"
+resource "aws_iam_role" "sagemaker_training" {
+  name               = "${local.name}-sagemaker-training-role"
+  description        = "Training jobs and model checks of ${local.name}: reads code, data and checks; writes their outputs only"
   assume_role_policy = data.aws_iam_policy_document.sagemaker_trust.json
 }
 
-data "aws_iam_policy_document" "sagemaker_execution" {
-  statement {
-    sid       = "ReadWriteTheBucket"
-    actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [local.objects_arn]
-  }
-  statement {
-    sid       = "ListTheBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [local.bucket_arn]
-  }
+resource "aws_iam_role" "sagemaker_serving" {
+  name               = "${local.name}-sagemaker-serving-role"
+  description        = "Endpoints of ${local.name}: reads code and model artifacts; writes data capture only"
+  assume_role_policy = data.aws_iam_policy_document.sagemaker_trust.json
+}
+
+# What any SageMaker container of the stack needs besides the bucket: the key, the image, logs, the VPC.
+data "aws_iam_policy_document" "sagemaker_runtime" {
   statement {
     sid       = "UseTheKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
     resources = [aws_kms_key.ml.arn]
   }
   statement {
@@ -112,14 +123,65 @@ data "aws_iam_policy_document" "sagemaker_execution" {
   }
 }
 
-resource "aws_iam_policy" "sagemaker_execution" {
-  name   = "${local.name}-sagemaker-execution"
-  policy = data.aws_iam_policy_document.sagemaker_execution.json
+# Training jobs (OutputDataConfig: training/<model>/<job>/output/) and model checks, processing
+# jobs whose inputs are under checks/<check>/ and whose result goes to checks/<check>/output/.
+data "aws_iam_policy_document" "sagemaker_training" {
+  statement {
+    sid       = "ReadCodeDataAndCheckInputs"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/code/*", "${local.bucket_arn}/training/*", "${local.bucket_arn}/checks/*"]
+  }
+  statement {
+    sid       = "ListTheChannels"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["code/*", "training/*", "checks/*"]
+    }
+  }
+  statement {
+    sid       = "WriteJobOutputsOnly"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arn}/training/*/output/*", "${local.bucket_arn}/checks/*/output/*"]
+  }
 }
 
-resource "aws_iam_role_policy_attachment" "sagemaker_execution" {
-  role       = aws_iam_role.sagemaker_execution.name
-  policy_arn = aws_iam_policy.sagemaker_execution.arn
+# Endpoints: the model's artifact (models/, or a rollback drill's under drills/) and its source
+# bundle (code/) are read by SageMaker as the role; the container's requests go to datacapture/.
+data "aws_iam_policy_document" "sagemaker_serving" {
+  statement {
+    sid       = "ReadCodeAndModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/code/*", "${local.bucket_arn}/models/*", "${local.bucket_arn}/drills/*"]
+  }
+  statement {
+    sid       = "WriteDataCaptureOnly"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arn}/datacapture/*"]
+  }
+}
+
+resource "aws_iam_policy" "sagemaker" {
+  for_each = {
+    runtime  = data.aws_iam_policy_document.sagemaker_runtime.json
+    training = data.aws_iam_policy_document.sagemaker_training.json
+    serving  = data.aws_iam_policy_document.sagemaker_serving.json
+  }
+  name   = "${local.name}-sagemaker-${each.key}"
+  policy = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "sagemaker" {
+  for_each = {
+    training-runtime = { role = aws_iam_role.sagemaker_training.name, policy = "runtime" }
+    training         = { role = aws_iam_role.sagemaker_training.name, policy = "training" }
+    serving-runtime  = { role = aws_iam_role.sagemaker_serving.name, policy = "runtime" }
+    serving          = { role = aws_iam_role.sagemaker_serving.name, policy = "serving" }
+  }
+  role       = each.value.role
+  policy_arn = aws_iam_policy.sagemaker[each.value.policy].arn
 }
 
 # ---- ml-management-role: the MWAA execution role, what Airflow's tasks call -------------------
@@ -155,7 +217,7 @@ data "aws_iam_policy_document" "mwaa_runtime" {
   statement {
     sid       = "ReadDagsRequirementsPlugins"
     actions   = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
-    resources = [local.bucket_arn, "${local.bucket_arn}/airflow/*"]
+    resources = [local.bucket_arn, "${local.bucket_arn}/${local.dag_prefix}*"]
   }
   statement {
     sid       = "CheckAccountPublicAccessBlock"
@@ -182,10 +244,27 @@ data "aws_iam_policy_document" "mwaa_runtime" {
 # What the pipeline's code calls (docs/aws.md section 3), nothing more.
 data "aws_iam_policy_document" "ml_management" {
   statement {
-    sid       = "ObjectsOfTheStore"
+    sid = "ReadTheStore"
     # GetObjectVersion: an uploaded model is registered from the very version its check read
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.objects_arn]
+  }
+  statement {
+    sid       = "WriteThePipelinesPrefixes"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = [for prefix in local.management_write_prefixes : "${local.bucket_arn}/${prefix}*"]
+  }
+  statement {
+    sid = "CreateSourceBundlesNeverReplaceThem"
+    # a bundle is named by its content and written with If-None-Match: * (platform/aws/source.py);
+    # the bucket policy refuses any other write under code/ but the deployer's
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arn}/${local.code_prefix}*"]
+    condition {
+      test     = "StringEquals"
+      variable = "s3:if-none-match"
+      values   = ["*"]
+    }
   }
   statement {
     sid       = "ListTheStore"
@@ -196,6 +275,12 @@ data "aws_iam_policy_document" "ml_management" {
     sid       = "TrainingJobs"
     actions   = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]
     resources = ["${local.sm_arn}:training-job/${local.training_job_prefix}*"]
+  }
+  statement {
+    sid = "ModelChecks"
+    # an uploaded model is checked in a processing job as the training role (platform/aws/model_checks.py)
+    actions   = ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags"]
+    resources = ["${local.sm_arn}:processing-job/${local.training_job_prefix}*"]
   }
   statement {
     sid = "ModelRegistry"
@@ -227,9 +312,19 @@ data "aws_iam_policy_document" "ml_management" {
     resources = ["*"] # List* of SageMaker have no resource type
   }
   statement {
-    sid       = "PassTheExecutionRoleToSageMakerOnly"
+    sid       = "PassTheTrainingRoleToSageMakerOnly"
     actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.sagemaker_execution.arn]
+    resources = [aws_iam_role.sagemaker_training.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["sagemaker.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "PassTheServingRoleToSageMakerOnly"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.sagemaker_serving.arn]
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
@@ -381,7 +476,7 @@ data "aws_iam_policy_document" "ml_monitoring" {
     sid     = "RolesPresent"
     actions = ["iam:GetRole"]
     resources = [
-      aws_iam_role.sagemaker_execution.arn, aws_iam_role.ml_management.arn,
+      aws_iam_role.sagemaker_training.arn, aws_iam_role.sagemaker_serving.arn, aws_iam_role.ml_management.arn,
       aws_iam_role.bedrock_access.arn, aws_iam_role.bedrock_batch.arn,
       "arn:${local.partition}:iam::${local.account_id}:role/${local.name}-ml-monitoring-role",
     ]

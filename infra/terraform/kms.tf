@@ -23,7 +23,8 @@ data "aws_iam_policy_document" "ml_key" {
     principals {
       type = "AWS"
       identifiers = [
-        aws_iam_role.sagemaker_execution.arn,
+        aws_iam_role.sagemaker_training.arn,
+        aws_iam_role.sagemaker_serving.arn,
         aws_iam_role.ml_management.arn,
         aws_iam_role.bedrock_access.arn,
         aws_iam_role.bedrock_batch.arn,
@@ -40,7 +41,7 @@ data "aws_iam_policy_document" "ml_key" {
     resources = ["*"]
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.sagemaker_execution.arn, aws_iam_role.ml_management.arn]
+      identifiers = [aws_iam_role.sagemaker_training.arn, aws_iam_role.sagemaker_serving.arn, aws_iam_role.ml_management.arn]
     }
     condition {
       test     = "Bool"

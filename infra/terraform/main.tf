@@ -3,6 +3,10 @@
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+# the role behind terraform's session (or the user itself): the default deployer (var.deployer_principal_arns)
+data "aws_iam_session_context" "current" {
+  arn = data.aws_caller_identity.current.arn
+}
 # Zones a, b, c by name: a zone AWS adds later must not move subnets (and MWAA) around.
 data "aws_availability_zones" "available" {
   state = "available"
@@ -17,6 +21,7 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = var.aws_region
+  deployers  = length(var.deployer_principal_arns) > 0 ? var.deployer_principal_arns : [data.aws_iam_session_context.current.issuer_arn]
 
   # The code names its SageMaker resources, alarms and lock keys with local.name (the output
   # resource_prefix, its FINDINING_RESOURCE_PREFIX): endpoints, endpoint configs, models and

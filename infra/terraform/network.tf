@@ -168,7 +168,72 @@ resource "aws_vpc_endpoint" "gateway" {
   service_name      = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.private.id]
+  policy            = each.key == "s3" ? data.aws_iam_policy_document.s3_endpoint.json : data.aws_iam_policy_document.account_endpoint.json
   tags              = { Name = "${local.name}-${each.key}" }
+}
+
+# S3 from inside the VPC reaches the stack's bucket only, so code in a job, an endpoint or a task
+# cannot copy data to a bucket of its own. ECR serves image layers from an AWS-owned bucket of the
+# region (prod-<region>-starport-layer-bucket) through pre-signed URLs; anything else a service of
+# the VPC needs from S3 goes in var.s3_endpoint_extra_bucket_arns (docs/aws.md "Network").
+data "aws_iam_policy_document" "s3_endpoint" {
+  statement {
+    sid       = "TheStacksBucketByTheAccountsPrincipals"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.ml.arn, "${aws_s3_bucket.ml.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [local.account_id]
+    }
+  }
+  statement {
+    sid       = "EcrImageLayers"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${local.partition}:s3:::prod-${local.region}-starport-layer-bucket/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.s3_endpoint_extra_bucket_arns) > 0 ? [1] : []
+    content {
+      sid       = "ExtraBuckets"
+      actions   = ["s3:GetObject", "s3:ListBucket"]
+      resources = concat(var.s3_endpoint_extra_bucket_arns, [for arn in var.s3_endpoint_extra_bucket_arns : "${arn}/*"])
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+    }
+  }
+}
+
+# The other endpoints answer the account's own principals only: a credential of another account
+# used from inside the VPC gets nowhere. MWAA's own endpoints (airflow.*) keep the default policy:
+# MWAA's service principals, not the account's, call them.
+data "aws_iam_policy_document" "account_endpoint" {
+  #checkov:skip=CKV_AWS_49: a VPC endpoint policy, not a grant: it narrows by principal; what each principal may do is its own IAM policy's
+  #checkov:skip=CKV_AWS_1: a VPC endpoint policy, not a grant: it narrows by principal; what each principal may do is its own IAM policy's
+  statement {
+    sid       = "TheAccountsPrincipalsOnly"
+    actions   = ["*"]
+    resources = ["*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [local.account_id]
+    }
+  }
 }
 
 locals {
@@ -186,6 +251,7 @@ resource "aws_vpc_endpoint" "interface" {
   service_name        = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
+  policy              = startswith(each.key, "airflow.") ? null : data.aws_iam_policy_document.account_endpoint.json
   subnet_ids          = aws_subnet.private[*].id
   security_group_ids  = [aws_security_group.vpc_endpoints.id]
   tags                = { Name = "${local.name}-${each.key}" }

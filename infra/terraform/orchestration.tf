@@ -1,4 +1,5 @@
-# Amazon MWAA runs the DAGs. Its files live in the pipeline's bucket under airflow/:
+# Amazon MWAA runs the DAGs. Its files live in the pipeline's bucket under airflow/ (local.dag_prefix),
+# which only the deployer may write (storage.tf's bucket policy; var.deployer_principal_arns):
 #   airflow/dags/            the repository's dags/
 #   airflow/plugins.zip      plugins/ and include/ (findining_airflow, findining_mlops)
 #   airflow/requirements.txt the project's requirements with MWAA's constraints
@@ -16,7 +17,7 @@ resource "aws_mwaa_environment" "main" {
   execution_role_arn              = aws_iam_role.ml_management.arn
   kms_key                         = aws_kms_key.ml.arn
   source_bucket_arn               = aws_s3_bucket.ml.arn
-  dag_s3_path                     = "airflow/dags/"
+  dag_s3_path                     = "${local.dag_prefix}dags/"
   webserver_access_mode           = "PRIVATE_ONLY"
   endpoint_management             = "SERVICE"
   weekly_maintenance_window_start = "SUN:03:00"

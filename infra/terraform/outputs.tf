@@ -17,9 +17,14 @@ output "bucket" {
   value       = aws_s3_bucket.ml.id
 }
 
-output "sagemaker_execution_role_arn" {
-  description = "FINDINING_SAGEMAKER_ROLE_ARN: the role training jobs and endpoints assume"
-  value       = aws_iam_role.sagemaker_execution.arn
+output "training_role_arn" {
+  description = "FINDINING_TRAINING_ROLE_ARN: the role training jobs and model checks run as (writes their outputs only)"
+  value       = aws_iam_role.sagemaker_training.arn
+}
+
+output "serving_role_arn" {
+  description = "FINDINING_SERVING_ROLE_ARN: the role endpoints' models run as (writes data capture only)"
+  value       = aws_iam_role.sagemaker_serving.arn
 }
 
 output "alerts_topic_arn" {
@@ -137,13 +142,14 @@ output "bedrock_batch_role_arn" {
 # ---- for findining-mlops validate ----------------------------------------------------------
 
 output "role_arns" {
-  description = "The seed's four roles by their seed names, and the Bedrock batch role"
+  description = "The stack's roles: the seed's SageMaker role split into training and serving, the seed's other three, and the Bedrock batch role"
   value = {
-    "sagemaker-execution-role" = aws_iam_role.sagemaker_execution.arn
-    "bedrock-access-role"      = aws_iam_role.bedrock_access.arn
-    "bedrock-batch-role"       = aws_iam_role.bedrock_batch.arn
-    "ml-management-role"       = aws_iam_role.ml_management.arn
-    "ml-monitoring-role"       = aws_iam_role.ml_monitoring.arn
+    "sagemaker-training-role" = aws_iam_role.sagemaker_training.arn
+    "sagemaker-serving-role"  = aws_iam_role.sagemaker_serving.arn
+    "bedrock-access-role"     = aws_iam_role.bedrock_access.arn
+    "bedrock-batch-role"      = aws_iam_role.bedrock_batch.arn
+    "ml-management-role"      = aws_iam_role.ml_management.arn
+    "ml-monitoring-role"      = aws_iam_role.ml_monitoring.arn
   }
 }
 

@@ -47,6 +47,23 @@ resource "aws_s3_bucket_logging" "ml" {
   target_prefix = "s3/${aws_s3_bucket.ml.id}/"
 }
 
+locals {
+  # every action that changes an object or its access besides PutObject (which CopyObject and multipart
+  # uploads authorise as)
+  object_change_actions = [
+    "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:PutObjectVersionAcl",
+    "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
+    "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:ReplicateObject", "s3:ReplicateDelete",
+  ]
+  object_write_actions = concat(["s3:PutObject"], local.object_change_actions)
+}
+
+# What the roles' own policies already hold, enforced once more for every principal of the account:
+# MWAA's files (the DAGs, plugins, requirements, startup script) and the source bundles decide the code
+# the orchestrator and the SageMaker jobs run, so only the deployer changes them; the management role
+# may add a source bundle that does not exist yet (If-None-Match: *), never replace or delete one.
+# Every write is encrypted with the stack's key: a request naming another algorithm or key is refused,
+# and one naming none gets the bucket's default (the same key).
 data "aws_iam_policy_document" "ml_bucket" {
   statement {
     sid       = "DenyInsecureTransport"
@@ -60,6 +77,116 @@ data "aws_iam_policy_document" "ml_bucket" {
     condition {
       test     = "Bool"
       variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+  statement {
+    sid       = "OnlyTheDeployerWritesAirflowsFiles"
+    effect    = "Deny"
+    actions   = local.object_write_actions
+    resources = ["${aws_s3_bucket.ml.arn}/${local.dag_prefix}*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values   = local.deployers
+    }
+  }
+  statement {
+    sid       = "OnlyTheDeployerChangesSourceBundles"
+    effect    = "Deny"
+    actions   = local.object_change_actions
+    resources = ["${aws_s3_bucket.ml.arn}/${local.code_prefix}*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values   = local.deployers
+    }
+  }
+  statement {
+    sid       = "OnlyTheDeployerAndTheManagementRoleUploadSourceBundles"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.ml.arn}/${local.code_prefix}*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values   = concat(local.deployers, [aws_iam_role.ml_management.arn])
+    }
+  }
+  statement {
+    sid       = "SourceBundlesAreNeverOverwritten"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.ml.arn}/${local.code_prefix}*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values   = local.deployers
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+  }
+  statement {
+    sid       = "DenyAnyEncryptionButKms"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.ml.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
+    }
+  }
+  statement {
+    sid       = "DenyAnyKeyButTheStacks"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.ml.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = [aws_kms_key.ml.arn]
+    }
+  }
+  statement {
+    sid       = "DenyCustomerProvidedKeys"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.ml.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-customer-algorithm"
       values   = ["false"]
     }
   }

@@ -62,6 +62,17 @@ variable "vpc_cidr" {
   }
 }
 
+variable "s3_endpoint_extra_bucket_arns" {
+  description = "Buckets besides the stack's (and ECR's layer bucket) that code in the VPC may read through the S3 gateway endpoint; empty: none."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.s3_endpoint_extra_bucket_arns : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", a))])
+    error_message = "s3_endpoint_extra_bucket_arns must be bucket ARNs such as arn:aws:s3:::my-bucket (no key)."
+  }
+}
+
 variable "availability_zone_count" {
   description = "Private subnets, one per availability zone. MWAA needs exactly two."
   type        = number
@@ -338,6 +349,17 @@ variable "monitoring_trusted_principal_arns" {
   validation {
     condition     = alltrue([for a in var.monitoring_trusted_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", a))])
     error_message = "monitoring_trusted_principal_arns must be IAM role, user or account-root ARNs."
+  }
+}
+
+variable "deployer_principal_arns" {
+  description = "IAM roles or users that deploy: the only principals that may write MWAA's files (airflow/: DAGs, plugins.zip, requirements, startup script) or replace and delete source bundles (code/). Empty means the principal running `terraform apply` (its role, when it is an assumed-role session)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.deployer_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
+    error_message = "deployer_principal_arns must be IAM role or user ARNs (a role, not an assumed-role session)."
   }
 }
 

@@ -15,12 +15,15 @@ def _platform():
 
 
 def _reports_app():
-    # Airflow's own dependency for "a logged-in user" (session cookie or bearer token)
+    # Airflow's own dependency for "a logged-in user" (session cookie or bearer token), and its
+    # auth manager to say which reports that user's role may read
+    from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.core_api.security import get_user
 
+    from findining_airflow.report_access import airflow_access
     from findining_airflow.report_views import create_app
 
-    return create_app(_platform, authenticated=get_user)
+    return create_app(_platform, access=airflow_access(get_user, get_auth_manager))
 
 
 class FindiningPlugin(AirflowPlugin):

@@ -43,6 +43,9 @@ def run_training_job_locally(request: dict) -> None:
         channels = {}
         for channel in request["InputDataConfig"]:
             bucket, prefix = _split(channel["DataSource"]["S3DataSource"]["S3Uri"])
+            if channel["ChannelName"] == "code":  # script mode's source bundle: SageMaker fails a job without it
+                s3.head_object(Bucket=bucket, Key=prefix)
+                continue
             for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
                 store.write_bytes(item["Key"], s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
             channels[channel["ChannelName"]] = prefix
@@ -60,8 +63,12 @@ def run_training_job_locally(request: dict) -> None:
 
 def runs_training_jobs(monkeypatch) -> list[dict]:
     """Every CreateTrainingJob moto receives runs locally, in the background, once the job
-    has been described; returns the requests seen."""
+    has been described; returns the requests seen. The model checks that evaluate what a job
+    trained (processing jobs) run locally too."""
     from moto.sagemaker.responses import SageMakerResponse
+    from processing_emulation import runs_processing_jobs
+
+    runs_processing_jobs(monkeypatch)
 
     seen: list[dict] = []
     described: dict[str, threading.Event] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from aws_stack import BUCKET, REGION, TOPIC_ARN
+from aws_stack import BUCKET, KEY_ARN, REGION, SECURITY_GROUPS, SERVING_ROLE_ARN, SUBNETS, TOPIC_ARN
 from botocore.stub import ANY, Stubber
 from sagemaker_emulation import updates_endpoints
 
@@ -53,6 +53,27 @@ def test_a_new_endpoint_gets_a_config_with_capture_and_alarms_per_variant(aws):
     again = aws.endpoints.deploy(ENDPOINT, [variant(1, 1.0)])  # re-applied: nothing new
     assert again.config_name == endpoint.config_name \
         and len(sagemaker().list_endpoint_configs()["EndpointConfigs"]) == 1
+
+
+def test_a_model_runs_network_isolated_as_the_serving_role_with_its_code_handed_in_by_sagemaker(aws):
+    """The request as botocore sends it (checked against the service model before it leaves)."""
+    sent = []
+    aws.endpoints.clients.sagemaker.meta.events.register(
+        "provide-client-params.sagemaker.CreateModel", lambda params, **_: sent.append(params))
+    endpoint = aws.endpoints.deploy(ENDPOINT, [variant(1, 1.0)])
+    [model] = sent
+    assert model["EnableNetworkIsolation"] is True and model["ExecutionRoleArn"] == SERVING_ROLE_ARN
+    assert model["VpcConfig"] == {"Subnets": list(SUBNETS), "SecurityGroupIds": list(SECURITY_GROUPS)}
+    container = model["PrimaryContainer"]
+    [code] = container["AdditionalModelDataSources"]
+    source = code["S3DataSource"]
+    assert source["S3Uri"].startswith(f"s3://{BUCKET}/code/sentiment/") and source["S3Uri"].endswith(
+        "/sourcedir.tar.gz")
+    assert (source["S3DataType"], source["CompressionType"]) == ("S3Object", "Gzip")  # SageMaker unpacks it
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == \
+        f"/opt/ml/additional-model-data-sources/{code['ChannelName']}"
+    config = sagemaker().describe_endpoint_config(EndpointConfigName=endpoint.config_name)
+    assert config["KmsKeyId"] == config["DataCaptureConfig"]["KmsKeyId"] == KEY_ARN
 
 
 def test_a_canary_update_adds_a_variant_then_weights_move_and_the_old_one_retires(aws, monkeypatch):

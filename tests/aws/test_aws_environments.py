@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import boto3
 import pytest
-from aws_stack import ACCOUNT, REGION, ROLE_ARN
+from aws_stack import ACCOUNT, AWS_ENV, REGION
 
 from findining_mlops.platform.ports import ProductionVariant
 
@@ -33,9 +33,8 @@ def environments(aws_env, monkeypatch):
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
             topic = boto3.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-ml-alerts")["TopicArn"]
             settings = AwsSettings.from_env({
-                "FINDINING_AWS_REGION": REGION, "FINDINING_BUCKET": bucket, "FINDINING_SAGEMAKER_ROLE_ARN": ROLE_ARN,
-                "FINDINING_ALERTS_TOPIC_ARN": topic, "FINDINING_STATE_TABLE": f"{prefix}-mlops-state",
-                "FINDINING_ABTESTS_TABLE": f"{prefix}-ab-tests"})
+                **AWS_ENV, "FINDINING_BUCKET": bucket, "FINDINING_ALERTS_TOPIC_ARN": topic,
+                "FINDINING_STATE_TABLE": f"{prefix}-mlops-state", "FINDINING_ABTESTS_TABLE": f"{prefix}-ab-tests"})
             create_tables(AwsClients(settings), settings)
             platforms[env] = aws_platform(settings)
 

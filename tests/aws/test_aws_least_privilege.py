@@ -19,7 +19,17 @@ from pathlib import Path
 
 import boto3
 import requests
-from aws_stack import ACCOUNT, BUCKET, REGION, ROLE_ARN, TOPIC_ARN
+from aws_stack import (
+    ACCOUNT,
+    BUCKET,
+    KEY_ARN,
+    REGION,
+    SECURITY_GROUPS,
+    SERVING_ROLE_ARN,
+    SUBNETS,
+    TOPIC_ARN,
+    TRAINING_ROLE_ARN,
+)
 from botocore.exceptions import ClientError
 from moto.core import disable_iam_authentication, set_initial_no_auth_action_count
 from sagemaker_emulation import runs_training_jobs, updates_endpoints
@@ -27,11 +37,10 @@ from simulation import bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))  # the HCL reader lives with the infra tests
 from moto_stack import answer_mwaa  # noqa: E402
-from terraform_stack import StackValues, render_policy  # noqa: E402
+from terraform_stack import StackValues, blocks, literal, render_policy  # noqa: E402
 
 ENDPOINT = "ai-restaurant-recommendation-sentiment-endpoint"
 START = date(2026, 10, 1)
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 TABLES = ["ai-restaurant-recommendation-mlops-state", "ai-restaurant-recommendation-ab-tests"]
 TABLE_ARNS = [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}" for t in TABLES]
 # the settings' defaults, which tests/aws's account uses
@@ -54,12 +63,14 @@ REFERENCES = {
     "aws_glue_catalog_table.ab_events.arn": f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{GLUE_DATABASE}/{GLUE_TABLE}",
     "aws_athena_workgroup.ab.arn": f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{WORKGROUP}",
     "aws_kms_key.ml.arn": KEY_ARN, "aws_sns_topic.alerts.arn": TOPIC_ARN,
-    "aws_iam_role.sagemaker_execution.arn": ROLE_ARN,
+    "aws_iam_role.sagemaker_training.arn": TRAINING_ROLE_ARN, "aws_iam_role.sagemaker_serving.arn": SERVING_ROLE_ARN,
     "aws_iam_role.ml_management.arn": f"arn:aws:iam::{ACCOUNT}:role/ml-management-role",
     "aws_iam_role.bedrock_access.arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-access-role",
     "aws_iam_role.bedrock_batch.arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-batch-role",
     "aws_vpc.main.arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0a1b2c3d",
     "var.sklearn_image_account_id": "141502667606",
+    '[for prefix in local.management_write_prefixes : "${local.bucket_arn}/${prefix}*"]':
+        [f"arn:aws:s3:::{BUCKET}/{prefix}*" for prefix in literal(blocks("locals")["management_write_prefixes"])],
     "concat([for s in aws_subnet.private : s.arn], [aws_security_group.sagemaker.arn, "
     "\"arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*\"])":
         [f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/subnet-0a1b2c3d",
@@ -67,7 +78,8 @@ REFERENCES = {
          f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"],
 }  # the Bedrock locals (models, profiles, prefixes) are evaluated from the HCL at the variables' defaults
 ROLE_POLICIES = {  # role -> the policy documents attached to it (iam.tf)
-    "sagemaker-execution-role": ["sagemaker_execution"],
+    "sagemaker-training-role": ["sagemaker_runtime", "sagemaker_training"],
+    "sagemaker-serving-role": ["sagemaker_runtime", "sagemaker_serving"],
     "ml-management-role": ["mwaa_runtime", "ml_management", "bedrock_access"],
     "bedrock-access-role": ["bedrock_access"],
     "bedrock-batch-role": ["bedrock_batch"],
@@ -108,7 +120,7 @@ def assume(role: str, monkeypatch) -> None:
     iam = boto3.client("iam")
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
-    name = f"{role}-under-test"  # the tests' stack already names sagemaker-execution-role
+    name = f"{role}-under-test"  # the tests' stack already names the SageMaker roles
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     for document in ROLE_POLICIES[role]:
         arn = iam.create_policy(
@@ -205,6 +217,12 @@ def test_the_management_role_runs_retraining_deployment_rollback_ab_tests_monito
         assert denied(lambda: iam.create_user(UserName="intruder"))
         assert denied(lambda: sm.delete_endpoint(EndpointName=ENDPOINT))
         assert denied(lambda: boto3.client("dynamodb", region_name=REGION).delete_table(TableName=TABLES[0]))
+        # the tasks never rewrite what the orchestrator runs: MWAA's DAGs folder, plugins, or a source bundle
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="airflow/dags/x.py", Body=b"import os"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="airflow/plugins.zip", Body=b"PK"))
+        assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="airflow/dags/model_deployment.py"))
+        [bundle] = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="code/sentiment/")["Contents"]]
+        assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key=bundle))
 
     pipeline()
 
@@ -249,30 +267,77 @@ def test_the_management_role_runs_the_ab_analysis_on_athena_over_the_events_tabl
     analysis()
 
 
-def test_the_sagemaker_role_reads_training_data_and_writes_models_but_starts_nothing(account, monkeypatch):
+def _cannot_change_what_the_orchestrator_or_a_job_runs(s3) -> None:
+    """What code in a job or an endpoint would write to run as the management role or in the next job."""
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="airflow/dags/x.py", Body=b"import os"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="airflow/plugins.zip", Body=b"PK"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="code/sentiment/0123456789abcdef/sourcedir.tar.gz",
+                                        Body=b"planted"))
+    assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz", Body=b"x"))
+    assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
+    assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
+
+
+def _starts_nothing() -> None:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    assert denied(lambda: sm.create_training_job(
+        TrainingJobName="findining-x", RoleArn=TRAINING_ROLE_ARN,
+        AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/x"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}))
+    assert denied(lambda: boto3.client("iam").create_user(UserName="intruder"))
+    assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+
+
+def test_the_training_role_reads_code_data_and_check_inputs_and_writes_only_job_outputs(account, monkeypatch):
     s3 = boto3.client("s3", region_name=REGION)
-    s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/train/part-0.parquet", Body=b"rows")
-    assume("sagemaker-execution-role", monkeypatch)
+    for key in ("training/sentiment/job/train/part-0.parquet", "code/sentiment/0123456789abcdef/sourcedir.tar.gz",
+                "checks/sentiment-9.9.9/model.tar.gz"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"rows")
+    assume("sagemaker-training-role", monkeypatch)
 
     @set_initial_no_auth_action_count(0)
     def container():
-        s3, sm, iam = (boto3.client(s, region_name=REGION) for s in ("s3", "sagemaker", "iam"))
+        s3 = boto3.client("s3", region_name=REGION)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="training/sentiment/job/train/")["Contents"]]
         assert s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read() == b"rows"
+        s3.get_object(Bucket=BUCKET, Key="code/sentiment/0123456789abcdef/sourcedir.tar.gz")
+        s3.get_object(Bucket=BUCKET, Key="checks/sentiment-9.9.9/model.tar.gz")
         s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/output/model.tar.gz", Body=b"model")
-        s3.put_object(Bucket=BUCKET, Key="datacapture/e/v/2026/10/01/00/capture.jsonl", Body=b"{}")
+        s3.put_object(Bucket=BUCKET, Key="checks/sentiment-9.9.9/output/result.json", Body=b"{}")
         boto3.client("ecr", region_name=REGION).get_authorization_token()
-        assert denied(lambda: s3.delete_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz"))
-        assert denied(lambda: s3.delete_bucket(Bucket=BUCKET))
-        assert denied(lambda: sm.create_training_job(
-            TrainingJobName="findining-x", RoleArn=ROLE_ARN,
-            AlgorithmSpecification={"TrainingImage": "i", "TrainingInputMode": "File"},
-            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/x"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
-            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}))
-        assert denied(lambda: iam.create_user(UserName="intruder"))
-        assert denied(lambda: boto3.client("sns", region_name=REGION).publish(TopicArn=TOPIC_ARN, Message="x"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/train/part-0.parquet",
+                                            Body=b"poisoned"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="datacapture/e/v/2026/10/01/00/capture.jsonl",
+                                            Body=b"{}"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="checks/sentiment-9.9.9/result.json", Body=b"{}"))
+        _cannot_change_what_the_orchestrator_or_a_job_runs(s3)
+        _starts_nothing()
 
     container()
+
+
+def test_the_serving_role_reads_code_and_models_and_writes_only_data_capture(account, monkeypatch):
+    s3 = boto3.client("s3", region_name=REGION)
+    for key in ("models/sentiment/1/model.tar.gz", "code/sentiment/0123456789abcdef/sourcedir.tar.gz",
+                "training/sentiment/job/train/part-0.parquet"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"bytes")
+    assume("sagemaker-serving-role", monkeypatch)
+
+    @set_initial_no_auth_action_count(0)
+    def endpoint():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.get_object(Bucket=BUCKET, Key="models/sentiment/1/model.tar.gz")
+        s3.get_object(Bucket=BUCKET, Key="code/sentiment/0123456789abcdef/sourcedir.tar.gz")
+        s3.put_object(Bucket=BUCKET, Key="datacapture/e/v/2026/10/01/00/capture.jsonl", Body=b"{}")
+        assert denied(lambda: s3.get_object(Bucket=BUCKET, Key="training/sentiment/job/train/part-0.parquet"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="training/sentiment/job/output/model.tar.gz",
+                                            Body=b"model"))
+        assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="reports/sentiment/x.json", Body=b"{}"))
+        _cannot_change_what_the_orchestrator_or_a_job_runs(s3)
+        _starts_nothing()
+
+    endpoint()
 
 
 def _negative_feedback(count: int):
@@ -387,8 +452,9 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
     from findining_mlops.cli.validate import run_checks
 
     outputs = {"resource_prefix": "ai-restaurant-recommendation", "aws_region": REGION, "bucket": BUCKET,
-               "sagemaker_execution_role_arn": ROLE_ARN,
-               "alerts_topic_arn": TOPIC_ARN, "role_arns": {"sagemaker-execution-role": ROLE_ARN},
+               "training_role_arn": TRAINING_ROLE_ARN, "serving_role_arn": SERVING_ROLE_ARN,
+               "alerts_topic_arn": TOPIC_ARN,
+               "role_arns": {"sagemaker-training-role": TRAINING_ROLE_ARN, "sagemaker-serving-role": SERVING_ROLE_ARN},
                "dashboard_name": "ai-restaurant-recommendation-ml-monitoring-test", "alarm_names": [],
                "endpoint_names": [ENDPOINT], "mwaa_environment_name": "ai-restaurant-recommendation-test-airflow",
                "athena_database_name": GLUE_DATABASE, "ab_events_glue_table_name": GLUE_TABLE,
@@ -398,11 +464,13 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
                     "training_max_runtime_seconds": 7200,
                     "endpoint_instance_type": "ml.m5.large", "endpoint_instance_count": 1, "data_capture_percent": 100,
                     "endpoint_min_capacity": 1, "endpoint_max_capacity": 2, "target_invocations_per_instance": 1000,
-                    "private_subnet_ids": [], "sagemaker_security_group_ids": [], "kms_key_arn": "",
+                    "private_subnet_ids": list(SUBNETS), "sagemaker_security_group_ids": list(SECURITY_GROUPS),
+                    "kms_key_arn": KEY_ARN,
                     "bedrock_model_id": "anthropic.claude-3-haiku-20240307-v1:0", "bedrock_guardrail_id": "",
                     "bedrock_guardrail_version": "",
                     "bedrock_batch_role_arn": f"arn:aws:iam::{ACCOUNT}:role/bedrock-batch-role"})
-    boto3.client("iam").create_role(RoleName=ROLE_ARN.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
+    for role in (TRAINING_ROLE_ARN, SERVING_ROLE_ARN):
+        boto3.client("iam").create_role(RoleName=role.rsplit("/", 1)[1], AssumeRolePolicyDocument="{}")
     glue = boto3.client("glue", region_name=REGION)
     glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
     glue.create_table(DatabaseName=GLUE_DATABASE, TableInput={
@@ -418,7 +486,8 @@ def test_the_monitoring_role_runs_validate_and_changes_nothing(account, monkeypa
     def validate():
         checks = run_checks(outputs, boto3.Session())
         assert not [c for c in checks if "AccessDenied" in c.detail or "403" in c.detail], checks
-        assert {c.name for c in checks if c.ok} >= {"role sagemaker-execution-role present",
+        assert {c.name for c in checks if c.ok} >= {"role sagemaker-training-role present",
+                                                    "role sagemaker-serving-role present",
                                                     f"table {TABLES[0]} active",
                                                     f"Athena workgroup {WORKGROUP} enforces its configuration",
                                                     f"Glue table {GLUE_DATABASE}.{GLUE_TABLE} present"}

@@ -38,7 +38,8 @@ def test_the_stack_creates_the_backend_s_tables_with_their_keys():
     from findining_mlops.config.settings import AwsSettings
     from findining_mlops.platform.aws.dynamodb import key_schemas
 
-    defaults = AwsSettings(region=REGION, bucket="b", sagemaker_role_arn="r", alerts_topic_arn="t")
+    defaults = AwsSettings(region=REGION, bucket="b", training_role_arn="r", serving_role_arn="r", alerts_topic_arn="t",
+                           subnet_ids=("subnet-0abc1234",), security_group_ids=("sg-0123abcd",), kms_key_arn="k")
     code = {name.removeprefix(RESOURCE_PREFIX): keys for name, keys in key_schemas(defaults).items()}
     stack = {literal(table["name"]).removeprefix("${local.name}"): [(literal(k["name"]), literal(k["type"]))
                                                                       for k in table["keys"]]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_stack import BUCKET, REGION, ROLE_ARN
+from aws_stack import BUCKET, KEY_ARN, REGION, SECURITY_GROUPS, SUBNETS, TRAINING_ROLE_ARN
 from botocore.stub import Stubber
 from simulation import tarball
 
@@ -42,17 +42,26 @@ def test_a_job_runs_the_entry_point_in_the_prebuilt_sklearn_container_in_script_
     request = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=SPEC.name)
     assert request["AlgorithmSpecification"]["TrainingImage"].endswith(
         ".amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3")
-    assert request["RoleArn"] == ROLE_ARN
+    assert request["RoleArn"] == TRAINING_ROLE_ARN
     hps = request["HyperParameters"]
     assert json.loads(hps["sagemaker_program"]) == "findining_train.py"
-    source = json.loads(hps["sagemaker_submit_directory"])
-    assert source.startswith(f"s3://{BUCKET}/code/sentiment/") and source.endswith("/sourcedir.tar.gz")
+    # isolated, the container cannot fetch its code: SageMaker puts the bundle in the code channel
+    assert json.loads(hps["sagemaker_submit_directory"]) == "/opt/ml/input/data/code/sourcedir.tar.gz"
     assert (json.loads(hps["c"]), json.loads(hps["max_features"])) == (4.0, 20000)
-    assert {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]} == {
-        c: f"s3://{BUCKET}/{p}/" for c, p in SPEC.channels.items()}
-    assert request["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/training/sentiment"
-    assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    inputs = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+    source = inputs.pop("code")
+    assert source.startswith(f"s3://{BUCKET}/code/sentiment/") and source.endswith("/sourcedir.tar.gz")
+    assert inputs == {c: f"s3://{BUCKET}/{p}/" for c, p in SPEC.channels.items()}
+    assert request["OutputDataConfig"] == {"S3OutputPath": f"s3://{BUCKET}/training/sentiment", "KmsKeyId": KEY_ARN}
+    assert request["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30,
+                                         "VolumeKmsKeyId": KEY_ARN}
     assert request["StoppingCondition"]["MaxRuntimeInSeconds"] == 7200
+
+
+def test_a_job_runs_network_isolated_in_the_private_subnets(channels):
+    request = channels.training.request(SPEC)
+    assert request["EnableNetworkIsolation"] is True
+    assert request["VpcConfig"] == {"Subnets": list(SUBNETS), "SecurityGroupIds": list(SECURITY_GROUPS)}
 
 
 def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels):
@@ -75,6 +84,38 @@ def test_the_source_tarball_runs_the_model_module_and_is_uploaded_once(channels)
     assert len(channels.store.list_keys("code/sentiment/")) == 1
 
 
+def test_a_source_bundle_is_written_with_if_none_match_and_the_stack_s_key(channels):
+    from findining_mlops.config.catalog import get_model
+    from findining_mlops.platform.aws.source import source_tarball, upload_source
+    from findining_mlops.store.layout import source_bundle_key
+
+    data = source_tarball(get_model("sentiment"), "1.9-0")
+    key = source_bundle_key("sentiment", data)
+    with Stubber(channels.store._s3) as stub:
+        stub.add_response("put_object", {}, {"Bucket": BUCKET, "Key": key, "Body": data, "IfNoneMatch": "*",
+                                             "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY_ARN})
+        assert upload_source(channels.store, get_model("sentiment"), "1.9-0") == f"s3://{BUCKET}/{key}"
+        stub.assert_no_pending_responses()
+
+
+def test_other_bytes_under_a_bundle_s_key_are_refused_by_name_and_left_in_place(channels):
+    """What a writer of code/ would plant: a tarball under the name the next job's bundle will have."""
+    from findining_mlops.config.catalog import get_model
+    from findining_mlops.errors import ImmutableArtifactError
+    from findining_mlops.platform.aws.source import source_tarball, upload_source
+    from findining_mlops.store.layout import source_bundle_key
+
+    key = source_bundle_key("sentiment", source_tarball(get_model("sentiment"), "1.9-0"))
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"planted")
+    with pytest.raises(ImmutableArtifactError, match=f"s3://{BUCKET}/{key} holds other bytes"):
+        upload_source(channels.store, get_model("sentiment"), "1.9-0")
+    with pytest.raises(ImmutableArtifactError, match=key):  # and a job never starts on it
+        channels.training.start(SPEC)
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"planted"
+    assert jobs() == []
+
+
 def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchanged(tmp_path, monkeypatch):
     """Read at every call, the bundle of one process changed when a file of the package was
     edited meanwhile, and a second identical deploy named new models and a new config."""
@@ -95,16 +136,14 @@ def test_a_package_file_edited_while_the_process_runs_leaves_its_bundle_unchange
     assert source.source_tarball(get_model("sentiment"), "1.9-0") == before
 
 
-def test_vpc_and_kms_settings_reach_the_request(channels, monkeypatch):
-    from dataclasses import replace
-
-    settings = replace(channels.training.settings, subnet_ids=("subnet-0abc1234",), security_group_ids=("sg-0123abcd",),
-                       kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
-    monkeypatch.setattr(channels.training, "settings", settings)
+def test_the_request_is_valid_for_sagemaker_s_service_model(channels):
+    """botocore checks every parameter against the model before sending; the Stubber answers."""
+    client = channels.training.clients.sagemaker
     request = channels.training.request(SPEC)
-    assert request["VpcConfig"] == {"Subnets": ["subnet-0abc1234"], "SecurityGroupIds": ["sg-0123abcd"]}
-    assert request["OutputDataConfig"]["KmsKeyId"] == request["ResourceConfig"]["VolumeKmsKeyId"] == \
-        settings.kms_key_arn
+    with Stubber(client) as stub:
+        stub.add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:eu-west-1:1:training-job/x"},
+                          request)
+        client.create_training_job(**request)
 
 
 @pytest.mark.parametrize("status", ["InProgress", "Completed"])

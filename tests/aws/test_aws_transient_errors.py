@@ -73,10 +73,10 @@ def run_trigger(trigger) -> list[dict]:
 def finished_job(account):
     """A training job SageMaker (moto) reports Completed."""
     import boto3
-    from aws_stack import REGION, ROLE_ARN
+    from aws_stack import REGION, TRAINING_ROLE_ARN
 
     boto3.client("sagemaker", region_name=REGION).create_training_job(
-        TrainingJobName=JOB, RoleArn=ROLE_ARN,
+        TrainingJobName=JOB, RoleArn=TRAINING_ROLE_ARN,
         AlgorithmSpecification={"TrainingImage": "sklearn:1.4", "TrainingInputMode": "File"},
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/training"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},

@@ -32,6 +32,7 @@ MONITORED_DAY = START + timedelta(days=DATA_DAYS - 1)
 LIVE_MODELS = ("recommendation", "sentiment")
 PROJECT_DAGS = sorted(path.stem for path in (ROOT / "dags").glob("*.py"))
 USER = "engineer"  # Airflow's simple auth manager, with a password only this session knows
+VIEWER = "reader"  # a user of the Viewer role: reads reports, not customer feedback or alerts
 
 
 class LoggedInClient(AirflowClient):
@@ -54,19 +55,19 @@ class LoggedInClient(AirflowClient):
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     """The demo's Airflow with the project's DAGs and plugins on a small store, asking people
-    to log in; yields its REST client, with the user's ``password``, ``home`` (FINDINING_HOME) and
-    ``env`` (Airflow's environment, for the CLI)."""
+    to log in; yields its REST client, with the user's ``password`` (and the viewer's
+    ``viewer_password``), ``home`` (FINDINING_HOME) and ``env`` (Airflow's environment, for the CLI)."""
     from devtools import local_airflow
 
     state = tmp_path_factory.mktemp("browser-airflow")
     home = state / "findining"
-    password = secrets.token_urlsafe(12)
+    password, viewer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     passwords = state / "passwords.json"
-    passwords.write_text(json.dumps({USER: password}))
+    passwords.write_text(json.dumps({USER: password, VIEWER: viewer_password}))
     env = local_airflow.airflow_env(ROOT, local_airflow.free_port())
     env.update(AIRFLOW_HOME=str(state / "airflow"), FINDINING_HOME=str(home), FINDINING_BACKEND="local",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
+               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin,{VIEWER}:viewer",
                AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
                # no scheduled runs of today (the store's days are in the past): only what the tests start
                AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False")
@@ -75,7 +76,7 @@ def airflow(tmp_path_factory):
         store = background.submit(_small_store, home)
         with local_airflow.running_airflow(env, state / "airflow.log") as (_client, _processes):
             client = LoggedInClient(env["AIRFLOW__API__BASE_URL"], password)
-            client.home, client.env = home, env
+            client.home, client.env, client.viewer_password = home, env, viewer_password
             wait_for_dags(client, PROJECT_DAGS)
             store.result()
             yield client
@@ -126,10 +127,10 @@ def browser():
         chromium.close()
 
 
-def log_in(page, password: str) -> None:
+def log_in(page, password: str, user: str = USER) -> None:
     """Airflow's login form: user name and password, then the UI."""
     page.goto("/")
-    page.locator("input[name=username]").fill(USER)
+    page.locator("input[name=username]").fill(user)
     page.locator("input[name=password]").fill(password)
     screenshot(page, "0-login")
     page.get_by_role("button", name="Sign in").click()
@@ -180,6 +181,15 @@ def anonymous_page(browser, airflow, request, tmp_path_factory):
     page.context.close()
 
 
+@pytest.fixture
+def viewer_page(browser, airflow, request, tmp_path_factory):
+    """A page on the Airflow UI of the Viewer, logged in through the form."""
+    page = new_page(browser, airflow, request, tmp_path_factory)
+    log_in(page, airflow.viewer_password, VIEWER)
+    yield page
+    page.context.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failing browser test's report carries the page's console errors and where its
@@ -187,7 +197,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     funcargs = getattr(item, "funcargs", {})
-    page = funcargs.get("page") or funcargs.get("anonymous_page")
+    page = funcargs.get("page") or funcargs.get("anonymous_page") or funcargs.get("viewer_page")
     if report.when == "call" and report.failed and page is not None:
         screenshot(page, "failure")
         errors = "\n".join(page.console_errors) or "(none)"

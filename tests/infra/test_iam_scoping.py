@@ -1,7 +1,7 @@
 """Resource scoping of the stack's IAM, checked statically (moto checks actions, not ARNs):
 no "*" resource except for actions AWS does not let you scope, each listed here with why;
-no managed *FullAccess policy; iam:PassRole only for the SageMaker and Bedrock batch roles, each
-only to its service."""
+no managed *FullAccess policy; iam:PassRole only for the SageMaker training and serving roles and
+the Bedrock batch role, each only to its service."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ UNSCOPABLE = {
     "ec2:DescribeSecurityGroups": "EC2 Describe* calls have no resource type",
 }
 # Policies attached to a resource, where "*" names principals or (in a key policy) the key itself
-RESOURCE_POLICIES = {"ml_key", "ml_bucket", "access_logs_bucket", "alerts_topic"}
+RESOURCE_POLICIES = {"ml_key", "ml_bucket", "access_logs_bucket", "alerts_topic", "s3_endpoint", "account_endpoint"}
 
 
 def identity_policies() -> dict[str, list[dict]]:
@@ -33,12 +33,14 @@ def identity_policies() -> dict[str, list[dict]]:
             if name not in RESOURCE_POLICIES and not name.endswith("_trust")}
 
 
-def test_the_four_seed_roles_exist_with_their_policies():
+def test_the_seed_roles_exist_with_their_policies_the_sagemaker_one_split_in_training_and_serving():
     roles = {literal(body["name"]) for name, body in blocks("resource").items() if name.startswith("aws_iam_role.")}
-    for seed in ("sagemaker-execution-role", "bedrock-access-role", "ml-management-role", "ml-monitoring-role"):
+    for seed in ("sagemaker-training-role", "sagemaker-serving-role", "bedrock-access-role", "ml-management-role",
+                 "ml-monitoring-role"):
         assert "${local.name}-" + seed in roles
-    assert {"sagemaker_execution", "ml_management", "mwaa_runtime", "bedrock_access",
-            "ml_monitoring"} <= identity_policies().keys()
+    assert "${local.name}-sagemaker-execution-role" not in roles
+    assert {"sagemaker_runtime", "sagemaker_training", "sagemaker_serving", "ml_management", "mwaa_runtime",
+            "bedrock_access", "ml_monitoring"} <= identity_policies().keys()
 
 
 def test_a_star_resource_only_for_actions_aws_cannot_scope_each_with_its_reason():
@@ -69,11 +71,12 @@ def test_no_aws_managed_full_access_policy():
 
 
 def test_pass_role_only_for_the_two_service_roles_each_only_to_its_service():
-    """The management role passes the execution role to SageMaker; the Bedrock policy passes
-    the batch role to Bedrock. Nothing else is passed, to nothing else."""
+    """The management role passes the training and serving roles to SageMaker; the Bedrock policy
+    passes the batch role to Bedrock. Nothing else is passed, to nothing else."""
     passing = {(document, statement["resources"][0]): statement for document, statements in identity_policies().items()
                for statement in statements if "iam:PassRole" in literal(statement["actions"])}
-    assert set(passing) == {("ml_management", "${aws_iam_role.sagemaker_execution.arn}"),
+    assert set(passing) == {("ml_management", "${aws_iam_role.sagemaker_training.arn}"),
+                            ("ml_management", "${aws_iam_role.sagemaker_serving.arn}"),
                             ("bedrock_access", "${aws_iam_role.bedrock_batch.arn}")}
     for (_, role), statement in passing.items():
         assert literal(statement["actions"]) == ["iam:PassRole"] and len(statement["resources"]) == 1

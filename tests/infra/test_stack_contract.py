@@ -118,7 +118,8 @@ def test_names_carry_the_environment():
     """Tables, topic, dashboard, roles, bucket: dev, staging and production can share an account."""
     text = "\n".join(p.read_text() for p in STACK.glob("*.tf"))
     for resource in ("aws_s3_bucket.ml", "aws_sns_topic.alerts", "aws_cloudwatch_dashboard.monitoring",
-                     "aws_iam_role.sagemaker_execution", "aws_iam_role.ml_management", "aws_iam_role.bedrock_access",
+                     "aws_iam_role.sagemaker_training",
+                     "aws_iam_role.sagemaker_serving", "aws_iam_role.ml_management", "aws_iam_role.bedrock_access",
                      "aws_iam_role.ml_monitoring", "aws_mwaa_environment.main", "aws_kms_alias.ml"):
         body = blocks("resource")[resource]
         name = body.get("name") or body.get("bucket") or body.get("dashboard_name")

@@ -46,6 +46,8 @@ BAD_VALUES = {
     "mwaa_max_workers": [0, 26],
     "answer_cache_node_type": ["t4g.small", "cache.t4g", "redis.t4g.small"],
     "answer_cache_client_security_group_ids": [["sg-1"], ["0123456789abcdef0"], ["sg-XYZ12345"]],
+    "deployer_principal_arns": [["123456789012"], ["arn:aws:sts::123456789012:assumed-role/deployer/session"]],
+    "s3_endpoint_extra_bucket_arns": [["my-bucket"], ["arn:aws:s3:::my-bucket/key"]],
 }
 
 

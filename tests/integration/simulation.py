@@ -13,12 +13,10 @@ from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
-
 from devtools.traffic import replay_day
 from findining_mlops.config.catalog import ModelSpec
 from findining_mlops.monitoring import analysis as monitoring
-from findining_mlops.platform.ports import COMPLETED, Platform, TrainingJob, TrainingJobSpec
+from findining_mlops.platform.ports import COMPLETED, ModelCheckTask, Platform, TrainingJob, TrainingJobSpec
 from findining_mlops.registry.baselines import store_baseline
 from findining_mlops.registry.variants import bootstrap_deploy
 from findining_mlops.store.layout import training_output_key
@@ -122,27 +120,31 @@ class TrainedJobs:
         return job
 
     @contextmanager
-    def checks(self):
-        """Within the block, the evaluation step's model checks are answered from this session's
-        earlier checks of the same model files, holdout and modules."""
-        real = evaluate.check_model
+    def checks(self, platform: Platform):
+        """Within the block, the platform's model checks are answered from this session's earlier
+        checks of the same artifact bytes, holdout and request."""
+        real = platform.checks
+        root = self.root
 
-        def remembered(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, **options) -> dict:
-            digest = hashlib.sha256(json.dumps([spec.inference_module, spec.training_module, options],
-                                               sort_keys=True).encode())
-            digest.update(holdout.read_bytes())
-            for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-                digest.update(path.relative_to(model_dir).as_posix().encode() + b"\0" + path.read_bytes())
-            result = self.root / f"check-{digest.hexdigest()[:16]}.json"
-            if not result.exists():
-                staging = result.with_suffix(".partial")
-                staging.write_text(json.dumps(real(spec, model_dir, holdout, workdir, **options)))
-                staging.rename(result)
-            return json.loads(result.read_text())
+        class Remembered:
+            def run(self, task: ModelCheckTask, time_limit_s: float) -> dict:
+                store = platform.store
+                digest = hashlib.sha256(json.dumps([task.package, task.smoke_request], sort_keys=True).encode())
+                digest.update(store.read_bytes(task.artifact_key, task.artifact_version_id or ""))
+                for key in sorted(store.list_keys(task.holdout_prefix.rstrip("/") + "/")):
+                    digest.update(store.read_bytes(key))
+                result = root / f"check-{digest.hexdigest()[:16]}.json"
+                if not result.exists():
+                    staging = result.with_suffix(".partial")
+                    staging.write_text(json.dumps(real.run(task, time_limit_s)))
+                    staging.rename(result)
+                return json.loads(result.read_text())
 
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(evaluate, "check_model", remembered)
+        platform.checks = Remembered()
+        try:
             yield
+        finally:
+            platform.checks = real
 
 
 def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str, reason: str = "bootstrap",
@@ -152,7 +154,7 @@ def bootstrap(platform: Platform, spec: ModelSpec, end_day: date, job_name: str,
     snapshot = snapshot_training_data(platform, spec, job_name, end_day)
     training = training_spec(spec, snapshot)
     job = trained.run(platform, training, snapshot.fingerprint) if trained else run_training_job(platform, training)
-    with trained.checks() if trained else nullcontext():
+    with trained.checks(platform) if trained else nullcontext():
         evaluation = evaluate.evaluate_candidates(platform, spec, job, snapshot)
     gate = quality_gate(spec, evaluation)
     version = register_version(platform, spec, job, snapshot, evaluation, gate, reason, "test")

@@ -121,7 +121,7 @@ TRAINED = object()  # stands for the trained model's bytes
     (None, "is not a readable model.tar.gz"),
     ({contract.EVALUATION_FILE: b"{}"}, "does not load with findining_mlops.models.sentiment.inference.model_fn"),
     ({contract.MODEL_FILE: b"not a pickle"}, "does not load"),
-    ({"../escape.txt": b"x"}, "is not a readable model.tar.gz"),
+    ({"../escape.txt": b"x"}, "is not a safe model.tar.gz: member '../escape.txt' has a path outside the archive"),
     ({contract.MODEL_FILE: joblib_bytes({"weights": [1, 2]})}, "fails a smoke request"),
     ({contract.MODEL_FILE: TRAINED, FAULT_FILE: b'{"error_rate": 0.1}'}, f"holds {FAULT_FILE}"),
 ])

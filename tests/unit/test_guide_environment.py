@@ -14,7 +14,10 @@ from findining_mlops.serving.client.service import MLService
 
 ACCOUNT = "123456789012"
 STACK = {"FINDINING_BACKEND": "aws", "FINDINING_BUCKET": "findining-test-ml-models",
-         "FINDINING_SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution-role",
+         "FINDINING_TRAINING_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/sagemaker-training-role",
+         "FINDINING_SERVING_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/sagemaker-serving-role",
+         "FINDINING_VPC_SUBNET_IDS": "subnet-0a1b2c3d", "FINDINING_VPC_SECURITY_GROUP_IDS": "sg-0a1b2c3d",
+         "FINDINING_KMS_KEY_ARN": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1",
          "FINDINING_ALERTS_TOPIC_ARN": f"arn:aws:sns:us-east-1:{ACCOUNT}:ai-restaurant-recommendation-ml-alerts"}
 
 

@@ -65,7 +65,10 @@ from findining_mlops.config.settings import Settings
 
 platform = get_platform(Settings.from_env({
     "FINDINING_BACKEND": "aws", "FINDINING_AWS_REGION": "eu-west-1", "FINDINING_BUCKET": "findining-test",
-    "FINDINING_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagemaker",
+    "FINDINING_TRAINING_ROLE_ARN": "arn:aws:iam::123456789012:role/training",
+    "FINDINING_SERVING_ROLE_ARN": "arn:aws:iam::123456789012:role/serving",
+    "FINDINING_VPC_SUBNET_IDS": "subnet-0a1b2c3d", "FINDINING_VPC_SECURITY_GROUP_IDS": "sg-0a1b2c3d",
+    "FINDINING_KMS_KEY_ARN": "arn:aws:kms:eu-west-1:123456789012:key/1",
     "FINDINING_ALERTS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts"}))
 client = platform.store.clients.s3
 print(json.dumps({"region": client.meta.region_name, "retries": client.meta.config.retries,

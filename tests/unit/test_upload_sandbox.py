@@ -55,11 +55,11 @@ def test_a_model_that_kills_its_process_on_load_is_rejected_and_the_worker_goes_
         validate_upload(labelled, found(labelled))
 
 
-def test_the_check_process_sees_no_credentials_or_connections(labelled, monkeypatch, tmp_path):
+def test_the_check_process_sees_no_credentials_or_connections(labelled, monkeypatch, sandbox_writable):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKE")
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", f"aws://AKIAFAKEFAKEFAKE:{SECRET}@")
-    seen = tmp_path / "environment.json"
+    seen = sandbox_writable / "environment.json"
     # the model's pickled code records the environment it runs in, then fails to be a model
     labelled.store.write_bytes(UPLOAD, model_running_on_load(
         exec, f"import json, os; open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))"))
@@ -175,7 +175,7 @@ def test_a_poll_does_not_download_an_object_it_has_seen(platform, monkeypatch):
 
 
 
-def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_files, tmp_path):
+def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_files, sandbox_writable):
     """An approved upload becomes the champion that the next retraining evaluates: that load
     runs in the check's child process as well."""
     from findining_mlops.errors import RegistryError
@@ -184,7 +184,7 @@ def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_fil
     from findining_mlops.training.evaluate import evaluate_candidates
     from findining_mlops.training.snapshot import Snapshot
 
-    loaded_in = tmp_path / "pid"
+    loaded_in = sandbox_writable / "pid"
     records_its_process = RunsOnLoad(exec, f"import os; open({str(loaded_in)!r}, 'w').write(str(os.getpid()))")
     labelled.store.write_bytes("training/sentiment/job-v1/output/model.tar.gz",
                                tarball({contract.MODEL_FILE: joblib_bytes(records_its_process)}))

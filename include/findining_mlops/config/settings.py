@@ -25,7 +25,9 @@ TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_AWS_REGION": ("aws_region", None),
     "FINDINING_BUCKET": ("bucket", None),
-    "FINDINING_SAGEMAKER_ROLE_ARN": ("sagemaker_execution_role_arn", None),
+    # training jobs and model checks run as one role, endpoints as another: each writes only its own prefixes
+    "FINDINING_TRAINING_ROLE_ARN": ("training_role_arn", None),
+    "FINDINING_SERVING_ROLE_ARN": ("serving_role_arn", None),
     "FINDINING_ALERTS_TOPIC_ARN": ("alerts_topic_arn", None),
     "FINDINING_AWS_CONN_ID": ("", "aws_default"),
     "FINDINING_TRAINING_INSTANCE_TYPE": ("training_instance_type", "ml.m5.large"),
@@ -38,9 +40,10 @@ AWS_SETTINGS: dict[str, tuple[str, str | None]] = {
     "FINDINING_ENDPOINT_TARGET_INVOCATIONS": ("target_invocations_per_instance", "1000"),
     "FINDINING_CAPTURE_PERCENT": ("data_capture_percent", "100"),
     "FINDINING_SKLEARN_FRAMEWORK_VERSION": ("", "1.9-0"),
-    "FINDINING_VPC_SUBNET_IDS": ("private_subnet_ids", ""),
-    "FINDINING_VPC_SECURITY_GROUP_IDS": ("sagemaker_security_group_ids", ""),
-    "FINDINING_KMS_KEY_ARN": ("kms_key_arn", ""),
+    # required: a job or endpoint never runs outside the private subnets or unencrypted
+    "FINDINING_VPC_SUBNET_IDS": ("private_subnet_ids", None),
+    "FINDINING_VPC_SECURITY_GROUP_IDS": ("sagemaker_security_group_ids", None),
+    "FINDINING_KMS_KEY_ARN": ("kms_key_arn", None),
     "FINDINING_STATE_TABLE": ("state_table_name", "ai-restaurant-recommendation-mlops-state"),
     "FINDINING_ABTESTS_TABLE": ("ab_tests_table_name", "ai-restaurant-recommendation-ab-tests"),
     # the A/B analysis' engine: DuckDB in the task, or Athena over the events' Glue table (docs/aws.md)
@@ -70,12 +73,17 @@ _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 @dataclass(frozen=True)
 class AwsSettings:
-    """Where the pipeline runs on AWS: one region, one bucket, one execution role, one topic."""
+    """Where the pipeline runs on AWS: one region, one bucket, a role each for training and serving, one topic,
+    the private subnets and the key every job, endpoint and object uses."""
 
     region: str
     bucket: str
-    sagemaker_role_arn: str
+    training_role_arn: str
+    serving_role_arn: str
     alerts_topic_arn: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    kms_key_arn: str
     conn_id: str = "aws_default"
     training_instance_type: str = "ml.m5.large"
     training_volume_gb: int = 30
@@ -88,9 +96,6 @@ class AwsSettings:
     target_invocations_per_instance: int = 1000
     capture_percent: int = 100
     sklearn_framework_version: str = "1.9-0"
-    subnet_ids: tuple[str, ...] = ()
-    security_group_ids: tuple[str, ...] = ()
-    kms_key_arn: str = ""
     state_table: str = "ai-restaurant-recommendation-mlops-state"
     abtests_table: str = "ai-restaurant-recommendation-ab-tests"
     ab_engine: str = "duckdb"
@@ -108,13 +113,11 @@ class AwsSettings:
         engine = _ab_engine(value)
         subnets = _ids("FINDINING_VPC_SUBNET_IDS", value["FINDINING_VPC_SUBNET_IDS"], "subnet-")
         groups = _ids("FINDINING_VPC_SECURITY_GROUP_IDS", value["FINDINING_VPC_SECURITY_GROUP_IDS"], "sg-")
-        if bool(subnets) != bool(groups):
-            raise ConfigurationError("FINDINING_VPC_SUBNET_IDS and FINDINING_VPC_SECURITY_GROUP_IDS go together: "
-                                     "a SageMaker VpcConfig needs both")
         return cls(
             region=region,
             bucket=value["FINDINING_BUCKET"],
-            sagemaker_role_arn=value["FINDINING_SAGEMAKER_ROLE_ARN"],
+            training_role_arn=value["FINDINING_TRAINING_ROLE_ARN"],
+            serving_role_arn=value["FINDINING_SERVING_ROLE_ARN"],
             alerts_topic_arn=value["FINDINING_ALERTS_TOPIC_ARN"],
             conn_id=value["FINDINING_AWS_CONN_ID"],
             training_instance_type=value["FINDINING_TRAINING_INSTANCE_TYPE"],
@@ -229,8 +232,9 @@ def _aws_values(env: Mapping[str, str]) -> dict[str, str]:
 def _check_resource_names(value: dict[str, str], region: str) -> None:
     _match("FINDINING_BUCKET", value["FINDINING_BUCKET"], _BUCKET,
            "an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens; no s3:// prefix)")
-    _match("FINDINING_SAGEMAKER_ROLE_ARN", value["FINDINING_SAGEMAKER_ROLE_ARN"], _ROLE_ARN,
-           "an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker-execution-role")
+    for name, example in (("FINDINING_TRAINING_ROLE_ARN", "sagemaker-training-role"),
+                          ("FINDINING_SERVING_ROLE_ARN", "sagemaker-serving-role")):
+        _match(name, value[name], _ROLE_ARN, f"an IAM role ARN such as arn:aws:iam::123456789012:role/{example}")
     topic = _match("FINDINING_ALERTS_TOPIC_ARN", value["FINDINING_ALERTS_TOPIC_ARN"], _TOPIC_ARN,
                    "an SNS topic ARN such as "
                    "arn:aws:sns:eu-west-1:123456789012:ai-restaurant-recommendation-ml-alerts")
@@ -239,8 +243,7 @@ def _check_resource_names(value: dict[str, str], region: str) -> None:
                                  f"{region}; SNS publishes to a topic of the client's region")
     for name in ("FINDINING_TRAINING_INSTANCE_TYPE", "FINDINING_ENDPOINT_INSTANCE_TYPE"):
         _match(name, value[name], _INSTANCE, "a SageMaker instance type such as ml.m5.large")
-    if value["FINDINING_KMS_KEY_ARN"]:
-        _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
+    _match("FINDINING_KMS_KEY_ARN", value["FINDINING_KMS_KEY_ARN"], _KMS, "a KMS key ARN, key id or alias")
     for name in ("FINDINING_STATE_TABLE", "FINDINING_ABTESTS_TABLE"):
         _match(name, value[name], _TABLE, "a DynamoDB table name")
 
@@ -309,4 +312,6 @@ def _ids(name: str, text: str, prefix: str) -> tuple[str, ...]:
     bad = [i for i in ids if not re.fullmatch(rf"{prefix}[0-9a-f]{{8,17}}", i)]
     if bad:
         raise ConfigurationError(f"{name} holds {bad}, not comma-separated {prefix}... ids")
+    if not ids:
+        raise ConfigurationError(f"{name} names no {prefix}... id; the aws backend needs at least one")
     return ids

@@ -8,8 +8,6 @@ that says it, and the summary is the clause that complains most clearly.
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +19,7 @@ from findining_mlops.feedback.results import ANALYZED, FAILED, FeedbackResult
 from findining_mlops.feedback.schema import ATTENTION_ASPECTS, SCHEMA_VERSION, Analysis, AspectFinding, schema_errors
 from findining_mlops.models.aspects.features import THRESHOLD
 from findining_mlops.platform.ports import Platform
+from findining_mlops.serving.server.served_model import ServedModel, served_version
 
 ASPECT_MODEL, SENTIMENT_MODEL = "aspects", "sentiment"
 _CLAUSE = re.compile(r"[^,，.。!！?？;；\n]+")
@@ -60,20 +59,16 @@ PRAISE_REPLY = {"en": "Thank you for your kind words; we hope to see you again s
                 "yue": "多謝你嘅支持，期待再見到你！"}
 
 
-def live_model(platform: Platform, name: str) -> tuple[object, int]:
-    """The model object of ``name``'s live version (the one serving most traffic) and its number."""
-    from findining_mlops.models import contract
-    from findining_mlops.models.contract import extract_artifact
+def live_model(platform: Platform, name: str) -> tuple[ServedModel, int]:
+    """``name``'s live version (the one serving most traffic), asked through its own sandboxed
+    model server, and its number: the model is never loaded in this process."""
     from findining_mlops.registry.variants import champion
 
     live = champion(platform, get_model(name))
     if live is None:
         raise FindiningError(f"feedback analysis needs a {name} model, and none is approved; "
                              f"run model_retraining with model_name={name} first")
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = platform.store.download_file(live.artifact_key, Path(tmp) / name / "model.tar.gz")
-        model = contract.load_model(extract_artifact(archive, Path(tmp) / name / "model"))
-    return model, live.version
+    return served_version(platform, live), live.version
 
 
 def language_of(text: str) -> str:
@@ -85,9 +80,10 @@ def clauses(text: str) -> list[str]:
 
 
 class LocalAnalyzer:
-    """Analyses with in-memory copies of the models' live versions (the version serving most
-    traffic on each endpoint), loaded once; nothing is captured on the endpoints, so the
-    digest's reads do not show up as app traffic in the models' monitoring."""
+    """Analyses with the models' live versions (the version serving most traffic on each
+    endpoint), each asked through its own sandboxed model server, not through the endpoint:
+    nothing is captured, so the digest's reads do not show up as app traffic in the models'
+    monitoring."""
 
     def __init__(self, aspect_model, sentiment_model, versions: dict[str, int]):
         self.aspect_model = aspect_model

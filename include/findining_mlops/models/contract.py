@@ -21,11 +21,10 @@ import json
 import logging
 import os
 import sys
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar, cast, runtime_checkable
 
 from findining_mlops.errors import ConfigurationError
@@ -257,54 +256,3 @@ def run_entry_point(train: Callable[[dict], None], defaults: dict) -> None:
     hps = parse_hyperparameters(defaults)
     log.info("hyperparameters: %s", json.dumps(hps, sort_keys=True))
     train(hps)
-
-
-# a model.tar.gz holds a handful of files; far more, or more bytes than any model of the
-# catalog unpacks to, is an archive built to exhaust the disk, not a model
-MAX_ARCHIVE_MEMBERS = 1_000
-MAX_ARCHIVE_BYTES = 2 * 1024**3
-
-
-class UnsafeArchiveError(tarfile.TarError):
-    """A member of an uploaded archive that is not unpacked: the message names it and why."""
-
-
-def _why_unsafe(member: tarfile.TarInfo) -> str | None:
-    """Why ``member`` may not be unpacked, or None. On top of the ``data`` filter, whose checks
-    have had bypasses on Python builds before 3.11.13: a model needs plain files and folders only."""
-    if member.issym() or member.islnk():
-        return f"is a link (to {member.linkname!r})"
-    if not (member.isfile() or member.isdir()):
-        return "is neither a file nor a folder"
-    path = PurePosixPath(member.name)
-    if path.is_absolute() or ".." in path.parts:
-        return "has a path outside the archive"
-    return None
-
-
-def _checked_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
-    """Every member, read header by header, so that an oversized or unsafe one is refused
-    before any of its data is read."""
-    members: list[tarfile.TarInfo] = []
-    unpacked = 0
-    for member in tar:
-        if len(members) == MAX_ARCHIVE_MEMBERS:
-            raise UnsafeArchiveError(f"holds more than {MAX_ARCHIVE_MEMBERS} members")
-        problem = _why_unsafe(member)
-        if problem:
-            raise UnsafeArchiveError(f"member {member.name!r} {problem}")
-        unpacked += member.size
-        if unpacked > MAX_ARCHIVE_BYTES:
-            raise UnsafeArchiveError(f"member {member.name!r} ({member.size} bytes) takes the archive past "
-                                     f"{MAX_ARCHIVE_BYTES} bytes unpacked")
-        members.append(member)
-    return members
-
-
-def extract_artifact(archive: Path, target: Path) -> Path:
-    """Unpacks a model.tar.gz of plain files and folders (``UnsafeArchiveError`` names any
-    other member), within the size and member caps, with the ``data`` filter on top.
-    Nothing is loaded: that runs the pickled code inside."""
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(target, members=_checked_members(tar), filter="data")
-    return target

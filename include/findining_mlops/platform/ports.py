@@ -88,6 +88,27 @@ class TrainingJobs(Protocol):
     def logs(self, name: str) -> str: ...
 
 
+@dataclass(frozen=True)
+class ModelCheckTask:
+    """One check of a model artifact (``training.check``): unpack, load, one smoke request, evaluate on the
+    holdout; all its inputs are on the store. ``name`` is its identity (a SageMaker job name, at most 63
+    characters): running a name again attaches to, or reads, the first run."""
+
+    name: str
+    package: str  # the model's package (``ModelSpec.package``): its inference handlers and evaluation
+    artifact_key: str
+    artifact_version_id: str | None  # the exact object version to check; None: the key's current bytes
+    holdout_prefix: str  # parquet files of labelled rows, every file under the prefix
+    smoke_request: dict | None = None
+
+
+class ModelChecks(Protocol):
+    def run(self, task: ModelCheckTask, time_limit_s: float) -> dict:
+        """The check's result (``training.check.CheckResult``), or ModelCheckFailed naming the step the
+        model failed. Never loads the model in this process: locally in a sandboxed child, on AWS in a
+        SageMaker processing job with network isolation."""
+
+
 def version_name(number: int, label: str = "") -> str:
     """A version as a person reads it: ``v3 (1.1.0)``, or ``v3`` when it has no label."""
     return f"v{number} ({label})" if label else f"v{number}"
@@ -113,18 +134,9 @@ class ModelVersion:
         return version_name(self.version, self.label)
 
     def to_dict(self) -> VersionRecord:
-        return {
-            "model": self.model_name,
-            "version": self.version,
-            "label": self.label,
-            "status": self.status,
-            "metrics": self.metrics,
-            "artifact_uri": self.artifact_uri,
-            "created_at": self.created_at,
-            "lineage": self.lineage,
-            "reason": self.reason,
-            "status_note": self.status_note,
-        }
+        return {"model": self.model_name, "version": self.version, "label": self.label, "status": self.status,
+                "metrics": self.metrics, "artifact_uri": self.artifact_uri, "created_at": self.created_at,
+                "lineage": self.lineage, "reason": self.reason, "status_note": self.status_note}
 
 
 @dataclass(frozen=True)
@@ -146,19 +158,9 @@ class CheckedArtifact:
 
 
 class ModelRegistry(Protocol):
-    def register(
-        self,
-        model_name: str,
-        artifact_key: str,
-        *,
-        status: str,
-        metrics: dict,
-        lineage: dict,
-        reason: str,
-        idempotency_key: str,
-        label: str | None = None,
-        checked: CheckedArtifact | None = None,
-    ) -> ModelVersion:
+    def register(self, model_name: str, artifact_key: str, *, status: str, metrics: dict, lineage: dict, reason: str,
+                 idempotency_key: str, label: str | None = None,
+                 checked: CheckedArtifact | None = None) -> ModelVersion:
         """Add version n+1 with an immutable copy of the artifact at
         ``models/<model>/<version>/model.tar.gz``; the same idempotency key returns the
         version already registered. ``label`` (default: the next of the model's scheme,
@@ -388,6 +390,7 @@ class Notifications(Protocol):
 class Platform:
     store: ArtifactStore
     training: TrainingJobs
+    checks: ModelChecks
     registry: ModelRegistry
     endpoints: Endpoints
     metrics: Metrics

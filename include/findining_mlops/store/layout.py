@@ -135,6 +135,15 @@ def source_bundle_key(model_name: str, bundle: bytes) -> str:
     return f"code/{model_name}/{hashlib.sha256(bundle).hexdigest()[:16]}/sourcedir.tar.gz"
 
 
+def model_check_prefix(check_name: str) -> str:
+    """A model check's inputs and result (``ModelCheckTask``): ``holdout/``, ``model.tar.gz``, ``result.json``."""
+    return f"checks/{check_name}"
+
+
+def model_check_key(check_name: str, file_name: str) -> str:
+    return f"{model_check_prefix(check_name)}/{file_name}"
+
+
 def baseline_prefix(model_name: str, version: int) -> str:
     return f"baselines/{model_name}/{version}"
 

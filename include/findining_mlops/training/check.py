@@ -1,14 +1,15 @@
-"""Loads a model artifact, asks it a smoke request and evaluates it on a holdout — in a
-child process (``findining_mlops.platform.sandbox``) with a time limit and none of the worker's
-credentials, because loading a model runs the pickled code inside it. Uploads, retrained
-challengers and their champions are all checked this way.
+"""The check of a model artifact, as the process that runs the model's code sees it: unpack the
+tarball, load it with the model's serving handlers, ask one smoke request, evaluate it on a
+holdout. Loading a model runs the pickled code inside it, so this module only ever runs where
+that code is contained: in a sandboxed child on the local backend (``platform.local.model_checks``),
+in a SageMaker processing job with network isolation on AWS (``platform.aws.model_checks``).
 
-The child is ``python -m findining_mlops.training.check <task.json>``; the task names the
-model directory, the model's package (its inference handlers and evaluation), an optional smoke request,
-the holdout parquet file and where to write the result: ``{"smoke_response": ...,
-"metrics": {...}}``, or ``{"error": "..."}`` (exit code 1) when the model fails a step.
-The model's own code runs in the child, so it could forge that result: the check protects
-the worker's credentials; the quality gate judges honest models.
+``python -m findining_mlops.training.check <task.json>``; the task names the ``archive``, the
+``model_dir`` to unpack it into, the model's ``package``, an optional ``smoke_request``, the
+``holdout`` folder of parquet files and the ``result`` file to write: ``{"smoke_response": ...,
+"metrics": {...}, "files": [...]}``, or ``{"error": "..."}`` (exit code 1) when the model fails
+a step. The model's own code runs here, so it could forge that result: the check contains the
+model; the quality gate judges honest models.
 """
 
 from __future__ import annotations
@@ -18,52 +19,28 @@ import sys
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from findining_mlops.config.catalog import ModelSpec
-from findining_mlops.errors import FindiningError
+from findining_mlops.models.archive import UnsafeArchiveError, extract_artifact
 from findining_mlops.models.contract import ModelPackage, load_model
-from findining_mlops.platform.sandbox import TimeLimitExceeded, child_environment, run_child
 
 # loading, one request and a holdout evaluation take seconds; a model still busy after this never serves
 MODEL_CHECK_TIME_LIMIT_S = 300.0
 
 
 class CheckResult(TypedDict):
-    """What the child writes when the model passes every step (read back from JSON)."""
+    """What the check writes when the model passes every step (read back from JSON)."""
 
     smoke_response: NotRequired[object]  # only when the task asks a smoke request
     metrics: dict  # the model's own evaluation on the holdout
+    files: list[str]  # the unpacked artifact's files, relative to its root
 
 
-class ModelCheckFailed(FindiningError):
-    """A model failed its check; the message says how (a verdict on the model)."""
+def check_name(model_name: str, role: str, *identity: str) -> str:
+    """A check's name (a SageMaker job name): the same artifact and holdout give the same name,
+    so a retried task attaches to its check instead of running a second one."""
+    import hashlib
 
-
-def check_model(spec: ModelSpec, model_dir: Path, holdout: Path, workdir: Path, *,
-                time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S, smoke_request: dict | None = None) -> CheckResult:
-    """The child's result for the unpacked model in ``model_dir``, or ModelCheckFailed."""
-    task_path, result_path = workdir / f"{model_dir.name}-task.json", workdir / f"{model_dir.name}-result.json"
-    task_path.write_text(json.dumps({
-        "model_dir": str(model_dir), "package": spec.package, "smoke_request": smoke_request,
-        "holdout": str(holdout), "result": str(result_path),
-    }, ensure_ascii=False), encoding="utf-8")
-    command = [sys.executable, "-m", "findining_mlops.training.check", str(task_path)]
-    try:
-        done = run_child(command, env=child_environment(workdir), cwd=workdir, timeout_s=time_limit_s)
-    except TimeLimitExceeded:
-        raise ModelCheckFailed(f"was stopped: loading{', one smoke request' if smoke_request else ''} and the "
-                               f"evaluation did not finish within the time limit of {time_limit_s:g} s") from None
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        tail = "\n".join(done.stderr.splitlines()[-10:])
-        raise ModelCheckFailed(f"crashed the check process (exit code {done.returncode}) "
-                               f"without a result:\n{tail}") from None
-    if "error" in result:
-        raise ModelCheckFailed(result["error"])
-    return result
-
-
-# -- the child ---------------------------------------------------------------------------
+    digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
+    return f"findining-check-{model_name}-{role}-{digest}"  # training jobs' prefix: the role may start both
 
 
 class StepFailed(Exception):
@@ -72,10 +49,25 @@ class StepFailed(Exception):
 
 def run_check(task: dict) -> CheckResult:
     package = ModelPackage(task["package"])
-    if task.get("smoke_request") is None:
-        return {"metrics": _holdout_metrics(package, task["model_dir"], task["holdout"])}
-    response = _smoke_response(package, task["model_dir"], task["smoke_request"])
-    return {"smoke_response": response, "metrics": _holdout_metrics(package, task["model_dir"], task["holdout"])}
+    model_dir = _unpack(Path(task["archive"]), Path(task["model_dir"]))
+    files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
+    result: CheckResult = {"metrics": {}, "files": files}
+    if task.get("smoke_request") is not None:
+        result["smoke_response"] = _smoke_response(package, str(model_dir), task["smoke_request"])
+    result["metrics"] = _holdout_metrics(package, str(model_dir), task["holdout"])
+    return result
+
+
+def _unpack(archive: Path, model_dir: Path) -> Path:
+    import tarfile
+    import zlib
+
+    try:
+        return extract_artifact(archive, model_dir)
+    except UnsafeArchiveError as exc:
+        raise StepFailed(f"is not a safe model.tar.gz: {exc}") from exc
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise StepFailed(f"is not a readable model.tar.gz: {exc}") from exc
 
 
 def _smoke_response(package: ModelPackage, model_dir: str, request: dict) -> object:

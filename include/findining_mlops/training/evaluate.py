@@ -1,25 +1,20 @@
 """The evaluation step: the new model (the challenger) and the serving champion on the same holdout, the
-snapshot's test channel. A model artifact is untrusted code, so each is loaded and evaluated in a credential-free
-child process (``training.check``)."""
+snapshot's test channel. A model artifact is untrusted code, so each is loaded and evaluated where such code is
+contained (``platform.checks``: the sandbox locally, a SageMaker processing job on AWS), never in this process."""
 
 from __future__ import annotations
 
 import io
-import tempfile
-from pathlib import Path
 from typing import TypedDict
 
 import pandas as pd
 
 from findining_mlops.config.catalog import ModelSpec
-from findining_mlops.errors import RegistryError, TrainingJobFailed
-from findining_mlops.models.contract import extract_artifact
-from findining_mlops.platform.ports import Platform, TrainingJob
+from findining_mlops.errors import ModelCheckFailed, RegistryError, TrainingJobFailed
+from findining_mlops.platform.ports import ModelCheckTask, Platform, TrainingJob
 from findining_mlops.registry.variants import champion
-from findining_mlops.training.check import ModelCheckFailed, check_model
+from findining_mlops.training.check import MODEL_CHECK_TIME_LIMIT_S, check_name
 from findining_mlops.training.snapshot import Snapshot
-
-HOLDOUT_FILE = "holdout.parquet"
 
 
 class ChampionFigures(TypedDict):
@@ -40,34 +35,30 @@ class Evaluation(TypedDict):
 
 
 def evaluate_candidates(platform: Platform, spec: ModelSpec, job: TrainingJob, snapshot: Snapshot) -> Evaluation:
-    """Challenger and champion on the same holdout (the snapshot's test channel), each
-    loaded and evaluated in a credential-free child process (``model_check``)."""
-    holdout = pd.concat(
-        [pd.read_parquet(io.BytesIO(platform.store.read_bytes(k)))
-         for k in platform.store.list_keys(snapshot.channels["test"] + "/")],
-        ignore_index=True,
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        holdout.to_parquet(workdir / HOLDOUT_FILE, index=False)
-        archive = platform.store.download_file(job.model_artifact_key, workdir / "challenger.tar.gz")
-        try:
-            checked = check_model(spec, extract_artifact(archive, workdir / "challenger"), workdir / HOLDOUT_FILE,
-                                  workdir)
-        except ModelCheckFailed as exc:
-            raise TrainingJobFailed(f"the model of training job {job.name} {exc}") from exc
-        return {"holdout_rows": int(len(holdout)), "holdout_days": snapshot.days["test"],
-                "challenger": checked["metrics"], "champion": evaluate_champion(platform, spec, workdir)}
+    """Challenger and champion on the same holdout (the snapshot's test channel), each checked
+    where untrusted code is contained (``platform.checks``)."""
+    holdout_prefix = snapshot.channels["test"]
+    holdout_rows = sum(len(pd.read_parquet(io.BytesIO(platform.store.read_bytes(k))))
+                       for k in platform.store.list_keys(holdout_prefix.rstrip("/") + "/"))
+    task = ModelCheckTask(check_name(spec.name, "challenger", job.model_artifact_key or "", holdout_prefix),
+                          spec.package, job.model_artifact_key or "", None, holdout_prefix)
+    try:
+        checked = platform.checks.run(task, MODEL_CHECK_TIME_LIMIT_S)
+    except ModelCheckFailed as exc:
+        raise TrainingJobFailed(f"the model of training job {job.name} {exc}") from exc
+    return {"holdout_rows": holdout_rows, "holdout_days": snapshot.days["test"],
+            "challenger": checked["metrics"], "champion": evaluate_champion(platform, spec, holdout_prefix)}
 
 
-def evaluate_champion(platform: Platform, spec: ModelSpec, workdir: Path) -> ChampionFigures | None:
-    """The champion's version and figures on ``workdir/holdout.parquet``; None without one."""
+def evaluate_champion(platform: Platform, spec: ModelSpec, holdout_prefix: str) -> ChampionFigures | None:
+    """The champion's version and figures on the holdout under ``holdout_prefix``; None without one."""
     incumbent = champion(platform, spec)
     if incumbent is None:
         return None
-    archive = platform.store.download_file(incumbent.artifact_key, workdir / "champion.tar.gz")
+    task = ModelCheckTask(check_name(spec.name, "champion", incumbent.artifact_key, holdout_prefix),
+                          spec.package, incumbent.artifact_key, None, holdout_prefix)
     try:
-        checked = check_model(spec, extract_artifact(archive, workdir / "champion"), workdir / HOLDOUT_FILE, workdir)
+        checked = platform.checks.run(task, MODEL_CHECK_TIME_LIMIT_S)
     except ModelCheckFailed as exc:  # not the candidate's fault: nothing can be compared with this champion
         raise RegistryError(f"the champion {spec.name} {incumbent.display} ({incumbent.artifact_uri}) {exc}; "
                             f"no candidate of {spec.name} can be compared with it") from exc

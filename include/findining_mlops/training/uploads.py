@@ -11,8 +11,9 @@ replaced bytes at the same key are checked again.
 An upload is treated like a retrained version: evaluated with the champion on the same
 recent labelled days and passed through the model's quality gate
 (``training.gate``). Loading it runs the pickled code inside, so the load, the
-smoke request and the evaluation run in a child process with a time limit and without
-the worker's credentials (``findining_mlops.training.check``).
+smoke request and the evaluation run where untrusted code is contained — the sandbox
+locally, a SageMaker processing job with network isolation on AWS (``platform.checks``,
+``training.check``) — never in the orchestrator.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ import hashlib
 import json
 import logging
 import re
-import tarfile
 import tempfile
-import zlib
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -32,10 +31,15 @@ from typing import TypedDict, cast
 import pandas as pd
 
 from findining_mlops.config.catalog import ModelSpec, get_model
-from findining_mlops.errors import DataValidationError, MissingPartitionError, RegistryError, UnknownModelError
-from findining_mlops.models.contract import extract_artifact
+from findining_mlops.errors import (
+    DataValidationError,
+    MissingPartitionError,
+    ModelCheckFailed,
+    RegistryError,
+    UnknownModelError,
+)
 from findining_mlops.models.requests import synthetic_requests
-from findining_mlops.platform.ports import APPROVED, CheckedArtifact, ModelVersion, Platform
+from findining_mlops.platform.ports import APPROVED, CheckedArtifact, ModelCheckTask, ModelVersion, Platform
 from findining_mlops.registry import versions
 from findining_mlops.registry.baselines import BASELINE_FILES, store_baseline
 from findining_mlops.serving.server.handlers import FAULT_FILE
@@ -44,12 +48,13 @@ from findining_mlops.store.layout import (
     dataset_prefix,
     model_artifact_key,
     model_artifact_of,
+    model_check_key,
     partition_day,
     upload_rejection_key,
 )
 from findining_mlops.store.partitions import read_partition
-from findining_mlops.training.check import MODEL_CHECK_TIME_LIMIT_S, ModelCheckFailed, check_model
-from findining_mlops.training.evaluate import HOLDOUT_FILE, Evaluation, evaluate_champion
+from findining_mlops.training.check import MODEL_CHECK_TIME_LIMIT_S, check_name
+from findining_mlops.training.evaluate import Evaluation, evaluate_champion
 from findining_mlops.training.gate import GateResult, gate_summary, quality_gate
 from findining_mlops.training.register import code_version
 
@@ -130,49 +135,51 @@ def _natural(label: str) -> list:
 
 
 def validate_upload(platform: Platform, upload: Upload, time_limit_s: float = MODEL_CHECK_TIME_LIMIT_S) -> UploadCheck:
-    """Unpacks the tarball and, in a child process, loads it with the model's serving
-    handlers, asks one smoke request of it and evaluates it with the champion on the
-    newest labelled days; then the model's quality gate judges. Whatever keeps the upload
-    from serving raises DataValidationError naming it; a gate's "no" is a verdict in the
-    result (``gate``), registered as ``Rejected``."""
+    """Checks the exact object version (``platform.checks``: in the sandbox, or a SageMaker
+    processing job): unpacked and loaded with the model's serving handlers, asked one smoke
+    request and evaluated with the champion on the newest labelled days; then the model's
+    quality gate judges. Whatever keeps the upload from serving raises DataValidationError
+    naming it; a gate's "no" is a verdict in the result (``gate``), registered as ``Rejected``."""
     where = platform.store.uri(upload.key)
     try:
         spec = get_model(upload.model)
     except UnknownModelError as exc:
         raise DataValidationError(f"{where}: {exc}") from exc
     check = spec.code.requests.check_response
+    version_id = platform.store.version_id(upload.key)
+    sha256 = _sha256(platform, upload.key, version_id)
+    check_upload_label(platform, upload, sha256)
+    days, holdout = recent_holdout(platform, spec)
+    name = check_name(spec.name, "upload", sha256, *days)
+    holdout_prefix = model_check_key(name, "holdout")
+    platform.store.write_bytes(f"{holdout_prefix}/part-0.parquet", holdout.to_parquet(index=False))
+    _, _, body = synthetic_requests(spec, SMOKE_SEED, SMOKE_DAY, 1)[0]
+    task = ModelCheckTask(name, spec.package, upload.key, version_id or None, holdout_prefix, smoke_request=body)
+    try:
+        checked = platform.checks.run(task, time_limit_s)
+    except ModelCheckFailed as exc:
+        raise DataValidationError(f"{where} {exc}") from exc
+    if FAULT_FILE in checked["files"]:
+        raise DataValidationError(f"{where} holds {FAULT_FILE}: fault injection is for rollback drills, never "
+                                  f"for an uploaded model; remove the file and upload again")
+    problem = check(body, checked["smoke_response"])
+    if problem:
+        raise DataValidationError(f"{where} answers a smoke request wrongly: {problem}; "
+                                  f"got {checked['smoke_response']}")
+    evaluation: Evaluation = {"holdout_rows": int(len(holdout)), "holdout_days": days,
+                              "challenger": checked["metrics"],
+                              "champion": evaluate_champion(platform, spec, holdout_prefix)}
+    return {"upload": upload.to_dict(), "sha256": sha256, "version_id": version_id, "evaluation": evaluation,
+            "gate": quality_gate(spec, evaluation), "files": checked["files"],
+            "smoke_response": checked["smoke_response"]}
+
+
+def _sha256(platform: Platform, key: str, version_id: str) -> str:
+    """The digest of the object version that is checked (streamed through a file: archives are large)."""
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        version_id = platform.store.version_id(upload.key)
-        archive = platform.store.download_file(upload.key, workdir / "model.tar.gz", version_id)
+        archive = platform.store.download_file(key, Path(tmp) / "model.tar.gz", version_id)
         with archive.open("rb") as handle:
-            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-        check_upload_label(platform, upload, sha256)
-        try:
-            model_dir = extract_artifact(archive, workdir / "upload")
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            raise DataValidationError(f"{where} is not a readable model.tar.gz: {exc}") from exc
-        if (model_dir / FAULT_FILE).exists():
-            raise DataValidationError(f"{where} holds {FAULT_FILE}: fault injection is for rollback drills, never "
-                                      f"for an uploaded model; remove the file and upload again")
-        days, holdout = recent_holdout(platform, spec)
-        holdout.to_parquet(workdir / HOLDOUT_FILE, index=False)
-        _, _, body = synthetic_requests(spec, SMOKE_SEED, SMOKE_DAY, 1)[0]
-        try:
-            checked = check_model(spec, model_dir, workdir / HOLDOUT_FILE, workdir, time_limit_s=time_limit_s,
-                                  smoke_request=body)
-        except ModelCheckFailed as exc:
-            raise DataValidationError(f"{where} {exc}") from exc
-        problem = check(body, checked["smoke_response"])
-        if problem:
-            raise DataValidationError(f"{where} answers a smoke request wrongly: {problem}; "
-                                      f"got {checked['smoke_response']}")
-        evaluation: Evaluation = {"holdout_rows": int(len(holdout)), "holdout_days": days,
-                                  "challenger": checked["metrics"],
-                                  "champion": evaluate_champion(platform, spec, workdir)}
-        files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file())
-        return {"upload": upload.to_dict(), "sha256": sha256, "version_id": version_id, "evaluation": evaluation,
-                "gate": quality_gate(spec, evaluation), "files": files, "smoke_response": checked["smoke_response"]}
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def check_upload_label(platform: Platform, upload: Upload, sha256: str) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from findining_mlops.models import contract
-from findining_mlops.models.contract import UnsafeArchiveError, extract_artifact
+from findining_mlops.models import archive as model_archive
+from findining_mlops.models.archive import UnsafeArchiveError, extract_artifact
 
 
 def _member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **fields) -> tuple[tarfile.TarInfo, bytes]:
@@ -77,7 +77,7 @@ def test_a_member_declaring_ten_gigabytes_is_refused_before_its_data_is_read(tmp
 
 
 def test_more_members_than_a_model_has_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(contract, "MAX_ARCHIVE_MEMBERS", 3)
+    monkeypatch.setattr(model_archive, "MAX_ARCHIVE_MEMBERS", 3)
     archive = _archive(tmp_path, *(_member(f"part-{n}", data=b"x") for n in range(4)))
     with pytest.raises(UnsafeArchiveError, match="holds more than 3 members"):
         extract_artifact(archive, tmp_path / "out")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import tarfile
 import time
 
 import httpx
 import pytest
 
+from findining_mlops.platform.sandbox import unpack, workspace
 from findining_mlops.serving.server.pool import ServerPool, ServerSpec
 
 SENTIMENT = "findining_mlops.models.sentiment.inference"
@@ -18,10 +18,9 @@ DEADLINE_S = 60  # polling bound only: a healthy run takes far less
 
 
 @pytest.fixture
-def model_dir(sentiment_archive, tmp_path):
-    with tarfile.open(sentiment_archive, "r:gz") as tar:
-        tar.extractall(tmp_path / "model", filter="data")
-    return tmp_path / "model"
+def model_dir(sentiment_archive):
+    """Unpacked where model servers read models: under the sandbox root."""
+    return unpack(sentiment_archive, workspace("test-model-") / "model")
 
 
 @pytest.fixture
@@ -73,10 +72,9 @@ def test_a_request_the_model_cannot_read_gets_a_4xx_with_the_reason(pool, model_
     assert message in answer.json()["message"]
 
 
-def test_a_failing_model_answers_500_with_its_error(pool, failing_sentiment_archive, tmp_path):
-    with tarfile.open(failing_sentiment_archive, "r:gz") as tar:
-        tar.extractall(tmp_path / "failing", filter="data")
-    server = pool.server(ServerSpec(SENTIMENT, str(tmp_path / "failing"), fault_drill=True))
+def test_a_failing_model_answers_500_with_its_error(pool, failing_sentiment_archive):
+    failing = unpack(failing_sentiment_archive, workspace("test-failing-") / "model")
+    server = pool.server(ServerSpec(SENTIMENT, str(failing), fault_drill=True))
     answer = _post(server.url, b'{"text": "fine"}')
     assert answer.status_code == 500
     assert "fault injection" in answer.json()["message"]

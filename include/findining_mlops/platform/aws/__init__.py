@@ -12,6 +12,7 @@ from findining_mlops.platform.aws.abtests import DynamoDBABTests
 from findining_mlops.platform.aws.clients import AwsClients
 from findining_mlops.platform.aws.endpoints import SageMakerEndpoints
 from findining_mlops.platform.aws.metrics import CloudWatchMetrics
+from findining_mlops.platform.aws.model_checks import SageMakerModelChecks
 from findining_mlops.platform.aws.notifications import SnsNotifications
 from findining_mlops.platform.aws.registry import SageMakerModelRegistry
 from findining_mlops.platform.aws.store import S3ArtifactStore
@@ -26,6 +27,7 @@ def aws_platform(settings: AwsSettings, session: boto3.Session | None = None, co
     return Platform(
         store=store,
         training=SageMakerTrainingJobs(clients, settings, store),
+        checks=SageMakerModelChecks(clients, settings, store),
         registry=SageMakerModelRegistry(clients, settings, store),
         endpoints=SageMakerEndpoints(clients, settings, store),
         metrics=CloudWatchMetrics(clients),

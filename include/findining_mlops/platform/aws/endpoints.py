@@ -10,7 +10,12 @@ Data capture goes to ``s3://<bucket>/datacapture``, which SageMaker lays out as
 ``datacapture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl`` (``findining_mlops.store.layout``).
 Per-variant metrics are SageMaker's own, so ``flush`` has nothing to do. Each variant served
 gets its alarms and its auto-scaling (``scaling``) once the endpoint serves it; before an
-update the variants stop scaling, since SageMaker refuses to retire a scaled one."""
+update the variants stop scaling, since SageMaker refuses to retire a scaled one.
+
+A model runs with network isolation, as the serving role, in the private subnets: the container
+reaches nothing, and its role may write data capture only. SageMaker itself hands it the
+artifact and, as an additional model data source, the unpacked source bundle
+(``source.SERVING_SUBMIT_DIRECTORY``), which the container could not fetch itself."""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from findining_mlops.platform.aws import alarms, scaling
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
 from findining_mlops.platform.aws.dynamodb import Lock
 from findining_mlops.platform.aws.registry import serving_environment
-from findining_mlops.platform.aws.source import image_uri, upload_source
+from findining_mlops.platform.aws.source import CODE_CHANNEL, SERVING_SUBMIT_DIRECTORY, image_uri, upload_source
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import (
     ENDPOINT_CHANGING,
@@ -205,10 +210,13 @@ class SageMakerEndpoints:
         """A SageMaker model for the variant's artifact, created once (named by its content)."""
         s = self.settings
         source = upload_source(self.store, get_model(variant.model_name), s.sklearn_framework_version)
-        env = {**serving_environment(source, s.region), "FINDINING_MODEL_NAME": variant.model_name,
-               "FINDINING_MODEL_VERSION": str(variant.model_version), "FINDINING_ARTIFACT_URI": variant.artifact_uri}
+        env = {**serving_environment(source, s.region), "SAGEMAKER_SUBMIT_DIRECTORY": SERVING_SUBMIT_DIRECTORY,
+               "FINDINING_MODEL_NAME": variant.model_name, "FINDINING_MODEL_VERSION": str(variant.model_version),
+               "FINDINING_ARTIFACT_URI": variant.artifact_uri}
+        code = {"ChannelName": CODE_CHANNEL,
+                "S3DataSource": {"S3Uri": source, "S3DataType": "S3Object", "CompressionType": "Gzip"}}
         container = {"Image": image_uri(s.region, s.sklearn_framework_version, "inference"),
-                     "ModelDataUrl": variant.artifact_uri, "Environment": env}
+                     "ModelDataUrl": variant.artifact_uri, "AdditionalModelDataSources": [code], "Environment": env}
         name = _name(f"{resource_prefix()}-{variant.variant_name}", json.dumps(container, sort_keys=True))
         try:
             self._sm.describe_model(ModelName=name)
@@ -216,12 +224,12 @@ class SageMakerEndpoints:
         except ClientError as exc:
             if not not_found(exc):
                 raise
-        request = {"ModelName": name, "PrimaryContainer": container, "ExecutionRoleArn": s.sagemaker_role_arn,
-                   "Tags": [{"Key": "findining:model", "Value": variant.model_name},
-                            {"Key": "findining:version", "Value": str(variant.model_version)}]}
-        if s.subnet_ids:
-            request["VpcConfig"] = {"Subnets": list(s.subnet_ids), "SecurityGroupIds": list(s.security_group_ids)}
-        self._sm.create_model(**request)
+        self._sm.create_model(
+            ModelName=name, PrimaryContainer=container, ExecutionRoleArn=s.serving_role_arn,
+            VpcConfig={"Subnets": list(s.subnet_ids), "SecurityGroupIds": list(s.security_group_ids)},
+            EnableNetworkIsolation=True,
+            Tags=[{"Key": "findining:model", "Value": variant.model_name},
+                  {"Key": "findining:version", "Value": str(variant.model_version)}])
         return name
 
     def _ensure_config(self, endpoint_name: str, variants: list[ProductionVariant], models: dict[str, str]) -> str:
@@ -238,11 +246,10 @@ class SageMakerEndpoints:
                 "DestinationS3Uri": self.store.uri("datacapture"),
                 "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
                 "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+                "KmsKeyId": s.kms_key_arn,
             },
+            "KmsKeyId": s.kms_key_arn,
         }
-        if s.kms_key_arn:
-            request["KmsKeyId"] = s.kms_key_arn
-            request["DataCaptureConfig"]["KmsKeyId"] = s.kms_key_arn
         name = _name(endpoint_name, json.dumps(request, sort_keys=True))
         try:
             self._sm.describe_endpoint_config(EndpointConfigName=name)

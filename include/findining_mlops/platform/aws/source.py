@@ -5,7 +5,14 @@ The tarball holds the whole ``findining_mlops`` package, so the container runs t
 training and inference modules as the local backend, plus two small generated entry scripts
 (script mode runs a file, our entry points are modules) and a ``requirements.txt`` the
 container installs at start. It is built reproducibly and stored under its content hash, so
-the same code is uploaded once and a job's source is known by its key.
+the same code is uploaded once and a job's source is known by its key. It is written with
+``If-None-Match: *``: an object already under the key is never replaced, and is accepted only
+when its bytes are the bundle's (the bucket policy lets the management role create bundles,
+never overwrite or delete one; only the deployer may, docs/aws.md "Least privilege").
+
+Jobs and models run with network isolation, so the container cannot fetch the bundle itself:
+SageMaker puts it in the container, as the ``code`` input channel of a training job and as an
+additional model data source of a model (unpacked), and script mode is pointed at that path.
 
 Jobs and endpoints run in private subnets with no route to the internet, so that
 ``requirements.txt`` never reaches an index (``--no-index``): what the code imports and the
@@ -21,6 +28,7 @@ checkout, an editor, a concurrent session) gave one process two bundles, so two 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import subprocess
@@ -36,11 +44,16 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 import findining_mlops
 from findining_mlops.config.catalog import ModelSpec
-from findining_mlops.errors import ConfigurationError
+from findining_mlops.errors import ConfigurationError, ImmutableArtifactError
 from findining_mlops.platform.ports import ArtifactStore
 from findining_mlops.store.layout import source_bundle_key
 
 TRAIN_PROGRAM, SERVE_PROGRAM = "findining_train.py", "findining_serve.py"
+# where SageMaker puts the bundle for an isolated container: a training job's input channel (the
+# tarball itself), a model's additional data source (unpacked: SageMaker untars a Gzip source)
+CODE_CHANNEL = "code"
+TRAINING_SUBMIT_DIRECTORY = f"/opt/ml/input/data/{CODE_CHANNEL}/sourcedir.tar.gz"
+SERVING_SUBMIT_DIRECTORY = f"/opt/ml/additional-model-data-sources/{CODE_CHANNEL}"
 WHEELS = "wheels"  # the bundle's folder of vendored wheels
 # the third-party distributions the training and serving code imports
 RUNTIME_REQUIREMENTS = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy")
@@ -207,9 +220,20 @@ def _download(requirement: str, image: SklearnImage, folder: Path) -> str:
 
 
 def upload_source(store: ArtifactStore, spec: ModelSpec, framework_version: str) -> str:
-    """``code/<model>/<sha256>/sourcedir.tar.gz`` in the store (uploaded once); returns its URI."""
+    """``code/<model>/<sha256>/sourcedir.tar.gz`` in the store, written once; returns its URI.
+
+    An object already there is the same bundle only if its bytes are: the key holds 16 hex digits
+    of the hash, and a different object under it means someone wrote code/ who should not have."""
     data = source_tarball(spec, framework_version)
     key = source_bundle_key(spec.name, data)
-    if not store.exists(key):
-        store.write_bytes(key, data)
+    try:
+        return store.write_bytes(key, data, immutable=True)
+    except ImmutableArtifactError:
+        existing = store.read_bytes(key)
+    if existing != data:
+        raise ImmutableArtifactError(
+            f"{store.uri(key)} holds other bytes than the source bundle of {spec.name} it is named for "
+            f"(sha256 {hashlib.sha256(existing).hexdigest()}, expected {hashlib.sha256(data).hexdigest()}); "
+            f"it is never overwritten: the deployer deletes it (docs/aws.md \"Least privilege\") after finding "
+            f"who wrote it")
     return store.uri(key)

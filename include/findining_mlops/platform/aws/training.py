@@ -3,7 +3,13 @@ container, script mode.
 
 The job name is the identity, as on the local backend: ``start`` describes the name first
 and returns a job that exists in any state, so a retried task re-attaches and never starts
-a second job (the provider's own operator appends a timestamp to the name and would)."""
+a second job (the provider's own operator appends a timestamp to the name and would).
+
+A job runs with network isolation, as the training role, in the private subnets, its volume
+and output encrypted with the stack's key: the entry point reads its channels from
+``/opt/ml/input/data`` and writes its model to ``/opt/ml/model``, and needs nothing else. With
+no network the container cannot fetch script mode's source bundle from S3 itself, so the
+bundle is one more input channel (``code``) that SageMaker downloads for it."""
 
 from __future__ import annotations
 
@@ -19,7 +25,13 @@ from findining_mlops.config.catalog import get_model
 from findining_mlops.config.settings import AwsSettings
 from findining_mlops.models import contract
 from findining_mlops.platform.aws.clients import AwsClients, error_code, not_found
-from findining_mlops.platform.aws.source import TRAIN_PROGRAM, image_uri, upload_source
+from findining_mlops.platform.aws.source import (
+    CODE_CHANNEL,
+    TRAIN_PROGRAM,
+    TRAINING_SUBMIT_DIRECTORY,
+    image_uri,
+    upload_source,
+)
 from findining_mlops.platform.aws.store import S3ArtifactStore
 from findining_mlops.platform.ports import COMPLETED, IN_PROGRESS, TrainingJob, TrainingJobSpec
 
@@ -54,32 +66,32 @@ class SageMakerTrainingJobs:
         source = upload_source(self.store, get_model(spec.model_name), s.sklearn_framework_version)
         hyperparameters = {name: json.dumps(value) for name, value in sorted(spec.hyperparameters.items())}
         hyperparameters.update(sagemaker_program=json.dumps(TRAIN_PROGRAM),
-                               sagemaker_submit_directory=json.dumps(source),
+                               sagemaker_submit_directory=json.dumps(TRAINING_SUBMIT_DIRECTORY),
                                sagemaker_region=json.dumps(s.region), sagemaker_container_log_level=json.dumps(20))
         request: dict[str, Any] = {
             "TrainingJobName": spec.name,
             "AlgorithmSpecification": {"TrainingImage": image_uri(s.region, s.sklearn_framework_version, "training"),
                                        "TrainingInputMode": "File"},
-            "RoleArn": s.sagemaker_role_arn,
+            "RoleArn": s.training_role_arn,
             "HyperParameters": hyperparameters,
             "InputDataConfig": [
                 {"ChannelName": channel, "ContentType": PARQUET, "InputMode": "File",
                  "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
                                                  "S3Uri": self.store.uri(prefix.rstrip("/") + "/")}}}
                 for channel, prefix in sorted(spec.channels.items())
-            ],
-            "OutputDataConfig": {"S3OutputPath": self.store.uri(spec.output_prefix.rstrip("/"))},
+            ] + [{"ChannelName": CODE_CHANNEL, "InputMode": "File",
+                  "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
+                                                  "S3Uri": source}}}],
+            "OutputDataConfig": {"S3OutputPath": self.store.uri(spec.output_prefix.rstrip("/")),
+                                 "KmsKeyId": s.kms_key_arn},
             "ResourceConfig": {"InstanceType": s.training_instance_type, "InstanceCount": 1,
-                               "VolumeSizeInGB": s.training_volume_gb},
+                               "VolumeSizeInGB": s.training_volume_gb, "VolumeKmsKeyId": s.kms_key_arn},
+            "VpcConfig": {"Subnets": list(s.subnet_ids), "SecurityGroupIds": list(s.security_group_ids)},
+            "EnableNetworkIsolation": True,
             "StoppingCondition": {"MaxRuntimeInSeconds": s.training_max_runtime_s},
             "Environment": {"FINDINING_MODEL_NAME": spec.model_name},
             "Tags": [{"Key": "findining:model", "Value": spec.model_name}],
         }
-        if s.kms_key_arn:
-            request["OutputDataConfig"]["KmsKeyId"] = s.kms_key_arn
-            request["ResourceConfig"]["VolumeKmsKeyId"] = s.kms_key_arn
-        if s.subnet_ids:
-            request["VpcConfig"] = {"Subnets": list(s.subnet_ids), "SecurityGroupIds": list(s.security_group_ids)}
         return request
 
     def describe(self, name: str) -> TrainingJob | None:

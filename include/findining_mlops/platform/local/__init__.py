@@ -9,6 +9,7 @@ from findining_mlops.platform.local.abtests import LocalABTests
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.endpoints import LocalEndpoints, ModelServing
 from findining_mlops.platform.local.metrics import LocalMetrics
+from findining_mlops.platform.local.model_checks import LocalModelChecks
 from findining_mlops.platform.local.notifications import LocalNotifications
 from findining_mlops.platform.local.registry import LocalModelRegistry
 from findining_mlops.platform.local.store import LocalArtifactStore
@@ -33,8 +34,9 @@ def local_platform(home: Path, seed: int | None = None) -> Platform:
     return Platform(
         store=store,
         training=LocalTrainingJobs(home / "training-jobs", store),
+        checks=LocalModelChecks(store),
         registry=LocalModelRegistry(db, store),
-        endpoints=LocalEndpoints(db, store, metrics, home / "endpoint-cache", _serving, seed=seed),
+        endpoints=LocalEndpoints(db, store, metrics, _serving, seed=seed),
         metrics=metrics,
         notifications=LocalNotifications(home / "alerts.log", ALERTS_TOPIC),
         abtests=LocalABTests(db, store),

@@ -3,8 +3,9 @@ process (the SageMaker container contract, ``serving.server``), behind a router 
 what SageMaker's front end does: weights, ``TargetVariant``, SageMaker-format data capture
 and per-variant CloudWatch-style metrics.
 
-Model servers belong to the process that invokes (``serving.pool``): control-plane
-processes (an Airflow task deploying a version) only check that the model loads.
+Model servers belong to the process that invokes (``serving.pool``) and run in the sandbox
+(``platform.sandbox``): a deploy starts each variant's server, so the check that a model loads
+is its server's own start, never a load in the deploying process.
 A request whose server dropped it (killed, restarting) is sent again: to another live
 variant when it was routed by weight, to the same variant when the caller named it
 (``TargetVariant``, e.g. an A/B test's arm: a user is never served by the other arm)."""
@@ -15,7 +16,7 @@ import hashlib
 import json
 import os
 import random
-import tarfile
+import shutil
 import threading
 import time
 import uuid
@@ -27,8 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from findining_mlops.data import capture
-from findining_mlops.errors import EndpointError
-from findining_mlops.models.contract import extract_artifact
+from findining_mlops.errors import ArchiveRefused, EndpointError
 from findining_mlops.platform.local.db import StateDB
 from findining_mlops.platform.local.metrics import LocalMetrics
 from findining_mlops.platform.local.store import LocalArtifactStore
@@ -40,7 +40,7 @@ from findining_mlops.platform.ports import (
     check_variants,
     check_weights,
 )
-from findining_mlops.serving.server.handlers import served_handlers
+from findining_mlops.platform.sandbox import sandbox_root, unpack
 from findining_mlops.serving.server.model_server import invocation_error
 from findining_mlops.serving.server.pool import (
     ModelServer,
@@ -72,15 +72,13 @@ class ModelServing(NamedTuple):
 class LocalEndpoints:
     """:param serving: how each model (by name) is served; the platform's factory reads it from the catalog."""
 
-    def __init__(self, db: StateDB, store: LocalArtifactStore, metrics: LocalMetrics, cache_dir: Path,
+    def __init__(self, db: StateDB, store: LocalArtifactStore, metrics: LocalMetrics,
                  serving: Callable[[str], ModelServing], seed: int | None = None):
         self.db = db
         self.serving = serving
         self.store = store
         self.metrics = metrics
-        self.cache_dir = Path(cache_dir)
         self._rng = random.Random(seed)
-        self._checked: set[str] = set()
         self._served_by: dict[str, tuple[str, str]] = {}  # model dir -> (endpoint, variant) last served
         self._pool: ServerPool | None = None
         self._lock = threading.Lock()
@@ -92,7 +90,7 @@ class LocalEndpoints:
         """Instant here, so ``wait`` changes nothing: the endpoint is in service on return."""
         check_variants(endpoint_name, variants)
         for variant in variants:  # like SageMaker: a model that cannot load never takes traffic
-            self._check_loads(variant)
+            self._start_server(variant)
         payload = json.dumps([asdict(v) for v in variants], sort_keys=True)
         config_name = f"{endpoint_name}-config-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
         now = _now()
@@ -247,29 +245,26 @@ class LocalEndpoints:
 
     def _model_dir(self, variant: ProductionVariant) -> Path:
         key = f"{variant.model_name}/{variant.model_version}/{variant.artifact_uri}"
-        model_dir = self.cache_dir / variant.model_name / hashlib.sha256(key.encode()).hexdigest()[:16]
-        if not (model_dir / ".complete").exists():
-            _extract(Path(_uri_path(variant.artifact_uri)), model_dir)
+        # unpacked once per machine, under the sandbox root, where its sandboxed server can read it
+        model_dir = sandbox_root() / "models" / variant.model_name / hashlib.sha256(key.encode()).hexdigest()[:16]
+        if not model_dir.exists():
+            _unpack_once(Path(_uri_path(variant.artifact_uri)), model_dir)
         return model_dir
 
     def _server_spec(self, variant: ProductionVariant) -> ServerSpec:
         serving = self.serving(variant.model_name)
         return ServerSpec.started_here(serving.inference_module, str(self._model_dir(variant)), serving.workers)
 
-    def _check_loads(self, variant: ProductionVariant) -> None:
-        """Loads the model once in this process, as its server would; an error names the variant."""
-        model_dir = self._model_dir(variant)
-        if str(model_dir) in self._checked:
-            return
-        handlers = served_handlers(self.serving(variant.model_name).inference_module, str(model_dir))
+    def _start_server(self, variant: ProductionVariant) -> None:
+        """The variant's model server, started and answering ``/ping``; an error names the
+        variant and carries the server's own reason."""
         try:
-            handlers.model_fn(str(model_dir))
-        except Exception as exc:
+            self.servers.server(self._server_spec(variant))
+        except EndpointError as exc:
             raise EndpointError(
                 f"variant {variant.variant_name}: model {variant.model_name} v{variant.model_version} "
-                f"does not load from {variant.artifact_uri}: {type(exc).__name__}: {exc}"
+                f"does not load from {variant.artifact_uri}: {exc}"
             ) from exc
-        self._checked.add(str(model_dir))
 
     def _restarted(self, server: ModelServer) -> None:
         """A worker of a model server this router sends to died and was restarted: counted,
@@ -313,13 +308,19 @@ class LocalEndpoints:
         return endpoint
 
 
-def _extract(archive: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
+def _unpack_once(archive: Path, target: Path) -> None:
+    """Unpacks in the sandbox beside ``target``, then renames: a folder at ``target`` is always
+    whole, and of two processes unpacking the same model one keeps its copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        extract_artifact(archive, target)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise EndpointError(f"model artifact {archive} is not a readable model.tar.gz: {exc}") from exc
-    (target / ".complete").touch()
+        unpack(archive, staging)
+    except ArchiveRefused as exc:
+        raise EndpointError(f"model artifact {archive} {exc}") from exc
+    try:
+        staging.rename(target)
+    except OSError:  # another process unpacked it first
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _uri_path(uri: str) -> str:

@@ -1,13 +1,14 @@
 """Runs one local training job the way a SageMaker training container does.
 
 ``python -m findining_mlops.platform.local.training_runner <job dir> <store root>``:
-copies each channel to ``input/data/<channel>``, runs the entry point with the
+copies each channel to ``input/data/<channel>`` of a workspace laid out like ``/opt/ml``, runs the entry point with the
 ``SM_*`` environment and hyperparameters as ``--name value`` arguments, packs
 ``model/`` into ``model.tar.gz`` and uploads it under the job's output key.
 
-The entry point gets what a SageMaker container gives it — the ``SM_*`` variables, its
-channels and hyperparameters — plus what starting Python needs; none of the worker's
-credentials or Airflow connections (``findining_mlops.platform.sandbox``).
+The entry point runs in the sandbox (``findining_mlops.platform.sandbox``): its own user, no
+network, resource limits, and what a SageMaker container gives it — the ``SM_*`` variables,
+its channels and hyperparameters — plus what starting Python needs; none of the worker's
+credentials or Airflow connections. It may write only its model and output folders.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
 from findining_mlops.platform.local.store import LocalArtifactStore
 from findining_mlops.platform.local.training import _write_status
 from findining_mlops.platform.ports import COMPLETED, FAILED, IN_PROGRESS
-from findining_mlops.platform.sandbox import child_environment
+from findining_mlops.platform.sandbox import (
+    TRAINING_LIMITS,
+    child_environment,
+    sandbox_dir,
+    sandboxed,
+    take_back,
+    workspace,
+)
 from findining_mlops.store.layout import training_output_key
 
 FAILURE_TAIL_LINES = 25
@@ -49,22 +56,30 @@ def hyperparameter_args(hyperparameters: dict) -> list[str]:
 
 
 def run(job_dir: Path, store: LocalArtifactStore) -> RunResult:
+    """The job, in a workspace under the sandbox root laid out like ``/opt/ml``; removed after."""
+    container = workspace(f"training-{job_dir.name}-")
+    try:
+        return _run_in(container, job_dir, store)
+    finally:
+        shutil.rmtree(container, ignore_errors=True)
+
+
+def _run_in(container: Path, job_dir: Path, store: LocalArtifactStore) -> RunResult:
     spec = json.loads((job_dir / "spec.json").read_text())
-    model_dir, output_dir = job_dir / "model", job_dir / "output"
     channel_dirs = {}
     for channel, prefix in spec["channels"].items():
-        target = job_dir / "input" / "data" / channel
+        target = container / "input" / "data" / channel
         target.mkdir(parents=True, exist_ok=True)
         for key in store.list_keys(prefix.rstrip("/") + "/"):
             store.download_file(key, target / Path(key).name)
         channel_dirs[f"SM_CHANNEL_{channel.upper()}"] = str(target)
-    for folder in (model_dir, output_dir / "data"):
-        folder.mkdir(parents=True, exist_ok=True)
+    (container / "output").mkdir()
+    model_dir, output_data = sandbox_dir(container / "model"), sandbox_dir(container / "output" / "data")
     env = child_environment(
-        job_dir, **channel_dirs,
+        sandbox_dir(container / "home"), **channel_dirs,
         SM_MODEL_DIR=str(model_dir),
-        SM_OUTPUT_DIR=str(output_dir),
-        SM_OUTPUT_DATA_DIR=str(output_dir / "data"),
+        SM_OUTPUT_DIR=str(container / "output"),
+        SM_OUTPUT_DATA_DIR=str(output_data),
         SM_CHANNELS=json.dumps(sorted(spec["channels"])),
         SM_HPS=json.dumps(spec["hyperparameters"]),
         SM_TRAINING_JOB_NAME=spec["name"],
@@ -73,18 +88,19 @@ def run(job_dir: Path, store: LocalArtifactStore) -> RunResult:
     with (job_dir / "logs.txt").open("w", encoding="utf-8") as logs:
         logs.write(f"$ {' '.join(command)}\n")
         logs.flush()
-        code = subprocess.call(command, cwd=job_dir, env=env, stdout=logs, stderr=subprocess.STDOUT)
+        code = subprocess.call(sandboxed(command, env, TRAINING_LIMITS), cwd=container, env={}, stdout=logs,
+                               stderr=subprocess.STDOUT)
+    take_back(container)
     if code != 0:
         tail = (job_dir / "logs.txt").read_text(encoding="utf-8", errors="replace").splitlines()[-FAILURE_TAIL_LINES:]
         reason = f"AlgorithmError: the entry point {spec['entry_point']} exited with code {code}:\n" + "\n".join(tail)
         return {"status": FAILED, "failure_reason": reason}
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(model_dir.rglob("*")):
-                tar.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
-        key = training_output_key(spec["output_prefix"], spec["name"])
-        store.upload_file(archive, key)
+    archive = container / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(model_dir.rglob("*")):
+            tar.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
+    key = training_output_key(spec["output_prefix"], spec["name"])
+    store.upload_file(archive, key)
     evaluation = model_dir / "evaluation.json"
     metrics = json.loads(evaluation.read_text()) if evaluation.exists() else {}
     return {"status": COMPLETED, "model_artifact_key": key, "metrics": metrics}
@@ -98,7 +114,6 @@ def main() -> None:
     except Exception as exc:  # the runner must always leave a final status behind
         result = {"status": FAILED, "failure_reason": f"InternalServerError: {type(exc).__name__}: {exc}"}
     _write_status(job_dir, {"pid": os.getpid(), **result})
-    shutil.rmtree(job_dir / "input", ignore_errors=True)
 
 
 if __name__ == "__main__":

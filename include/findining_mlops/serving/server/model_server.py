@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from multiprocessing.connection import Connection
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from findining_mlops.serving.server.handlers import FAULT_DRILL_ENV, ServingHand
 log = logging.getLogger(__name__)
 JSON = "application/json"
 PARENT_CHECK_S = 0.5
+LOAD_ERROR_BYTES = 2048
 # what a body the handlers cannot read raises: json.JSONDecodeError is a ValueError
 CLIENT_ERRORS = (ValueError, KeyError, TypeError, UnicodeDecodeError)
 
@@ -66,36 +68,42 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
 
 
-def run_worker(sock: socket.socket, inference_module: str, model_dir: str, fault_drill: bool, parent_pid: int) -> None:
+def run_worker(sock: socket.socket, inference_module: str, model_dir: str, fault_drill: bool,
+               load_errors: Connection) -> None:
     """A worker's life: load the model, then serve ``sock`` until stopped or orphaned.
 
     The supervisor holds the listening socket, so requests that arrive while a worker is
-    being restarted wait in its backlog instead of being refused. ``fault_drill`` is passed
-    explicitly because a forked worker's environment is its fork server's, not the caller's."""
+    being restarted wait in its backlog instead of being refused. A model that fails to load
+    is reported on ``load_errors`` (text), so the deploy fails with the model's own reason.
+    ``fault_drill`` is passed explicitly because a forked worker's environment is its fork
+    server's, not the caller's."""
     import uvicorn
 
     if fault_drill:
         os.environ[FAULT_DRILL_ENV] = "1"
     else:
         os.environ.pop(FAULT_DRILL_ENV, None)
-    handlers = served_handlers(inference_module, model_dir)
-    model = handlers.model_fn(model_dir)
+    try:
+        handlers = served_handlers(inference_module, model_dir)
+        model = handlers.model_fn(model_dir)
+    except Exception as exc:
+        load_errors.send_bytes(f"{type(exc).__name__}: {exc}".encode()[:LOAD_ERROR_BYTES])
+        raise
+    load_errors.close()
     config = uvicorn.Config(build_app(handlers, model), log_level="warning", access_log=False, lifespan="off",
                             timeout_keep_alive=30)
     server = uvicorn.Server(config)
-    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     server.run(sockets=[sock])
 
 
 def _exit_when_orphaned(parent_pid: int) -> None:
-    """A worker never outlives its supervisor's process (e.g. a killed test run): no strays."""
+    """A worker never outlives its fork server, which never outlives the supervising process
+    (e.g. a killed test run): no strays. Watched as a change of parent, because a sandboxed
+    worker may not signal processes of another user."""
     while True:
         time.sleep(PARENT_CHECK_S)
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # the pid was reused by another user's process
+        if os.getppid() != parent_pid:
             os._exit(0)
 
 

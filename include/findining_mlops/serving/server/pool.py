@@ -5,7 +5,10 @@ this process and ``workers`` server processes accepting on it (``serving.server`
 worker that dies is restarted and counted; requests that arrive meanwhile wait in the
 socket's backlog (or go to a sibling worker) instead of being refused. Workers are forked
 from a fork server that has already imported the model libraries (``serving.preload``), so
-a restart costs the model's load, not Python's start-up. Servers idle for
+a restart costs the model's load, not Python's start-up. The fork server starts in the
+sandbox (``platform.sandbox``: its own user, no network, resource limits, a clean
+environment), so every worker does too: a worker serves on the socket this process opened,
+and reports a model that fails to load through a pipe, as bytes, never as a pickle. Servers idle for
 ``FINDINING_SERVER_IDLE_S`` seconds (a variant no longer routed to) stop, and every server
 stops when this process exits; a worker whose supervising process vanished exits by itself.
 """
@@ -17,7 +20,9 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -27,6 +32,7 @@ from typing import NamedTuple, TypedDict
 import urllib3
 
 from findining_mlops.errors import EndpointError
+from findining_mlops.platform.sandbox import SERVER_LIMITS, child_environment, launcher_script, sandbox_dir, workspace
 from findining_mlops.serving.server.handlers import fault_drill_enabled
 from findining_mlops.serving.server.model_server import run_worker
 
@@ -37,6 +43,8 @@ STOP_GRACE_S = 3.0
 FAST_CRASH_S = 5.0  # a worker that dies sooner than this after its start is restarted with a growing delay
 MAX_RESTART_DELAY_S = 5.0
 DEFAULT_IDLE_S = 300.0
+MAX_LOAD_ERROR_BYTES = 4096
+PING_TIMEOUT_S = 0.5
 
 
 class ServerUnavailable(EndpointError):
@@ -99,7 +107,9 @@ class ModelServer:
         self.restarts = 0
         self.last_used = time.monotonic()
         self._stopping = threading.Event()
-        self._workers = [self._start_worker() for _ in range(spec.workers)]
+        self._replacing = threading.Lock()  # a restart and a stop never interleave: no worker is left behind
+        self._load_errors: list = [None] * spec.workers  # per worker, the pipe its load failure arrives on
+        self._workers = [self._start_worker(i) for i in range(spec.workers)]
         self._started_at = [time.monotonic()] * spec.workers
         self._delay = [0.0] * spec.workers
         self._monitor = threading.Thread(target=self._supervise, name=f"model-server-{self.port}", daemon=True)
@@ -117,11 +127,14 @@ class ModelServer:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                if client.request("GET", f"{self.url}/ping",
-                                  timeout=max(0.1, deadline - time.monotonic())).status == 200:
+                # briefly: a ping waits in the backlog while the worker loads, and a load failure must be seen
+                if client.request("GET", f"{self.url}/ping", timeout=PING_TIMEOUT_S).status == 200:
                     return
             except urllib3.exceptions.HTTPError:
                 pass
+            failure = self._load_failure()
+            if failure:
+                raise EndpointError(f"its model server could not load the model: {failure}")
             if time.monotonic() > deadline:
                 raise EndpointError(f"model server {self.url} ({self.spec.inference_module}, {self.spec.model_dir}) "
                                         f"did not answer /ping within {timeout_s:.0f} s")
@@ -131,7 +144,8 @@ class ModelServer:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._replacing:
+            self._stopping.set()
         for worker in self._workers:
             if worker.is_alive():
                 worker.terminate()
@@ -143,12 +157,28 @@ class ModelServer:
                 worker.join(1.0)
         self.sock.close()
 
-    def _start_worker(self):
+    def _start_worker(self, index: int):
+        reader, writer = self._context.Pipe(duplex=False)
         worker = self._context.Process(
             target=run_worker, name=f"model-server-{self.port}", daemon=True,  # ended by multiprocessing at exit too
-            args=(self.sock, self.spec.inference_module, self.spec.model_dir, self.spec.fault_drill, os.getpid()))
+            args=(self.sock, self.spec.inference_module, self.spec.model_dir, self.spec.fault_drill, writer))
         worker.start()
+        writer.close()
+        if self._load_errors[index] is not None:
+            self._load_errors[index].close()
+        self._load_errors[index] = reader
         return worker
+
+    def _load_failure(self) -> str:
+        """What a worker reported when its model failed to load, or ''. Read as bytes: a
+        sandboxed worker's message is text, never something this process unpickles."""
+        for reader in self._load_errors:
+            try:
+                if reader.poll():
+                    return reader.recv_bytes(MAX_LOAD_ERROR_BYTES).decode("utf-8", "replace")
+            except (EOFError, OSError):  # the worker exited without a word (a crash): the supervisor restarts it
+                continue
+        return ""
 
     def _supervise(self) -> None:
         while not self._stopping.is_set():
@@ -163,12 +193,19 @@ class ModelServer:
                             self.url, i, worker.pid, worker.exitcode, lived)
                 if self._stopping.wait(self._delay[i]):
                     return
-                worker.close()
-                self._workers[i] = self._start_worker()
-                self._started_at[i] = time.monotonic()
-                self.restarts += 1
+                with self._replacing:
+                    if self._stopping.is_set():
+                        return
+                    self._replace(i, worker)
                 if self._on_restart:
                     self._on_restart(self)
+
+    def _replace(self, i: int, worker) -> None:
+        """Worker ``i`` (dead) gives way to a new one."""
+        worker.close()
+        self._workers[i] = self._start_worker(i)
+        self._started_at[i] = time.monotonic()
+        self.restarts += 1
 
 
 class ServerPool:
@@ -270,11 +307,18 @@ _POOL_LOCK = threading.Lock()
 
 
 def _context():
-    """The fork server context, preloading the model libraries once per process."""
+    """The fork server context, preloading the model libraries once per process, its fork server
+    started through the sandbox's launcher. ``set_executable`` is process-wide: in a process that
+    hosts model servers, multiprocessing starts nothing but them."""
     global _CONTEXT
     if _CONTEXT is None:
-        _CONTEXT = multiprocessing.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["findining_mlops.serving.server.preload"])
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["findining_mlops.serving.server.preload"])
+        folder = workspace("model-servers-")  # only this process reads the launcher in it
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        home = sandbox_dir(folder / "home")
+        context.set_executable(str(launcher_script(folder, sys.executable, child_environment(home), SERVER_LIMITS)))
+        _CONTEXT = context
     return _CONTEXT
 
 
