@@ -1,7 +1,7 @@
 """The platform for the running task, configured from Airflow Variables or the environment.
 
 Each setting ``FINDINING_X`` may also be the Airflow Variable ``findining_x`` (e.g.
-``findining_backend``, ``findining_bucket``, ``findining_sagemaker_role_arn``); the Variable
+``findining_backend``, ``findining_bucket``, ``findining_training_role_arn``); the Variable
 wins, so an operator switches backends in the UI, never in a DAG.
 """
 

@@ -12,6 +12,7 @@ import sys
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 # a model.tar.gz holds a handful of files; far more, or more bytes than any model of the
 # catalog unpacks to, is an archive built to exhaust the disk, not a model
@@ -55,32 +56,35 @@ def _checked_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
     return members
 
 
-def extract_artifact(archive: Path, target: Path) -> Path:
-    """Unpacks a model.tar.gz of plain files and folders (``UnsafeArchiveError`` names any
-    other member), within the size and member caps, with the ``data`` filter on top.
-    Nothing is loaded: that runs the pickled code inside."""
-    with tarfile.open(archive, "r:gz") as tar:
+def extract_artifact(archive: Path | IO[bytes], target: Path) -> Path:
+    """Unpacks a model.tar.gz (a path, or a seekable file already open) of plain files and folders
+    (``UnsafeArchiveError`` names any other member), within the size and member caps, with the
+    ``data`` filter on top. Nothing is loaded: that runs the pickled code inside."""
+    source = {"name": archive} if isinstance(archive, Path) else {"fileobj": archive}
+    with tarfile.open(mode="r:gz", **source) as tar:
         tar.extractall(target, members=_checked_members(tar), filter="data")
     return target
 
 
-# the unpacking child's exit codes: the parent words the refusal from them and the child's stderr
-UNSAFE_EXIT, UNREADABLE_EXIT = 2, 3
+def unpack_refusal(archive: Path | IO[bytes], target: Path) -> str | None:
+    """Unpacks as ``extract_artifact`` does; None when it did, else why not, worded for a refusal."""
+    try:
+        extract_artifact(archive, target)
+    except UnsafeArchiveError as exc:
+        return f"is not a safe model.tar.gz: {exc}"
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        return f"is not a readable model.tar.gz: {exc}"
+    return None
 
 
 def main() -> int:
     """``python -m findining_mlops.models.archive <target>``: the archive comes in as standard input,
-    a file its parent opened, so the sandbox never needs to read the parent's folders."""
-    target = Path(sys.argv[1])
-    try:
-        with tarfile.open(fileobj=sys.stdin.buffer, mode="r:gz") as tar:
-            tar.extractall(target, members=_checked_members(tar), filter="data")
-    except UnsafeArchiveError as exc:
-        print(f"is not a safe model.tar.gz: {exc}", file=sys.stderr)
-        return UNSAFE_EXIT
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        print(f"is not a readable model.tar.gz: {exc}", file=sys.stderr)
-        return UNREADABLE_EXIT
+    a file its parent opened, so the sandbox never needs to read the parent's folders; a refusal is
+    the last line of standard error, exit code 2."""
+    refusal = unpack_refusal(sys.stdin.buffer, Path(sys.argv[1]))
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -40,8 +40,8 @@ from findining_mlops.errors import ArchiveRefused, SandboxUnavailable
 log = logging.getLogger(__name__)
 SANDBOX_USER = "findining-sandbox"
 SANDBOX_USER_ENV = "FINDINING_SANDBOX_USER"  # another name for the user, where the set-up chose one
-# what the interpreter and its libraries need to start; nothing here is a secret
 SANDBOX_ROOT_ENV = "FINDINING_SANDBOX_ROOT"
+# what the interpreter and its libraries need to start; nothing here is a secret
 INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", SANDBOX_ROOT_ENV)
 GIB = 1024**3
 UNPACK_TIME_LIMIT_S = 120.0  # 2 GiB at the least a disk does; an archive slower than this is not a model

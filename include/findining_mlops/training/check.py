@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from findining_mlops.models.archive import UnsafeArchiveError, extract_artifact
+from findining_mlops.models.archive import unpack_refusal
 from findining_mlops.models.contract import ModelPackage, load_model
 
 # loading, one request and a holdout evaluation take seconds; a model still busy after this never serves
@@ -59,15 +59,10 @@ def run_check(task: dict) -> CheckResult:
 
 
 def _unpack(archive: Path, model_dir: Path) -> Path:
-    import tarfile
-    import zlib
-
-    try:
-        return extract_artifact(archive, model_dir)
-    except UnsafeArchiveError as exc:
-        raise StepFailed(f"is not a safe model.tar.gz: {exc}") from exc
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise StepFailed(f"is not a readable model.tar.gz: {exc}") from exc
+    refusal = unpack_refusal(archive, model_dir)
+    if refusal:
+        raise StepFailed(refusal)
+    return model_dir
 
 
 def _smoke_response(package: ModelPackage, model_dir: str, request: dict) -> object:
