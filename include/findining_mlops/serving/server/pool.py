@@ -16,6 +16,7 @@ stops when this process exits; a worker whose supervising process vanished exits
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -27,6 +28,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from multiprocessing import spawn
 from typing import NamedTuple, TypedDict
 
 import urllib3
@@ -159,10 +161,11 @@ class ModelServer:
 
     def _start_worker(self, index: int):
         reader, writer = self._context.Pipe(duplex=False)
-        worker = self._context.Process(
-            target=run_worker, name=f"model-server-{self.port}", daemon=True,  # ended by multiprocessing at exit too
-            args=(self.sock, self.spec.inference_module, self.spec.model_dir, self.spec.fault_drill, writer))
-        worker.start()
+        with _sandboxed_launches():
+            worker = self._context.Process(
+                target=run_worker, name=f"model-server-{self.port}", daemon=True,  # ended at exit too
+                args=(self.sock, self.spec.inference_module, self.spec.model_dir, self.spec.fault_drill, writer))
+            worker.start()
         writer.close()
         if self._load_errors[index] is not None:
             self._load_errors[index].close()
@@ -302,24 +305,51 @@ class ServerPool:
 
 
 _CONTEXT = None
+_LAUNCHER: str | None = None
+_LAUNCH_LOCK = threading.Lock()
 _POOL: ServerPool | None = None
 _POOL_LOCK = threading.Lock()
 
 
 def _context():
-    """The fork server context, preloading the model libraries once per process, its fork server
-    started through the sandbox's launcher. ``set_executable`` is process-wide: in a process that
-    hosts model servers, multiprocessing starts nothing but them."""
+    """The fork server context, preloading the model libraries once per process."""
     global _CONTEXT
     if _CONTEXT is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["findining_mlops.serving.server.preload"])
-        folder = workspace("model-servers-")  # only this process reads the launcher in it
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        home = sandbox_dir(folder / "home")
-        context.set_executable(str(launcher_script(folder, sys.executable, child_environment(home), SERVER_LIMITS)))
-        _CONTEXT = context
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(["findining_mlops.serving.server.preload"])
     return _CONTEXT
+
+
+@contextlib.contextmanager
+def _sandboxed_launches():
+    """Within the block, a fork server that (re)starts does so through the sandbox's launcher,
+    so it and every worker forked from it run in the sandbox. multiprocessing takes that
+    interpreter from a process-wide setting, so it is the launcher only while a model server's
+    worker starts, and anything else this process spawns starts as it would without us."""
+    global _LAUNCHER
+    with _LAUNCH_LOCK:
+        if _LAUNCHER is None:
+            folder = workspace("model-servers-")  # only this process reads the launcher in it
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            home = sandbox_dir(folder / "home")
+            _LAUNCHER = str(launcher_script(folder, sys.executable, child_environment(home), SERVER_LIMITS))
+        ours = spawn.get_executable()
+        spawn.set_executable(_LAUNCHER)
+        # A Celery prefork child (an Airflow task on a Celery worker) is marked daemonic, and
+        # multiprocessing refuses children to a daemonic process lest they be orphaned. These
+        # workers never are: they exit when their fork server does (``model_server``), which
+        # exits with this process. So the mark is lifted while one starts.
+        # Celery's own process class also stands in for the authentication key, which then
+        # cannot be handed to the fork server: the same key, as multiprocessing's.
+        me = multiprocessing.current_process()
+        daemonic = me._config.pop("daemon", None)
+        me._config["authkey"] = multiprocessing.process.AuthenticationString(bytes(me.authkey))
+        try:
+            yield
+        finally:
+            spawn.set_executable(ours)
+            if daemonic is not None:
+                me._config["daemon"] = daemonic
 
 
 def shared_pool() -> ServerPool:
