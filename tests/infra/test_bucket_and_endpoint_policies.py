@@ -5,6 +5,7 @@ policy uses and fails on any other, so a new operator cannot pass unjudged."""
 
 from __future__ import annotations
 
+import functools
 from fnmatch import fnmatchcase
 
 import pytest
@@ -32,7 +33,9 @@ OPERATORS = {
 }
 
 
+@functools.cache
 def bucket_policy() -> dict:
+    """Rendered once: every case below reads the same policy."""
     return render_policy("ml_bucket", StackValues(REFERENCES, {}))
 
 

@@ -1,4 +1,4 @@
-"""Integration fixtures: a small model catalog per test."""
+"""Integration fixtures: a small model catalog per test, and model_deployment runs cleared around a test."""
 
 from __future__ import annotations
 
@@ -16,3 +16,20 @@ def use_catalog(tmp_path, monkeypatch):
         return path
 
     return use
+
+
+@pytest.fixture
+def deployments(airflow_db):
+    """model_deployment runs triggered during the test. The Airflow database is the
+    session's: runs are removed before and after, so a run id (``upload__sentiment__v2``)
+    of another test can be triggered again."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    def remove_runs():
+        with create_session() as session:
+            session.query(DagRun).filter(DagRun.dag_id == "model_deployment").delete()
+
+    remove_runs()
+    yield lambda: DagRun.find(dag_id="model_deployment")
+    remove_runs()

@@ -64,7 +64,7 @@ def listener():
 
 
 def test_a_trojan_upload_runs_only_in_the_sandbox_through_watch_and_canary(
-        airflow_db, use_catalog, platform, trained_jobs, sandbox_writable, listener, monkeypatch):
+        airflow_db, deployments, use_catalog, platform, trained_jobs, sandbox_writable, listener, monkeypatch):
     use_catalog(sentiment={**SENTIMENT, "training_window_days": 6, "holdout_days": 1, "max_regression": 0.05})
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     generate(platform.store, START, 8, seed=4, requests_per_day=10, reviews_per_day=150)

@@ -45,23 +45,6 @@ def live_champion(platform, watch_dag, good_files):
     return version
 
 
-@pytest.fixture
-def deployments(airflow_db):
-    """model_deployment runs triggered during the test. The Airflow database is the
-    session's: runs are removed before and after, so a run id (``upload__sentiment__v2``)
-    of another test can be triggered again."""
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-
-    def remove_runs():
-        with create_session() as session:
-            session.query(DagRun).filter(DagRun.dag_id == "model_deployment").delete()
-
-    remove_runs()
-    yield lambda: DagRun.find(dag_id="model_deployment")
-    remove_runs()
-
-
 def served(platform) -> list[tuple[int, float]]:
     return [(v.model_version, v.weight) for v in platform.endpoints.describe(ENDPOINT).variants]
 

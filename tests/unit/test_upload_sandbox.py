@@ -4,11 +4,13 @@ gate against the champion. A poll recognises objects it has seen by their ETag."
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
 from datetime import date
 
+import pandas as pd
 import pytest
 from simulation import tarball
 from upload_fixtures import RunsOnLoad, joblib_bytes, majority_class_model, model_running_on_load, sentiment_files
@@ -194,7 +196,9 @@ def test_retraining_loads_the_champion_outside_the_worker_too(labelled, good_fil
     labelled.store.write_bytes("training/sentiment/job-v2/test/part-0.parquet", labelled.store.read_bytes(holdout))
     labelled.store.write_bytes("training/sentiment/job-v2/output/model.tar.gz", tarball(good_files))
     job = TrainingJob("job-v2", "Completed", "training/sentiment/job-v2/output/model.tar.gz")
-    snapshot = Snapshot("job-v2", {"test": "training/sentiment/job-v2/test"}, {"test": ["2026-10-02"]}, {}, "")
+    rows = len(pd.read_parquet(io.BytesIO(labelled.store.read_bytes(holdout))))
+    snapshot = Snapshot("job-v2", {"test": "training/sentiment/job-v2/test"}, {"test": ["2026-10-02"]},
+                        {"test": rows}, "")
 
     with pytest.raises(RegistryError, match=r"the champion sentiment v1 \(.*\) fails its evaluation on the holdout"):
         evaluate_candidates(labelled, get_model("sentiment"), job, snapshot)
